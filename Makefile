@@ -1,0 +1,44 @@
+# chaosllm: `make test` installs what the tests need and runs them all;
+# `make demo` runs the five resilience scenarios on the local sandbox.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install system-packages lint test unit demo docs clean
+
+help:
+	@echo "make test    install everything and run lint, type checks and the whole test suite"
+	@echo "make demo    start the sandbox, run the five scenarios, write journals/ and reports/"
+	@echo "make docs    regenerate docs/ACTIVITIES.md from discovery"
+	@echo "make lint    ruff and mypy only"
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+lint: install
+	$(PY) -m ruff check chaosllm tests benchmarks
+	$(PY) -m mypy
+
+test: install system-packages lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: install
+	$(PY) -m pytest -q tests/unit tests/contract
+
+docs: install
+	$(VENV)/bin/chaosllm docs -o docs/ACTIVITIES.md
+
+demo: install system-packages
+	$(PY) -m chaosllm.sandbox.demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports

@@ -1,0 +1,70 @@
+"""Redis connections: ``redis_client(...)`` and error translation."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm.errors import ChaosLLMError, FaultFailed, TargetUnreachable
+from chaosllm.settings import get_setting
+
+__all__ = ["redis_client", "redis_target", "resolve_url"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def resolve_url(
+    redis_url: str | None, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> str:
+    return str(get_setting("redis_url", redis_url, configuration, secrets, default=DEFAULT_URL))
+
+
+def redis_target(url: str) -> str:
+    """A printable name for the server: ``redis 127.0.0.1:6390``, never the password."""
+    parts = urlsplit(url)
+    return f"redis {parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+
+
+@contextlib.contextmanager
+def redis_client(
+    action: str,
+    redis_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    client: Any = None,
+    timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Iterator[Any]:
+    """Yield a connected ``redis.Redis``; errors name ``action`` and the server."""
+    import redis
+
+    url = resolve_url(redis_url, configuration, secrets)
+    target = redis_target(url)
+    own = client is None
+    try:
+        if own:
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=max(timeout, 5.0),
+                retry_on_timeout=False,
+                # No handshake commands: during CLIENT PAUSE they would block,
+                # and the rollback must still get through.
+                protocol=2,
+                lib_name=None,
+                lib_version=None,
+            )
+        yield client
+    except ChaosLLMError:
+        raise
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise TargetUnreachable(
+            f"could not {action} on {target}: {exc} (connect timeout {timeout:.1f} s)"
+        ) from exc
+    except redis.RedisError as exc:
+        raise FaultFailed(f"could not {action} on {target}: {exc}") from exc
+    finally:
+        if own and client is not None:
+            client.close()

@@ -1,0 +1,131 @@
+"""The ``chaosllm`` command.
+
+Subcommands are registered by small ``command.py`` modules next to the code
+they drive (``chaosllm.report.command``, ``chaosllm.proxy.command``, ...);
+each exposes ``register(subparsers)`` and keeps heavy imports inside its
+handler so that ``chaosllm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from chaosllm import __version__
+
+__all__ = ["main", "build_parser"]
+
+COMMAND_MODULES = (
+    "chaosllm.report.command",
+    "chaosllm.proxy.command",
+    "chaosllm.sandbox.command",
+    "chaosllm.controls.command",
+)
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from chaosllm.faults import Ledger, cleanup
+
+    ledger = Ledger()
+    pending = ledger.entries()
+    if not pending:
+        print(f"nothing to restore (ledger {ledger.path} is empty)")
+        return 0
+    print(f"restoring {len(pending)} fault(s) from {ledger.path}")
+    failed = 0
+    for item in cleanup(ledger):
+        if item.get("removed"):
+            print(f"  restored {item['id']}: {item.get('description', '')}")
+        else:
+            failed += 1
+            print(f"  FAILED   {item['id']}: {item.get('error', 'unknown error')}")
+    if args.json:
+        print(json.dumps({"restored": len(pending) - failed, "failed": failed}))
+    return 1 if failed else 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from chaosllm.docs import render_activities
+
+    text = render_activities()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaosllm",
+        description=(
+            "chaosllm: Chaos Toolkit extension for Chaos Mesh, Redis, PostgreSQL, "
+            "RabbitMQ and local faults, with SLO guards and reports. Activities are "
+            "used from experiments run with 'chaos run'; this command covers the rest."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"chaosllm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="restore every fault left in the fault ledger",
+        description=(
+            "Restore every fault recorded in the durable fault ledger "
+            "($CHAOSLLM_STATE_DIR, default ~/.chaosllm), for example after a 'chaos run' "
+            "was killed. Running it twice is safe: the second run restores nothing."
+        ),
+    )
+    cleanup.add_argument("--json", action="store_true", help="also print a JSON summary line")
+    cleanup.set_defaults(handler=_cleanup)
+
+    docs = sub.add_parser(
+        "docs",
+        help="generate docs/ACTIVITIES.md from discovery",
+        description="Write the reference of every action and probe, generated from discovery.",
+    )
+    docs.add_argument("-o", "--output", default="docs/ACTIVITIES.md", help="file, or - for stdout")
+    docs.set_defaults(handler=_docs)
+
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # A command whose package is not installed is simply not offered.
+            if not (exc.name and module_name.startswith(exc.name)):
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Any = getattr(args, "handler", None)
+    if handler is None:
+        # A command group without its subcommand: show that group's help.
+        (getattr(args, "group_parser", None) or parser).print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from chaoslib.exceptions import ChaosException
+
+        if isinstance(exc, ChaosException | FileNotFoundError | ValueError):
+            print(f"chaosllm {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""Fault handles, Go-style durations and the durable fault ledger.
+
+Every fault action returns a handle (``kind, name, target, spec, started_at,
+expires_at``). A fault that outlives the ``chaos`` process (a changed
+``maxmemory``, a role's ``statement_timeout``) is written to the ledger in
+``$CHAOSLLM_STATE_DIR`` (default ``~/.chaosllm``) before it is applied, and a
+small detached healer process restores it when its duration ends, even if the
+``chaos`` process was killed. ``chaosllm cleanup`` restores whatever is still
+in the ledger. The ledger file is private to its user (mode 0600) because
+restoring needs the connection settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from chaosllm.errors import InvalidArgument
+
+__all__ = [
+    "parse_duration",
+    "format_duration",
+    "fault_handle",
+    "Ledger",
+    "state_dir",
+    "record_fault",
+    "restore_fault",
+    "cleanup",
+    "utcnow_iso",
+]
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(value: str | int | float, what: str = "duration") -> float:
+    """Parse a Go-style duration ("500ms", "1h30m") into seconds.
+
+    Plain numbers are seconds. Negative, empty or malformed values raise
+    :class:`InvalidArgument` naming ``what``.
+    """
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{what} must be a duration such as '30s', got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        else:
+            pos, seconds = 0, 0.0
+            for match in _PART.finditer(text):
+                if match.start() != pos:
+                    break
+                seconds += float(match.group(1)) * _UNITS[match.group(2)]
+                pos = match.end()
+            if not text or pos != len(text):
+                raise InvalidArgument(
+                    f"{what} {value!r} is not a duration: use Go form such as "
+                    f"'500ms', '30s', '5m' or '1h30m'"
+                )
+    else:
+        raise InvalidArgument(f"{what} must be a duration string, got {type(value).__name__}")
+    if seconds < 0 or seconds != seconds:
+        raise InvalidArgument(f"{what} {value!r} must not be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Format seconds in Go form: 90 -> '1m30s', 0.5 -> '500ms'."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return out + (f"{secs}s" if secs or not out else "")
+
+
+def utcnow_iso(offset: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() + offset, tz=timezone.utc).isoformat(
+        timespec="milliseconds"
+    )
+
+
+def fault_handle(
+    kind: str, name: str, target: str, spec: dict[str, Any], duration: float | None
+) -> dict[str, Any]:
+    """The JSON-serialisable handle every fault action returns."""
+    return {
+        "kind": kind,
+        "name": name,
+        "target": target,
+        "spec": spec,
+        "started_at": utcnow_iso(),
+        "expires_at": utcnow_iso(duration) if duration is not None else None,
+    }
+
+
+def state_dir() -> Path:
+    path = Path(os.environ.get("CHAOSLLM_STATE_DIR") or Path.home() / ".chaosllm")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+class Ledger:
+    """A JSON file of faults to restore, guarded by an advisory lock.
+
+    Entries are keyed by ``id``; each names a ``restorer`` ("module:function")
+    that receives the entry and undoes the fault.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or state_dir() / "ledger.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_suffix(".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                entries = self._read()
+                before = json.dumps(entries, sort_keys=True)
+                yield entries
+                if json.dumps(entries, sort_keys=True) != before:
+                    self._write(entries)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except json.JSONDecodeError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, entries: dict[str, Any]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(entries, fh, indent=2, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def entries(self) -> dict[str, Any]:
+        with self._locked() as entries:
+            return dict(entries)
+
+    def get(self, entry_id: str) -> dict[str, Any] | None:
+        return self.entries().get(entry_id)
+
+    def add(self, entry: dict[str, Any]) -> bool:
+        """Add ``entry`` unless its id is present. Returns True when added."""
+        with self._locked() as entries:
+            if entry["id"] in entries:
+                return False
+            entries[entry["id"]] = entry
+            return True
+
+    def update(self, entry_id: str, **fields: Any) -> None:
+        with self._locked() as entries:
+            if entry_id in entries:
+                entries[entry_id].update(fields)
+
+    def pop(self, entry_id: str) -> dict[str, Any] | None:
+        with self._locked() as entries:
+            return entries.pop(entry_id, None)
+
+
+def _resolve(restorer: str) -> Callable[[dict[str, Any]], Any]:
+    module, _, func = restorer.partition(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def record_fault(
+    entry_id: str,
+    restorer: str,
+    state: dict[str, Any],
+    duration: float | None,
+    description: str,
+    ledger: Ledger | None = None,
+    healer: bool = True,
+) -> bool:
+    """Write a fault to the ledger before it is applied.
+
+    Returns False when a fault with this id is already recorded, so that the
+    caller does not stack it (and keeps the first, original state). With a
+    duration and ``healer``, a detached process restores the fault when it
+    expires; pass ``healer=False`` when the backend enforces the duration.
+    """
+    ledger = ledger or Ledger()
+    entry = {
+        "id": entry_id,
+        "restorer": restorer,
+        "state": state,
+        "description": description,
+        "created_at": utcnow_iso(),
+        "expires_at": utcnow_iso(duration) if duration is not None else None,
+        "deadline": time.time() + duration if duration is not None else None,
+        "healer_pid": None,
+    }
+    if not ledger.add(entry):
+        return False
+    if duration is not None and healer:
+        ledger.update(entry_id, healer_pid=_spawn_healer(entry_id, duration, ledger.path))
+    return True
+
+
+def _spawn_healer(entry_id: str, duration: float, ledger_path: Path) -> int:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaosllm.faults", "heal", entry_id, str(duration), str(ledger_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    return proc.pid
+
+
+def _is_healer(pid: int, entry_id: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"chaosllm.faults" in cmdline and entry_id.encode() in cmdline
+
+
+def _stop_healer(entry: dict[str, Any]) -> None:
+    pid = entry.get("healer_pid")
+    if pid and pid != os.getpid() and _is_healer(pid, entry["id"]):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        # Reap it when it is our own child, so that no zombie is left behind.
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+
+
+def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]:
+    """Restore one ledger entry. Idempotent: a missing entry is ``removed: false``."""
+    ledger = ledger or Ledger()
+    entry = ledger.get(entry_id)
+    if entry is None:
+        return {"removed": False, "id": entry_id}
+    result = _resolve(entry["restorer"])(entry)
+    ledger.pop(entry_id)
+    _stop_healer(entry)
+    return {"removed": True, "id": entry_id, "description": entry["description"], "result": result}
+
+
+def cleanup(ledger: Ledger | None = None) -> list[dict[str, Any]]:
+    """Restore every fault in the ledger; returns what was restored or failed."""
+    ledger = ledger or Ledger()
+    report = []
+    for entry_id in sorted(ledger.entries()):
+        try:
+            report.append(restore_fault(entry_id, ledger))
+        except Exception as exc:  # report and keep the entry for a later run
+            report.append({"removed": False, "id": entry_id, "error": str(exc)})
+    return report
+
+
+def _heal(entry_id: str, duration: float, ledger_path: str) -> None:
+    ledger = Ledger(Path(ledger_path))
+    entry = ledger.get(entry_id)
+    deadline = (entry or {}).get("deadline") or time.time() + duration
+    while True:
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            break
+        time.sleep(min(remaining, 1.0))
+        if ledger.get(entry_id) is None:
+            return
+    for attempt in range(5):
+        try:
+            restore_fault(entry_id, ledger)
+            return
+        except Exception:
+            time.sleep(1 + attempt)
+
+
+if __name__ == "__main__":  # the detached healer
+    if len(sys.argv) == 5 and sys.argv[1] == "heal":
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        _heal(sys.argv[2], float(sys.argv[3]), sys.argv[4])

@@ -1,0 +1,1 @@
+"""Redis faults: client pauses, eviction storms, synchronised expiry, memory limits."""

@@ -1,0 +1,292 @@
+"""Redis fault actions.
+
+Each fault has a duration and heals itself: ``CLIENT PAUSE`` carries its own
+timeout, and a changed ``maxmemory`` is written to the fault ledger and
+restored by a detached healer (or ``chaosllm cleanup``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm._clients.redis import redis_client, redis_target, resolve_url
+from chaosllm.errors import InvalidArgument
+from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.redis._keys import check_pattern, scan_batches
+
+__all__ = [
+    "pause_clients",
+    "unpause_clients",
+    "flush_keys",
+    "expire_keys",
+    "limit_memory",
+    "restore_memory",
+    "kill_clients",
+]
+
+ROLLBACKS = {"pause_clients": "unpause_clients", "limit_memory": "restore_memory"}
+
+PAUSE_MODES = ("ALL", "WRITE")
+POLICIES = (
+    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+)  # fmt: skip
+CLIENT_TYPES = ("normal", "master", "replica", "pubsub")
+
+
+def _ledger_id(fault: str, url: str) -> str:
+    return f"{fault}@{redis_target(url)}"
+
+
+def pause_clients(
+    duration: str = "10s",
+    mode: str = "ALL",
+    name: str | None = None,
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pause every client of the server for `duration` (CLIENT PAUSE).
+
+    The server itself lifts the pause when the duration ends, even if the
+    experiment is killed. `mode` is "ALL" or "WRITE" (only writes block).
+
+    ```json
+    {"type": "action", "name": "pause-redis",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "pause_clients", "arguments": {"duration": "5s"}}}
+    ```
+    """
+    seconds = parse_duration(duration)
+    mode = str(mode).upper()
+    if mode not in PAUSE_MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
+    url = resolve_url(redis_url, configuration, secrets)
+    target = redis_target(url)
+    with redis_client("pause clients", url) as client:
+        client.execute_command("CLIENT", "PAUSE", int(seconds * 1000), mode)
+        # The server heals this itself; the ledger entry only lets the
+        # rollback tell whether a pause was still in force.
+        Ledger().pop(_ledger_id("pause", url))
+        record_fault(
+            _ledger_id("pause", url), "chaosllm.redis.actions:_unpause_entry",
+            {"redis_url": url}, seconds, f"CLIENT PAUSE {mode} on {target}", healer=False,
+        )  # fmt: skip
+    return fault_handle(
+        "redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration}, seconds
+    )
+
+
+def _unpause_entry(entry: dict[str, Any]) -> bool:
+    import time
+
+    if entry.get("deadline") and entry["deadline"] < time.time():
+        return False  # already lifted by the server
+    with redis_client("unpause clients", entry["state"]["redis_url"]) as client:
+        client.execute_command("CLIENT", "UNPAUSE")
+    return True
+
+
+def unpause_clients(
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Lift a client pause now (CLIENT UNPAUSE). Safe to run when none is active.
+
+    ```json
+    {"type": "action", "name": "unpause-redis",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "unpause_clients"}}
+    ```
+    """
+    url = resolve_url(redis_url, configuration, secrets)
+    result = restore_fault(_ledger_id("pause", url))
+    removed = bool(result.get("removed") and result.get("result"))
+    with redis_client("unpause clients", url) as client:
+        client.execute_command("CLIENT", "UNPAUSE")
+    return {"removed": removed, "target": redis_target(url)}
+
+
+def flush_keys(
+    pattern: str = "*",
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Delete every key matching `pattern` at once: a cache eviction storm.
+
+    Keys are found with SCAN and removed with UNLINK in batches, so the
+    server is not blocked. There is no rollback: the cache must refill.
+
+    ```json
+    {"type": "action", "name": "evict-catalog",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "flush_keys", "arguments": {"pattern": "catalog:*"}}}
+    ```
+    """
+    check_pattern(pattern)
+    url = resolve_url(redis_url, configuration, secrets)
+    deleted = 0
+    with redis_client("flush keys", url) as client:
+        for batch in scan_batches(client, pattern):
+            deleted += int(client.unlink(*batch))
+    return {"target": redis_target(url), "pattern": pattern, "deleted": deleted}
+
+
+def expire_keys(
+    pattern: str,
+    ttl: str = "1s",
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Give every key matching `pattern` the same TTL, so they expire together.
+
+    This is the thundering herd: all readers miss at the same moment.
+
+    ```json
+    {"type": "action", "name": "synchronised-expiry",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "expire_keys",
+                  "arguments": {"pattern": "catalog:*", "ttl": "2s"}}}
+    ```
+    """
+    check_pattern(pattern)
+    milliseconds = int(parse_duration(ttl, "ttl") * 1000)
+    if milliseconds <= 0:
+        raise InvalidArgument(f"ttl must be positive, got {ttl!r}")
+    url = resolve_url(redis_url, configuration, secrets)
+    expired = 0
+    with redis_client("expire keys", url) as client:
+        for batch in scan_batches(client, pattern):
+            pipe = client.pipeline(transaction=False)
+            for key in batch:
+                pipe.pexpire(key, milliseconds)
+            expired += sum(1 for ok in pipe.execute() if ok)
+    return {"target": redis_target(url), "pattern": pattern, "ttl": ttl, "expired": expired}
+
+
+def limit_memory(
+    maxmemory: str = "16mb",
+    policy: str = "allkeys-lru",
+    duration: str = "60s",
+    name: str | None = None,
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Lower `maxmemory` and set the eviction `policy` for `duration`.
+
+    The original values go to the fault ledger first; a detached healer
+    restores them when the duration ends, even if `chaos` is killed, and
+    `chaosllm cleanup` restores anything left over. Applying it again while
+    it holds keeps the original values.
+
+    ```json
+    {"type": "action", "name": "squeeze-redis",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "limit_memory",
+                  "arguments": {"maxmemory": "8mb", "policy": "allkeys-lru",
+                                "duration": "2m"}}}
+    ```
+    """
+    seconds = parse_duration(duration)
+    if policy not in POLICIES:
+        raise InvalidArgument(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    if not str(maxmemory).strip() or str(maxmemory).strip().startswith("-"):
+        raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
+    url = resolve_url(redis_url, configuration, secrets)
+    target = redis_target(url)
+    with redis_client("limit memory", url) as client:
+        original = client.config_get("maxmemory")
+        original_policy = client.config_get("maxmemory-policy")
+        state = {
+            "redis_url": url,
+            "maxmemory": original["maxmemory"],
+            "policy": original_policy["maxmemory-policy"],
+        }
+        entry_id = _ledger_id("maxmemory", url)
+        record_fault(
+            entry_id, "chaosllm.redis.actions:_restore_memory_entry", state, seconds,
+            f"maxmemory {maxmemory} {policy} on {target} (was {state['maxmemory']} "
+            f"{state['policy']})",
+        )  # fmt: skip
+        try:
+            client.config_set("maxmemory-policy", policy)
+            client.config_set("maxmemory", str(maxmemory))
+        except Exception:
+            restore_fault(entry_id)
+            raise
+    return fault_handle(
+        "redis-maxmemory", name or f"limit-memory-{target}", target,
+        {"maxmemory": str(maxmemory), "policy": policy, "duration": duration}, seconds,
+    )  # fmt: skip
+
+
+def _restore_memory_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    state = entry["state"]
+    with redis_client("restore memory", state["redis_url"]) as client:
+        client.config_set("maxmemory", state["maxmemory"])
+        client.config_set("maxmemory-policy", state["policy"])
+    return {"maxmemory": state["maxmemory"], "policy": state["policy"]}
+
+
+def restore_memory(
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Restore the `maxmemory` and policy that `limit_memory` changed.
+
+    Returns `{"removed": false}` when there is nothing to restore.
+
+    ```json
+    {"type": "action", "name": "restore-redis-memory",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "restore_memory"}}
+    ```
+    """
+    url = resolve_url(redis_url, configuration, secrets)
+    result = restore_fault(_ledger_id("maxmemory", url))
+    out: dict[str, Any] = {"removed": result["removed"], "target": redis_target(url)}
+    if result["removed"]:
+        out.update(result["result"])
+    return out
+
+
+def kill_clients(
+    client_name: str | None = None,
+    client_type: str | None = None,
+    redis_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Disconnect clients, all of them or those matching a name or type.
+
+    The connection used to do it is spared. Clients reconnect on their own,
+    which is what this tests.
+
+    ```json
+    {"type": "action", "name": "drop-redis-clients",
+     "provider": {"type": "python", "module": "chaosllm.redis.actions",
+                  "func": "kill_clients", "arguments": {"client_type": "normal"}}}
+    ```
+    """
+    if client_type is not None and client_type not in CLIENT_TYPES:
+        raise InvalidArgument(
+            f"client_type must be one of {', '.join(CLIENT_TYPES)}, got {client_type!r}"
+        )
+    url = resolve_url(redis_url, configuration, secrets)
+    killed = 0
+    with redis_client("kill clients", url) as client:
+        for info in client.client_list(_type=client_type):
+            if client_name is not None and info.get("name") != client_name:
+                continue
+            killed += int(client.execute_command("CLIENT", "KILL", "ID", info["id"], "SKIPME", "yes"))
+    return {
+        "target": redis_target(url),
+        "killed": killed,
+        "client_name": client_name,
+        "client_type": client_type,
+    }

@@ -1,0 +1,1 @@
+"""The reference LLM-marketplace sandbox and its service launcher."""

@@ -1,0 +1,88 @@
+"""One lookup for every setting.
+
+Order: the activity's argument, then ``secrets``, then ``configuration``,
+then the environment variable ``CHAOSLLM_<KEY>``, then the default::
+
+    url = get_setting("redis_url", redis_url, configuration, secrets,
+                      default="redis://127.0.0.1:6379/0")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from chaosllm.errors import ConfigurationError
+
+__all__ = ["get_setting", "require_setting", "env_name", "SECRET_KEYS", "redact"]
+
+# Settings whose values may carry credentials; never print them raw.
+SECRET_KEYS = frozenset(
+    {"redis_url", "postgres_dsn", "rabbitmq_url", "rabbitmq_management_url", "password", "token"}
+)
+
+
+def env_name(key: str) -> str:
+    return "CHAOSLLM_" + key.upper()
+
+
+def _lookup(source: Mapping[str, Any] | None, key: str) -> Any:
+    if not source:
+        return None
+    value = source.get(key)
+    if value is None:
+        value = source.get(key.upper())
+    return value
+
+
+def get_setting(
+    key: str,
+    value: Any = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    default: Any = None,
+) -> Any:
+    """Resolve ``key`` from the argument, secrets, configuration, environment."""
+    for candidate in (value, _lookup(secrets, key), _lookup(configuration, key)):
+        if candidate not in (None, ""):
+            return candidate
+    from_env = os.environ.get(env_name(key))
+    if from_env not in (None, ""):
+        return from_env
+    return default
+
+
+def require_setting(
+    key: str,
+    value: Any = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+) -> Any:
+    """Like :func:`get_setting`, but a missing value is a clear error."""
+    found = get_setting(key, value, configuration, secrets)
+    if found in (None, ""):
+        raise ConfigurationError(
+            f"setting '{key}' is not set: pass it as an argument, in secrets or "
+            f"configuration, or set {env_name(key)}"
+        )
+    return found
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        if "password=" in url:
+            import re
+
+            return re.sub(r"password=\S+", "password=***", url)
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -1,0 +1,87 @@
+"""Shared fixtures: private servers on free loopback ports, stopped by PID.
+
+Under ``CI=true`` a missing server binary fails the run; elsewhere the test
+is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosllm.sandbox import launcher
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _start(factory: Callable[..., launcher.Server], *args: Any, **kwargs: Any) -> launcher.Server:
+    try:
+        return factory(*args, **kwargs)
+    except launcher.MissingBinary as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true and a server binary is missing: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own fault ledger, never the user's."""
+    monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(tmp_path / "state"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Server]:
+    server = _start(launcher.start_redis, tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: launcher.Server) -> Iterator[str]:
+    """A clean database on the private server; config reset after each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.config_set("maxmemory", "0")
+    client.config_set("maxmemory-policy", "noeviction")
+    yield redis_server.url
+    client.execute_command("CLIENT", "UNPAUSE")
+    client.config_set("maxmemory", "0")
+    client.config_set("maxmemory-policy", "noeviction")
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Server]:
+    server = _start(launcher.start_postgres, tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Server]:
+    server = _start(launcher.start_rabbitmq, tmp_path_factory.mktemp("rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def prometheus_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., launcher.Server]]:
+    """Start Prometheus with given scrape targets; stopped after the test."""
+    started: list[launcher.Server] = []
+
+    def factory(**kwargs: Any) -> launcher.Server:
+        server = _start(launcher.start_prometheus, tmp_path_factory.mktemp("prometheus"), **kwargs)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()

@@ -1,0 +1,135 @@
+"""Redis faults against a private redis-server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis as redislib
+
+from chaosllm.errors import InvalidArgument, TargetUnreachable
+from chaosllm.faults import Ledger
+from chaosllm.redis import actions, probes
+
+
+def test_pause_blocks_get_until_duration_ends(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.set("k", "v")
+    handle = actions.pause_clients(duration="800ms", redis_url=redis_url)
+    assert handle["kind"] == "redis-pause" and handle["expires_at"]
+    started = time.monotonic()
+    assert client.get("k") == b"v"
+    assert time.monotonic() - started >= 0.5
+
+
+def test_unpause_releases_a_blocked_get(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.set("k", "v")
+    actions.pause_clients(duration="30s", redis_url=redis_url)
+    result: dict[str, float] = {}
+
+    def reader() -> None:
+        t0 = time.monotonic()
+        client.get("k")
+        result["waited"] = time.monotonic() - t0
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.4)
+    assert "waited" not in result, "GET returned while clients were paused"
+    assert actions.unpause_clients(redis_url=redis_url)["removed"] is True
+    thread.join(5)
+    assert 0.3 <= result["waited"] < 5
+    assert actions.unpause_clients(redis_url=redis_url)["removed"] is False
+
+
+def test_limit_memory_and_idempotent_restore(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.config_set("maxmemory", "0")
+    client.config_set("maxmemory-policy", "noeviction")
+    actions.limit_memory(maxmemory="5mb", policy="allkeys-lru", duration="60s", redis_url=redis_url)
+    # a second injection does not stack: the original values are kept
+    actions.limit_memory(maxmemory="4mb", policy="allkeys-lfu", duration="60s", redis_url=redis_url)
+    assert client.config_get("maxmemory")["maxmemory"] == str(4 * 1024 * 1024)
+    restored = actions.restore_memory(redis_url=redis_url)
+    assert restored["removed"] is True
+    assert client.config_get("maxmemory") == {"maxmemory": "0"}
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert actions.restore_memory(redis_url=redis_url) == {
+        "removed": False, "target": restored["target"]
+    }
+    assert Ledger().entries() == {}
+
+
+def test_limit_memory_heals_after_duration(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    actions.limit_memory(maxmemory="6mb", duration="1s", redis_url=redis_url)
+    assert client.config_get("maxmemory")["maxmemory"] == str(6 * 1024 * 1024)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and client.config_get("maxmemory")["maxmemory"] != "0":
+        time.sleep(0.1)
+    assert client.config_get("maxmemory")["maxmemory"] == "0"
+    assert Ledger().entries() == {}
+
+
+def test_flush_and_expire_change_what_the_server_reports(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.mset({f"catalog:{i}": i for i in range(2500)} | {"tenant:1": "a"})
+    assert probes.key_count("catalog:*", redis_url=redis_url) == 2500
+    expired = actions.expire_keys("catalog:1*", ttl="30s", redis_url=redis_url)
+    assert expired["expired"] == 1111
+    assert 0 < client.pttl("catalog:10") <= 30_000
+    assert client.ttl("tenant:1") == -1
+    assert actions.flush_keys("catalog:*", redis_url=redis_url)["deleted"] == 2500
+    assert client.dbsize() == 1
+
+
+def test_probes_report_hits_and_clients(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.config_resetstat()
+    assert probes.cache_hit_ratio(redis_url=redis_url) is None
+    client.set("a", 1)
+    client.get("a"), client.get("a"), client.get("a"), client.get("missing")
+    assert probes.cache_hit_ratio(redis_url=redis_url) == pytest.approx(0.75)
+    assert probes.connected_clients(redis_url=redis_url) >= 2
+    assert probes.used_memory(redis_url=redis_url) > 0
+    assert probes.is_available(redis_url=redis_url) is True
+
+
+def test_kill_clients_by_name(redis_url: str) -> None:
+    victim = redislib.Redis.from_url(redis_url, client_name="victim")
+    bystander = redislib.Redis.from_url(redis_url, client_name="bystander")
+    victim.ping(), bystander.ping()
+    assert actions.kill_clients(client_name="victim", redis_url=redis_url)["killed"] == 1
+    names = [c["name"] for c in bystander.client_list()]
+    assert "bystander" in names and "victim" not in names
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda url: actions.pause_clients(duration="-1s", redis_url=url),
+        lambda url: actions.pause_clients(duration="ten seconds", redis_url=url),
+        lambda url: actions.limit_memory(maxmemory="1mb", policy="lru", redis_url=url),
+        lambda url: actions.expire_keys("*", ttl="0s", redis_url=url),
+    ],
+)
+def test_bad_input_changes_nothing(redis_url: str, call: object) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    with pytest.raises(InvalidArgument):
+        call(redis_url)  # type: ignore[operator]
+    assert client.config_get("maxmemory")["maxmemory"] == "0"
+    assert Ledger().entries() == {}
+
+
+def test_unreachable_server_fails_fast_and_names_target() -> None:
+    from chaosllm.sandbox.launcher import free_port
+
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    started = time.monotonic()
+    with pytest.raises(TargetUnreachable) as info:
+        actions.flush_keys("*", redis_url=url)
+    assert time.monotonic() - started < 2.5
+    assert "127.0.0.1" in str(info.value) and "s3cret" not in str(info.value)
+    assert probes.is_available(redis_url=url) is False
