@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -39,6 +40,9 @@ __all__ = [
     "restore_fault",
     "cleanup",
     "utcnow_iso",
+    "hold_fault",
+    "release_held",
+    "held_faults",
 ]
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -293,6 +297,49 @@ def _heal(entry_id: str, duration: float, ledger_path: str) -> None:
             return
         except Exception:
             time.sleep(1 + attempt)
+
+
+# Faults that live in this process (held connections, held locks) die with it,
+# so they need no ledger; a timer releases each when its duration ends.
+_held: dict[str, tuple[Callable[[], Any], threading.Timer | None]] = {}
+_held_lock = threading.Lock()
+
+
+def hold_fault(entry_id: str, release: Callable[[], Any], duration: float | None) -> bool:
+    """Register an in-process fault and release it after ``duration`` seconds.
+
+    Returns False (and registers nothing) when ``entry_id`` is already held,
+    so that a second injection does not stack.
+    """
+    with _held_lock:
+        if entry_id in _held:
+            return False
+        timer = None
+        if duration is not None:
+            timer = threading.Timer(duration, release_held, args=(entry_id,))
+            timer.daemon = True
+        _held[entry_id] = (release, timer)
+    if timer is not None:
+        timer.start()
+    return True
+
+
+def release_held(entry_id: str) -> bool:
+    """Release an in-process fault now. False when it was not held (idempotent)."""
+    with _held_lock:
+        item = _held.pop(entry_id, None)
+    if item is None:
+        return False
+    release, timer = item
+    if timer is not None and timer is not threading.current_thread():
+        timer.cancel()
+    release()
+    return True
+
+
+def held_faults() -> list[str]:
+    with _held_lock:
+        return sorted(_held)
 
 
 if __name__ == "__main__":  # the detached healer
