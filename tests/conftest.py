@@ -28,9 +28,14 @@ def _start(factory: Callable[..., launcher.Server], *args: Any, **kwargs: Any) -
 
 
 @pytest.fixture(autouse=True)
-def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own fault ledger, never the user's."""
+def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets its own fault ledger, never the user's; held faults end with it."""
+    from chaosllm.faults import held_faults, release_held
+
     monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(tmp_path / "state"))
+    yield
+    for entry_id in held_faults():
+        release_held(entry_id)
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +55,6 @@ def redis_url(redis_server: launcher.Server) -> Iterator[str]:
     client.config_set("maxmemory", "0")
     client.config_set("maxmemory-policy", "noeviction")
     yield redis_server.url
-    client.execute_command("CLIENT", "UNPAUSE")
     client.config_set("maxmemory", "0")
     client.config_set("maxmemory-policy", "noeviction")
     client.close()

@@ -11,7 +11,7 @@ from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
 from chaosllm.errors import ChaosLLMError, FaultFailed, TargetUnreachable
 from chaosllm.settings import get_setting
 
-__all__ = ["redis_client", "redis_target", "resolve_url"]
+__all__ = ["redis_client", "redis_client_for_holder", "redis_target", "resolve_url"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
@@ -26,6 +26,26 @@ def redis_target(url: str) -> str:
     """A printable name for the server: ``redis 127.0.0.1:6390``, never the password."""
     parts = urlsplit(url)
     return f"redis {parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+
+
+def _new_client(url: str, timeout: float, read_timeout: float) -> Any:
+    import redis
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=read_timeout,
+        retry_on_timeout=False,
+        # No handshake commands: during CLIENT PAUSE they would block.
+        protocol=2,
+        lib_name=None,
+        lib_version=None,
+    )
+
+
+def redis_client_for_holder(url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
+    """A client for a long-lived holder thread: its commands may wait for a pause."""
+    return _new_client(url, timeout, read_timeout=30.0)
 
 
 @contextlib.contextmanager
@@ -45,17 +65,7 @@ def redis_client(
     own = client is None
     try:
         if own:
-            client = redis.Redis.from_url(
-                url,
-                socket_connect_timeout=timeout,
-                socket_timeout=max(timeout, 5.0),
-                retry_on_timeout=False,
-                # No handshake commands: during CLIENT PAUSE they would block,
-                # and the rollback must still get through.
-                protocol=2,
-                lib_name=None,
-                lib_version=None,
-            )
+            client = _new_client(url, timeout, read_timeout=max(timeout, 5.0))
         yield client
     except ChaosLLMError:
         raise

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosllm._clients.redis import redis_client, redis_target, resolve_url
+from chaosllm._clients.redis import (
+    redis_client,
+    redis_client_for_holder,
+    redis_target,
+    resolve_url,
+)
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.faults import (
+    fault_handle,
+    held_faults,
+    hold_fault,
+    parse_duration,
+    record_fault,
+    release_held,
+    restore_fault,
+)
 from chaosllm.redis._keys import check_pattern, scan_batches
 
 __all__ = [
@@ -38,6 +51,10 @@ def _ledger_id(fault: str, url: str) -> str:
     return f"{fault}@{redis_target(url)}"
 
 
+def _pause_id(url: str) -> str:
+    return f"redis-pause@{redis_target(url)}"
+
+
 def pause_clients(
     duration: str = "10s",
     mode: str = "ALL",
@@ -46,10 +63,13 @@ def pause_clients(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Pause every client of the server for `duration` (CLIENT PAUSE).
+    """Pause the server's clients for `duration` (CLIENT PAUSE).
 
-    The server itself lifts the pause when the duration ends, even if the
-    experiment is killed. `mode` is "ALL" or "WRITE" (only writes block).
+    `mode` is "ALL" (every command blocks) or "WRITE" (only writes block).
+    The pause is renewed in short slices by this process, so it ends at its
+    duration, at `unpause_clients`, or within a fraction of a second if the
+    experiment is killed. Pausing a server that is already paused by this
+    process does not stack.
 
     ```json
     {"type": "action", "name": "pause-redis",
@@ -57,34 +77,33 @@ def pause_clients(
                   "func": "pause_clients", "arguments": {"duration": "5s"}}}
     ```
     """
+    from chaosllm.redis._pause import PauseHolder
+
     seconds = parse_duration(duration)
     mode = str(mode).upper()
     if mode not in PAUSE_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
-    with redis_client("pause clients", url) as client:
-        client.execute_command("CLIENT", "PAUSE", int(seconds * 1000), mode)
-        # The server heals this itself; the ledger entry only lets the
-        # rollback tell whether a pause was still in force.
-        Ledger().pop(_ledger_id("pause", url))
-        record_fault(
-            _ledger_id("pause", url), "chaosllm.redis.actions:_unpause_entry",
-            {"redis_url": url}, seconds, f"CLIENT PAUSE {mode} on {target}", healer=False,
-        )  # fmt: skip
-    return fault_handle(
+    handle = fault_handle(
         "redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration}, seconds
     )
-
-
-def _unpause_entry(entry: dict[str, Any]) -> bool:
-    import time
-
-    if entry.get("deadline") and entry["deadline"] < time.time():
-        return False  # already lifted by the server
-    with redis_client("unpause clients", entry["state"]["redis_url"]) as client:
-        client.execute_command("CLIENT", "UNPAUSE")
-    return True
+    if _pause_id(url) in held_faults():
+        return handle  # already paused by this process: do not stack
+    with redis_client("pause clients", url) as probe:
+        probe.ping()  # fail fast, with a clear error, before starting the holder
+    holder_client = redis_client_for_holder(url)
+    holder = PauseHolder(holder_client, mode, seconds)
+    if not hold_fault(_pause_id(url), holder.stop, seconds):
+        holder_client.close()
+        return handle
+    holder.start()
+    holder.started.wait(5)
+    if holder.error is not None:
+        release_held(_pause_id(url))
+        with redis_client("pause clients", url):
+            raise holder.error
+    return handle
 
 
 def unpause_clients(
@@ -92,7 +111,9 @@ def unpause_clients(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Lift a client pause now (CLIENT UNPAUSE). Safe to run when none is active.
+    """Lift the client pause that `pause_clients` holds on this server.
+
+    Returns `{"removed": false}` when no pause is held.
 
     ```json
     {"type": "action", "name": "unpause-redis",
@@ -101,11 +122,7 @@ def unpause_clients(
     ```
     """
     url = resolve_url(redis_url, configuration, secrets)
-    result = restore_fault(_ledger_id("pause", url))
-    removed = bool(result.get("removed") and result.get("result"))
-    with redis_client("unpause clients", url) as client:
-        client.execute_command("CLIENT", "UNPAUSE")
-    return {"removed": removed, "target": redis_target(url)}
+    return {"removed": release_held(_pause_id(url)), "target": redis_target(url)}
 
 
 def flush_keys(

@@ -13,34 +13,53 @@ from chaosllm.faults import Ledger
 from chaosllm.redis import actions, probes
 
 
-def test_pause_blocks_get_until_duration_ends(redis_url: str) -> None:
-    client = redislib.Redis.from_url(redis_url)
-    client.set("k", "v")
-    handle = actions.pause_clients(duration="800ms", redis_url=redis_url)
+def _reader(url: str, stop: threading.Event, done: list[float]) -> threading.Thread:
+    """A client that GETs in a loop and records when each GET returned."""
+    client = redislib.Redis.from_url(url)
+
+    def loop() -> None:
+        while not stop.is_set():
+            client.get("k")
+            done.append(time.monotonic())
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_pause_blocks_every_get_until_duration_ends(redis_url: str) -> None:
+    redislib.Redis.from_url(redis_url).set("k", "v")
+    stop, done = threading.Event(), []
+    handle = actions.pause_clients(duration="1500ms", redis_url=redis_url)
+    paused_at = time.monotonic()
     assert handle["kind"] == "redis-pause" and handle["expires_at"]
-    started = time.monotonic()
-    assert client.get("k") == b"v"
-    assert time.monotonic() - started >= 0.5
+    thread = _reader(redis_url, stop, done)
+    time.sleep(2.5)
+    stop.set()
+    thread.join(5)
+    assert done, "GET never returned after the pause"
+    # Not one GET got through while the slices were renewed.
+    assert done[0] - paused_at >= 1.4
+    assert len(done) > 10
 
 
 def test_unpause_releases_a_blocked_get(redis_url: str) -> None:
-    client = redislib.Redis.from_url(redis_url)
-    client.set("k", "v")
+    redislib.Redis.from_url(redis_url).set("k", "v")
+    stop, done = threading.Event(), []
     actions.pause_clients(duration="30s", redis_url=redis_url)
-    result: dict[str, float] = {}
-
-    def reader() -> None:
-        t0 = time.monotonic()
-        client.get("k")
-        result["waited"] = time.monotonic() - t0
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    time.sleep(0.4)
-    assert "waited" not in result, "GET returned while clients were paused"
+    # Pausing again does not stack a second holder.
+    actions.pause_clients(duration="30s", redis_url=redis_url)
+    thread = _reader(redis_url, stop, done)
+    time.sleep(0.6)
+    assert not done, "GET returned while clients were paused"
+    unpaused_at = time.monotonic()
     assert actions.unpause_clients(redis_url=redis_url)["removed"] is True
+    deadline = time.monotonic() + 5
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
     thread.join(5)
-    assert 0.3 <= result["waited"] < 5
+    assert done and done[0] - unpaused_at < 1.0
     assert actions.unpause_clients(redis_url=redis_url)["removed"] is False
 
 
