@@ -1,0 +1,120 @@
+"""Durations, fault handles, the ledger and the healer, without servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from chaosllm import faults
+from chaosllm.errors import InvalidArgument
+
+restored: list[dict[str, object]] = []
+
+
+def _restore(entry: dict[str, object]) -> str:
+    restored.append(entry)
+    Path(str(entry["state"]["marker"])).write_text("restored")  # type: ignore[index]
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1m30s", 90), ("250us", 0.00025),
+     ("2", 2.0), (3, 3.0), ("0s", 0.0), ("1.5s", 1.5)],
+)  # fmt: skip
+def test_parse_duration(text: str | int, seconds: float) -> None:
+    assert faults.parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["-1s", "ten", "", "5x", "1h-3m", "s", -2, True, None, "1s 2s"])
+def test_parse_duration_refuses_bad_values(bad: object) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        faults.parse_duration(bad, "duration")  # type: ignore[arg-type]
+    assert "duration" in str(info.value)
+
+
+def test_format_duration_round_trips() -> None:
+    for seconds in (0.5, 30, 90, 3600, 5400):
+        assert faults.parse_duration(faults.format_duration(seconds)) == pytest.approx(seconds)
+
+
+def test_fault_handle_is_json() -> None:
+    handle = faults.fault_handle("k", "n", "t", {"a": 1}, 10)
+    assert set(handle) == {"kind", "name", "target", "spec", "started_at", "expires_at"}
+    json.dumps(handle)
+    assert faults.fault_handle("k", "n", "t", {}, None)["expires_at"] is None
+
+
+def test_ledger_records_once_restores_once(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    restorer = f"{__name__}:_restore"
+    assert faults.record_fault("a", restorer, {"marker": str(marker)}, None, "fault a", ledger)
+    assert not faults.record_fault("a", restorer, {"marker": "other"}, None, "again", ledger)
+    assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
+    assert faults.restore_fault("a", ledger)["removed"] is True
+    assert marker.read_text() == "restored"
+    assert faults.restore_fault("a", ledger) == {"removed": False, "id": "a"}
+    assert faults.cleanup(ledger) == []
+
+
+def test_cleanup_keeps_entries_whose_restore_fails(tmp_path: Path) -> None:
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    faults.record_fault("bad", "chaosllm.faults:no_such_function", {}, None, "broken", ledger)
+    report = faults.cleanup(ledger)
+    assert report[0]["removed"] is False and "error" in report[0]
+    assert "bad" in ledger.entries()
+
+
+def test_healer_restores_when_duration_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    # The healer imports the restorer in a fresh interpreter: use a real module.
+    (tmp_path / "restorer_mod.py").write_text(
+        "from pathlib import Path\n"
+        "def restore(entry):\n"
+        "    Path(entry['state']['marker']).write_text('healed')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    faults.record_fault("h", "restorer_mod:restore", {"marker": str(marker)}, 0.5, "healer", ledger)
+    pid = ledger.entries()["h"]["healer_pid"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.05)
+    assert marker.read_text() == "healed"
+    assert ledger.entries() == {}
+    os.waitpid(pid, 0)  # reap our child
+
+
+def test_rollback_stops_the_healer(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    faults.record_fault("r", f"{__name__}:_restore", {"marker": str(marker)}, 600, "long", ledger)
+    pid = ledger.entries()["r"]["healer_pid"]
+    assert faults._is_healer(pid, "r") or _wait_healer(pid)
+    faults.restore_fault("r", ledger)
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def _wait_healer(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if faults._is_healer(pid, "r"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_held_fault_releases_after_duration_and_not_twice() -> None:
+    released: list[str] = []
+    assert faults.hold_fault("x", lambda: released.append("x"), 0.1)
+    assert not faults.hold_fault("x", lambda: released.append("y"), 0.1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not released:
+        time.sleep(0.01)
+    assert released == ["x"]
+    assert faults.release_held("x") is False
