@@ -1,0 +1,175 @@
+"""Record Prometheus series over the experiment window into the journal.
+
+Reports draw these later without Prometheus. Declare it in an experiment's
+``controls`` block, or under ``controls`` in the Chaos Toolkit settings file::
+
+    {"name": "chaosllm-metrics",
+     "provider": {"type": "python", "module": "chaosllm.controls.metrics",
+       "arguments": {
+         "step": "1s", "before": "30s",
+         "series": [
+           {"name": "error ratio", "unit": "ratio", "threshold": "5%",
+            "error_ratio": {"metric": "http_requests_total", "window": "30s"}},
+           {"name": "p95 latency", "unit": "s", "threshold": "2000ms",
+            "latency_quantile": {"metric": "http_request_duration_seconds",
+                                 "quantile": 0.95, "window": "30s"}},
+           {"name": "requests/s", "query": "sum(rate(http_requests_total[30s]))"}
+         ]}}}
+
+A series is one of ``query`` (PromQL) or the SLO probe shapes
+``error_ratio``, ``availability`` and ``latency_quantile`` (same arguments
+as the guard). ``unit`` and ``threshold`` (number, "5%" or "2000ms") are
+copied to the journal for the reports. The window runs from ``before``
+(default 30s) ahead of the experiment start to its end, sampled every
+``step``; the server is ``prometheus_base_url`` (argument or setting).
+The journal gets, under ``extensions``::
+
+    {"name": "chaosllm-metrics",
+     "window": {"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-01T00:02:00+00:00"},
+     "series": [{"name": "error ratio", "query": "...", "unit": "ratio", "threshold": 0.05,
+                 "points": [[1767225600.0, 0.001], [1767225601.0, 0.31]]}]}
+
+A query that returns several series gives one entry each, named
+``name{label="value"}``; a failed query gives ``points: []`` and ``error``.
+Samples that are NaN (no data) are left out, never written as 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from chaoslib.exceptions import InvalidActivity
+
+from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
+from chaosllm.errors import ChaosLLMError, InvalidArgument
+from chaosllm.faults import parse_duration
+from chaosllm.slo._promql import parse_threshold
+
+__all__ = [
+    "parse_series",
+    "collect",
+    "validate_control",
+    "before_experiment_control",
+    "after_experiment_control",
+]
+
+logger = logging.getLogger("chaostoolkit")
+EXTENSION_NAME = "chaosllm-metrics"
+_started: float | None = None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_series(raw_series: Any) -> list[dict[str, Any]]:
+    """Check the ``series`` argument: ``[{name, query, unit, threshold}]`` with PromQL built."""
+    if not isinstance(raw_series, list) or not raw_series:
+        raise InvalidArgument("metrics: 'series' must be a non-empty list")
+    out = []
+    for index, raw in enumerate(raw_series):
+        where = f"metrics series {index + 1}"
+        if not isinstance(raw, Mapping):
+            raise InvalidArgument(f"{where} must be an object")
+        kinds = [k for k in PROMETHEUS_KINDS if k in raw]
+        if len(kinds) != 1:
+            raise InvalidArgument(f"{where}: give exactly one of {', '.join(PROMETHEUS_KINDS)}")
+        query = build_query(kinds[0], raw[kinds[0]], where)
+        threshold = raw.get("threshold")
+        out.append(
+            {
+                "name": str(raw.get("name") or kinds[0]),
+                "query": query,
+                "unit": raw.get("unit"),
+                "threshold": None if threshold is None else parse_threshold(threshold, where),
+            }
+        )
+    return out
+
+
+def _label_text(metric: Mapping[str, str]) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
+    return "{" + inner + "}" if inner else ""
+
+
+def collect(
+    series: list[dict[str, Any]],
+    start: float,
+    end: float,
+    step: float,
+    prometheus_base_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Query every series over ``[start, end]`` and build the journal entry."""
+    from chaosllm._clients.prometheus import prometheus_api
+
+    entries: list[dict[str, Any]] = []
+    for item in series:
+        try:
+            with prometheus_api(
+                f"record series {item['name']!r}", prometheus_base_url, configuration, secrets
+            ) as api:
+                result = api.query_range(item["query"], start, end, step)
+        except ChaosLLMError as exc:
+            logger.warning(f"chaosllm metrics: {exc}")
+            entries.append({**item, "points": [], "error": str(exc)})
+            continue
+        if not result:
+            entries.append({**item, "points": []})
+        for one in result:
+            points = [
+                [float(t), float(v)] for t, v in one.get("values", []) if not math.isnan(float(v))
+            ]
+            name = item["name"] + (_label_text(one.get("metric", {})) if len(result) > 1 else "")
+            entries.append({**item, "name": name, "points": points})
+    return {
+        "name": EXTENSION_NAME,
+        "window": {"start": _iso(start), "end": _iso(end)},
+        "series": entries,
+    }
+
+
+def validate_control(control: dict[str, Any]) -> None:
+    """Refuse malformed series at ``chaos validate`` time."""
+    arguments = control.get("provider", {}).get("arguments", {})
+    try:
+        parse_series(arguments.get("series"))
+        parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
+        parse_duration(arguments.get("before", "30s"), "metrics: 'before'")
+    except InvalidArgument as exc:
+        raise InvalidActivity(str(exc)) from exc
+
+
+def before_experiment_control(context: Any, **arguments: Any) -> None:
+    global _started
+    _started = time.time()
+
+
+def after_experiment_control(
+    context: Any,
+    state: Any = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> None:
+    """Append the recorded series to the journal's ``extensions``."""
+    end = time.time()
+    try:
+        series = parse_series(arguments.get("series"))
+        step = max(parse_duration(arguments.get("step", "1s"), "metrics: 'step'"), 0.001)
+        before = parse_duration(arguments.get("before", "30s"), "metrics: 'before'")
+    except InvalidArgument as exc:
+        logger.error(f"chaosllm metrics: {exc}")
+        return
+    start = (_started if _started is not None else end) - before
+    entry = collect(
+        series, start, end, step, arguments.get("prometheus_base_url"), configuration, secrets
+    )
+    if isinstance(state, dict):
+        state.setdefault("extensions", []).append(entry)

@@ -1,0 +1,1 @@
+"""SLOs over Prometheus: the SLO file, probes and tolerances."""

@@ -1,0 +1,125 @@
+"""PromQL built from SLO arguments, one-number results and threshold parsing.
+
+Shared by the SLO probes, the SLO file and the guard so that a condition in
+a guard means exactly what the probe of the same name returns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from chaosllm._clients.prometheus import PrometheusAPI
+from chaosllm.errors import InvalidArgument
+from chaosllm.faults import parse_duration
+
+__all__ = [
+    "check_window",
+    "join_selector",
+    "error_ratio_query",
+    "availability_query",
+    "latency_quantile_query",
+    "single_value",
+    "parse_threshold",
+]
+
+_WINDOW = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def check_window(window: str, what: str = "window") -> str:
+    """A PromQL range such as ``5m`` or ``30d``; anything else is refused."""
+    if not isinstance(window, str) or not _WINDOW.fullmatch(window.strip()):
+        raise InvalidArgument(f"{what} {window!r} is not a PromQL range such as '1m', '5m' or '30d'")
+    return window.strip()
+
+
+def join_selector(*parts: str | None) -> str:
+    """Join label matchers (``job="api"``, ``status=~"5.."``) into one selector body."""
+    items = [p.strip().strip("{}").strip().strip(",") for p in parts if p and p.strip().strip("{}")]
+    for item in items:
+        if item.count('"') % 2 or "}" in _QUOTED.sub("", item):
+            raise InvalidArgument(f"selector {item!r} is not a list of label matchers")
+    return ",".join(items)
+
+
+def _metric(metric: str, what: str) -> str:
+    if not isinstance(metric, str) or not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", metric):
+        raise InvalidArgument(f"{what} {metric!r} is not a metric name")
+    return metric
+
+
+def error_ratio_query(
+    metric: str, selector: str, error_selector: str, window: str
+) -> str:
+    """Errors over all requests, as a rate over ``window``; no errors at all is 0, not "no data"."""
+    _metric(metric, "metric")
+    window = check_window(window)
+    if not error_selector.strip():
+        raise InvalidArgument("error_selector is empty: say which requests are errors")
+    every = join_selector(selector)
+    errors = join_selector(selector, error_selector)
+    return (
+        f"(sum(rate({metric}{{{errors}}}[{window}])) or vector(0))"
+        f" / sum(rate({metric}{{{every}}}[{window}]))"
+    )
+
+
+def availability_query(metric: str, selector: str, error_selector: str, window: str) -> str:
+    return f"1 - ({error_ratio_query(metric, selector, error_selector, window)})"
+
+
+def latency_quantile_query(metric: str, quantile: float, selector: str, window: str) -> str:
+    """``histogram_quantile`` over the ``_bucket`` series of ``metric``."""
+    if isinstance(quantile, bool) or not isinstance(quantile, int | float) or not 0 < quantile < 1:
+        raise InvalidArgument(f"quantile must be a number between 0 and 1, got {quantile!r}")
+    base = metric[: -len("_bucket")] if metric.endswith("_bucket") else metric
+    _metric(base, "metric")
+    window = check_window(window)
+    body = join_selector(selector)
+    return (
+        f"histogram_quantile({float(quantile)}, "
+        f"sum by (le) (rate({base}_bucket{{{body}}}[{window}])))"
+    )
+
+
+def single_value(api: PrometheusAPI, query: str) -> float | None:
+    """The one number a query returns; None for no data (empty result or NaN)."""
+    data = api.query(query)
+    kind, result = data.get("resultType"), data.get("result") or []
+    if kind == "scalar":
+        value = float(result[1])
+    elif kind == "vector":
+        if not result:
+            return None
+        if len(result) > 1:
+            labels = [r.get("metric", {}) for r in result[:3]]
+            raise InvalidArgument(
+                f"could not {api.action} on {api.target}: the query returned {len(result)} "
+                f"series ({labels}...); aggregate it to one, e.g. with sum() or max()"
+            )
+        value = float(result[0]["value"][1])
+    else:
+        raise InvalidArgument(
+            f"could not {api.action} on {api.target}: expected one number, got a {kind} result"
+        )
+    return None if math.isnan(value) else value
+
+
+def parse_threshold(value: Any, what: str = "threshold") -> float:
+    """A number, a percentage ("5%" is 0.05) or a duration ("2000ms" is 2.0 seconds)."""
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{what} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                return float(text[:-1]) / 100.0
+            return float(text)
+        except ValueError:
+            pass
+        return parse_duration(text, what)
+    raise InvalidArgument(f"{what} must be a number, a percentage or a duration, got {value!r}")
