@@ -1,0 +1,116 @@
+"""The fault proxy API (chaosllm's or a real Toxiproxy): ``proxy_api(...)``.
+
+Only Toxiproxy's documented routes are used, so the same calls drive either
+server. HTTP and socket failures are translated here, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm.errors import (
+    FaultFailed,
+    InvalidArgument,
+    TargetNotFound,
+    TargetUnreachable,
+)
+from chaosllm.settings import get_setting
+
+__all__ = ["ProxyApi", "proxy_api", "resolve_api_url", "DEFAULT_API_URL", "path"]
+
+DEFAULT_API_URL = "http://127.0.0.1:8474"
+
+
+def resolve_api_url(
+    proxy_api_url: str | None,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> str:
+    url = str(get_setting("proxy_api_url", proxy_api_url, configuration, secrets,
+                          default=DEFAULT_API_URL)).rstrip("/")
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise InvalidArgument(f"proxy_api_url must be an http:// URL, got {url!r}")
+    return url
+
+
+def path(*parts: str) -> str:
+    """``path("proxies", name)`` -> ``/proxies/<name quoted>``."""
+    return "/" + "/".join(quote(str(p), safe="") for p in parts)
+
+
+class ProxyApi:
+    """JSON requests to one API; ``request`` returns ``(status, payload)``."""
+
+    def __init__(self, url: str, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+        self.url = url
+        self.action = action
+        self.timeout = timeout
+        parts = urlsplit(url)
+        conn_class = (http.client.HTTPSConnection if parts.scheme == "https"
+                      else http.client.HTTPConnection)
+        self._prefix = parts.path.rstrip("/")
+        self._conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+
+    def request(
+        self, method: str, route: str, body: Any = None, expect: tuple[int, ...] = ()
+    ) -> tuple[int, Any]:
+        """Send one request. Statuses in ``expect`` are returned as they are;
+        other errors raise the matching :mod:`chaosllm.errors` exception."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            self._conn.request(method, self._prefix + route, body=data, headers=headers)
+            response = self._conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            reason = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
+            raise TargetUnreachable(
+                f"could not {self.action} through the proxy API {self.url}: {reason} "
+                f"(timeout {self.timeout:.1f} s)"
+            ) from exc
+        payload: Any = None
+        if raw.strip():
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw.decode("utf-8", "replace").strip()
+        status = response.status
+        if status < 300 or status in expect:
+            return status, payload
+        message = payload.get("error") if isinstance(payload, dict) else payload
+        detail = f"could not {self.action} through the proxy API {self.url}: {message} (HTTP {status})"
+        if status == 404:
+            raise TargetNotFound(detail)
+        if status == 400:
+            raise InvalidArgument(detail)
+        raise FaultFailed(detail)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@contextlib.contextmanager
+def proxy_api(
+    action: str,
+    proxy_api_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    client: ProxyApi | None = None,
+    timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Iterator[ProxyApi]:
+    """Yield a :class:`ProxyApi`; errors name ``action`` and the API URL."""
+    own = client is None
+    api = client or ProxyApi(resolve_api_url(proxy_api_url, configuration, secrets), action, timeout)
+    try:
+        yield api
+    finally:
+        if own:
+            api.close()

@@ -1,0 +1,350 @@
+"""Proxies and their collection: listen, accept, connect upstream, hold toxics.
+
+Everything runs on one event loop, the HTTP API included, so a toxic change
+is applied to every live connection between two reads, with no locking.
+
+Beyond Toxiproxy's fields, a toxic (or a disable) may carry ``ttl_ms``: the
+server then removes the toxic (or re-enables the proxy) itself when it
+expires. Toxiproxy ignores the unknown field, so clients stay compatible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import time
+from typing import Any
+
+from chaosllm.proxy._link import Link, tune_socket
+from chaosllm.proxy._toxics import Toxic, ToxicError, make_toxic
+
+__all__ = ["Proxy", "Collection", "ApiError", "split_address"]
+
+UPSTREAM_CONNECT_TIMEOUT = 2.0
+
+
+class ApiError(Exception):
+    """An API failure with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def split_address(address: Any, what: str) -> tuple[str, int]:
+    """``"host:port"`` (IPv6 as ``[::1]:port``) -> ``(host, port)``."""
+    if not isinstance(address, str) or ":" not in address:
+        raise ApiError(400, f"{what} must be host:port, got {address!r}")
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        number = int(port)
+    except ValueError:
+        raise ApiError(400, f"{what} port must be a number, got {address!r}") from None
+    if not 0 <= number <= 65535:
+        raise ApiError(400, f"{what} port out of range in {address!r}")
+    return host, number
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Proxy:
+    """One listening address relayed to one upstream address."""
+
+    def __init__(self, name: str, listen: str, upstream: str) -> None:
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.enabled = False
+        self.toxics: dict[str, Toxic] = {}
+        self.links: set[Link] = set()
+        self.listener: socket.socket | None = None
+        self.reenable: asyncio.TimerHandle | None = None
+        self.disabled_until: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": [toxic.to_json() for toxic in self.toxics.values()],
+        }
+        if self.disabled_until is not None:
+            data["disabled_until"] = self.disabled_until
+        return data
+
+    # -- listening ------------------------------------------------------------
+    def start(self) -> None:
+        if self.enabled:
+            return
+        host, port = split_address(self.listen, "listen")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if not _is_ip(host):
+            host, family = socket.gethostbyname(host), socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(512)
+        except OSError as exc:
+            sock.close()
+            raise ApiError(
+                500, f"could not listen on {self.listen} for proxy {self.name}: {exc}"
+            ) from None
+        sock.setblocking(False)
+        bound_port = sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        self.listen = f"{shown}:{bound_port}"
+        self.listener = sock
+        self.enabled = True
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._on_accept)
+
+    def stop(self) -> None:
+        """Stop listening and drop every connection, as Toxiproxy does."""
+        if self.listener is not None:
+            asyncio.get_running_loop().remove_reader(self.listener.fileno())
+            self.listener.close()
+            self.listener = None
+        self.enabled = False
+        for link in list(self.links):
+            link.close()
+
+    def _on_accept(self) -> None:
+        assert self.listener is not None
+        for _ in range(64):
+            try:
+                client, _addr = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            tune_socket(client)
+            asyncio.get_running_loop().create_task(self._connect(client))
+
+    async def _connect(self, client: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        upstream: socket.socket | None = None
+        try:
+            host, port = split_address(self.upstream, "upstream")
+            if not _is_ip(host):
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                host = str(infos[0][4][0])
+            upstream = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            tune_socket(upstream)
+            await asyncio.wait_for(loop.sock_connect(upstream, (host, port)),
+                                   UPSTREAM_CONNECT_TIMEOUT)
+        except (OSError, ApiError, asyncio.TimeoutError):
+            if upstream is not None:
+                upstream.close()
+            client.close()
+            return
+        if not self.enabled:
+            upstream.close()
+            client.close()
+            return
+        link = Link(self, client, upstream)
+        self.links.add(link)
+        link.start(list(self.toxics.values()))
+
+    # -- toxics ---------------------------------------------------------------
+    def add_toxic(self, toxic: Toxic) -> None:
+        if toxic.name in self.toxics:
+            raise ApiError(409, f"toxic already exists: {toxic.name}")
+        self.toxics[toxic.name] = toxic
+        for link in list(self.links):
+            link.add_toxic(toxic)
+
+    def remove_toxic(self, name: str) -> Toxic:
+        toxic = self.toxics.pop(name, None)
+        if toxic is None:
+            raise ApiError(404, f"toxic not found: {name}")
+        for link in list(self.links):
+            link.remove_toxic(toxic)
+        return toxic
+
+    def reset_toxics(self) -> None:
+        for name in list(self.toxics):
+            self.remove_toxic(name)
+
+
+class Collection:
+    """Every proxy of the server, by name, and the operations of the API."""
+
+    def __init__(self) -> None:
+        self.proxies: dict[str, Proxy] = {}
+        self.expiry: dict[tuple[str, str], asyncio.TimerHandle] = {}
+
+    def get(self, name: str) -> Proxy:
+        proxy = self.proxies.get(name)
+        if proxy is None:
+            raise ApiError(404, f"proxy not found: {name}")
+        return proxy
+
+    def create(self, body: Any, replace: bool = False) -> Proxy:
+        if not isinstance(body, dict):
+            raise ApiError(400, "proxy must be a JSON object")
+        name, upstream = body.get("name"), body.get("upstream")
+        if not isinstance(name, str) or not name:
+            raise ApiError(400, "missing required field: name")
+        if not isinstance(upstream, str) or not upstream:
+            raise ApiError(400, "missing required field: upstream")
+        listen = body.get("listen") or "127.0.0.1:0"
+        split_address(listen, "listen")
+        split_address(upstream, "upstream")
+        if name in self.proxies:
+            existing = self.proxies[name]
+            if not replace:
+                raise ApiError(409, f"proxy already exists: {name}")
+            if existing.upstream == upstream and _same_listen(existing.listen, listen):
+                return existing
+            self.delete(name)
+        proxy = Proxy(name, listen, upstream)
+        if body.get("enabled", True):
+            proxy.start()
+        self.proxies[name] = proxy
+        return proxy
+
+    def populate(self, body: Any) -> list[Proxy]:
+        if isinstance(body, dict) and isinstance(body.get("proxies"), list):
+            body = body["proxies"]
+        if not isinstance(body, list):
+            raise ApiError(400, "populate expects a list of proxies")
+        return [self.create(item, replace=True) for item in body]
+
+    def update(self, name: str, body: Any) -> Proxy:
+        proxy = self.get(name)
+        if not isinstance(body, dict):
+            raise ApiError(400, "proxy update must be a JSON object")
+        ttl = _ttl(body)
+        listen, upstream = body.get("listen"), body.get("upstream")
+        moved = (listen and not _same_listen(proxy.listen, listen)) or (
+            upstream and upstream != proxy.upstream)
+        if moved:
+            if upstream:
+                split_address(upstream, "upstream")
+                proxy.upstream = upstream
+            was_enabled = proxy.enabled
+            proxy.stop()
+            if listen:
+                split_address(listen, "listen")
+                proxy.listen = listen
+            if was_enabled:
+                proxy.start()
+        if "enabled" in body:
+            self._cancel_reenable(proxy)
+            if body["enabled"]:
+                proxy.start()
+            else:
+                proxy.stop()
+                if ttl is not None:
+                    proxy.disabled_until = time.time() + ttl
+                    proxy.reenable = asyncio.get_running_loop().call_later(
+                        ttl, self._reenable, proxy)
+        return proxy
+
+    def _reenable(self, proxy: Proxy) -> None:
+        proxy.reenable = None
+        proxy.disabled_until = None
+        if self.proxies.get(proxy.name) is proxy:
+            with contextlib.suppress(ApiError):
+                proxy.start()
+
+    @staticmethod
+    def _cancel_reenable(proxy: Proxy) -> None:
+        if proxy.reenable is not None:
+            proxy.reenable.cancel()
+            proxy.reenable = None
+        proxy.disabled_until = None
+
+    def delete(self, name: str) -> None:
+        proxy = self.get(name)
+        self._cancel_reenable(proxy)
+        for toxic_name in list(proxy.toxics):
+            self._cancel_expiry(name, toxic_name)
+        proxy.stop()
+        del self.proxies[name]
+
+    def reset(self) -> None:
+        for proxy in self.proxies.values():
+            self._cancel_reenable(proxy)
+            for toxic_name in list(proxy.toxics):
+                self._cancel_expiry(proxy.name, toxic_name)
+            proxy.reset_toxics()
+            proxy.start()
+
+    def add_toxic(self, name: str, body: Any) -> Toxic:
+        proxy = self.get(name)
+        try:
+            toxic = make_toxic(body)
+        except ToxicError as exc:
+            raise ApiError(400, str(exc)) from None
+        ttl = _ttl(body)
+        proxy.add_toxic(toxic)
+        if ttl is not None:
+            toxic.expires_at = time.time() + ttl
+            self.expiry[(name, toxic.name)] = asyncio.get_running_loop().call_later(
+                ttl, self._expire, name, toxic)
+        return toxic
+
+    def update_toxic(self, name: str, toxic_name: str, body: Any) -> Toxic:
+        toxic = self.get_toxic(name, toxic_name)
+        if not isinstance(body, dict):
+            raise ApiError(400, "toxic update must be a JSON object")
+        try:
+            toxic.update(body.get("toxicity"), body.get("attributes"))
+        except ToxicError as exc:
+            raise ApiError(400, str(exc)) from None
+        return toxic
+
+    def get_toxic(self, name: str, toxic_name: str) -> Toxic:
+        proxy = self.get(name)
+        toxic = proxy.toxics.get(toxic_name)
+        if toxic is None:
+            raise ApiError(404, f"toxic not found: {toxic_name}")
+        return toxic
+
+    def remove_toxic(self, name: str, toxic_name: str) -> None:
+        self._cancel_expiry(name, toxic_name)
+        self.get(name).remove_toxic(toxic_name)
+
+    def _expire(self, name: str, toxic: Toxic) -> None:
+        self.expiry.pop((name, toxic.name), None)
+        proxy = self.proxies.get(name)
+        if proxy is not None and proxy.toxics.get(toxic.name) is toxic:
+            proxy.remove_toxic(toxic.name)
+
+    def _cancel_expiry(self, name: str, toxic_name: str) -> None:
+        handle = self.expiry.pop((name, toxic_name), None)
+        if handle is not None:
+            handle.cancel()
+
+    def close(self) -> None:
+        for name in list(self.proxies):
+            self.delete(name)
+
+
+def _ttl(body: dict[str, Any]) -> float | None:
+    value = body.get("ttl_ms")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ApiError(400, f"ttl_ms must be a non-negative number, got {value!r}")
+    return float(value) / 1000.0
+
+
+def _same_listen(current: str, requested: str) -> bool:
+    """``127.0.0.1:0`` matches whatever port was bound for it."""
+    if current == requested:
+        return True
+    host, port = split_address(requested, "listen")
+    bound_host, _ = split_address(current, "listen")
+    return port == 0 and host == bound_host

@@ -1,0 +1,475 @@
+"""Network faults through the fault proxy: latency, bandwidth, black holes,
+resets and partitions.
+
+The actions speak Toxiproxy's documented API only, so they drive
+``chaosllm proxy serve`` or a real Toxiproxy server (set ``proxy_api_url``).
+Every fault has a duration and heals twice over: it is written to the fault
+ledger with a detached healer that removes it when it expires (this works
+with Toxiproxy too), and the request carries ``ttl_ms``, so that chaosllm's
+server also expires it by itself even if the healer is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
+from chaosllm.errors import FaultFailed, InvalidArgument
+from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+
+__all__ = [
+    "create_proxy",
+    "delete_proxy",
+    "inject_latency",
+    "inject_bandwidth_limit",
+    "inject_timeout",
+    "inject_reset_peer",
+    "inject_toxic",
+    "remove_toxic",
+    "disable_proxy",
+    "enable_proxy",
+    "reset_proxies",
+]
+
+ROLLBACKS = {
+    "inject_latency": "remove_toxic",
+    "inject_bandwidth_limit": "remove_toxic",
+    "inject_timeout": "remove_toxic",
+    "inject_reset_peer": "remove_toxic",
+    "inject_toxic": "remove_toxic",
+    "disable_proxy": "enable_proxy",
+}
+
+STREAMS = ("downstream", "upstream")
+TOXIC_TYPES = ("latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer",
+               "limit_data")
+
+
+def _check_address(value: str, what: str) -> None:
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise InvalidArgument(f"{what} must be host:port, got {value!r}")
+
+
+def _millis(value: str | int | float, what: str) -> int:
+    return int(round(parse_duration(value, what) * 1000))
+
+
+def _seconds(duration: str | None, allow_unbounded: bool) -> float | None:
+    if duration is None or duration == "":
+        if not allow_unbounded:
+            raise InvalidArgument(
+                "duration is required: a proxy fault without one needs allow_unbounded=true"
+            )
+        return None
+    seconds = parse_duration(duration)
+    if seconds <= 0:
+        raise InvalidArgument(f"duration must be positive, got {duration!r}")
+    return seconds
+
+
+def _toxic_entry(url: str, proxy: str, name: str) -> str:
+    return f"proxy-toxic:{url}/{proxy}/{name}"
+
+
+def _disabled_entry(url: str, proxy: str) -> str:
+    return f"proxy-disabled:{url}/{proxy}"
+
+
+def _record(entry_id: str, restorer: str, state: dict[str, Any], seconds: float | None,
+            description: str) -> None:
+    """Record a fault; an entry left from an earlier, expired run is healed first."""
+    import time
+
+    if record_fault(entry_id, restorer, state, seconds, description):
+        return
+    entry = Ledger().get(entry_id)
+    if entry and entry.get("deadline") and entry["deadline"] <= time.time():
+        restore_fault(entry_id)
+        record_fault(entry_id, restorer, state, seconds, description)
+
+
+def create_proxy(
+    name: str,
+    listen: str,
+    upstream: str,
+    enabled: bool = True,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create a proxy from `listen` to `upstream` (both "host:port").
+
+    Creating a proxy that already exists with the same upstream returns it
+    unchanged. Port 0 in `listen` picks a free port; the result shows it.
+
+    ```json
+    {"type": "action", "name": "proxy-postgres",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "create_proxy",
+                  "arguments": {"name": "postgres", "listen": "127.0.0.1:15432",
+                                "upstream": "127.0.0.1:5432"}}}
+    ```
+    """
+    _check_address(listen, "listen")
+    _check_address(upstream, "upstream")
+    body = {"name": name, "listen": listen, "upstream": upstream, "enabled": bool(enabled)}
+    with proxy_api("create proxy " + name, proxy_api_url, configuration, secrets) as api:
+        status, payload = api.request("POST", "/proxies", body, expect=(409,))
+        if status == 409:
+            _, payload = api.request("GET", path("proxies", name))
+            if payload.get("upstream") != upstream:
+                raise FaultFailed(
+                    f"could not create proxy {name} through the proxy API {api.url}: it "
+                    f"already exists with upstream {payload.get('upstream')}, not {upstream}"
+                )
+    return dict(payload)
+
+
+def delete_proxy(
+    name: str,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Delete a proxy and drop its connections. A missing proxy is `removed: false`.
+
+    ```json
+    {"type": "action", "name": "unproxy-postgres",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "delete_proxy", "arguments": {"name": "postgres"}}}
+    ```
+    """
+    with proxy_api("delete proxy " + name, proxy_api_url, configuration, secrets) as api:
+        status, _ = api.request("DELETE", path("proxies", name), expect=(404,))
+    return {"removed": status != 404, "name": name}
+
+
+def _inject(
+    proxy: str,
+    kind: str,
+    attributes: dict[str, int],
+    stream: str,
+    toxicity: float,
+    duration: str | None,
+    name: str | None,
+    allow_unbounded: bool,
+    proxy_api_url: str | None,
+    configuration: dict[str, Any] | None,
+    secrets: dict[str, Any] | None,
+) -> dict[str, Any]:
+    if stream not in STREAMS:
+        raise InvalidArgument(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+    if isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not (
+        0.0 <= float(toxicity) <= 1.0
+    ):
+        raise InvalidArgument(f"toxicity must be a number between 0 and 1, got {toxicity!r}")
+    seconds = _seconds(duration, allow_unbounded)
+    name = name or (f"{kind}-{proxy}" if stream == "downstream" else f"{kind}-{proxy}-{stream}")
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    body: dict[str, Any] = {"name": name, "type": kind, "stream": stream,
+                            "toxicity": float(toxicity), "attributes": attributes}
+    if seconds is not None:
+        body["ttl_ms"] = int(seconds * 1000)
+    action = f"add {kind} toxic to proxy {proxy}"
+    with proxy_api(action, url) as api:
+        api.request("GET", path("proxies", proxy))  # unknown proxy: refused before any change
+        entry_id = _toxic_entry(url, proxy, name)
+        _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
+                {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
+                f"{kind} toxic {name} on proxy {proxy} at {url}")
+        try:
+            status, _ = api.request("POST", path("proxies", proxy, "toxics"), body, expect=(409,))
+        except Exception:
+            Ledger().pop(entry_id)
+            raise
+    spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
+            "attributes": attributes, "duration": duration, "proxy_api_url": url,
+            "already_present": status == 409}
+    return fault_handle(f"proxy-{kind}", name, f"proxy {proxy}", spec, seconds)
+
+
+def _delete_toxic(api: ProxyApi, proxy: str, name: str) -> bool:
+    status, _ = api.request("DELETE", path("proxies", proxy, "toxics", name), expect=(404,))
+    return status != 404
+
+
+def _remove_toxic_entry(entry: dict[str, Any]) -> bool:
+    state = entry["state"]
+    with proxy_api(f"remove toxic {state['name']}", state["proxy_api_url"]) as api:
+        return _delete_toxic(api, state["proxy"], state["name"])
+
+
+def inject_latency(
+    proxy: str,
+    latency: str = "500ms",
+    jitter: str = "0ms",
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Delay every chunk by `latency` ± `jitter` for `duration`.
+
+    `stream` is "downstream" (server to client) or "upstream"; `toxicity` is
+    the share of connections affected. The toxic is named `latency-<proxy>`
+    unless `name` is given; remove it early with `remove_toxic`.
+
+    ```json
+    {"type": "action", "name": "slow-database",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "inject_latency",
+                  "arguments": {"proxy": "postgres", "latency": "500ms",
+                                "duration": "60s"}}}
+    ```
+    """
+    attributes = {"latency": _millis(latency, "latency"), "jitter": _millis(jitter, "jitter")}
+    return _inject(proxy, "latency", attributes, stream, toxicity, duration, name,
+                   allow_unbounded, proxy_api_url, configuration, secrets)
+
+
+def inject_bandwidth_limit(
+    proxy: str,
+    rate_kbps: int,
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Limit throughput to `rate_kbps` kilobytes per second (Toxiproxy's `rate`).
+
+    ```json
+    {"type": "action", "name": "thin-pipe-to-redis",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "inject_bandwidth_limit",
+                  "arguments": {"proxy": "redis", "rate_kbps": 64, "duration": "30s"}}}
+    ```
+    """
+    if isinstance(rate_kbps, bool) or not isinstance(rate_kbps, int) or rate_kbps <= 0:
+        raise InvalidArgument(f"rate_kbps must be a positive integer, got {rate_kbps!r}")
+    return _inject(proxy, "bandwidth", {"rate": rate_kbps}, stream, toxicity, duration, name,
+                   allow_unbounded, proxy_api_url, configuration, secrets)
+
+
+def inject_timeout(
+    proxy: str,
+    timeout: str = "0s",
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Black-hole the stream: data is swallowed, and after `timeout` (unless
+    "0s") the connection is closed.
+
+    ```json
+    {"type": "action", "name": "blackhole-rabbitmq",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "inject_timeout",
+                  "arguments": {"proxy": "rabbitmq", "timeout": "5s", "duration": "30s"}}}
+    ```
+    """
+    return _inject(proxy, "timeout", {"timeout": _millis(timeout, "timeout")}, stream, toxicity,
+                   duration, name, allow_unbounded, proxy_api_url, configuration, secrets)
+
+
+def inject_reset_peer(
+    proxy: str,
+    timeout: str = "0s",
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Reset connections (TCP RST, "connection reset by peer") after `timeout`.
+
+    ```json
+    {"type": "action", "name": "reset-redis-connections",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "inject_reset_peer",
+                  "arguments": {"proxy": "redis", "timeout": "100ms", "duration": "20s"}}}
+    ```
+    """
+    return _inject(proxy, "reset_peer", {"timeout": _millis(timeout, "timeout")}, stream,
+                   toxicity, duration, name, allow_unbounded, proxy_api_url, configuration,
+                   secrets)
+
+
+def inject_toxic(
+    proxy: str,
+    type: str,
+    attributes: dict[str, Any] | None = None,
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Add any Toxiproxy toxic with its raw attributes (integers, Toxiproxy's
+    units): `slow_close` (`delay` ms), `slicer` (`average_size`,
+    `size_variation`, `delay` µs), `limit_data` (`bytes`), and the others.
+
+    ```json
+    {"type": "action", "name": "truncate-responses",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "inject_toxic",
+                  "arguments": {"proxy": "redis", "type": "limit_data",
+                                "attributes": {"bytes": 1024}, "duration": "30s"}}}
+    ```
+    """
+    if type not in TOXIC_TYPES:
+        raise InvalidArgument(f"type must be one of {', '.join(TOXIC_TYPES)}, got {type!r}")
+    clean: dict[str, int] = {}
+    for key, value in (attributes or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgument(f"attribute {key} must be a non-negative integer, got {value!r}")
+        clean[str(key)] = value
+    return _inject(proxy, type, clean, stream, toxicity, duration, name, allow_unbounded,
+                   proxy_api_url, configuration, secrets)
+
+
+def remove_toxic(
+    proxy: str,
+    name: str,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Remove a toxic now. Data it was holding is delivered, not dropped.
+    A toxic that is already gone is `removed: false`.
+
+    ```json
+    {"type": "action", "name": "heal-database-latency",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "remove_toxic",
+                  "arguments": {"proxy": "postgres", "name": "latency-postgres"}}}
+    ```
+    """
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    result = restore_fault(_toxic_entry(url, proxy, name))
+    if result["removed"]:
+        removed = bool(result["result"])
+    else:
+        with proxy_api(f"remove toxic {name}", url) as api:
+            status, _ = api.request("GET", path("proxies", proxy), expect=(404,))
+            removed = status != 404 and _delete_toxic(api, proxy, name)
+    return {"removed": removed, "proxy": proxy, "name": name}
+
+
+def disable_proxy(
+    proxy: str,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Partition: stop the proxy listening and drop its connections for `duration`.
+
+    ```json
+    {"type": "action", "name": "partition-database",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "disable_proxy",
+                  "arguments": {"proxy": "postgres", "duration": "30s"}}}
+    ```
+    """
+    seconds = _seconds(duration, allow_unbounded)
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    body: dict[str, Any] = {"enabled": False}
+    if seconds is not None:
+        body["ttl_ms"] = int(seconds * 1000)
+    with proxy_api(f"disable proxy {proxy}", url) as api:
+        api.request("GET", path("proxies", proxy))
+        entry_id = _disabled_entry(url, proxy)
+        _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
+                {"proxy_api_url": url, "proxy": proxy}, seconds,
+                f"proxy {proxy} disabled at {url}")
+        try:
+            api.request("POST", path("proxies", proxy), body)
+        except Exception:
+            Ledger().pop(entry_id)
+            raise
+    return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
+                        {"proxy": proxy, "duration": duration, "proxy_api_url": url}, seconds)
+
+
+def _enable(api: ProxyApi, proxy: str) -> bool:
+    status, payload = api.request("GET", path("proxies", proxy), expect=(404,))
+    if status == 404 or payload.get("enabled"):
+        return False
+    api.request("POST", path("proxies", proxy), {"enabled": True})
+    return True
+
+
+def _enable_entry(entry: dict[str, Any]) -> bool:
+    state = entry["state"]
+    with proxy_api(f"enable proxy {state['proxy']}", state["proxy_api_url"]) as api:
+        return _enable(api, state["proxy"])
+
+
+def enable_proxy(
+    proxy: str,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """End a partition: the proxy listens again. `removed: false` if it was enabled.
+
+    ```json
+    {"type": "action", "name": "heal-partition",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "enable_proxy", "arguments": {"proxy": "postgres"}}}
+    ```
+    """
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    result = restore_fault(_disabled_entry(url, proxy))
+    if result["removed"]:
+        removed = bool(result["result"])
+    else:
+        with proxy_api(f"enable proxy {proxy}", url) as api:
+            removed = _enable(api, proxy)
+    return {"removed": removed, "proxy": proxy}
+
+
+def reset_proxies(
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Enable every proxy and remove every toxic (Toxiproxy's `POST /reset`).
+
+    ```json
+    {"type": "action", "name": "reset-network",
+     "provider": {"type": "python", "module": "chaosllm.proxy.actions",
+                  "func": "reset_proxies"}}
+    ```
+    """
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    with proxy_api("reset proxies", url) as api:
+        api.request("POST", "/reset")
+    ledger = Ledger()
+    prefixes = (f"proxy-toxic:{url}/", f"proxy-disabled:{url}/")
+    cleared = [key for key in ledger.entries() if key.startswith(prefixes)]
+    for key in cleared:
+        restore_fault(key)
+    return {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}

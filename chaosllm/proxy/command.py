@@ -1,0 +1,101 @@
+"""``chaosllm proxy serve``: run the fault proxy and its Toxiproxy-style API.
+
+``--config`` takes Toxiproxy's config file format, a JSON list of proxies
+(``[{"name": "db", "listen": "127.0.0.1:15432", "upstream": "127.0.0.1:5432"}]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+__all__ = ["register", "serve"]
+
+
+def register(subparsers: Any) -> None:
+    group = subparsers.add_parser(
+        "proxy",
+        help="run the local TCP fault proxy (Toxiproxy-compatible API)",
+        description="The local TCP fault proxy. Its HTTP API follows Toxiproxy's.",
+    )
+    group.set_defaults(group_parser=group)
+    sub = group.add_subparsers(dest="proxy_command", metavar="SUBCOMMAND")
+    serve_parser = sub.add_parser(
+        "serve",
+        help="serve the proxy API until interrupted",
+        description=(
+            "Serve the fault proxy API (Toxiproxy's routes: /proxies, /proxies/NAME/toxics, "
+            "/reset, /version, /populate) until SIGINT or SIGTERM. Proxies and toxics are "
+            "created through the API or chaosllm.proxy.actions."
+        ),
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
+    serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
+    serve_parser.add_argument(
+        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+        help="event loop: uvloop when installed (auto), or the standard one",
+    )
+    serve_parser.set_defaults(handler=_serve_command)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    proxies = None
+    if args.config:
+        with open(args.config, encoding="utf-8") as fh:
+            proxies = json.load(fh)
+    return serve(args.host, args.port, proxies, args.loop)
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
+def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") -> int:
+    """Run the server until SIGINT/SIGTERM; returns the exit code."""
+    from chaosllm.proxy._api import serve_api
+    from chaosllm.proxy._server import ApiError, Collection
+
+    loop = _new_loop(loop_kind)
+    collection = Collection()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if proxies:
+            collection.populate(proxies)
+        server = await serve_api(collection, host, port)
+        bound = server.sockets[0].getsockname()
+        print(f"chaosllm proxy API listening on http://{bound[0]}:{bound[1]} "
+              f"({type(loop).__module__.split('.')[0]} loop)", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            collection.close()
+
+    try:
+        loop.run_until_complete(main())
+    except ApiError as exc:
+        print(f"chaosllm proxy serve: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"chaosllm proxy serve: error: could not serve on {host}:{port}: {exc}",
+              file=sys.stderr)
+        return 1
+    finally:
+        loop.close()
+    return 0

@@ -1,0 +1,146 @@
+"""chaosllm.proxy actions and probes against a running ``chaosllm proxy serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from chaosllm.errors import InvalidArgument, TargetNotFound, TargetUnreachable
+from chaosllm.faults import Ledger
+from chaosllm.proxy import actions, probes
+from chaosllm.sandbox.launcher import free_port, wait_until
+from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
+
+
+def test_create_and_delete_proxy(api: Api, echo: EchoServer) -> None:
+    created = actions.create_proxy("db", "127.0.0.1:0", echo.address, proxy_api_url=api.url)
+    assert created["name"] == "db" and created["enabled"] is True
+    again = actions.create_proxy("db", "127.0.0.1:0", echo.address, proxy_api_url=api.url)
+    assert again["listen"] == created["listen"]
+    assert set(probes.list_proxies(proxy_api_url=api.url)) == {"db"}
+    assert actions.delete_proxy("db", proxy_api_url=api.url) == {"removed": True, "name": "db"}
+    assert actions.delete_proxy("db", proxy_api_url=api.url) == {"removed": False, "name": "db"}
+    with pytest.raises(InvalidArgument):
+        actions.create_proxy("db", "nowhere", echo.address, proxy_api_url=api.url)
+
+
+def test_inject_latency_does_not_stack_and_rolls_back(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    name, port = make_proxy("pg")
+    config = {"proxy_api_url": api.url}
+    handle = actions.inject_latency("pg", "200ms", duration="30s", configuration=config)
+    assert handle["name"] == "latency-pg" and handle["kind"] == "proxy-latency"
+    assert handle["expires_at"] is not None
+    again = actions.inject_latency("pg", "200ms", duration="30s", configuration=config)
+    assert again["spec"]["already_present"] is True
+    toxics = probes.list_toxics("pg", configuration=config)
+    assert [(t["name"], t["attributes"]["latency"]) for t in toxics] == [("latency-pg", 200)]
+    entry = Ledger().get(f"proxy-toxic:{api.url}/pg/latency-pg")
+    assert entry is not None and entry["healer_pid"]
+    with connect(port) as sock:
+        start = time.monotonic()
+        sock.sendall(b"x")
+        assert recv_exactly(sock, 1) == b"x"
+        assert time.monotonic() - start >= 0.19
+    assert actions.remove_toxic("pg", "latency-pg", configuration=config)["removed"] is True
+    assert actions.remove_toxic("pg", "latency-pg", configuration=config)["removed"] is False
+    assert probes.list_toxics("pg", configuration=config) == []
+    assert Ledger().entries() == {}
+
+
+def test_bad_arguments_change_nothing(api: Api, make_proxy: Callable[..., tuple[str, int]]) -> None:
+    make_proxy("pg")
+    url = api.url
+    with pytest.raises(InvalidArgument):
+        actions.inject_latency("pg", "soon", proxy_api_url=url)
+    with pytest.raises(InvalidArgument):
+        actions.inject_latency("pg", "1s", stream="sideways", proxy_api_url=url)
+    with pytest.raises(InvalidArgument):
+        actions.inject_bandwidth_limit("pg", 0, proxy_api_url=url)
+    with pytest.raises(InvalidArgument, match="allow_unbounded"):
+        actions.inject_timeout("pg", duration=None, proxy_api_url=url)
+    with pytest.raises(TargetNotFound, match="proxy not found: ghost"):
+        actions.inject_reset_peer("ghost", proxy_api_url=url)
+    assert probes.list_toxics("pg", proxy_api_url=url) == []
+    assert Ledger().entries() == {}
+
+
+def test_unreachable_api_fails_fast() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(TargetUnreachable, match="could not add latency toxic to proxy pg"):
+        actions.inject_latency("pg", proxy_api_url=url)
+    assert time.monotonic() - start < 3
+    assert probes.is_available(proxy_api_url=url) is False
+    assert Ledger().entries() == {}
+
+
+def test_partition_heals_by_itself(api: Api, make_proxy: Callable[..., tuple[str, int]]) -> None:
+    _, port = make_proxy("mq")
+    handle = actions.disable_proxy("mq", duration="600ms", proxy_api_url=api.url)
+    assert handle["kind"] == "proxy-partition"
+    assert probes.proxy_enabled("mq", proxy_api_url=api.url) is False
+    with pytest.raises(ConnectionRefusedError):
+        connect(port, timeout=1).close()
+    wait_until(lambda: probes.proxy_enabled("mq", proxy_api_url=api.url), 5, "re-enable")
+    with connect(port) as sock:
+        sock.sendall(b"back")
+        assert recv_exactly(sock, 4) == b"back"
+    assert actions.enable_proxy("mq", proxy_api_url=api.url)["removed"] is False
+
+
+def test_enable_proxy_ends_a_partition_early(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    make_proxy("mq")
+    actions.disable_proxy("mq", duration="60s", proxy_api_url=api.url)
+    assert actions.enable_proxy("mq", proxy_api_url=api.url)["removed"] is True
+    assert probes.proxy_enabled("mq", proxy_api_url=api.url) is True
+    assert "disabled_until" not in api.call("GET", "/proxies/mq")[1]
+
+
+def test_reset_proxies_clears_toxics_and_ledger(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    make_proxy("a")
+    make_proxy("b")
+    actions.inject_latency("a", proxy_api_url=api.url)
+    actions.inject_toxic("b", "slicer", {"average_size": 4, "delay": 10}, proxy_api_url=api.url)
+    actions.disable_proxy("b", proxy_api_url=api.url)
+    result = actions.reset_proxies(proxy_api_url=api.url)
+    assert result["faults_cleared"] == 3
+    proxies = probes.list_proxies(proxy_api_url=api.url)
+    assert all(p["enabled"] and not p["toxics"] for p in proxies.values())
+    assert Ledger().entries() == {}
+
+
+def test_fault_expires_after_the_caller_is_killed(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    make_proxy("pg")
+    code = (
+        "import json, sys, time\n"
+        "from chaosllm.proxy import actions\n"
+        f"h = actions.inject_latency('pg', '1s', duration='1s', proxy_api_url={api.url!r})\n"
+        "print(json.dumps(h), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    assert proc.stdout is not None
+    handle = json.loads(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert handle["name"] == "latency-pg"
+    assert [t["name"] for t in probes.list_toxics("pg", proxy_api_url=api.url)] == ["latency-pg"]
+    wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 5, "expiry")
+    # The detached healer also clears the ledger entry once the fault is over.
+    wait_until(lambda: Ledger().entries() == {}, 5, "ledger cleared")
