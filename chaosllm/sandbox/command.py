@@ -1,0 +1,102 @@
+"""``chaosllm sandbox up|down|status|env``: the local reference stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    group = subparsers.add_parser(
+        "sandbox",
+        help="start, inspect and stop the local LLM-marketplace sandbox",
+        description=(
+            "The sandbox: a GraphQL gateway (2+ replicas under a supervisor), ml-recs, an "
+            "order worker, PostgreSQL, Redis, RabbitMQ, the fault proxy and Prometheus, on "
+            "free loopback ports. State and logs live in $CHAOSLLM_STATE_DIR/sandbox."
+        ),
+    )
+    group.set_defaults(group_parser=group)
+    sub = group.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", type=Path, help="run directory (default $CHAOSLLM_STATE_DIR/sandbox)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    up = sub.add_parser("up", parents=[common], help="start every service and wait until ready",
+                        description="Start the sandbox and print the settings that point "
+                        "chaosllm activities at it (as CHAOSLLM_* variables).")  # fmt: skip
+    up.add_argument("--replicas", type=int, default=2, help="gateway replicas to start (default 2)")
+    up.add_argument("--memory-limit-mb", type=int, default=1024,
+                    help="the sandbox's memory limit that stress scenarios size against")  # fmt: skip
+    up.set_defaults(handler=_up)
+
+    down = sub.add_parser("down", parents=[common], help="stop every sandbox process by PID",
+                          description="Stop every process recorded in the sandbox state file.")  # fmt: skip
+    down.set_defaults(handler=_down)
+
+    status = sub.add_parser("status", parents=[common], help="show which processes and ports are up",
+                            description="Check every recorded PID and port; exit 0 whether "
+                            "or not the sandbox runs (see 'running' in --json).")  # fmt: skip
+    status.set_defaults(handler=_status)
+
+    env = sub.add_parser("env", parents=[common], help="print shell exports for the running sandbox",
+                         description="Print 'export CHAOSLLM_...=...' lines; use with eval.")  # fmt: skip
+    env.set_defaults(handler=_env)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from chaosllm.sandbox import stack
+
+    state = stack.up(args.dir, replicas=args.replicas, memory_limit_mb=args.memory_limit_mb,
+                     progress=(lambda _: None) if args.json else print)  # fmt: skip
+    if args.json:
+        print(json.dumps(state, indent=2))
+    else:
+        print(f"sandbox is up in {state['dir']}; gateway {state['settings']['gateway_url']}/graphql")
+        print(f"point experiments at it with: eval \"$(chaosllm sandbox env --dir {state['dir']})\"")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from chaosllm.sandbox import stack
+
+    result = stack.down(args.dir, progress=(lambda _: None) if args.json else print)
+    if args.json:
+        print(json.dumps(result))
+    elif result["running"]:
+        print("still running: " + ", ".join(r["name"] for r in result["running"]))
+    else:
+        print("nothing running")
+    return 1 if result["running"] else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from chaosllm.sandbox import stack
+
+    result = stack.status(args.dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    if not result["services"]:
+        print(f"no sandbox in {result['dir']}")
+        return 0
+    for row in result["services"]:
+        state = "running" if row["running"] else "stopped"
+        ports = ",".join(map(str, row["open_ports"])) or "-"
+        print(f"{row['name']:<11} {state:<8} pid {row['pid']:<8} open ports {ports:<24} {row['url']}")
+    print("sandbox is running" if result["running"] else "nothing running, no port open")
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    import shlex
+
+    from chaosllm.sandbox import stack
+
+    for key, value in stack.settings_env(stack.read_state(args.dir)).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0

@@ -1,0 +1,320 @@
+"""Start, inspect and stop the whole sandbox; its state lives in one JSON file.
+
+``up()`` starts PostgreSQL, Redis and RabbitMQ through the launcher, the
+fault proxy in front of each of them and of ml-recs, ml-recs itself, the
+order worker, the gateway supervisor (front + replicas) and Prometheus, each
+on a free loopback port, and records every PID and port in
+``<run dir>/state.json`` as it goes, so that ``down()`` can stop everything
+by PID even after an interrupted ``up()``. The run dir is
+``$CHAOSLLM_STATE_DIR/sandbox`` unless ``sandbox_dir`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from chaosllm.errors import TargetNotFound
+from chaosllm.faults import state_dir
+from chaosllm.sandbox import launcher
+from chaosllm.settings import env_name, get_setting, redact
+
+__all__ = ["run_dir", "read_state", "up", "down", "status", "settings_env", "STATE_FILE"]
+
+STATE_FILE = "state.json"
+# Every service proxied: name -> what it fronts.
+PROXIED = ("postgres", "redis", "rabbitmq", "ml-recs")
+MAX_REPLICAS = 4
+
+
+def run_dir(configuration: Mapping[str, Any] | None = None,
+            secrets: Mapping[str, Any] | None = None) -> Path:  # fmt: skip
+    found = get_setting("sandbox_dir", None, configuration, secrets)
+    return Path(found) if found else state_dir() / "sandbox"
+
+
+def read_state(directory: Path | None = None) -> dict[str, Any]:
+    path = (directory or run_dir()) / STATE_FILE
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise TargetNotFound(
+            f"could not find the sandbox: no state file at {path} (run 'chaosllm sandbox up')"
+        ) from None
+
+
+def _write_state(directory: Path, state: dict[str, Any]) -> None:
+    tmp = directory / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, directory / STATE_FILE)
+
+
+def _alive(pid: int) -> bool:
+    return launcher._alive(pid)
+
+
+def _port_open(port: int) -> bool:
+    return launcher._port_open(port)
+
+
+def _spawn_python(directory: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    env = {"PROMETHEUS_DISABLE_CREATED_SERIES": "True"}
+    proc = launcher._spawn([sys.executable, "-m", *args], directory / f"{name}.log", env=env)
+    return proc  # type: ignore[no-any-return]
+
+
+def _wait_http(url: str, timeout: float, what: str, proc: Any) -> None:
+    def ok() -> bool:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+
+    launcher.wait_until(ok, timeout, what, proc)
+
+
+def settings_env(state: Mapping[str, Any]) -> dict[str, str]:
+    """The CHAOSLLM_* variables that point activities at this sandbox."""
+    return {env_name(k): str(v) for k, v in state.get("settings", {}).items()}
+
+
+def up(directory: Path | None = None, *, replicas: int = 2, memory_limit_mb: int = 1024,
+       progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
+    """Start the sandbox and return its state; on failure everything started is stopped."""
+    directory = directory or run_dir()
+    if (directory / STATE_FILE).exists():
+        running = [s for s in status(directory)["services"] if s["running"]]
+        if running:
+            raise RuntimeError(
+                f"the sandbox in {directory} is already running "
+                f"({', '.join(s['name'] for s in running)}): run 'chaosllm sandbox down' first"
+            )
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {
+        "dir": str(directory), "started_at": time.time(), "services": {}, "settings": {},
+        "memory_limit_mb": memory_limit_mb, "cpu_limit": os.cpu_count() or 1,
+    }  # fmt: skip
+    _write_state(directory, state)
+
+    def record(name: str, pid: int, port: int, url: str, **extra: Any) -> None:
+        state["services"][name] = {"pid": pid, "port": port, "url": url, **extra}
+        _write_state(directory, state)
+        progress(f"{name:<10} pid {pid:<7} {url}")
+
+    try:
+        _start_all(directory, state, record, replicas)
+    except BaseException:
+        down(directory)
+        raise
+    return state
+
+
+def _postgres_dir(directory: Path, state: dict[str, Any]) -> Path:
+    """PostgreSQL runs as the postgres user when we are root, and that user must
+    reach its data directory; the state dir is private (0700), so then the data
+    goes to a world-traversable temporary directory, removed by ``down()``."""
+    if os.geteuid() != 0:
+        return directory / "postgres"
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="chaosllm-sandbox-pg-"))
+    outside.chmod(0o755)
+    state["remove_dirs"] = [str(outside)]
+    return outside / "postgres"
+
+
+def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., None],
+               replicas: int) -> None:  # fmt: skip
+    with ThreadPoolExecutor(3) as pool:
+        # RabbitMQ takes longest; the three start together.
+        futures = {
+            "rabbitmq": pool.submit(launcher.start_rabbitmq, directory / "rabbitmq"),
+            "postgres": pool.submit(launcher.start_postgres, _postgres_dir(directory, state)),
+            "redis": pool.submit(launcher.start_redis, directory / "redis"),
+        }
+        servers: dict[str, launcher.Server] = {}
+        errors: list[BaseException] = []
+        for name, future in futures.items():
+            try:
+                servers[name] = future.result()
+            except BaseException as exc:
+                errors.append(exc)
+                continue
+            server = servers[name]
+            extra: dict[str, Any] = {}
+            if name == "postgres":
+                data = server.workdir / "data"
+                extra["postmaster_pid"] = launcher._postmaster_pid(data, server.pid)
+            if name == "rabbitmq":
+                extra["pids"] = [server.extra["epmd_pid"]]
+                extra["management_url"] = server.extra["management_url"]
+                extra["management_port"] = server.extra["management_port"]
+            record(name, server.pid, server.port, redact(server.url), **extra)
+        if errors:
+            raise errors[0]
+
+    from chaosllm.sandbox._data import declare_queues, seed
+
+    seed(servers["postgres"].url)
+    import pika
+
+    with contextlib.closing(pika.BlockingConnection(pika.URLParameters(servers["rabbitmq"].url))) as c:
+        declare_queues(c.channel())
+
+    recs_port = launcher.free_port()
+    api_port = launcher.free_port()
+    listen = {name: launcher.free_port() for name in PROXIED}
+    upstream = {**{n: f"127.0.0.1:{s.port}" for n, s in servers.items()},
+                "ml-recs": f"127.0.0.1:{recs_port}"}  # fmt: skip
+    config = [{"name": n, "listen": f"127.0.0.1:{listen[n]}", "upstream": upstream[n]}
+              for n in PROXIED]  # fmt: skip
+    (directory / "proxies.json").write_text(json.dumps(config, indent=2))
+    proc = _spawn_python(directory, "proxy", [
+        "chaosllm.cli", "proxy", "serve", "--port", str(api_port),
+        "--config", str(directory / "proxies.json"),
+    ])  # fmt: skip
+    _wait_http(f"http://127.0.0.1:{api_port}/version", 20, "the fault proxy", proc)
+    record("proxy", proc.pid, api_port, f"http://127.0.0.1:{api_port}",
+           ports=sorted(listen.values()), proxies={n: f"127.0.0.1:{listen[n]}" for n in PROXIED})
+
+    via = {n: listen[n] for n in PROXIED}
+    pg_dsn = f"postgresql://postgres@127.0.0.1:{via['postgres']}/postgres"
+    redis_url = f"redis://127.0.0.1:{via['redis']}/0"
+    amqp_url = f"amqp://guest:guest@127.0.0.1:{via['rabbitmq']}/%2F"
+    recs_url = f"http://127.0.0.1:{via['ml-recs']}"
+
+    proc = _spawn_python(directory, "ml-recs", ["chaosllm.sandbox.recs", "--port", str(recs_port)])
+    _wait_http(f"http://127.0.0.1:{recs_port}/healthz", 20, "ml-recs", proc)
+    record("ml-recs", proc.pid, recs_port, f"http://127.0.0.1:{recs_port}")
+
+    worker_port = launcher.free_port()
+    proc = _spawn_python(directory, "worker", [
+        "chaosllm.sandbox.worker", "--port", str(worker_port),
+        "--postgres-dsn", pg_dsn, "--rabbitmq-url", amqp_url,
+    ])  # fmt: skip
+    _wait_http(f"http://127.0.0.1:{worker_port}/healthz", 20, "the order worker", proc)
+    record("worker", proc.pid, worker_port, f"http://127.0.0.1:{worker_port}")
+
+    front = launcher.free_port()
+    replica_ports = [launcher.free_port() for _ in range(MAX_REPLICAS)]
+    proc = _spawn_python(directory, "supervisor", [
+        "chaosllm.sandbox.supervisor", "--dir", str(directory), "--port", str(front),
+        "--replica-ports", ",".join(map(str, replica_ports)), "--min", str(replicas),
+        "--max", str(MAX_REPLICAS), "--",
+        "--postgres-dsn", pg_dsn, "--redis-url", redis_url, "--rabbitmq-url", amqp_url,
+        "--recs-url", recs_url,
+    ])  # fmt: skip
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{front}/healthz", timeout=1) as resp:
+            return int(json.load(resp)["ready_replicas"]) >= replicas
+
+    launcher.wait_until(ready, 30, "the gateway replicas", proc)
+    record("gateway", proc.pid, front, f"http://127.0.0.1:{front}", ports=replica_ports)
+
+    targets = {
+        "gateway": [f"127.0.0.1:{p}" for p in replica_ports],
+        "front": [f"127.0.0.1:{front}"],
+        "ml-recs": [f"127.0.0.1:{recs_port}"],
+        "worker": [f"127.0.0.1:{worker_port}"],
+    }
+    prom = launcher.start_prometheus(directory / "prometheus", targets)
+    record("prometheus", prom.pid, prom.port, prom.url)
+    direct = {n: s.url for n, s in servers.items()}
+    state["settings"] = {
+        "prometheus_base_url": prom.url,
+        "proxy_api_url": f"http://127.0.0.1:{api_port}",
+        "postgres_dsn": direct["postgres"],
+        "redis_url": direct["redis"],
+        "rabbitmq_url": direct["rabbitmq"],
+        "rabbitmq_management_url": servers["rabbitmq"].extra["management_url"],
+        "sandbox_dir": str(directory),
+        "gateway_url": f"http://127.0.0.1:{front}",
+    }
+    state["ready_at"] = time.time()
+    _write_state(directory, state)
+
+
+def _stop_group(pid: int, grace: float) -> None:
+    """SIGTERM the process group we created (start_new_session), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGCONT)
+        os.killpg(pid, signal.SIGTERM)
+    launcher.stop_pid(pid, grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# Stopped in this order: load and clients first, data stores last.
+STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "proxy", "redis", "rabbitmq", "postgres")
+
+
+def down(directory: Path | None = None,
+         progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
+    """Stop every process of the sandbox by PID; the state file is kept as a record."""
+    directory = directory or run_dir()
+    try:
+        state = read_state(directory)
+    except TargetNotFound:
+        return {"stopped": [], "running": []}
+    services = state.get("services", {})
+    for load in (directory / "load").glob("*.pid") if (directory / "load").exists() else ():
+        with contextlib.suppress(ValueError, OSError):
+            _stop_group(int(load.read_text()), 5)
+    stopped = []
+    for name in STOP_ORDER:
+        info = services.get(name)
+        if not info:
+            continue
+        if name == "postgres":
+            # A fast shutdown: SIGINT to the postmaster, then the runuser wrapper.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.get("postmaster_pid", info["pid"]), signal.SIGINT)
+            launcher.stop_pid(info.get("postmaster_pid", info["pid"]), 15)
+        _stop_group(info["pid"], 20 if name in ("rabbitmq", "postgres") else 10)
+        for pid in info.get("pids", []):
+            _stop_group(pid, 5)
+        stopped.append(name)
+        progress(f"stopped {name}")
+    for extra_dir in state.get("remove_dirs", []):
+        shutil.rmtree(extra_dir, ignore_errors=True)
+    state["stopped_at"] = time.time()
+    _write_state(directory, state)
+    return {"stopped": stopped, "running": [s for s in status(directory)["services"] if s["running"]]}
+
+
+def _ports(info: Mapping[str, Any]) -> list[int]:
+    ports = [int(info["port"])] + [int(p) for p in info.get("ports", [])]
+    if info.get("management_port"):
+        ports.append(int(info["management_port"]))
+    return ports
+
+
+def status(directory: Path | None = None) -> dict[str, Any]:
+    """Which sandbox processes are alive and which of their ports are open."""
+    directory = directory or run_dir()
+    try:
+        state = read_state(directory)
+    except TargetNotFound:
+        return {"dir": str(directory), "running": False, "services": []}
+    rows = []
+    for name, info in state.get("services", {}).items():
+        pids = [int(info["pid"]), *map(int, info.get("pids", []))]
+        if info.get("postmaster_pid"):
+            pids.append(int(info["postmaster_pid"]))
+        alive = [p for p in pids if _alive(p)]
+        open_ports = [p for p in _ports(info) if _port_open(p)]
+        rows.append({"name": name, "pid": info["pid"], "url": info.get("url", ""),
+                     "running": bool(alive or open_ports), "alive_pids": alive,
+                     "open_ports": open_ports})  # fmt: skip
+    return {"dir": str(directory), "running": any(r["running"] for r in rows), "services": rows}
