@@ -1,0 +1,185 @@
+"""Kill, suspend and resume local processes: the local analogue of Chaos
+Mesh's pod-kill and pod-failure.
+
+A suspension (SIGSTOP) is written to the fault ledger before it is applied,
+and a detached healer sends SIGCONT when its duration ends, even if the
+``chaos`` process was killed meanwhile; ``chaosllm cleanup`` resumes whatever
+is left. A resumed PID is checked against its start time, so that a PID
+reused by another process is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal as signals
+from typing import Any
+
+from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
+from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.process._select import Proc, describe, find, read_proc
+
+__all__ = ["kill_processes", "suspend_processes", "resume_processes"]
+
+ROLLBACKS = {"suspend_processes": "resume_processes"}
+
+
+def _signal_number(name: str) -> signals.Signals:
+    text = str(name).upper()
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return signals.Signals[text]
+    except KeyError:
+        raise InvalidArgument(
+            f"signal must be a name such as SIGKILL or SIGTERM, got {name!r}"
+        ) from None
+
+
+def _check_count(count: int | None) -> None:
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise InvalidArgument(f"count must be a positive integer or null (all), got {count!r}")
+
+
+def _choose(pattern: str | None, pidfile: str | None, count: int | None, what: str) -> list[Proc]:
+    _check_count(count)
+    found = find(pattern, pidfile)
+    if not found:
+        raise TargetNotFound(f"could not {what}: no process matches {describe(pattern, pidfile)}")
+    if count is not None and count < len(found):
+        found = sorted(random.sample(found, count), key=lambda p: p.pid)
+    return found
+
+
+def _send(proc: Proc, signum: signals.Signals, what: str) -> bool:
+    """Signal ``proc`` if it is still the process we found; False if gone."""
+    current = read_proc(proc.pid)
+    if current is None or current.start != proc.start:
+        return False
+    try:
+        os.kill(proc.pid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError as exc:
+        raise FaultFailed(f"could not {what} PID {proc.pid} ({proc.cmdline[:60]}): {exc}") from exc
+    return True
+
+
+def kill_processes(
+    pattern: str | None = None,
+    pidfile: str | None = None,
+    signal: str = "SIGKILL",
+    count: int | None = 1,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Send `signal` to `count` processes (chosen at random; null for all)
+    whose command line matches the regular expression `pattern`, or to the
+    PID in `pidfile`. PID 1, the caller and its ancestors are never targets.
+
+    ```json
+    {"type": "action", "name": "kill-a-gateway-replica",
+     "provider": {"type": "python", "module": "chaosllm.process.actions",
+                  "func": "kill_processes",
+                  "arguments": {"pattern": "chaosllm.sandbox.gateway", "count": 1}}}
+    ```
+    """
+    signum = _signal_number(signal)
+    chosen = _choose(pattern, pidfile, count, f"send {signum.name}")
+    signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
+    return {
+        "signal": signum.name,
+        "target": describe(pattern, pidfile),
+        "pids": [p.pid for p in signalled],
+        "commands": [p.cmdline[:200] for p in signalled],
+    }
+
+
+def _entry_id(pattern: str | None, pidfile: str | None) -> str:
+    return f"process-suspend:{describe(pattern, pidfile)}"
+
+
+def _resume_entry(entry: dict[str, Any]) -> list[int]:
+    resumed = []
+    for item in entry["state"]["processes"]:
+        proc = Proc(item["pid"], item["start"], "T", item["cmdline"])
+        if _send(proc, signals.SIGCONT, "resume"):
+            resumed.append(proc.pid)
+    return resumed
+
+
+def suspend_processes(
+    pattern: str | None = None,
+    pidfile: str | None = None,
+    count: int | None = 1,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Freeze matching processes with SIGSTOP for `duration`, then SIGCONT.
+
+    The process keeps its sockets open but answers nothing: the local
+    analogue of a hung pod. The resume happens even if `chaos` is killed.
+    Suspending the same target again while it is suspended does not stack.
+
+    ```json
+    {"type": "action", "name": "freeze-recommendations",
+     "provider": {"type": "python", "module": "chaosllm.process.actions",
+                  "func": "suspend_processes",
+                  "arguments": {"pattern": "chaosllm.sandbox.recs", "duration": "20s"}}}
+    ```
+    """
+    if duration is None or duration == "":
+        if not allow_unbounded:
+            raise InvalidArgument("duration is required: a suspension without one needs "
+                                  "allow_unbounded=true")
+        seconds = None
+    else:
+        seconds = parse_duration(duration)
+    target = describe(pattern, pidfile)
+    chosen = _choose(pattern, pidfile, count, "suspend")
+    entry_id = _entry_id(pattern, pidfile)
+    state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": p.cmdline[:200]}
+                           for p in chosen]}
+    if not record_fault(entry_id, "chaosllm.process.actions:_resume_entry", state, seconds,
+                        f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
+        current = Ledger().get(entry_id) or {}
+        pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]
+        return fault_handle("process-suspend", name or f"suspend-{target}", target,
+                            {"pids": pids, "already_present": True}, seconds)
+    try:
+        stopped = [p.pid for p in chosen if _send(p, signals.SIGSTOP, "suspend")]
+    except Exception:
+        restore_fault(entry_id)
+        raise
+    return fault_handle("process-suspend", name or f"suspend-{target}", target,
+                        {"pids": stopped, "duration": duration}, seconds)
+
+
+def resume_processes(
+    pattern: str | None = None,
+    pidfile: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Resume (SIGCONT) what `suspend_processes` froze for the same target,
+    and any other stopped process that matches. `removed: false` when
+    nothing was suspended.
+
+    ```json
+    {"type": "action", "name": "thaw-recommendations",
+     "provider": {"type": "python", "module": "chaosllm.process.actions",
+                  "func": "resume_processes",
+                  "arguments": {"pattern": "chaosllm.sandbox.recs"}}}
+    ```
+    """
+    find(pattern, pidfile)  # validates the selector before anything changes
+    result = restore_fault(_entry_id(pattern, pidfile))
+    resumed = set(result.get("result") or [])
+    for proc in find(pattern, pidfile, state="T"):
+        if _send(proc, signals.SIGCONT, "resume"):
+            resumed.add(proc.pid)
+    return {"removed": bool(resumed), "target": describe(pattern, pidfile),
+            "pids": sorted(resumed)}

@@ -1,0 +1,156 @@
+"""Process faults on ``sleep`` children this test starts itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from chaosllm.errors import InvalidArgument, TargetNotFound
+from chaosllm.faults import Ledger
+from chaosllm.process import actions, probes
+from chaosllm.process._select import read_proc
+from chaosllm.sandbox.launcher import wait_until
+
+
+@pytest.fixture
+def sleepers() -> Iterator[Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]]:
+    """Start n ``sleep`` processes with a unique argument; returns (pattern, procs)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(n: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
+        arg = f"3000.{random.randrange(10**8):08d}"
+        procs = [subprocess.Popen(["sleep", arg]) for _ in range(n)]
+        started.extend(procs)
+        wait_until(lambda: all(read_proc(p.pid) and "sleep" in read_proc(p.pid).cmdline  # type: ignore[union-attr]
+                               for p in procs), 5, "sleep children")
+        return rf"^sleep {re.escape(arg)}$", procs
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait()
+
+
+def _state(pid: int) -> str:
+    proc = read_proc(pid)
+    return proc.state if proc else "gone"
+
+
+def test_kill_one_then_all(sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]) -> None:
+    pattern, procs = sleepers(3)
+    assert probes.process_count(pattern) == 3
+    result = actions.kill_processes(pattern=pattern)
+    assert result["signal"] == "SIGKILL" and len(result["pids"]) == 1
+    victim = next(p for p in procs if p.pid == result["pids"][0])
+    assert victim.wait(5) == -signal.SIGKILL
+    assert probes.process_count(pattern) == 2
+    result = actions.kill_processes(pattern=pattern, signal="TERM", count=None)
+    assert sorted(result["pids"]) == sorted(p.pid for p in procs if p is not victim)
+    assert all(p.wait(5) for p in procs)
+    assert probes.process_count(pattern) == 0
+    with pytest.raises(TargetNotFound, match="no process matches"):
+        actions.kill_processes(pattern=pattern)
+
+
+def test_kill_by_pidfile(tmp_path: os.PathLike[str],
+                         sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]) -> None:
+    _, (proc,) = sleepers(1)
+    pidfile = os.path.join(tmp_path, "app.pid")
+    with open(pidfile, "w") as fh:
+        fh.write(f"{proc.pid}\n")
+    assert probes.process_count(pidfile=pidfile) == 1
+    assert actions.kill_processes(pidfile=pidfile, signal="SIGTERM")["pids"] == [proc.pid]
+    assert proc.wait(5) == -signal.SIGTERM
+
+
+def test_refuses_pid_1_self_and_ancestors(tmp_path: os.PathLike[str]) -> None:
+    for pid in (1, os.getpid(), os.getppid()):
+        pidfile = os.path.join(tmp_path, f"{pid}.pid")
+        with open(pidfile, "w") as fh:
+            fh.write(str(pid))
+        with pytest.raises(InvalidArgument, match="refusing"):
+            actions.kill_processes(pidfile=pidfile, signal="SIGCONT")
+    # A pattern that matches this very process never selects it (SIGCONT is harmless).
+    own = shlex.join(sys.argv)
+    mine = read_proc(os.getpid())
+    assert mine is not None
+    try:
+        result = actions.kill_processes(pattern=re.escape(mine.cmdline), signal="SIGCONT",
+                                        count=None)
+    except TargetNotFound:
+        result = {"pids": []}
+    assert os.getpid() not in result["pids"] and os.getppid() not in result["pids"], own
+
+
+def test_bad_selectors_are_refused() -> None:
+    with pytest.raises(InvalidArgument):
+        actions.kill_processes()
+    with pytest.raises(InvalidArgument):
+        actions.kill_processes(pattern="   ")
+    with pytest.raises(InvalidArgument):
+        actions.kill_processes(pattern="(")
+    with pytest.raises(InvalidArgument):
+        actions.kill_processes(pattern="x", signal="SIGNOPE")
+    with pytest.raises(InvalidArgument):
+        actions.kill_processes(pattern="x", count=0)
+    with pytest.raises(InvalidArgument, match="allow_unbounded"):
+        actions.suspend_processes(pattern="x", duration=None)
+
+
+def test_suspend_resumes_after_duration(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]
+) -> None:
+    pattern, procs = sleepers(2)
+    handle = actions.suspend_processes(pattern=pattern, count=None, duration="700ms")
+    assert sorted(handle["spec"]["pids"]) == sorted(p.pid for p in procs)
+    wait_until(lambda: probes.process_count(pattern, state="T") == 2, 3, "SIGSTOP")
+    again = actions.suspend_processes(pattern=pattern, count=None, duration="700ms")
+    assert again["spec"]["already_present"] is True
+    wait_until(lambda: probes.process_count(pattern, state="T") == 0, 6, "resume")
+    assert [_state(p.pid) for p in procs] == ["S", "S"]
+    wait_until(lambda: Ledger().entries() == {}, 5, "ledger cleared")
+
+
+def test_resume_early_is_idempotent(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]
+) -> None:
+    pattern, (proc,) = sleepers(1)
+    actions.suspend_processes(pattern=pattern, duration="60s")
+    wait_until(lambda: _state(proc.pid) == "T", 3, "SIGSTOP")
+    result = actions.resume_processes(pattern=pattern)
+    assert result == {"removed": True, "target": f"pattern {pattern!r}", "pids": [proc.pid]}
+    wait_until(lambda: _state(proc.pid) == "S", 3, "SIGCONT")
+    assert actions.resume_processes(pattern=pattern)["removed"] is False
+    assert Ledger().entries() == {}
+
+
+def test_suspended_process_resumes_when_the_caller_is_killed(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]
+) -> None:
+    pattern, (proc,) = sleepers(1)
+    code = (
+        "import json, time\n"
+        "from chaosllm.process import actions\n"
+        f"h = actions.suspend_processes(pattern={pattern!r}, duration='1s')\n"
+        "print(json.dumps(h), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert caller.stdout is not None
+    handle = json.loads(caller.stdout.readline())
+    caller.kill()
+    caller.wait()
+    assert handle["spec"]["pids"] == [proc.pid]
+    wait_until(lambda: _state(proc.pid) == "T", 3, "SIGSTOP")
+    wait_until(lambda: _state(proc.pid) == "S", 6, "resume after the caller died")
