@@ -7,6 +7,7 @@ import inspect
 import json
 import subprocess
 import sys
+import types
 import typing
 from types import ModuleType
 
@@ -69,9 +70,8 @@ def test_activities_are_documented_and_typed(name: str) -> None:
             f"{name}.{func_name}: configuration and secrets must come last"
         )
         origin = typing.get_origin(hints["return"]) or hints["return"]
-        if origin is typing.Union or str(origin).startswith("types.UnionType"):
-            args = typing.get_args(hints["return"])
-            origins = [typing.get_origin(a) or a for a in args]
+        if origin in (typing.Union, types.UnionType):
+            origins = [typing.get_origin(a) or a for a in typing.get_args(hints["return"])]
         else:
             origins = [origin]
         for o in origins:
