@@ -1,0 +1,214 @@
+"""``chaosllm report`` and ``chaosllm gameday``: journals in, reports out.
+
+Imports of the writers stay inside the handlers so that ``chaosllm --help``
+does not pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+REPORT_FORMATS = ("md", "html", "junit", "json")
+GAMEDAY_FORMATS = ("md", "html", "json")
+EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json"}
+
+
+def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    aliases = {"markdown": "md", "xml": "junit"}
+    chosen = [aliases.get(name, name) for name in chosen]
+    unknown = [name for name in chosen if name not in allowed]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or text!r}: choose from {','.join(allowed)}"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+class _Progress:
+    """Counts journals on stderr when there are many; silent for a few."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what = total, what
+        self.shown = total >= 50
+        self.tty = sys.stderr.isatty()
+        self.step = max(1, total // 10)
+
+    def tick(self, done: int) -> None:
+        if not self.shown:
+            return
+        if self.tty:
+            print(f"\r{self.what} {done}/{self.total}", end="", file=sys.stderr, flush=True)
+            if done == self.total:
+                print(file=sys.stderr)
+        elif done % self.step == 0 or done == self.total:
+            print(f"{self.what} {done}/{self.total}", file=sys.stderr, flush=True)
+
+
+def _walk(items: list[str]) -> Iterator[tuple[str, bool]]:
+    """(path, named) for each file: named files must be journals, found ones may not be."""
+    for item in items:
+        if os.path.isdir(item):
+            for root, dirs, files in os.walk(item):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.endswith(".json"):
+                        yield os.path.join(root, name), False
+        else:
+            yield item, True
+
+
+def _load_many(items: list[str], lenient_dirs: bool) -> tuple[list[Any], list[str]]:
+    from chaosllm.report.model import JournalError, load_journal
+
+    paths = list(_walk(items))
+    if not paths:
+        raise FileNotFoundError(f"no journal found in {', '.join(items)}")
+    progress = _Progress(len(paths), "read journals")
+    journals, skipped = [], []
+    for done, (path, named) in enumerate(paths, 1):
+        try:
+            journals.append(load_journal(path))
+        except JournalError as exc:
+            if named or not lenient_dirs:
+                raise
+            skipped.append(f"{path}: {exc}")
+        progress.tick(done)
+    if not journals:
+        raise FileNotFoundError(f"no journal found in {', '.join(items)} ({len(skipped)} skipped)")
+    return journals, skipped
+
+
+def _write(out: str, name: str, text: str) -> str | None:
+    if out == "-":
+        sys.stdout.write(text)
+        return None
+    path = Path(out) / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _unique_stems(journals: list[Any]) -> list[str]:
+    seen: dict[str, int] = {}
+    stems = []
+    for journal in journals:
+        stem = Path(journal.path).stem or "journal"
+        seen[stem] = seen.get(stem, 0) + 1
+        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return stems
+
+
+def _prepare_out(out: str, outputs: int) -> None:
+    if out == "-":
+        if outputs > 1:
+            raise ValueError("--out - prints one report only: name one journal and one format")
+        return
+    Path(out).mkdir(parents=True, exist_ok=True)
+
+
+def _gameday(items: list[str], formats: list[str], out: str) -> int:
+    from chaosllm.report.gameday import (
+        build_gameday,
+        describe,
+        render_gameday_html,
+        render_gameday_json,
+        render_gameday_markdown,
+    )
+
+    formats = [f for f in formats if f in GAMEDAY_FORMATS] or ["md", "html"]
+    _prepare_out(out, len(formats))
+    journals, skipped = _load_many(items, lenient_dirs=True)
+    day = build_gameday(journals, skipped)
+    renderers = {
+        "md": render_gameday_markdown, "html": render_gameday_html, "json": render_gameday_json,
+    }  # fmt: skip
+    for fmt in formats:
+        written = _write(out, f"gameday{EXTENSIONS[fmt]}", renderers[fmt](day))
+        if written:
+            print(f"wrote {written}", file=sys.stderr)
+    for note in skipped[:5]:
+        print(f"skipped {note}", file=sys.stderr)
+    print(describe(day), file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.gameday:
+        return _gameday(args.gameday + args.journals, args.format, args.out)
+    if not args.journals:
+        raise ValueError("name at least one journal, or use --gameday DIR_OR_JOURNALS")
+    from chaosllm.report.html import render_html
+    from chaosllm.report.junit import render_junit
+    from chaosllm.report.markdown import render_markdown
+    from chaosllm.report.summary import render_json
+
+    per_journal = [f for f in args.format if f != "junit"]
+    _prepare_out(args.out, len(args.journals) * len(per_journal) + ("junit" in args.format))
+    journals, _ = _load_many(args.journals, lenient_dirs=False)
+    renderers = {"md": render_markdown, "html": render_html, "json": render_json}
+    progress = _Progress(len(journals), "wrote reports")
+    for done, (journal, stem) in enumerate(zip(journals, _unique_stems(journals), strict=True), 1):
+        for fmt in per_journal:
+            written = _write(args.out, stem + EXTENSIONS[fmt], renderers[fmt](journal))
+            if written and len(journals) < 50:
+                print(f"wrote {written} ({journal.state})", file=sys.stderr)
+        progress.tick(done)
+    if "junit" in args.format:
+        written = _write(args.out, "junit.xml", render_junit(journals))
+        if written:
+            print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def _gameday_command(args: argparse.Namespace) -> int:
+    return _gameday(args.sources, args.format, args.out)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``report`` and ``gameday`` to the ``chaosllm`` command."""
+    report = subparsers.add_parser(
+        "report",
+        help="turn journals into Markdown, HTML, JUnit XML or JSON reports",
+        description=(
+            "Write one report per journal (Markdown, self-contained HTML with charts, JSON "
+            "summary) and one JUnit XML file with a test suite per journal. With --gameday, "
+            "write a GameDay summary across many runs instead. Secrets are never resolved."
+        ),
+    )
+    report.add_argument("journals", nargs="*", metavar="JOURNAL", help="journal files")
+    report.add_argument(
+        "--format", default="md,html", type=lambda t: _formats(t, REPORT_FORMATS),
+        help="comma-separated: md, html, junit, json (default md,html)",
+    )  # fmt: skip
+    report.add_argument(
+        "--out", default="reports", help="output folder (default reports), or - for stdout"
+    )
+    report.add_argument(
+        "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
+        help="summarise many runs: folders (searched for journals) or journal files",
+    )  # fmt: skip
+    report.set_defaults(handler=_report)
+
+    gameday = subparsers.add_parser(
+        "gameday",
+        help="GameDay summary across many runs (same as 'report --gameday')",
+        description=(
+            "Summarise many runs: each experiment's results, SLO compliance, probe success "
+            "trend, and the resilience score sum(weight x probe success %%) / sum(weight). "
+            "Folders are searched for *.json journals; other JSON files there are skipped."
+        ),
+    )
+    gameday.add_argument("sources", nargs="+", metavar="DIR_OR_JOURNALS")
+    gameday.add_argument(
+        "--format", default="md,html", type=lambda t: _formats(t, GAMEDAY_FORMATS),
+        help="comma-separated: md, html, json (default md,html)",
+    )  # fmt: skip
+    gameday.add_argument("--out", default="reports", help="output folder, or - for stdout")
+    gameday.set_defaults(handler=_gameday_command)

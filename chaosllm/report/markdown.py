@@ -1,0 +1,81 @@
+"""Markdown report of one journal, in the layout of the design's report template.
+
+Date, Experiment, Duration, Target; Hypothesis; Results (each steady-state
+probe and SLO with the observed value against its threshold); Observations;
+Actions (the rollbacks); Metrics. Text from the journal is escaped so that it
+cannot become Markdown or HTML markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chaosllm.report._format import actions, mark, observations, observed, took, verdict, when
+from chaosllm.report.model import ActivityRun, Journal, MetricSeries, short
+
+__all__ = ["render_markdown", "md"]
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!{}])")
+
+
+def md(text: object) -> str:
+    """Escape journal text so that a Markdown renderer shows it literally."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _result_line(run: ActivityRun) -> str:
+    limit = run.threshold.text if run.threshold else "no tolerance"
+    kind = "SLO" if run.threshold and run.threshold.slo else "probe"
+    return (
+        f"- {mark(run)} {kind} **{md(run.name)}** ({run.phase}): "
+        f"observed {md(observed(run))}, threshold {md(limit)}"
+    )
+
+
+def _metric_line(series: MetricSeries) -> str:
+    unit = f" {md(series.unit)}" if series.unit else ""
+    if not series.points:
+        return f"- **{md(series.name)}**: no samples"
+    values = [y for _, y in series.points]
+    query = series.query.replace("`", "'")
+    text = (
+        f"- **{md(series.name)}** (`{query}`): "
+        f"min {short(min(values))}{unit}, max {short(max(values))}{unit}, "
+        f"last {short(values[-1])}{unit} over {len(values)} samples"
+    )
+    if series.threshold is not None:
+        above = sum(1 for y in values if y > series.threshold)
+        text += f"; threshold {short(series.threshold)}{unit}, exceeded in {above} samples"
+    return text
+
+
+def mark_ok(ok: bool | None) -> str:
+    return "" if ok is None else ("✅ " if ok else "❌ ")
+
+
+def render_markdown(journal: Journal) -> str:
+    out = [
+        "# Chaos Experiment Report",
+        "",
+        f"**Date**: {when(journal.start)}  ",
+        f"**Experiment**: {md(journal.title)}  ",
+        f"**Duration**: {took(journal.duration)}  ",
+        f"**Target**: {md(journal.target or 'not recorded')}  ",
+        f"**Result**: {verdict(journal)}  ",
+        f"**Probe success**: {journal.probe_success:g}%",
+        "",
+        "## Hypothesis",
+        md(journal.hypothesis or "No steady-state hypothesis."),
+    ]
+    if journal.description:
+        out += ["", md(journal.description)]
+    out += ["", "## Results"]
+    out += [_result_line(run) for run in journal.probes] or ["- No steady-state probe ran."]
+    out += ["", "## Observations"] + [f"- {md(line)}" for line in observations(journal)]
+    out += ["", "## Actions"] + [f"- {mark_ok(ok)}{md(text)}" for ok, text in actions(journal)]
+    out += ["", "## Metrics"]
+    if journal.metrics:
+        out += [_metric_line(series) for series in journal.metrics]
+    else:
+        out.append("- No metric series in this journal.")
+    return "\n".join(out) + "\n"
