@@ -62,9 +62,24 @@ def redis_url(redis_server: launcher.Server) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Server]:
-    server = _start(launcher.start_postgres, tmp_path_factory.mktemp("postgres"))
-    yield server
-    server.stop()
+    if os.geteuid() != 0:
+        server = _start(launcher.start_postgres, tmp_path_factory.mktemp("postgres"))
+        yield server
+        server.stop()
+        return
+    # As root the server runs as the postgres user, which cannot enter
+    # pytest's private (0700) temporary directory.
+    import shutil
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="chaosllm-test-pg-"))
+    outside.chmod(0o755)
+    try:
+        server = _start(launcher.start_postgres, outside / "postgres")
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""PostgreSQL faults: connection exhaustion, table locks, killed sessions, statement timeouts."""

@@ -1,0 +1,106 @@
+"""Connection slots: how many a server has free, and opening many of them at once.
+
+Ordinary clients may use ``max_connections`` minus the reserved slots
+(``superuser_reserved_connections``, plus ``reserved_connections`` from
+PostgreSQL 16). Replication, autovacuum and background workers have their own
+slots, so only client backends count as used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosllm._clients.postgres import connect, is_slot_refusal
+
+_SLOTS_QUERY = """
+select current_setting('max_connections')::int,
+       current_setting('superuser_reserved_connections')::int
+         + coalesce(current_setting('reserved_connections', true), '0')::int,
+       (select count(*) from pg_stat_activity where backend_type = 'client backend')::int
+"""
+_MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class Slots:
+    max_connections: int
+    reserved: int
+    used: int
+    """Client backends, the asking session included."""
+
+    @property
+    def free(self) -> int:
+        """Slots an ordinary client could still take."""
+        return max(0, self.max_connections - self.reserved - self.used)
+
+
+def read_slots(conn: Any) -> Slots:
+    row = conn.execute(_SLOTS_QUERY).fetchone()
+    return Slots(int(row[0]), int(row[1]), int(row[2]))
+
+
+@dataclass
+class Opened:
+    """What :func:`open_many` achieved."""
+
+    connections: list[Any] = field(default_factory=list)
+    refused: bool = False
+    """The server ran out of slots before all were open (someone else took some)."""
+    error: BaseException | None = None
+    timed_out: bool = False
+
+    def close(self) -> None:
+        for conn in self.connections:
+            try:
+                conn.close()
+            except Exception:  # a held connection may already be broken
+                pass
+        self.connections.clear()
+
+
+def open_many(dsn: str, count: int, budget: float, application_name: str) -> Opened:
+    """Open up to ``count`` idle connections within ``budget`` seconds.
+
+    A few threads open them side by side so that hundreds of slots fill in
+    seconds; all stop at the first refusal, error or at the deadline.
+    """
+    result = Opened()
+    if count <= 0:
+        return result
+    deadline = time.monotonic() + budget
+    lock = threading.Lock()
+    claimed = [0]
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                result.timed_out = True
+                stop.set()
+                return
+            with lock:
+                if claimed[0] >= count:
+                    return
+                claimed[0] += 1
+            try:
+                conn = connect(dsn, min(2.0, remaining), None, application_name)
+            except Exception as exc:
+                with lock:
+                    if is_slot_refusal(exc):
+                        result.refused = True
+                    elif result.error is None:
+                        result.error = exc
+                stop.set()
+                return
+            with lock:
+                result.connections.append(conn)
+
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, count)) as pool:
+        for _ in range(min(_MAX_PARALLEL, count)):
+            pool.submit(worker)
+    return result

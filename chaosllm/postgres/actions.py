@@ -1,0 +1,495 @@
+"""PostgreSQL fault actions.
+
+Held connections and table locks live in the ``chaos`` process: a timer
+releases them when their duration ends, and they die with the process. A
+role's ``statement_timeout`` outlives the process, so its original setting is
+written to the fault ledger first and a detached healer restores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from chaosllm._clients.postgres import (
+    describe_error,
+    open_connection,
+    postgres_connection,
+    postgres_server,
+    postgres_target,
+    resolve_dsn,
+)
+from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
+from chaosllm.faults import (
+    Ledger,
+    fault_handle,
+    format_duration,
+    held_faults,
+    hold_fault,
+    parse_duration,
+    record_fault,
+    release_held,
+    restore_fault,
+)
+from chaosllm.postgres._catalog import check_role, find_table, role_exists, split_table
+from chaosllm.postgres._slots import open_many, read_slots
+
+__all__ = [
+    "exhaust_connections",
+    "release_connections",
+    "lock_table",
+    "unlock_table",
+    "terminate_backends",
+    "set_statement_timeout",
+    "reset_statement_timeout",
+]
+
+ROLLBACKS = {
+    "exhaust_connections": "release_connections",
+    "lock_table": "unlock_table",
+    "set_statement_timeout": "reset_statement_timeout",
+}
+
+LOCK_MODES = (
+    "ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
+    "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE",
+)  # fmt: skip
+EXHAUST_APPLICATION = "chaosllm-exhaust"
+LOCK_APPLICATION = "chaosllm-lock"
+# How long lock_table waits for a conflicting lock before giving up.
+LOCK_WAIT = 5.0
+
+# Held locks by fault id, so that unlock_table("orders") finds the lock that
+# lock_table("public.orders") took.
+_locks: dict[str, dict[str, str]] = {}
+
+
+def _duration(duration: str | float) -> float:
+    seconds = parse_duration(duration)
+    if seconds <= 0:
+        raise InvalidArgument(f"duration must be positive, got {duration!r}")
+    return seconds
+
+
+def _lock_mode(mode: str) -> str:
+    normal = " ".join(str(mode).replace("_", " ").upper().split())
+    if normal not in LOCK_MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(LOCK_MODES)}, got {mode!r}")
+    return normal
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):  # the session may be gone already
+        conn.close()
+
+
+def exhaust_connections(
+    duration: str = "30s",
+    leave_free: int = 0,
+    name: str | None = None,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Take every free connection slot but `leave_free` for `duration`.
+
+    Opens max_connections - reserved slots - connections in use - leave_free
+    idle connections (application_name "chaosllm-exhaust"), so that the next
+    ordinary client is refused. Slots reserved for superusers stay free. The
+    connections close when the duration ends, on `release_connections`, or
+    when the `chaos` process exits. Running it again while it holds does
+    not open more.
+
+    ```json
+    {"type": "action", "name": "exhaust-db-connections",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "exhaust_connections",
+                  "arguments": {"duration": "30s", "leave_free": 2}}}
+    ```
+    """
+    seconds = _duration(duration)
+    if isinstance(leave_free, bool) or not isinstance(leave_free, int) or leave_free < 0:
+        raise InvalidArgument(f"leave_free must be a whole number >= 0, got {leave_free!r}")
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    target = postgres_target(dsn)
+    fault_id = f"postgres-connections@{postgres_server(dsn)}"
+    spec: dict[str, Any] = {"duration": duration, "leave_free": leave_free}
+    handle_name = name or f"exhaust-connections-{postgres_server(dsn)}"
+    if fault_id in held_faults():
+        spec["already_active"] = True
+        return fault_handle("postgres-connections", handle_name, target, spec, seconds)
+
+    action = "exhaust connections"
+    # The session that counts the slots is kept as one of the held ones, so
+    # the count is not off by the time it takes a closed backend to exit.
+    first = open_connection(action, dsn, statement_timeout=None, application_name=EXHAUST_APPLICATION)
+    try:
+        with postgres_connection(action, dsn, connection=first):
+            before = read_slots(first)
+        to_open = before.free - leave_free
+        budget = 2.0 + 0.05 * max(to_open, 0)
+        opened = open_many(dsn, to_open, budget, EXHAUST_APPLICATION)
+    except BaseException:
+        _close_quietly(first)
+        raise
+    if opened.error is not None or (opened.timed_out and not opened.refused):
+        opened.close()
+        _close_quietly(first)
+        why = (
+            describe_error(opened.error, dsn)
+            if opened.error is not None
+            else f"only {len(opened.connections)} of {to_open} connections opened within {budget:.1f} s"
+        )
+        raise FaultFailed(f"could not {action} on {target}: {why}; released them")
+    if to_open < 0:
+        # Fewer than leave_free slots are free already: holding one more
+        # would break the promise.
+        _close_quietly(first)
+    else:
+        opened.connections.append(first)
+    held = list(opened.connections)
+
+    def release() -> None:
+        for conn in held:
+            _close_quietly(conn)
+
+    if held and not hold_fault(fault_id, release, seconds):
+        release()  # another call got there first; do not stack
+        spec["already_active"] = True
+        return fault_handle("postgres-connections", handle_name, target, spec, seconds)
+    spec.update(
+        opened=len(held),
+        max_connections=before.max_connections,
+        reserved=before.reserved,
+        in_use_before=before.used - 1,
+        free=max(0, before.free - len(held) + 1),
+    )
+    return fault_handle("postgres-connections", handle_name, target, spec, seconds)
+
+
+def release_connections(
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Close the connections that `exhaust_connections` holds.
+
+    Returns `{"removed": false}` when none are held.
+
+    ```json
+    {"type": "action", "name": "release-db-connections",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "release_connections"}}
+    ```
+    """
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    removed = release_held(f"postgres-connections@{postgres_server(dsn)}")
+    return {"removed": removed, "target": postgres_target(dsn)}
+
+
+def lock_table(
+    table: str,
+    mode: str = "ACCESS EXCLUSIVE",
+    duration: str = "30s",
+    name: str | None = None,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Hold a table lock in `mode` for `duration` (LOCK TABLE in an open transaction).
+
+    ACCESS EXCLUSIVE blocks every query on the table, EXCLUSIVE lets only
+    reads through, SHARE blocks writes. `table` is "orders" (found on the
+    search path) or "schema.orders". The lock is released when the duration
+    ends, on `unlock_table`, or when the `chaos` process exits. If another
+    session holds a conflicting lock for more than 5 s, the action fails.
+
+    ```json
+    {"type": "action", "name": "lock-models",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "lock_table",
+                  "arguments": {"table": "models", "mode": "ACCESS EXCLUSIVE",
+                                "duration": "20s"}}}
+    ```
+    """
+    from psycopg import errors as pgerrors
+    from psycopg import sql
+
+    seconds = _duration(duration)
+    lock_mode = _lock_mode(mode)
+    split_table(table)
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    target = postgres_target(dsn)
+    action = f"lock table {table}"
+    conn = open_connection(action, dsn, statement_timeout=None, application_name=LOCK_APPLICATION)
+    try:
+        with postgres_connection(action, dsn, connection=conn):
+            found = find_table(conn, table, target)
+            fault_id = f"postgres-lock@{target}:{found.qualified}"
+            spec: dict[str, Any] = {"table": found.qualified, "mode": lock_mode, "duration": duration}
+            handle_name = name or f"lock-{found.qualified}"
+            if fault_id in held_faults():
+                _close_quietly(conn)
+                spec["already_active"] = True
+                return fault_handle("postgres-lock", handle_name, target, spec, seconds)
+            conn.autocommit = False
+            conn.execute("select set_config('lock_timeout', %s, true), "
+                         "set_config('idle_in_transaction_session_timeout', '0', true)",
+                         (f"{int(LOCK_WAIT * 1000)}ms",))
+            try:
+                conn.execute(sql.SQL("lock table {} in {} mode").format(
+                    found.identifier(), sql.SQL(lock_mode)))
+            except pgerrors.LockNotAvailable as exc:
+                raise FaultFailed(
+                    f"could not {action} on {target}: another session held a conflicting lock "
+                    f"for more than {format_duration(LOCK_WAIT)}"
+                ) from exc
+    except BaseException:
+        _close_quietly(conn)
+        raise
+
+    def release() -> None:
+        _locks.pop(fault_id, None)
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        _close_quietly(conn)
+
+    _locks[fault_id] = {"target": target, "requested": table, "qualified": found.qualified,
+                        "name": found.name}
+    if not hold_fault(fault_id, release, seconds):
+        _locks.pop(fault_id, None)
+        _close_quietly(conn)
+        spec["already_active"] = True
+    else:
+        spec["backend_pid"] = conn.info.backend_pid
+    return fault_handle("postgres-lock", handle_name, target, spec, seconds)
+
+
+def unlock_table(
+    table: str,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Release the lock that `lock_table` holds on `table`.
+
+    Needs no connection to the server: the lock goes with its session.
+    Returns `{"removed": false}` when no lock is held.
+
+    ```json
+    {"type": "action", "name": "unlock-models",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "unlock_table", "arguments": {"table": "models"}}}
+    ```
+    """
+    split_table(table)
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    target = postgres_target(dsn)
+    wanted = table.strip().lower()
+    released = []
+    for fault_id, lock in list(_locks.items()):
+        names = {lock["requested"].lower(), lock["qualified"].lower(), lock["name"].lower()}
+        if lock["target"] == target and wanted in names and release_held(fault_id):
+            released.append(lock["qualified"])
+    return {"removed": bool(released), "target": target, "table": table, "released": released}
+
+
+def terminate_backends(
+    application_name: str | None = None,
+    user: str | None = None,
+    database: str | None = None,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """End the client sessions that match every filter given (pg_terminate_backend).
+
+    At least one of `application_name`, `user` and `database` is required,
+    so that a missing argument never ends every session on the server. The
+    session doing it and chaosllm's own held sessions are spared. Sessions
+    the connecting role may not end are listed under "refused".
+
+    ```json
+    {"type": "action", "name": "kill-catalog-sessions",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "terminate_backends",
+                  "arguments": {"application_name": "model-catalog"}}}
+    ```
+    """
+    from psycopg import errors as pgerrors
+
+    filters = {"application_name": application_name, "user": user, "database": database}
+    for key, value in filters.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidArgument(f"{key} must be a non-empty string, got {value!r}")
+    if all(value is None for value in filters.values()):
+        raise InvalidArgument(
+            "terminate_backends needs at least one of application_name, user or database"
+        )
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    terminated: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    with postgres_connection("terminate backends", dsn) as conn:
+        rows = conn.execute(
+            "select pid, usename, application_name, datname from pg_stat_activity"
+            " where backend_type = 'client backend' and pid <> pg_backend_pid()"
+            " and (%(app)s::text is null or application_name = %(app)s)"
+            " and (%(user)s::text is null or usename = %(user)s)"
+            " and (%(db)s::text is null or datname = %(db)s)"
+            " and (application_name not like 'chaosllm%%' or application_name = %(app)s)",
+            {"app": application_name, "user": user, "db": database},
+        ).fetchall()
+        # From PostgreSQL 14 the call can wait until the session has gone.
+        wait = conn.info.server_version >= 140000
+        for pid, usename, app, datname in rows:
+            session = {"pid": pid, "user": usename, "application_name": app, "database": datname}
+            try:
+                if wait:
+                    ended = conn.execute("select pg_terminate_backend(%s, 2000)", (pid,)).fetchone()
+                else:
+                    ended = conn.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()
+            except pgerrors.InsufficientPrivilege as exc:
+                refused.append({**session, "reason": describe_error(exc, dsn)})
+                continue
+            if ended and ended[0]:  # false: gone already, or not gone within 2 s
+                terminated.append(session)
+    return {
+        "target": postgres_target(dsn),
+        "terminated": len(terminated),
+        "sessions": terminated,
+        "refused": refused,
+        **filters,
+    }
+
+
+def _statement_timeout_id(dsn: str, role: str) -> str:
+    # Roles are cluster-wide, so the fault is keyed by server, not database.
+    return f"postgres-statement-timeout@{postgres_server(dsn)}:{role}"
+
+
+def _role_statement_timeout(conn: Any, role: str) -> str | None:
+    """The role's own statement_timeout (ALTER ROLE ... SET), or None when unset."""
+    row = conn.execute(
+        "select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
+        " where r.rolname = %s and s.setdatabase = 0",
+        (role,),
+    ).fetchone()
+    for item in (row[0] if row and row[0] else []):
+        key, _, value = item.partition("=")
+        if key == "statement_timeout":
+            return str(value)
+    return None
+
+
+def _alter_statement_timeout(conn: Any, role: str, value: str | None) -> None:
+    from psycopg import sql
+
+    if value is None:
+        conn.execute(sql.SQL("alter role {} reset statement_timeout").format(sql.Identifier(role)))
+    else:
+        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
+            sql.Identifier(role), sql.Literal(value)))
+
+
+def set_statement_timeout(
+    role: str,
+    timeout: str = "1s",
+    duration: str = "60s",
+    name: str | None = None,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Give `role` a short `statement_timeout` for `duration` (ALTER ROLE ... SET).
+
+    New sessions of the role then have their slow queries cancelled; open
+    sessions keep their setting. The role's original setting (or its
+    absence) goes to the fault ledger first, and a detached healer restores
+    exactly it when the duration ends, even if `chaos` is killed. Running it
+    again while it holds changes the timeout but keeps the original. A
+    setting made for the role in one database (ALTER ROLE ... IN DATABASE)
+    takes precedence over this one.
+
+    ```json
+    {"type": "action", "name": "tight-query-timeout",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "set_statement_timeout",
+                  "arguments": {"role": "catalog", "timeout": "200ms", "duration": "2m"}}}
+    ```
+    """
+    check_role(role)
+    milliseconds = round(parse_duration(timeout, "timeout") * 1000)
+    if milliseconds <= 0:
+        raise InvalidArgument(f"timeout must be at least 1ms (0 would disable it), got {timeout!r}")
+    seconds = _duration(duration)
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    target = postgres_target(dsn)
+    fault_id = _statement_timeout_id(dsn, role)
+    value = f"{milliseconds}ms"
+    with postgres_connection(f"set statement timeout of role {role}", dsn) as conn:
+        if not role_exists(conn, role):
+            raise TargetNotFound(f"role {role!r} does not exist on {target}")
+        original = _role_statement_timeout(conn, role)
+        # ALTER ROLE runs first, in a transaction, so that a refusal (no
+        # privilege) leaves no ledger entry; the ledger is written before the
+        # change is committed.
+        recorded = False
+        try:
+            with conn.transaction():
+                _alter_statement_timeout(conn, role, value)
+                recorded = record_fault(
+                    fault_id, "chaosllm.postgres.actions:_restore_statement_timeout",
+                    {"postgres_dsn": dsn, "role": role, "original": original}, seconds,
+                    f"statement_timeout {value} for role {role} on {target} "
+                    f"(was {original if original is not None else 'not set'})",
+                )  # fmt: skip
+        except BaseException:
+            if recorded:
+                with contextlib.suppress(Exception):
+                    restore_fault(fault_id)
+            raise
+    entry = Ledger().get(fault_id)
+    if entry is not None:
+        original = entry["state"]["original"]
+    spec: dict[str, Any] = {"role": role, "timeout": value, "duration": duration, "original": original}
+    if not recorded:
+        spec["already_active"] = True
+    return fault_handle(
+        "postgres-statement-timeout", name or f"statement-timeout-{role}", target, spec, seconds
+    )
+
+
+def _restore_statement_timeout(entry: dict[str, Any]) -> dict[str, Any]:
+    state = entry["state"]
+    role, original = state["role"], state["original"]
+    with postgres_connection(f"reset statement timeout of role {role}", state["postgres_dsn"]) as conn:
+        if not role_exists(conn, role):
+            return {"role": role, "restored": None, "role_missing": True}
+        _alter_statement_timeout(conn, role, original)
+    return {"role": role, "restored": original}
+
+
+def reset_statement_timeout(
+    role: str,
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Put back the role's statement_timeout as it was before `set_statement_timeout`.
+
+    A role that had no setting gets none again. Returns `{"removed": false}`
+    when nothing is to be restored.
+
+    ```json
+    {"type": "action", "name": "restore-query-timeout",
+     "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                  "func": "reset_statement_timeout", "arguments": {"role": "catalog"}}}
+    ```
+    """
+    check_role(role)
+    dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    result = restore_fault(_statement_timeout_id(dsn, role))
+    out: dict[str, Any] = {"removed": result["removed"], "target": postgres_target(dsn), "role": role}
+    if result["removed"]:
+        out.update(result["result"])
+    return out

@@ -1,0 +1,429 @@
+"""PostgreSQL faults and probes against a private server (max_connections=40)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from chaosllm.errors import InvalidArgument, TargetNotFound, TargetUnreachable
+from chaosllm.faults import Ledger, cleanup, held_faults
+from chaosllm.postgres import actions, probes
+from chaosllm.sandbox import launcher
+from chaosllm.sandbox.launcher import free_port, wait_until
+from tests.chaos_run import run_experiment, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT = ROOT / "experiments" / "application" / "db-failure.json"
+DATABASE = "chaosllm_pg_test"
+# Trust authentication ignores the password; it is there to prove it never leaks.
+PASSWORD = "pg-s3cret-value"
+
+
+class Db:
+    def __init__(self, server: launcher.Server) -> None:
+        base = f"127.0.0.1:{server.port}/{DATABASE}"
+        self.dsn = f"postgresql://postgres:{PASSWORD}@{base}"
+        self.app_dsn = f"postgresql://app@{base}"
+        self.catalog_dsn = f"postgresql://catalog@{base}"
+
+    def admin(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.dsn, autocommit=True, **kwargs)
+
+    def role_setting(self, role: str) -> list[str]:
+        with self.admin() as conn:
+            row = conn.execute(
+                "select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
+                " where r.rolname = %s and s.setdatabase = 0", (role,),
+            ).fetchone()  # fmt: skip
+        return list(row[0]) if row else []
+
+
+@pytest.fixture(scope="module")
+def db(postgres_server: launcher.Server) -> Iterator[Db]:
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {DATABASE} with (force)")
+        conn.execute(f"create database {DATABASE}")
+        for role in ("app", "catalog"):
+            conn.execute(f"drop role if exists {role}")
+            conn.execute(f"create role {role} login")
+    database = Db(postgres_server)
+    with database.admin() as conn:
+        conn.execute(
+            "create table orders (id int primary key, tenant text not null, tokens int not null);"
+            "insert into orders select g, 'tenant-' || (g % 7), g * 10 from generate_series(1, 500) g;"
+            "create table models (id text primary key, price double precision);"
+            "insert into models values ('llama', 0.9), ('mistral', 8.0);"
+            "grant select, update on orders, models to app, catalog;"
+        )
+    yield database
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {DATABASE} with (force)")
+        conn.execute("drop role if exists app")
+        conn.execute("drop role if exists catalog")
+
+
+@pytest.fixture(autouse=True)
+def _no_fault_survives(db: Db) -> Iterator[None]:
+    yield
+    actions.release_connections(postgres_dsn=db.dsn)
+    for table in ("orders", "models"):
+        actions.unlock_table(table, postgres_dsn=db.dsn)
+    cleanup()
+    assert held_faults() == []
+
+
+def _refusal(dsn: str) -> str:
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(dsn, connect_timeout=2).close()
+    return str(info.value)
+
+
+def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
+    handle = actions.exhaust_connections(duration="30s", leave_free=2, postgres_dsn=db.dsn)
+    spec = handle["spec"]
+    assert handle["kind"] == "postgres-connections" and PASSWORD not in json.dumps(handle)
+    assert spec["max_connections"] == 40 and spec["reserved"] == 3 and spec["free"] == 2
+    assert probes.connection_headroom(postgres_dsn=db.dsn) == 2
+    assert probes.connection_count(postgres_dsn=db.dsn) >= spec["opened"]
+    assert probes.connection_count("idle", postgres_dsn=db.dsn) >= spec["opened"]
+    # Injecting again does not stack.
+    again = actions.exhaust_connections(duration="30s", leave_free=0, postgres_dsn=db.dsn)
+    assert again["spec"]["already_active"] is True
+    assert probes.connection_headroom(postgres_dsn=db.dsn) == 2
+
+    clients = [psycopg.connect(db.app_dsn) for _ in range(2)]  # the two left free
+    assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
+    assert probes.connection_headroom(postgres_dsn=db.dsn) == 0
+    # Only the superuser slots are left; once they are used, nobody gets in.
+    clients += [psycopg.connect(db.dsn) for _ in range(3)]
+    assert "too many clients" in _refusal(db.dsn)
+    assert probes.is_available(postgres_dsn=db.dsn) is False
+    for conn in clients:
+        conn.close()
+
+    assert actions.release_connections(postgres_dsn=db.dsn)["removed"] is True
+    with psycopg.connect(db.app_dsn) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert probes.connection_headroom(postgres_dsn=db.dsn) >= spec["opened"]
+    assert actions.release_connections(postgres_dsn=db.dsn)["removed"] is False
+
+
+def test_exhausted_connections_come_back_after_duration(db: Db) -> None:
+    actions.exhaust_connections(duration="1s", postgres_dsn=db.dsn)
+    assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
+
+    def app_can_connect() -> bool:
+        psycopg.connect(db.app_dsn, connect_timeout=2).close()
+        return True
+
+    wait_until(app_can_connect, 10, "connections after the duration")
+    assert held_faults() == []
+
+
+def _query_in_thread(dsn: str, query: str) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+    conn = psycopg.connect(dsn, autocommit=True, application_name="blocked-reader")
+    result["pid"] = conn.info.backend_pid
+
+    def run() -> None:
+        try:
+            result["rows"] = conn.execute(query).fetchall()
+        except psycopg.Error as exc:
+            result["error"] = exc
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_lock_table_blocks_queries_until_unlocked(db: Db) -> None:
+    handle = actions.lock_table("orders", duration="30s", postgres_dsn=db.dsn)
+    assert handle["spec"]["table"] == "public.orders"
+    assert handle["spec"]["mode"] == "ACCESS EXCLUSIVE"
+    again = actions.lock_table("public.orders", duration="30s", postgres_dsn=db.dsn)
+    assert again["spec"]["already_active"] is True
+
+    thread, result = _query_in_thread(db.app_dsn, "select count(*) from orders")
+    thread.join(0.8)
+    assert thread.is_alive() and not result.get("rows"), "query ran although the table was locked"
+    blocked = probes.blocked_queries(postgres_dsn=db.dsn)
+    mine = [b for b in blocked if b["pid"] == result["pid"]]
+    assert mine and mine[0]["blocked_by"] == [handle["spec"]["backend_pid"]]
+    assert mine[0]["query"] == "select count(*) from orders"
+
+    unlocked = actions.unlock_table("orders", postgres_dsn=db.dsn)
+    assert unlocked["removed"] is True and unlocked["released"] == ["public.orders"]
+    thread.join(5)
+    assert result.get("rows") == [(500,)]
+    assert probes.blocked_queries(postgres_dsn=db.dsn) == []
+    assert actions.unlock_table("orders", postgres_dsn=db.dsn)["removed"] is False
+
+
+def test_share_lock_lets_reads_through_and_ends_with_its_duration(db: Db) -> None:
+    actions.lock_table("Orders", mode="share", duration="1s", postgres_dsn=db.dsn)
+    assert probes.row_count("orders", postgres_dsn=db.dsn) == 500
+    thread, result = _query_in_thread(
+        db.app_dsn, "update orders set tokens = tokens where id = 1 returning id"
+    )
+    thread.join(0.4)
+    assert thread.is_alive(), "a write went through a SHARE lock"
+    thread.join(10)  # the lock ends with its duration, then the write proceeds
+    assert result.get("rows") == [(1,)]
+    assert held_faults() == []
+
+
+def test_locked_table_makes_row_count_fail_after_its_timeout(db: Db) -> None:
+    actions.lock_table("models", duration="30s", postgres_dsn=db.dsn)
+    with pytest.raises(Exception) as info:
+        probes.row_count("models", timeout="300ms", postgres_dsn=db.dsn)
+    assert "statement timeout" in str(info.value) and PASSWORD not in str(info.value)
+
+
+def test_terminate_backends_ends_only_matching_sessions(db: Db) -> None:
+    victims = [psycopg.connect(db.app_dsn, autocommit=True, application_name="model-catalog")
+               for _ in range(2)]  # fmt: skip
+    bystander = psycopg.connect(db.app_dsn, autocommit=True, application_name="gateway")
+    actions.lock_table("models", duration="30s", postgres_dsn=db.dsn)
+
+    result = actions.terminate_backends(application_name="model-catalog", postgres_dsn=db.dsn)
+    assert result["terminated"] == 2
+    assert {s["pid"] for s in result["sessions"]} == {v.info.backend_pid for v in victims}
+    for victim in victims:
+        with pytest.raises(psycopg.OperationalError):
+            victim.execute("select 1")
+    assert bystander.execute("select 1").fetchone() == (1,)
+    # chaosllm's own lock session is spared unless named.
+    by_user = actions.terminate_backends(user="postgres", database=DATABASE, postgres_dsn=db.dsn)
+    assert all(not s["application_name"].startswith("chaosllm") for s in by_user["sessions"])
+    assert probes.row_count("orders", postgres_dsn=db.dsn) == 500
+    thread, blocked = _query_in_thread(db.app_dsn, "select count(*) from models")
+    thread.join(0.4)
+    assert thread.is_alive(), "the held lock was ended by terminate_backends"
+    actions.unlock_table("models", postgres_dsn=db.dsn)
+    thread.join(5)
+    assert blocked.get("rows") == [(2,)]
+    bystander.close()
+
+
+def test_table_checksum_tracks_data_not_faults_or_order(db: Db) -> None:
+    before = probes.table_checksum("orders", "id", postgres_dsn=db.dsn)
+    assert before == probes.table_checksum("orders", ["id"], postgres_dsn=db.dsn)
+    # A fault that loses nothing: sessions killed, table locked and released.
+    victim = psycopg.connect(db.app_dsn, application_name="victim")
+    actions.terminate_backends(application_name="victim", postgres_dsn=db.dsn)
+    victim.close()
+    actions.lock_table("orders", duration="30s", postgres_dsn=db.dsn)
+    actions.unlock_table("orders", postgres_dsn=db.dsn)
+    assert probes.table_checksum("orders", "id", postgres_dsn=db.dsn) == before
+    assert probes.row_count("orders", postgres_dsn=db.dsn) == 500
+
+    with db.admin() as conn:
+        conn.execute("update orders set tokens = tokens + 1 where id = 250")
+        changed = probes.table_checksum("orders", "id", postgres_dsn=db.dsn)
+        conn.execute("update orders set tokens = tokens - 1 where id = 250")
+    assert changed != before
+    assert probes.table_checksum("orders", "id", postgres_dsn=db.dsn) == before
+
+    # The same rows written in another order give the same digest; ties on
+    # a non-unique key do not make it depend on the scan order.
+    with db.admin() as conn:
+        conn.execute("drop table if exists orders_copy")
+        conn.execute("create table orders_copy (like orders)")
+        conn.execute("insert into orders_copy select * from orders order by id desc")
+    copy = probes.table_checksum("orders_copy", "id", postgres_dsn=db.dsn)
+    assert copy == before
+    by_tenant = probes.table_checksum("orders", "tenant", postgres_dsn=db.dsn)
+    assert by_tenant == probes.table_checksum("orders_copy", "tenant", postgres_dsn=db.dsn)
+
+
+def test_set_statement_timeout_changes_new_sessions_and_reset_restores_original(db: Db) -> None:
+    with db.admin() as conn:
+        conn.execute("alter role catalog set statement_timeout = '5s'")
+    handle = actions.set_statement_timeout("catalog", timeout="150ms", duration="5m",
+                                           postgres_dsn=db.dsn)  # fmt: skip
+    assert handle["spec"]["original"] == "5s" and PASSWORD not in json.dumps(handle)
+    assert db.role_setting("catalog") == ["statement_timeout=150ms"]
+    with psycopg.connect(db.catalog_dsn, autocommit=True) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("150ms",)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select pg_sleep(1)")
+    # A second injection changes the timeout but keeps the first original.
+    again = actions.set_statement_timeout("catalog", timeout="200ms", duration="5m",
+                                          postgres_dsn=db.dsn)  # fmt: skip
+    assert again["spec"]["already_active"] is True and again["spec"]["original"] == "5s"
+    assert db.role_setting("catalog") == ["statement_timeout=200ms"]
+
+    reset = actions.reset_statement_timeout("catalog", postgres_dsn=db.dsn)
+    assert reset["removed"] is True and reset["restored"] == "5s"
+    assert db.role_setting("catalog") == ["statement_timeout=5s"]
+    with psycopg.connect(db.catalog_dsn) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("5s",)
+    assert actions.reset_statement_timeout("catalog", postgres_dsn=db.dsn)["removed"] is False
+    assert Ledger().entries() == {}
+    with db.admin() as conn:
+        conn.execute("alter role catalog reset statement_timeout")
+
+
+def test_statement_timeout_of_a_role_without_one_heals_to_none(db: Db) -> None:
+    assert db.role_setting("app") == []
+    actions.set_statement_timeout("app", timeout="100ms", duration="1s", postgres_dsn=db.dsn)
+    assert db.role_setting("app") == ["statement_timeout=100ms"]
+    entry = next(iter(Ledger().entries().values()))
+    assert entry["healer_pid"] and entry["state"]["original"] is None
+    # The detached healer, not this process, restores it.
+    wait_until(lambda: db.role_setting("app") == [], 15, "healer restoring statement_timeout")
+    with psycopg.connect(db.app_dsn) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+    wait_until(lambda: Ledger().entries() == {}, 5, "ledger entry removed")
+
+
+BAD_CALLS: list[tuple[str, Callable[[str], Any], type[Exception]]] = [
+    ("negative duration", lambda d: actions.exhaust_connections("-1s", postgres_dsn=d),
+     InvalidArgument),
+    ("malformed duration", lambda d: actions.lock_table("orders", duration="soon",
+                                                        postgres_dsn=d), InvalidArgument),
+    ("zero duration", lambda d: actions.set_statement_timeout("app", "1s", "0s", postgres_dsn=d),
+     InvalidArgument),
+    ("negative leave_free", lambda d: actions.exhaust_connections("5s", -1, postgres_dsn=d),
+     InvalidArgument),
+    ("unknown table", lambda d: actions.lock_table("no_such_table", postgres_dsn=d),
+     TargetNotFound),
+    ("bad table name", lambda d: actions.lock_table("a.b.c", postgres_dsn=d), InvalidArgument),
+    ("bad lock mode", lambda d: actions.lock_table("orders", mode="TOTAL", postgres_dsn=d),
+     InvalidArgument),
+    ("unknown role", lambda d: actions.set_statement_timeout("nobody", "1s", postgres_dsn=d),
+     TargetNotFound),
+    ("zero timeout", lambda d: actions.set_statement_timeout("app", "0ms", postgres_dsn=d),
+     InvalidArgument),
+    ("no filter", lambda d: actions.terminate_backends(postgres_dsn=d), InvalidArgument),
+    ("unknown key column", lambda d: probes.table_checksum("orders", "nope", postgres_dsn=d),
+     TargetNotFound),
+    ("bad state", lambda d: probes.connection_count("sleeping", postgres_dsn=d), InvalidArgument),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call,error", [(c, e) for _, c, e in BAD_CALLS],
+                         ids=[name for name, _, _ in BAD_CALLS])  # fmt: skip
+def test_bad_input_is_refused_and_changes_nothing(
+    db: Db, call: Callable[[str], Any], error: type[Exception]
+) -> None:
+    sessions = probes.connection_count(postgres_dsn=db.dsn)
+    with pytest.raises(error) as info:
+        call(db.dsn)
+    assert PASSWORD not in str(info.value)
+    assert held_faults() == [] and Ledger().entries() == {}
+    assert db.role_setting("app") == []
+    # A refused call closes what it opened (the server may take a moment to notice).
+    wait_until(lambda: probes.connection_count(postgres_dsn=db.dsn) == sessions, 5,
+               "sessions back to the count before the call")  # fmt: skip
+    assert probes.blocked_queries(postgres_dsn=db.dsn) == []
+
+
+def test_unreachable_server_fails_fast_naming_target_without_password() -> None:
+    port = free_port()
+    dsn = f"postgresql://app:{PASSWORD}@127.0.0.1:{port}/shop"
+    for call in (
+        lambda: actions.exhaust_connections("5s", postgres_dsn=dsn),
+        lambda: actions.lock_table("orders", postgres_dsn=dsn),
+        lambda: actions.set_statement_timeout("app", "1s", postgres_dsn=dsn),
+        lambda: probes.row_count("orders", postgres_dsn=dsn),
+    ):
+        started = time.monotonic()
+        with pytest.raises(TargetUnreachable) as info:
+            call()
+        assert time.monotonic() - started < 2.5
+        message = str(info.value)
+        assert f"127.0.0.1:{port}/shop" in message and PASSWORD not in message
+    assert probes.is_available(postgres_dsn=dsn) is False
+    assert actions.release_connections(postgres_dsn=dsn)["removed"] is False
+    assert actions.reset_statement_timeout("app", postgres_dsn=dsn)["removed"] is False
+
+
+def test_db_failure_experiment_validates(tmp_path: Path) -> None:
+    proc = validate(EXPERIMENT, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_db_failure_experiment_runs_and_rolls_back(db: Db, tmp_path: Path) -> None:
+    with db.admin() as conn:
+        conn.execute("alter role catalog set statement_timeout = '7s'")
+    victim = psycopg.connect(db.app_dsn, application_name="model-catalog")
+    env = {
+        "CHAOSLLM_POSTGRES_DSN": db.dsn,
+        "CHAOSLLM_DB_TABLE": "models",
+        "CHAOSLLM_DB_ROLE": "catalog",
+        "CHAOSLLM_DB_SERVICE": "model-catalog",
+        "CHAOSLLM_FAULT_DURATION": "1s",
+        "CHAOSLLM_RECOVERY_WAIT": "1.5",
+    }
+    proc, journal = run_experiment(EXPERIMENT, tmp_path, env)
+    victim.close()
+    assert journal.get("status") == "completed", proc.stdout + proc.stderr
+    assert journal["deviated"] is False
+    runs = {run["activity"]["name"]: run for run in journal["run"]}
+    assert all(run["status"] == "succeeded" for run in runs.values()), runs
+    assert runs["exhaust-connection-pool"]["output"]["spec"]["free"] == 2
+    assert runs["headroom-while-exhausted"]["output"] == 2
+    assert runs["lock-model-table"]["output"]["spec"]["table"] == "public.models"
+    assert runs["kill-service-sessions"]["output"]["terminated"] == 1
+    assert runs["model-rows-after-faults"]["output"] == 2
+    rollbacks = {run["activity"]["name"]: run for run in journal["rollbacks"]}
+    assert set(rollbacks) == {"release-connection-pool", "unlock-model-table",
+                              "restore-query-timeout"}  # fmt: skip
+    assert all(run["status"] == "succeeded" for run in rollbacks.values())
+    # The held faults had ended with their duration; the role setting had not.
+    assert rollbacks["release-connection-pool"]["output"]["removed"] is False
+    assert rollbacks["restore-query-timeout"]["output"] == {
+        "removed": True, "target": f"postgres 127.0.0.1:{db.dsn.split(':')[3]}",
+        "role": "catalog", "restored": "7s",
+    }
+    assert db.role_setting("catalog") == ["statement_timeout=7s"]
+    assert Ledger().entries() == {}
+    assert PASSWORD not in json.dumps(journal)
+    with db.admin() as conn:
+        conn.execute("alter role catalog reset statement_timeout")
+
+
+def test_statement_timeout_experiment_takes_dsn_from_configuration(db: Db, tmp_path: Path) -> None:
+    experiment = {
+        "title": "catalog queries time out",
+        "description": "set_statement_timeout with its DSN from the configuration",
+        "configuration": {"postgres_dsn": {"type": "env", "key": "TEST_CATALOG_DB"}},
+        "method": [{
+            "type": "action", "name": "tight-timeout",
+            "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                         "func": "set_statement_timeout",
+                         "arguments": {"role": "catalog", "timeout": "300ms", "duration": "2m"}},
+        }],
+        "rollbacks": [{
+            "type": "action", "name": "restore-timeout",
+            "provider": {"type": "python", "module": "chaosllm.postgres.actions",
+                         "func": "reset_statement_timeout", "arguments": {"role": "catalog"}},
+        }],
+    }  # fmt: skip
+    # The configuration wins over the environment setting, which points nowhere.
+    env = {
+        "TEST_CATALOG_DB": db.dsn,
+        "CHAOSLLM_POSTGRES_DSN": f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+    }
+    proc, journal = run_experiment(experiment, tmp_path, env)
+    assert journal.get("status") == "completed", proc.stdout + proc.stderr
+    (action,) = journal["run"]
+    assert action["status"] == "succeeded"
+    assert action["output"]["spec"] == {"role": "catalog", "timeout": "300ms", "duration": "2m",
+                                        "original": None}  # fmt: skip
+    (rollback,) = journal["rollbacks"]
+    assert rollback["output"]["removed"] is True and rollback["output"]["restored"] is None
+    assert db.role_setting("catalog") == []
+    assert Ledger().entries() == {}
+    assert PASSWORD not in json.dumps(journal)
+    assert PASSWORD not in (tmp_path / "chaostoolkit.log").read_text()
