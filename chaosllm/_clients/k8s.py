@@ -1,0 +1,205 @@
+"""Kubernetes access for Chaos Mesh objects: ``chaos_mesh_api(...)`` and error translation.
+
+The client comes from chaostoolkit-kubernetes's factory
+(``chaosk8s.create_k8s_api_client``), so kubeconfig, ``KUBERNETES_CONTEXT``,
+in-cluster configuration and its secrets keys behave exactly as they do
+there. The kubernetes package is imported only when a client is made.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm.errors import ChaosLLMError, FaultFailed, TargetNotFound, TargetUnreachable
+
+__all__ = ["ChaosMeshApi", "chaos_mesh_api", "GROUP", "VERSION"]
+
+GROUP = "chaos-mesh.org"
+VERSION = "v1alpha1"
+READ_TIMEOUT = 15.0
+
+
+class ChaosMeshApi:
+    """The few calls chaosllm makes: custom objects in chaos-mesh.org and pods.
+
+    Every call has a short connect timeout; API errors become chaosllm
+    errors naming ``action`` and the object. ``create`` returns None on a 409
+    and ``delete`` returns None on a 404, because callers decide what those
+    mean (replace, or "already gone").
+    """
+
+    def __init__(self, api_client: Any, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT):
+        from kubernetes import client
+
+        self.api_client = api_client
+        # Typed as Any: the generated stubs reject the dynamic keyword arguments used here.
+        self.custom: Any = client.CustomObjectsApi(api_client)
+        self.core: Any = client.CoreV1Api(api_client)
+        self.action = action
+        self._timeout = (timeout, max(READ_TIMEOUT, timeout))
+
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    @contextlib.contextmanager
+    def _translated(self, what: str, allow: tuple[int, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Translate the client's exceptions; a status in ``allow`` sets ``box['status']``."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        box: dict[str, Any] = {"status": None}
+        try:
+            yield box
+        except ApiException as exc:
+            if exc.status in allow:
+                box["status"] = exc.status
+                return
+            reason = _api_reason(exc)
+            if exc.status == 404:
+                raise TargetNotFound(f"could not {self.action} on {what}: not found") from exc
+            raise FaultFailed(
+                f"could not {self.action} on {what}: HTTP {exc.status} {reason}"
+            ) from exc
+        except (HTTPError, OSError) as exc:
+            raise TargetUnreachable(
+                f"could not {self.action} on {what}: Kubernetes API {self.host} unreachable: "
+                f"{exc} (connect timeout {self._timeout[0]:.1f} s)"
+            ) from exc
+
+    # chaos-mesh.org custom objects -------------------------------------------------
+
+    def create(
+        self, plural: str, namespace: str, body: dict[str, Any], dry_run: bool = False
+    ) -> dict[str, Any] | None:
+        what = f"{body.get('kind', plural)} {namespace}/{body['metadata'].get('name')}"
+        extra = {"dry_run": "All"} if dry_run else {}
+        with self._translated(what, allow=(409,)) as box:
+            created = self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, body,
+                field_validation="Strict", _request_timeout=self._timeout, **extra,
+            )  # fmt: skip
+        return None if box["status"] == 409 else dict(created)
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
+            found = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout
+            )
+        return None if box["status"] == 404 else dict(found)
+
+    def list(
+        self, plural: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        where = f"{plural} in {namespace or 'all namespaces'}"
+        with self._translated(where, allow=(404,)) as box:
+            if namespace:
+                result = self.custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural,
+                    label_selector=label_selector, _request_timeout=self._timeout,
+                )  # fmt: skip
+            else:
+                result = self.custom.list_cluster_custom_object(
+                    GROUP, VERSION, plural,
+                    label_selector=label_selector, _request_timeout=self._timeout,
+                )  # fmt: skip
+        # 404: the CRD is not installed, so there is nothing of this kind.
+        return [] if box["status"] == 404 else list(result.get("items", []))
+
+    def merge_patch(
+        self, plural: str, namespace: str, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
+            patched = self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, patch,
+                _content_type="application/merge-patch+json", _request_timeout=self._timeout,
+            )  # fmt: skip
+        return None if box["status"] == 404 else dict(patched)
+
+    def delete(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
+            result = self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout
+            )
+        return None if box["status"] == 404 else dict(result or {})
+
+    def watch(
+        self, plural: str, namespace: str, name: str, resource_version: str, seconds: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield ``(event type, object)`` for one object until ``seconds`` pass."""
+        from kubernetes import watch
+
+        watcher = watch.Watch()
+        with self._translated(f"{plural} {namespace}/{name}", allow=(410,)):
+            for event in watcher.stream(
+                self.custom.list_namespaced_custom_object,
+                GROUP, VERSION, namespace, plural,
+                field_selector=f"metadata.name={name}", resource_version=resource_version,
+                timeout_seconds=max(1, int(seconds)),
+                _request_timeout=(self._timeout[0], max(1, int(seconds)) + 5),
+            ):  # fmt: skip
+                yield str(event["type"]), dict(event["raw_object"])
+        watcher.stop()
+
+    # core pods, read-only, for previews -------------------------------------------
+
+    def list_pods(
+        self, namespace: str, label_selector: str | None, field_selector: str | None
+    ) -> builtins.list[dict[str, Any]]:
+        with self._translated(f"pods in {namespace}"):
+            response = self.core.list_namespaced_pod(
+                namespace, label_selector=label_selector or None,
+                field_selector=field_selector or None,
+                _request_timeout=self._timeout, _preload_content=False,
+            )  # fmt: skip
+            data = json.loads(response.data)
+        return list(data.get("items", []))
+
+
+def _api_reason(exc: Any) -> str:
+    try:
+        body = json.loads(exc.body)
+        return str(body.get("message") or exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)
+
+
+@contextlib.contextmanager
+def chaos_mesh_api(
+    action: str,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    api_client: Any = None,
+    timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Iterator[ChaosMeshApi]:
+    """Yield a :class:`ChaosMeshApi` built from chaostoolkit-kubernetes's client factory."""
+    own = api_client is None
+    if own:
+        import os
+
+        from chaosk8s import create_k8s_api_client
+        from kubernetes.config import kube_config
+
+        # The kubernetes package reads $KUBECONFIG once, at import; chaosk8s reads
+        # it at each call. Follow the current value so that both agree.
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = os.environ.get("KUBECONFIG", "~/.kube/config")
+
+        try:
+            api_client = create_k8s_api_client(dict(secrets or {}))
+        except ChaosLLMError:
+            raise
+        except Exception as exc:  # kubeconfig errors come in many types
+            raise TargetUnreachable(
+                f"could not {action}: no usable Kubernetes configuration: {exc}"
+            ) from exc
+    try:
+        yield ChaosMeshApi(api_client, action, timeout)
+    finally:
+        if own:
+            with contextlib.suppress(Exception):
+                api_client.close()

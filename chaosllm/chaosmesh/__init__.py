@@ -1,0 +1,1 @@
+"""Chaos Mesh faults: network, pod, stress, IO, time, HTTP and DNS chaos, schedules and workflows."""

@@ -1,0 +1,216 @@
+"""The arguments every Chaos Mesh fault action shares, declared once, and the manifest they build.
+
+A fault action is a thin function that declares only its own arguments and
+returns its part of the spec; :func:`fault_action` appends the parameters of
+:func:`common_arguments` to its published signature (so discovery and Chaos
+Toolkit's argument check see every parameter explicitly), builds the
+selector and shared spec fields, and hands the manifest to the submitter::
+
+    @fault_action("NetworkChaos", "network-loss", shared=_network_arguments)
+    def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, Any]:
+        return {"action": "loss", "loss": {"loss": loss, "correlation": correlation}}
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaosllm.chaosmesh._kinds import KINDS
+from chaosllm.chaosmesh._selector import build_selector, check_mode
+from chaosllm.errors import InvalidArgument
+from chaosllm.faults import parse_duration
+from chaosllm.settings import get_setting
+
+__all__ = [
+    "API_VERSION",
+    "MANAGED_BY",
+    "EXPERIMENT_ANNOTATION",
+    "Common",
+    "common_arguments",
+    "fault_action",
+    "stamp",
+    "check_name",
+    "default_name",
+    "check_duration",
+    "dry_run_requested",
+]
+
+API_VERSION = "chaos-mesh.org/v1alpha1"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "chaosllm")
+EXPERIMENT_ANNOTATION = "chaosllm.io/experiment"
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+COMMON_DOC = """
+Common arguments (every Chaos Mesh fault action): `name` (default
+`<fault>-<target>`), `namespace` of the object, `selector` (a whole Chaos
+Mesh selector) or the shortcuts `label_selectors` ("k=v,k2=v2" or a
+mapping) and `namespaces`, `mode` and `value`, `duration` (required unless
+`allow_unbounded` is true), `wait` (return only once injection is
+confirmed), `timeout` for that wait, and `dry_run` (create nothing; return
+the manifest and the pods it would select; also `CHAOSLLM_DRY_RUN=1`).
+"""
+
+
+def common_arguments(
+    name: str | None = None,
+    namespace: str = "default",
+    selector: dict[str, Any] | None = None,
+    label_selectors: str | dict[str, str] | None = None,
+    namespaces: list[str] | None = None,
+    mode: str = "one",
+    value: str | None = None,
+    duration: str | None = None,
+    allow_unbounded: bool = False,
+    wait: bool = True,
+    timeout: str = "60s",
+    dry_run: bool = False,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> None:
+    """The parameters every fault action takes after its own (see COMMON_DOC)."""
+
+
+@dataclass(frozen=True)
+class Common:
+    """The common arguments, checked: what the submitter needs besides the manifest."""
+
+    namespace: str
+    duration: float | None
+    wait: bool
+    timeout: float
+    dry_run: bool
+    configuration: Mapping[str, Any] | None
+    secrets: Mapping[str, Any] | None
+
+
+def dry_run_requested(flag: bool) -> bool:
+    return bool(flag) or os.environ.get("CHAOSLLM_DRY_RUN", "").lower() in ("1", "true", "yes")
+
+
+def check_duration(duration: str | None, allow_unbounded: bool, what: str = "duration") -> float | None:
+    """Seconds, or None for an unbounded fault, which needs ``allow_unbounded``."""
+    if duration in (None, ""):
+        if not allow_unbounded:
+            raise InvalidArgument(
+                f"{what} is required: a fault without one runs until removed; "
+                "pass allow_unbounded=true to accept that"
+            )
+        return None
+    seconds = parse_duration(str(duration), what)
+    if seconds <= 0:
+        raise InvalidArgument(f"{what} {duration!r} must be positive")
+    return seconds
+
+
+def check_name(name: str) -> str:
+    if len(name) > 253 or not _DNS1123.match(name):
+        raise InvalidArgument(
+            f"name {name!r} is not a valid Kubernetes name: lower-case letters, digits, '-' and '.'"
+        )
+    return name
+
+
+def default_name(fault: str, selector: Mapping[str, Any]) -> str:
+    """``<fault>-<target>``: the fault and the first label value or namespace."""
+    labels = selector.get("labelSelectors") or {}
+    target = next(iter(labels.values()), None) or "-".join(selector.get("namespaces") or ["pods"])
+    slug = re.sub(r"[^a-z0-9-]+", "-", f"{fault}-{target}".lower()).strip("-")
+    return slug[:63].rstrip("-")
+
+
+def stamp(
+    manifest: dict[str, Any],
+    namespace: str,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Give a manifest its namespace, the managed-by label and the experiment annotation."""
+    meta = manifest.setdefault("metadata", {})
+    meta.setdefault("namespace", namespace)
+    meta.setdefault("labels", {})[MANAGED_BY[0]] = MANAGED_BY[1]
+    experiment = get_setting("experiment_title", None, configuration, secrets, default="adhoc")
+    meta.setdefault("annotations", {})[EXPERIMENT_ANNOTATION] = str(experiment)[:250]
+    return manifest
+
+
+def _render(
+    kind: str, fault: str, part: dict[str, Any], args: Mapping[str, Any]
+) -> tuple[dict[str, Any], Common]:
+    namespace = str(args["namespace"] or "default")
+    seconds = check_duration(args["duration"], bool(args["allow_unbounded"]))
+    timeout = parse_duration(str(args["timeout"]), "timeout")
+    selector = build_selector(args["selector"], args["label_selectors"], args["namespaces"], namespace)
+    spec: dict[str, Any] = {"selector": selector, "mode": str(args["mode"])}
+    value = check_mode(spec["mode"], args["value"])
+    if value is not None:
+        spec["value"] = value
+    if seconds is not None:
+        spec["duration"] = str(args["duration"])
+    spec.update(part)
+    name = check_name(str(args["name"] or default_name(fault, selector)))
+    manifest = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
+    stamp(manifest, namespace, args["configuration"], args["secrets"])
+    common = Common(namespace, seconds, bool(args["wait"]), timeout,
+                    dry_run_requested(bool(args["dry_run"])), args["configuration"], args["secrets"])
+    return manifest, common
+
+
+SpecPart = Callable[..., dict[str, Any]]
+Submit = Callable[[dict[str, Any], Common], dict[str, Any]]
+
+
+def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Callable[[SpecPart], Any]:
+    """Publish ``build`` as a fault action of ``kind`` (see the module docstring).
+
+    The published function takes ``build``'s own parameters, then those of
+    ``shared`` (a family's common spec part, such as NetworkChaos direction
+    and target), then :func:`common_arguments`. It has ``.render(**args)``,
+    which builds the manifest without touching the cluster.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind}")
+    template = inspect.signature(common_arguments)
+
+    def decorate(build: SpecPart) -> Any:
+        parts = [build] + ([shared] if shared else [])
+        own = [p for part in parts for p in inspect.signature(part).parameters.values()]
+        # Required parameters must precede defaulted ones in a Python signature.
+        own.sort(key=lambda p: p.default is not inspect.Parameter.empty)
+        hints: dict[str, Any] = {}
+        for func in (common_arguments, *reversed(parts)):
+            hints.update(typing.get_type_hints(func))
+        params = [p.replace(annotation=hints[p.name]) for p in own + list(template.parameters.values())]
+        signature = inspect.Signature(params, return_annotation=dict[str, Any])
+
+        def render(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], Common]:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = bound.arguments
+            part: dict[str, Any] = {}
+            for func in parts:
+                names = inspect.signature(func).parameters
+                part.update(func(**{n: values[n] for n in names}))
+            return _render(kind, fault, part, values)
+
+        @functools.wraps(build)
+        def action(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            from chaosllm.chaosmesh._submit import submit_fault
+
+            manifest, common = render(*args, **kwargs)
+            return submit_fault(manifest, common)
+
+        action.__signature__ = signature  # type: ignore[attr-defined]
+        action.__annotations__ = {**{p.name: p.annotation for p in params}, "return": dict[str, Any]}
+        action.__doc__ = (inspect.getdoc(build) or "") + "\n" + COMMON_DOC
+        action.render = lambda *a, **k: render(*a, **k)[0]  # type: ignore[attr-defined]
+        action.kind = kind  # type: ignore[attr-defined]
+        return action
+
+    return decorate

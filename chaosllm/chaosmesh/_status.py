@@ -1,0 +1,104 @@
+"""Reading a Chaos Mesh object's status: a normalised view and the confirmation rules.
+
+Chaos Mesh may report ``AllInjected=True`` when nothing was selected
+(chaos-mesh issue 3374), so injection is confirmed only when ``Selected`` is
+true, ``containerRecords`` is not empty and every record is ``Injected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "PAUSE_ANNOTATION",
+    "CLEAN_FINALIZER_ANNOTATION",
+    "INJECTED",
+    "conditions",
+    "records",
+    "summarise",
+    "injection_state",
+    "workflow_started",
+    "is_recovered",
+]
+
+INJECTED = "Injected"
+PAUSE_ANNOTATION = "experiment.chaos-mesh.org/pause"
+CLEAN_FINALIZER_ANNOTATION = "chaos-mesh.chaos-mesh.org/cleanFinalizer"
+
+
+def conditions(obj: Mapping[str, Any]) -> dict[str, bool]:
+    """``{"Selected": True, "AllInjected": False, ...}`` from status.conditions."""
+    found = (obj.get("status") or {}).get("conditions") or []
+    return {str(c.get("type")): str(c.get("status")) == "True" for c in found}
+
+
+def records(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    experiment = (obj.get("status") or {}).get("experiment") or {}
+    return list(experiment.get("containerRecords") or [])
+
+
+def injection_state(obj: Mapping[str, Any]) -> str:
+    """One of "injected", "not-selected", "pending", "paused", "deleting"."""
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "deleting"
+    conds, recs = conditions(obj), records(obj)
+    if conds.get("Paused"):
+        return "paused"
+    if conds.get("Selected") and recs and all(r.get("phase") == INJECTED for r in recs):
+        return "injected"
+    if "Selected" in conds and not conds["Selected"] and not recs:
+        return "not-selected"
+    return "pending"
+
+
+def workflow_started(obj: Mapping[str, Any], where: str) -> bool:
+    """True once a Workflow is scheduled; an aborted one is an error."""
+    from chaosllm.errors import NotInjected
+
+    conds = conditions(obj)
+    if conds.get("Aborted"):
+        raise NotInjected(f"{where} was aborted (its status check failed)")
+    return bool(conds.get("Scheduled") or (obj.get("status") or {}).get("entryNode"))
+
+
+def is_recovered(obj: Mapping[str, Any] | None) -> bool:
+    """Gone, or every record back to not injected after the fault was stopped."""
+    if obj is None:
+        return True
+    conds = conditions(obj)
+    desired = ((obj.get("status") or {}).get("experiment") or {}).get("desiredPhase")
+    recs = records(obj)
+    if conds.get("AllRecovered") and recs:
+        return all(r.get("phase") != INJECTED for r in recs)
+    return desired == "Stop" and all(r.get("phase") != INJECTED for r in recs)
+
+
+def summarise(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalised view ``chaos_status`` returns."""
+    meta = obj.get("metadata") or {}
+    recs = records(obj)
+    events = sorted(
+        (dict(e, record=r.get("id")) for r in recs for e in r.get("events") or []),
+        key=lambda e: str(e.get("timestamp", "")),
+    )
+    return {
+        "kind": obj.get("kind"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "state": injection_state(obj),
+        "recovered": is_recovered(obj) and bool(recs),
+        "selected_count": len(recs),
+        "injected_count": sum(1 for r in recs if r.get("phase") == INJECTED),
+        "recovered_count": sum(1 for r in recs if int(r.get("recoveredCount") or 0) > 0
+                               and r.get("phase") != INJECTED),
+        "desired_phase": ((obj.get("status") or {}).get("experiment") or {}).get("desiredPhase"),
+        "conditions": conditions(obj),
+        "records": [{"id": r.get("id"), "phase": r.get("phase"),
+                     "injected": r.get("injectedCount"), "recovered": r.get("recoveredCount")}
+                    for r in recs],
+        "last_events": events[-5:],
+        "paused": (meta.get("annotations") or {}).get(PAUSE_ANNOTATION) == "true",
+        "deleting": bool(meta.get("deletionTimestamp")),
+    }
+

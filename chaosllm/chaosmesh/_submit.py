@@ -1,0 +1,270 @@
+"""Creating, confirming and removing Chaos Mesh objects.
+
+The order is fixed: the blast-radius policy is checked on the manifest,
+then (when the policy counts pods, or for a dry run) against the pods the
+selector matches; only then is anything created. A conflict on create
+replaces an object chaosllm manages and refuses a foreign one. With
+``wait``, injection is confirmed through a watch; if it is not confirmed in
+time, what was created is removed before the error is raised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chaosllm._clients.k8s import ChaosMeshApi, chaos_mesh_api
+from chaosllm.chaosmesh._kinds import kind_of
+from chaosllm.chaosmesh._selector import describe_selector, matching_pods, selector_namespaces
+from chaosllm.chaosmesh._spec import MANAGED_BY, Common
+from chaosllm.chaosmesh._status import (
+    CLEAN_FINALIZER_ANNOTATION,
+    injection_state,
+    summarise,
+    workflow_started,
+)
+from chaosllm.controls.blast_radius import Policy, enforce, policy_from, selections
+from chaosllm.errors import ChaosLLMError, FaultFailed, NotInjected
+from chaosllm.faults import fault_handle, format_duration
+
+__all__ = ["submit", "submit_fault", "remove", "wait_for", "WaitTimeout", "ident"]
+
+# How long a replaced or rolled-back object may take to go before force is considered.
+REMOVE_TIMEOUT = 30.0
+
+
+class WaitTimeout(Exception):
+    """Internal: the condition did not hold in time; carries the last object seen."""
+
+    def __init__(self, last: dict[str, Any] | None):
+        super().__init__("timeout")
+        self.last = last
+
+
+def ident(manifest: Mapping[str, Any]) -> str:
+    meta = manifest.get("metadata") or {}
+    return f"{manifest.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+
+
+def wait_for(
+    api: ChaosMeshApi,
+    plural: str,
+    namespace: str,
+    name: str,
+    done: Callable[[dict[str, Any] | None], bool],
+    timeout: float,
+) -> dict[str, Any] | None:
+    """Return the object once ``done(obj)`` holds (obj None means deleted).
+
+    Reads the object, then follows a watch from its resourceVersion, so
+    that no change is missed and nothing sleeps. ``done`` may raise to stop
+    early. Raises :class:`WaitTimeout` when ``timeout`` seconds pass.
+    """
+    deadline = time.monotonic() + timeout
+    obj = api.get(plural, namespace, name)
+    while not done(obj):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or obj is None:
+            raise WaitTimeout(obj)
+        version = str(obj["metadata"].get("resourceVersion", ""))
+        for event, changed in api.watch(plural, namespace, name, version, remaining):
+            obj = None if event == "DELETED" else changed
+            if done(obj):
+                return obj
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(obj)
+        obj = api.get(plural, namespace, name)  # the watch ended: re-read, then go on
+    return obj
+
+
+def remove(
+    api: ChaosMeshApi, kind: str, namespace: str, name: str, force: bool, timeout: float
+) -> dict[str, Any]:
+    """Delete one object and wait until it is gone; idempotent.
+
+    Chaos Mesh keeps a finalizer until it has recovered every target, so
+    "gone" means "recovered". If it is stuck deleting and ``force`` is set,
+    the clean-finalizer annotation tells Chaos Mesh to drop the finalizer.
+    """
+    spec = kind_of(kind)
+    where = f"{spec.kind} {namespace}/{name}"
+    result: dict[str, Any] = {"kind": spec.kind, "name": name, "namespace": namespace}
+    if api.delete(spec.plural, namespace, name) is None:
+        return {**result, "removed": False}
+    try:
+        wait_for(api, spec.plural, namespace, name, lambda o: o is None, timeout)
+        return {**result, "removed": True, "forced": False}
+    except WaitTimeout as stuck:
+        finalizers = ((stuck.last or {}).get("metadata") or {}).get("finalizers") or []
+        if not force:
+            raise FaultFailed(
+                f"could not remove {where}: still deleting after {format_duration(timeout)} "
+                f"(finalizers {', '.join(finalizers) or 'none'}); Chaos Mesh may be unable to "
+                "recover its targets: retry with force=true to drop the finalizer"
+            ) from None
+    api.merge_patch(spec.plural, namespace, name,
+                    {"metadata": {"annotations": {CLEAN_FINALIZER_ANNOTATION: "forced"}}})
+    try:
+        wait_for(api, spec.plural, namespace, name, lambda o: o is None, timeout)
+    except WaitTimeout:
+        raise FaultFailed(
+            f"could not remove {where}: still present {format_duration(timeout)} after "
+            f"setting {CLEAN_FINALIZER_ANNOTATION}=forced; is the Chaos Mesh controller running?"
+        ) from None
+    return {**result, "removed": True, "forced": True}
+
+
+def _is_ours(obj: Mapping[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY[0]) == MANAGED_BY[1]
+
+
+def _create(api: ChaosMeshApi, manifest: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create; on a conflict replace an object chaosllm owns, refuse anyone else's."""
+    plural = kind_of(manifest["kind"]).plural
+    meta = manifest["metadata"]
+    created = api.create(plural, meta["namespace"], manifest)
+    if created is not None:
+        return created, False
+    existing = api.get(plural, meta["namespace"], meta["name"])
+    if existing is not None and not _is_ours(existing):
+        raise FaultFailed(
+            f"could not create {ident(manifest)}: an object of that name exists and is not "
+            f"managed by chaosllm (no label {MANAGED_BY[0]}={MANAGED_BY[1]}); "
+            "remove it or choose another name"
+        )
+    # Chaos Mesh refuses spec updates of a running fault, so a replacement is
+    # a removal (which recovers the old fault) followed by a fresh create.
+    remove(api, manifest["kind"], meta["namespace"], meta["name"], False, REMOVE_TIMEOUT)
+    created = api.create(plural, meta["namespace"], manifest)
+    if created is None:
+        raise FaultFailed(f"could not create {ident(manifest)}: it was re-created by someone else")
+    return created, True
+
+
+def _confirm(api: ChaosMeshApi, manifest: dict[str, Any], timeout: float) -> dict[str, Any]:
+    kind = kind_of(manifest["kind"])
+    meta, selector = manifest["metadata"], manifest["spec"].get("selector") or {}
+    where = ident(manifest)
+
+    def injected(obj: dict[str, Any] | None) -> bool:
+        if obj is None:
+            raise NotInjected(f"{where} disappeared before its injection was confirmed")
+        if not kind.is_chaos:  # a Workflow: confirmed once Chaos Mesh has scheduled it
+            return workflow_started(obj, where)
+        state = injection_state(obj)
+        if state == "not-selected":
+            namespaces = ",".join(selector_namespaces(selector, meta["namespace"]))
+            raise NotInjected(
+                f"{where} selected no pod: selector ({describe_selector(selector)}) matched "
+                f"nothing in namespace(s) {namespaces}"
+            )
+        return state == "injected"
+
+    try:
+        found = wait_for(api, kind.plural, meta["namespace"], meta["name"], injected, timeout)
+    except WaitTimeout as late:
+        view = summarise(late.last or manifest)
+        raise NotInjected(
+            f"{where} was not confirmed injected within {format_duration(timeout)} "
+            f"(state {view['state']}, {view['injected_count']} of {view['selected_count']} "
+            "selected container(s) injected)"
+        ) from None
+    assert found is not None
+    return found
+
+
+def _check_policy(
+    api: ChaosMeshApi | None, manifests: list[dict[str, Any]], policy: Policy
+) -> list[dict[str, Any]]:
+    """Enforce the policy, against the pods each selector matches when ``api`` is given.
+
+    Returns the preview: each manifest with the pods it would select.
+    """
+    previews = []
+    for manifest in manifests:
+        matched: dict[str, int] = {}
+        pods: list[dict[str, Any]] = []
+        if api is not None:
+            for where, spec in selections(manifest):
+                found = matching_pods(api, spec.get("selector") or {}, manifest["metadata"]["namespace"])
+                matched[where] = len(found)
+                pods.extend(found)
+        enforce(manifest, policy, matched)
+        previews.append({"manifest": manifest, "pods": pods})
+    return previews
+
+
+def submit(
+    manifests: list[dict[str, Any]],
+    wait: bool,
+    timeout: float,
+    dry_run: bool,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    action: str = "apply Chaos Mesh manifest",
+) -> list[dict[str, Any]]:
+    """Create every manifest (all or nothing) and confirm the chaos ones.
+
+    Returns one entry per manifest: the created object, or in a dry run
+    ``{"manifest", "pods", "server_validated"}``.
+    """
+    policy = policy_from(None, configuration, secrets)
+    for manifest in manifests:
+        enforce(manifest, policy)
+    with chaos_mesh_api(action, configuration, secrets) as api:
+        counting = dry_run or policy.needs_pod_count
+        previews = _check_policy(api if counting else None, manifests, policy)
+        if dry_run:
+            for preview in previews:
+                manifest = preview["manifest"]
+                plural = kind_of(manifest["kind"]).plural
+                answer = api.create(plural, manifest["metadata"]["namespace"], manifest, dry_run=True)
+                preview["server_validated"] = answer is not None
+                preview["exists"] = answer is None
+            return previews
+        created: list[dict[str, Any]] = []
+        try:
+            for manifest in manifests:
+                obj, replaced = _create(api, manifest)
+                created.append({"object": obj, "replaced": replaced, "manifest": manifest})
+            if wait:
+                for entry in created:
+                    kind = entry["manifest"]["kind"]
+                    if kind_of(kind).is_chaos or kind == "Workflow":
+                        entry["object"] = _confirm(api, entry["manifest"], timeout)
+        except ChaosLLMError as exc:
+            _undo(api, created, exc)
+            raise
+        return created
+
+
+def _undo(api: ChaosMeshApi, created: list[dict[str, Any]], cause: Exception) -> None:
+    """Remove what this call created; a failure here is added to the original error."""
+    problems = []
+    for entry in reversed(created):
+        meta = entry["manifest"]["metadata"]
+        try:
+            remove(api, entry["manifest"]["kind"], meta["namespace"], meta["name"], True,
+                   REMOVE_TIMEOUT)
+        except ChaosLLMError as exc:
+            problems.append(str(exc))
+    suffix = "; it was removed" if not problems else "; removing it failed too: " + "; ".join(problems)
+    cause.args = (str(cause) + suffix, *cause.args[1:])
+
+
+def submit_fault(manifest: dict[str, Any], common: Common) -> dict[str, Any]:
+    """Submit one fault action's manifest and return its fault handle."""
+    meta, spec = manifest["metadata"], manifest["spec"]
+    target = f"{meta['namespace']}: {describe_selector(spec.get('selector') or {})}"
+    results = submit([manifest], common.wait, common.timeout, common.dry_run,
+                     common.configuration, common.secrets, f"inject {manifest['kind']}")
+    result = results[0]
+    if common.dry_run:
+        return {"dry_run": True, "kind": manifest["kind"], "name": meta["name"],
+                "namespace": meta["namespace"], "target": target, **result}
+    handle = fault_handle(manifest["kind"], meta["name"], target, spec, common.duration)
+    handle.update(namespace=meta["namespace"], replaced=result["replaced"],
+                  status=summarise(result["object"]) if common.wait else None)
+    return handle

@@ -1,0 +1,1 @@
+"""Chaos Toolkit controls: guard, blast radius, audit, approval and metrics."""

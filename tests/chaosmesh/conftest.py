@@ -1,0 +1,50 @@
+"""Fixtures: the real Chaos Mesh CRDs and a fake API server reached through a kubeconfig."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaosmesh.fake_k8s import Crd, FakeCluster, load_crds
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "chaos-mesh"
+
+
+def crd_dir() -> Path:
+    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_CRDS") or SHARED / "crds")
+
+
+def examples_dir() -> Path:
+    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_EXAMPLES") or SHARED / "examples")
+
+
+@pytest.fixture(scope="session")
+def crds() -> dict[str, Crd]:
+    folder = crd_dir()
+    if not folder.is_dir():
+        pytest.skip(f"the Chaos Mesh CRD folder {folder} is absent (set CHAOSLLM_CHAOSMESH_CRDS)")
+    return load_crds(folder)
+
+
+@pytest.fixture
+def cluster(
+    crds: dict[str, Crd], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeCluster]:
+    """A running fake API server; $KUBECONFIG points at it, as a user's would."""
+    fake = FakeCluster(crds).start()
+    monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
+    for key in ("KUBERNETES_CONTEXT", "CHAOSLLM_DRY_RUN", "CHAOSLLM_BLAST_RADIUS",
+                "CHAOSLLM_EXPERIMENT_TITLE"):
+        monkeypatch.delenv(key, raising=False)
+    fake.add_pod("shop", "web-1", {"app": "web", "chaos-ready": "true"})
+    fake.add_pod("shop", "web-2", {"app": "web", "chaos-ready": "true"})
+    fake.add_pod("shop", "web-3", {"app": "web"})
+    fake.add_pod("shop", "db-1", {"app": "db"})
+    fake.add_pod("kube-system", "dns-1", {"app": "dns"})
+    yield fake
+    fake.stop()
+    assert not fake.status_errors, fake.status_errors
