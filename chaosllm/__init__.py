@@ -24,6 +24,7 @@ ACTIVITY_PACKAGES = (
     "process",
     "stress",
     "slo",
+    "sandbox",
 )
 
 

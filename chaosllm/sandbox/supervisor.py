@@ -147,28 +147,40 @@ class Supervisor:
     def autoscale(self) -> None:
         a = self.args
         samples: list[tuple[float, float, float]] = []
-        above = below = None
-        last_change = time.monotonic()
+        above = below = None  # since when (wall clock) the node is above/below target
+        reported = False
+        last_change = time.time()
         while not self.stop.wait(1.0):
             busy, total = node_cpu_times()
-            now = time.monotonic()
+            now = time.time()
             samples = [s for s in samples if now - s[0] <= 5.0] + [(now, busy, total)]
             if len(samples) < 2 or samples[-1][2] == samples[0][2]:
                 continue
             util = (samples[-1][1] - samples[0][1]) / (samples[-1][2] - samples[0][2])
             NODE_CPU.set(util)
-            above = (above or now) if util >= a.cpu_target else None
+            if util >= a.cpu_target:
+                above = above or now
+            else:
+                above, reported = None, False
             below = (below or now) if util < a.cpu_target / 2 else None
             with self.lock:
                 count = len(self.active())
-                if above and now - above >= a.scale_after and count < min(a.max,
-                        len(self.replicas)) and now - last_change >= a.scale_after:  # fmt: skip
+                sustained = above is not None and now - above >= a.scale_after
+                if sustained and not reported:
+                    # Pressure the autoscaler must answer: probes measure the time
+                    # from its start to the scale-up.
+                    self.event("cpu_pressure", since=round(above or now, 3), cpu=round(util, 3),
+                               replicas=count)  # fmt: skip
+                    reported = True
+                if sustained and count < min(a.max, len(self.replicas)) and (
+                        now - last_change >= a.scale_after):  # fmt: skip
                     replica = next(r for r in self.replicas if r.proc is None)
                     self.spawn(replica)
                     SCALE_EVENTS.labels("up").inc()
                     self.event("scale_up", replicas=count + 1, cpu=round(util, 3))
-                    last_change, above = now, None
-                elif below and now - below >= a.scale_in_after and count > a.min:
+                    last_change, above, reported = now, None, False
+                elif below and now - below >= a.scale_in_after and count > a.min and (
+                        now - last_change >= a.scale_in_after):  # fmt: skip
                     replica = self.active()[-1]
                     self.retire(replica)
                     SCALE_EVENTS.labels("down").inc()
