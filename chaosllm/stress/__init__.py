@@ -1,0 +1,1 @@
+"""Resource stress on this machine through stress-ng: CPU, memory, disk."""
