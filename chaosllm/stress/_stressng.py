@@ -26,8 +26,9 @@ from chaosllm.process._select import read_proc
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]
 
 ENTRY_PREFIX = "stress:"
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
-          "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+_UNITS = {"": 1, "b": 1}
+for _power, _letter in enumerate("kmgt", start=1):
+    _UNITS.update(dict.fromkeys((_letter, _letter + "b", _letter + "ib"), 1024**_power))
 
 
 def parse_size(value: str | int, what: str = "size") -> int:
