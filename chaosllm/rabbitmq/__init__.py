@@ -1,0 +1,1 @@
+"""RabbitMQ faults and probes: message loss, consumer lag and dead letters."""

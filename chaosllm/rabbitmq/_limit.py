@@ -1,0 +1,63 @@
+"""The queue-length fault: a chaosllm policy laid over the queue's own policy.
+
+RabbitMQ applies one policy per queue, so the fault's policy copies the
+definition of the policy it outranks (dead-lettering, TTLs and so on keep
+working) and adds ``max-length`` and ``overflow``. Rolling back deletes it,
+and the outranked policy, never touched, applies again. Whatever stood
+under the fault's own policy name before is kept in the ledger and put back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chaosllm._clients.rabbitmq import Management
+
+OVERFLOWS = ("drop-head", "reject-publish", "reject-publish-dlx")
+_POLICY_FIELDS = ("pattern", "definition", "priority", "apply-to")
+
+
+def policy_name(queue: str) -> str:
+    return f"chaosllm-queue-limit-{queue}"
+
+
+def ledger_id(mgmt: Management, vhost: str, queue: str) -> str:
+    return f"rabbitmq-queue-limit@{mgmt.host}:{mgmt.port}/{vhost}/{queue}"
+
+
+def policy_body(
+    original: dict[str, Any] | None, queue: str, max_length: int, overflow: str
+) -> dict[str, Any]:
+    definition = dict(original.get("definition", {})) if original else {}
+    definition.update({"max-length": max_length, "overflow": overflow})
+    return {
+        # Anchored and escaped, so that it matches this one queue only.
+        "pattern": "^" + re.escape(queue) + "$",
+        "definition": definition,
+        "priority": int(original.get("priority", 0)) + 1 if original else 0,
+        "apply-to": "queues",
+    }
+
+
+def stored(policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The part of a policy that PUT accepts, plus its name, for the ledger."""
+    if policy is None:
+        return None
+    kept = {key: policy[key] for key in _POLICY_FIELDS if key in policy}
+    kept["name"] = policy.get("name")
+    return kept
+
+
+def restore_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """Ledger restorer: delete the fault's policy, or put back what it replaced."""
+    state = entry["state"]
+    vhost, name = state["vhost"], state["policy"]
+    mgmt = Management(state["management_url"], f"remove the limit of queue {state['queue']!r}")
+    replaced = state.get("replaced")
+    if replaced:
+        mgmt.put_policy(vhost, name, {key: replaced[key] for key in _POLICY_FIELDS if key in replaced})
+    else:
+        mgmt.delete_policy(vhost, name)
+    original = state.get("original")
+    return {"policy": name, "restored_policy": original["name"] if original else None}

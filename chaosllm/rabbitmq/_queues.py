@@ -1,0 +1,101 @@
+"""Argument checks, queue look-ups and bulk publishing shared by the RabbitMQ activities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaosllm._clients.rabbitmq import resolve_urls, vhost_of
+from chaosllm.errors import InvalidArgument
+
+MAX_PUBLISH_COUNT = 1_000_000
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_FLOOD_BYTES = 1024 * 1024 * 1024
+
+
+def check_queue(queue: Any) -> str:
+    # AMQP short strings carry at most 255 bytes.
+    if not isinstance(queue, str) or not queue or len(queue.encode()) > 255:
+        raise InvalidArgument(f"queue must be a queue name of 1 to 255 bytes, got {queue!r}")
+    return queue
+
+
+def check_int(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"{what} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def check_fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InvalidArgument(f"fraction must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def label(queue: str, vhost: str) -> str:
+    """``queue 'orders'``, with the vhost when it is not the default one."""
+    return f"queue {queue!r}" if vhost == "/" else f"queue {queue!r} in vhost {vhost!r}"
+
+
+@dataclass(frozen=True)
+class QueueRef:
+    """A checked queue name with the broker settings it was resolved against."""
+
+    name: str
+    url: str
+    management_url: str
+    vhost: str
+
+    @property
+    def label(self) -> str:
+        return label(self.name, self.vhost)
+
+
+def queue_ref(
+    queue: Any,
+    rabbitmq_url: str | None,
+    rabbitmq_management_url: str | None,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> QueueRef:
+    """Check ``queue`` and resolve the settings; the vhost is the AMQP URL's."""
+    check_queue(queue)
+    url, mgmt_url = resolve_urls(rabbitmq_url, rabbitmq_management_url, configuration, secrets)
+    return QueueRef(queue, url, mgmt_url, vhost_of(url))
+
+
+def stat(channel: Any, queue: str) -> tuple[int, int]:
+    """(ready messages, consumers) from a passive declare.
+
+    The broker answers from the queue itself, so unlike the management API's
+    statistics (refreshed every few seconds) this is current. A missing queue
+    closes the channel with 404, which the client factory turns into
+    TargetNotFound.
+    """
+    ok = channel.queue_declare(queue, passive=True)
+    return int(ok.method.message_count), int(ok.method.consumer_count)
+
+
+def publish(channel: Any, queue: str, count: int, make: Callable[[int], tuple[bytes, Any]]) -> bool:
+    """Publish ``count`` messages to ``queue`` through the default exchange.
+
+    Waiting for a confirm per message would cost a round trip each, so all
+    but the last go unconfirmed and only the last one is confirmed: the
+    broker handles a channel's messages in order, so when that confirm
+    arrives every message before it has reached the queue. Returns False
+    when the broker refused the last message (a full queue that rejects
+    publishes).
+    """
+    import pika.exceptions as pex
+
+    for seq in range(count - 1):
+        body, properties = make(seq)
+        channel.basic_publish("", queue, body, properties)
+    channel.confirm_delivery()
+    body, properties = make(count - 1)
+    try:
+        channel.basic_publish("", queue, body, properties)
+    except pex.NackError:
+        return False
+    return True

@@ -1,0 +1,384 @@
+"""RabbitMQ fault actions: message loss, floods, poison messages, consumer lag, queue limits.
+
+Queue contents and consumers are reached over AMQP; connections and policies
+through the management API. A queue limit is the only fault that persists
+in the broker, so it is written to the fault ledger and heals itself when
+its duration ends. The other actions are one-off events with no rollback.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from typing import Any
+
+from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
+from chaosllm.errors import InvalidArgument
+from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
+from chaosllm.rabbitmq._policies import effective_policy
+from chaosllm.rabbitmq._queues import (
+    MAX_FLOOD_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_PUBLISH_COUNT,
+    check_fraction,
+    check_int,
+    publish,
+    queue_ref,
+    stat,
+)
+
+__all__ = [
+    "purge_queue",
+    "drop_messages",
+    "flood_queue",
+    "publish_poison_messages",
+    "close_consumer_connections",
+    "set_queue_limit",
+    "remove_queue_limit",
+]
+
+ROLLBACKS = {"set_queue_limit": "remove_queue_limit"}
+
+MAX_DROP = 100_000
+MAX_LENGTH = 2**31 - 1
+# Valid JSON would be handled; this is neither UTF-8 nor complete JSON,
+# although its content type promises both.
+POISON_BODY = b'{"chaosllm": "poison", "payload": "\xff\xfe\xfd'
+# The management API lists a new consumer only after its next statistics
+# round (collect_statistics_interval, 5 s by default).
+CONSUMER_LISTING_WAIT = 8.0
+
+
+def purge_queue(
+    queue: str,
+    rabbitmq_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Remove every ready message from `queue` (queue.purge): total message loss.
+
+    Messages delivered to consumers and not yet acknowledged stay. There is
+    no rollback: the messages are gone.
+
+    ```json
+    {"type": "action", "name": "lose-all-orders",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "purge_queue", "arguments": {"queue": "orders"}}}
+    ```
+    """
+    ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
+    with amqp_channel(f"purge {ref.label}", ref.url) as channel:
+        purged = int(channel.queue_purge(queue).method.message_count)
+    return {"target": rabbitmq_target(ref.url), "queue": queue, "purged": purged}
+
+
+def drop_messages(
+    queue: str,
+    fraction: float = 0.5,
+    limit: int = 1000,
+    rabbitmq_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Lose a random `fraction` of the first `limit` ready messages of `queue`.
+
+    The messages are taken from the head of the queue without acknowledging
+    them; the chosen ones are acknowledged (and so lost) and the others are
+    returned, which puts them back at their original positions (they arrive
+    with the redelivered flag). If the connection breaks half-way, the broker
+    returns every message not yet acknowledged.
+
+    ```json
+    {"type": "action", "name": "lose-a-third",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "drop_messages",
+                  "arguments": {"queue": "orders", "fraction": 0.3, "limit": 500}}}
+    ```
+    """
+    ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
+    share = check_fraction(fraction)
+    check_int(limit, "limit", 1, MAX_DROP)
+    with amqp_channel(f"drop messages from {ref.label}", ref.url) as channel:
+        ready, _ = stat(channel, queue)
+        tags: list[int] = []
+        while len(tags) < min(ready, limit):
+            method, _properties, _body = channel.basic_get(queue, auto_ack=False)
+            if method is None:  # consumers took the rest meanwhile
+                break
+            tags.append(method.delivery_tag)
+        doomed = random.sample(tags, math.floor(share * len(tags) + 0.5))
+        for tag in doomed:
+            channel.basic_ack(tag)
+        if len(doomed) < len(tags):
+            channel.basic_nack(0, multiple=True, requeue=True)
+        depth, _ = stat(channel, queue)
+    return {
+        "target": rabbitmq_target(ref.url),
+        "queue": queue,
+        "examined": len(tags),
+        "dropped": len(doomed),
+        "requeued": len(tags) - len(doomed),
+        "depth": depth,
+    }
+
+
+def flood_queue(
+    queue: str,
+    count: int = 1000,
+    size_bytes: int = 1024,
+    rabbitmq_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Publish `count` messages of `size_bytes` each to `queue`: a sudden backlog.
+
+    Bounded: at most 1,000,000 messages, 16 MiB each and 1 GiB in all. The
+    messages are transient, typed `application/octet-stream` and carry the
+    header `x-chaosllm: flood`. When the call returns they have all reached
+    the queue; `refused` is true when the broker refused them because the
+    queue is full and set to reject publishes.
+
+    ```json
+    {"type": "action", "name": "flood-orders",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "flood_queue",
+                  "arguments": {"queue": "orders", "count": 5000, "size_bytes": 2048}}}
+    ```
+    """
+    import pika
+
+    ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
+    check_int(count, "count", 1, MAX_PUBLISH_COUNT)
+    check_int(size_bytes, "size_bytes", 0, MAX_MESSAGE_BYTES)
+    if count * size_bytes > MAX_FLOOD_BYTES:
+        raise InvalidArgument(
+            f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
+        )
+    body = b"x" * size_bytes
+    properties = pika.BasicProperties(
+        content_type="application/octet-stream", delivery_mode=1, headers={"x-chaosllm": "flood"}
+    )
+    with amqp_channel(f"flood {ref.label}", ref.url) as channel:
+        stat(channel, queue)  # a missing queue would silently swallow the messages
+        accepted = publish(channel, queue, count, lambda _seq: (body, properties))
+        depth, _ = stat(channel, queue)
+    return {
+        "target": rabbitmq_target(ref.url),
+        "queue": queue,
+        "published": count,
+        "bytes": count * size_bytes,
+        "refused": not accepted,
+        "depth": depth,
+    }
+
+
+def publish_poison_messages(
+    queue: str,
+    count: int = 10,
+    rabbitmq_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Publish `count` messages that no consumer can process to `queue`.
+
+    Each claims `application/json` in UTF-8 but is truncated and not valid
+    UTF-8, and carries the header `x-chaosllm: poison` and a message id that
+    starts with the returned `message_id_prefix`. A consumer that rejects
+    them without requeueing sends them to the queue's dead-letter exchange
+    (see the probe `dead_letter_depth`); one that requeues them loops.
+
+    ```json
+    {"type": "action", "name": "poison-orders",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "publish_poison_messages",
+                  "arguments": {"queue": "orders", "count": 20}}}
+    ```
+    """
+    import pika
+
+    ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
+    check_int(count, "count", 1, MAX_PUBLISH_COUNT)
+    prefix = f"chaosllm-poison-{uuid.uuid4().hex[:8]}-"
+
+    def make(seq: int) -> tuple[bytes, Any]:
+        return POISON_BODY, pika.BasicProperties(
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=f"{prefix}{seq}",
+            headers={"x-chaosllm": "poison"},
+        )
+
+    with amqp_channel(f"publish poison messages to {ref.label}", ref.url) as channel:
+        stat(channel, queue)
+        accepted = publish(channel, queue, count, make)
+    return {
+        "target": rabbitmq_target(ref.url),
+        "queue": queue,
+        "published": count,
+        "refused": not accepted,
+        "message_id_prefix": prefix,
+    }
+
+
+def close_consumer_connections(
+    queue: str,
+    rabbitmq_url: str | None = None,
+    rabbitmq_management_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Close the connections of every consumer of `queue`: consumer lag builds up.
+
+    The connections are closed through the management API, with a reason
+    the clients can log. Whatever else those connections carried is closed
+    too. Consumers that reconnect on their own will come back; this is what
+    it tests. Because the management API lists a new consumer only after its
+    next statistics round, this waits up to 8 s for the listing to catch up
+    with the consumer count the queue itself reports.
+
+    ```json
+    {"type": "action", "name": "disconnect-order-workers",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "close_consumer_connections", "arguments": {"queue": "orders"}}}
+    ```
+    """
+    ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
+    action = f"close the consumer connections of {ref.label}"
+    with amqp_channel(action, ref.url) as channel:
+        _, before = stat(channel, queue)
+    mgmt = Management(ref.management_url, action)
+    connections: set[str] = set()
+    deadline = time.monotonic() + CONSUMER_LISTING_WAIT
+    while before:
+        listed = [
+            consumer
+            for consumer in mgmt.consumers(ref.vhost)
+            if consumer.get("queue", {}).get("name") == queue
+            and (consumer.get("channel_details") or {}).get("connection_name")
+        ]
+        connections = {c["channel_details"]["connection_name"] for c in listed}
+        if len(listed) >= before or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    closed = sorted(name for name in connections if mgmt.close_connection(name))
+    after = before
+    deadline = time.monotonic() + 2.0
+    while True:
+        with amqp_channel(action, ref.url) as channel:
+            _, after = stat(channel, queue)
+        if not closed or after < before or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return {
+        "target": rabbitmq_target(ref.url),
+        "queue": queue,
+        "consumers_before": before,
+        "closed_connections": closed,
+        "consumers_after": after,
+    }
+
+
+def set_queue_limit(
+    queue: str,
+    max_length: int = 1000,
+    overflow: str = "drop-head",
+    duration: str = "60s",
+    name: str | None = None,
+    rabbitmq_url: str | None = None,
+    rabbitmq_management_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Cap `queue` at `max_length` ready messages for `duration`, with a policy.
+
+    `overflow` says what the broker does beyond the cap: "drop-head" drops
+    (or dead-letters) the oldest messages, "reject-publish" refuses new ones,
+    "reject-publish-dlx" refuses and dead-letters them. The limit is the
+    policy `chaosllm-queue-limit-<queue>`, matching exactly this queue; it
+    outranks the policy the queue had and keeps that policy's settings
+    (dead-lettering, TTLs). The fault goes to the fault ledger first; a
+    detached healer removes it when the duration ends, and
+    `remove_queue_limit` or `chaosllm cleanup` earlier. Applying it again
+    while it holds changes the limit but not the duration. An
+    `x-max-length` queue argument still applies if it is smaller, and an
+    `x-overflow` argument wins over the policy.
+
+    ```json
+    {"type": "action", "name": "cap-orders",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "set_queue_limit",
+                  "arguments": {"queue": "orders", "max_length": 100,
+                                "overflow": "reject-publish", "duration": "2m"}}}
+    ```
+    """
+    ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
+    check_int(max_length, "max_length", 0, MAX_LENGTH)
+    if overflow not in OVERFLOWS:
+        raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
+    seconds = parse_duration(duration)
+    vhost = ref.vhost
+    mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
+    mgmt.queue(vhost, queue)
+    policies = mgmt.policies(vhost)
+    pname = policy_name(queue)
+    original = stored(effective_policy(policies, queue, exclude=pname))
+    state = {
+        "management_url": ref.management_url,
+        "vhost": vhost,
+        "queue": queue,
+        "policy": pname,
+        "replaced": stored(next((p for p in policies if p.get("name") == pname), None)),
+        "original": original,
+    }
+    entry_id = ledger_id(mgmt, vhost, queue)
+    description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
+    fresh = record_fault(entry_id, "chaosllm.rabbitmq._limit:restore_entry", state, seconds, description)
+    if not fresh:
+        # Re-applied while it holds: lay the new limit over the policy recorded first.
+        recorded = Ledger().get(entry_id)
+        original = recorded["state"]["original"] if recorded else original
+    try:
+        mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
+    except Exception:
+        if fresh:
+            restore_fault(entry_id)
+        raise
+    return fault_handle(
+        "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",
+        {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration,
+         "policy": pname, "outranks": original["name"] if original else None},
+        seconds,
+    )  # fmt: skip
+
+
+def remove_queue_limit(
+    queue: str,
+    rabbitmq_url: str | None = None,
+    rabbitmq_management_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Remove the limit that `set_queue_limit` put on `queue`.
+
+    The queue's own policy applies again. Returns `{"removed": false}` when
+    there is no limit to remove.
+
+    ```json
+    {"type": "action", "name": "uncap-orders",
+     "provider": {"type": "python", "module": "chaosllm.rabbitmq.actions",
+                  "func": "remove_queue_limit", "arguments": {"queue": "orders"}}}
+    ```
+    """
+    ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
+    mgmt = Management(ref.management_url, f"remove the limit of {ref.label}")
+    pname = policy_name(queue)
+    out: dict[str, Any] = {"target": mgmt.target, "queue": queue, "policy": pname}
+    result = restore_fault(ledger_id(mgmt, ref.vhost, queue))
+    if result["removed"]:
+        return {**out, "removed": True, "restored_policy": result["result"]["restored_policy"]}
+    # Not in this ledger (another machine's run, say): the policy is still ours to remove.
+    return {**out, "removed": mgmt.delete_policy(ref.vhost, pname), "restored_policy": None}
