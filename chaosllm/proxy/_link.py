@@ -31,6 +31,7 @@ __all__ = ["Link", "Direction", "tune_socket"]
 _SPLICE = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 _PIPE_SIZE = 1 << 20
 _READ_SIZE = 256 * 1024
+_BULK = 64 * 1024
 # Stop reading a source while this much is scheduled but not yet written.
 _HIGH_WATER = 4 << 20
 _F_SETPIPE_SZ = 1031
@@ -129,18 +130,23 @@ class Direction:
     def _splice_in(self) -> None:
         if self.pipe is None:
             self.pipe = _pipe()
-        try:
-            n = os.splice(self.src_fd, self.pipe[1], _PIPE_SIZE, flags=_SPLICE)
-        except BlockingIOError:
-            return
-        except OSError:
-            self.link.close()
-            return
-        if n == 0:
-            self._on_eof()
-            return
-        self.in_pipe += n
-        self._drain_pipe()
+        # A big read suggests a bulk transfer: keep going without a trip
+        # through the event loop. A small one is a message: return at once.
+        for _ in range(16):
+            try:
+                n = os.splice(self.src_fd, self.pipe[1], _PIPE_SIZE, flags=_SPLICE)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.link.close()
+                return
+            if n == 0:
+                self._on_eof()
+                return
+            self.in_pipe += n
+            self._drain_pipe()
+            if self.in_pipe or n < _BULK:
+                return
 
     def _drain_pipe(self) -> None:
         assert self.pipe is not None

@@ -37,8 +37,8 @@ def register(subparsers: Any) -> None:
     serve_parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
     serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
     serve_parser.add_argument(
-        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
-        help="event loop: uvloop when installed (auto), or the standard one",
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio",
+        help="event loop (default asyncio: measured at least as fast here, see docs/DESIGN.md)",
     )
     serve_parser.set_defaults(handler=_serve_command)
 
@@ -52,23 +52,24 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
-    if kind in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                raise
-        else:
-            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
     return asyncio.new_event_loop()
 
 
-def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") -> int:
+def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "asyncio") -> int:
     """Run the server until SIGINT/SIGTERM; returns the exit code."""
     from chaosllm.proxy._api import serve_api
     from chaosllm.proxy._server import ApiError, Collection
 
-    loop = _new_loop(loop_kind)
+    try:
+        loop = _new_loop(loop_kind)
+    except ImportError:
+        print(f"chaosllm proxy serve: error: the {loop_kind} event loop is not installed "
+              f"(pip install {loop_kind})", file=sys.stderr)
+        return 1
     collection = Collection()
 
     async def main() -> None:
