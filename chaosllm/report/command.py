@@ -27,7 +27,7 @@ def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
     unknown = [name for name in chosen if name not in allowed]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown) or text!r}: choose from {','.join(allowed)}"
+            f"unknown format {', '.join(unknown) or repr(text)}: choose from {','.join(allowed)}"
         )
     return list(dict.fromkeys(chosen))
 
@@ -79,7 +79,7 @@ def _load_many(items: list[str], lenient_dirs: bool) -> tuple[list[Any], list[st
         except JournalError as exc:
             if named or not lenient_dirs:
                 raise
-            skipped.append(f"{path}: {exc}")
+            skipped.append(str(exc))
         progress.tick(done)
     if not journals:
         raise FileNotFoundError(f"no journal found in {', '.join(items)} ({len(skipped)} skipped)")

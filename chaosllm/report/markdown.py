@@ -37,9 +37,8 @@ def _metric_line(series: MetricSeries) -> str:
     if not series.points:
         return f"- **{md(series.name)}**: no samples"
     values = [y for _, y in series.points]
-    query = series.query.replace("`", "'")
     text = (
-        f"- **{md(series.name)}** (`{query}`): "
+        f"- **{md(series.name)}** ({md(series.query)}): "
         f"min {short(min(values))}{unit}, max {short(max(values))}{unit}, "
         f"last {short(values[-1])}{unit} over {len(values)} samples"
     )

@@ -249,6 +249,14 @@ def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
     return value
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _timestamp(value: Any) -> float | None:
     """Epoch seconds from an ISO 8601 string or a number; None if unreadable."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -318,8 +326,8 @@ def _threshold(tolerance: Any) -> Threshold | None:
         last = _number(bounds[1]) if len(bounds) > 1 else None
         return Threshold("range", f"in {short(bounds, 40)}", first, last)
     if kind == "probe":
-        provider = tolerance.get("provider") or {}
-        args = provider.get("arguments") or {}
+        provider = _dict(tolerance.get("provider"))
+        args = _dict(provider.get("arguments"))
         if provider.get("module") == SLO_TOLERANCE_MODULE:
             return _slo_threshold(str(provider.get("func", "")), args)
         return Threshold("probe", _provider_text(provider))
@@ -372,13 +380,14 @@ def _run(raw: Any, phase: str, secrets: frozenset[str]) -> ActivityRun:
     if not isinstance(raw, dict):
         raw = {}
     activity = raw.get("activity") if isinstance(raw.get("activity"), dict) else {}
-    provider = activity.get("provider") or {}
+    provider = _dict(activity.get("provider"))
     output = raw.get("output")
     status = raw.get("status")
     error = raw.get("exception")
     if isinstance(error, list):
+        # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
         error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]
-        error = error[0]
+        error = error[0].removeprefix("chaoslib.exceptions.ActivityFailed: ")
     run = ActivityRun(
         name=str(activity.get("name", "(unnamed)")),
         type=str(activity.get("type", "action")),
@@ -419,7 +428,7 @@ def _secret_values(experiment: dict[str, Any]) -> frozenset[str]:
 
 
 def _weight(experiment: dict[str, Any]) -> float:
-    for tag in experiment.get("tags") or []:
+    for tag in _list(experiment.get("tags")):
         if isinstance(tag, str) and tag.startswith("weight:"):
             value = _number_text(tag[7:])
             if value is not None:
@@ -443,8 +452,8 @@ def _number_text(text: str) -> float | None:
 
 def _extensions(journal: dict[str, Any], name: str) -> list[dict[str, Any]]:
     found = []
-    for source in (journal, journal.get("experiment") or {}):
-        for ext in source.get("extensions") or []:
+    for source in (journal, _dict(journal.get("experiment"))):
+        for ext in _list(source.get("extensions")):
             if isinstance(ext, dict) and ext.get("name") == name:
                 found.append(ext)
     return found
@@ -467,7 +476,7 @@ def _state(raw_status: Any, deviated: bool, guard_aborted: bool, before: list[Ac
 
 
 def _target(experiment: dict[str, Any], faults: list[FaultWindow]) -> str:
-    for tag in experiment.get("tags") or []:
+    for tag in _list(experiment.get("tags")):
         if isinstance(tag, str) and tag.startswith("target:"):
             return tag[7:]
     targets = list(dict.fromkeys(f.target for f in faults if f.target))
@@ -480,9 +489,7 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
         raise JournalError(f"{path} is not a Chaos Toolkit journal: it has no 'experiment' object")
     experiment = data["experiment"]
     secrets = _secret_values(experiment)
-    steady: dict[str, Any] = data.get("steady_states") or {}
-    if not isinstance(steady, dict):
-        steady = {}
+    steady = _dict(data.get("steady_states"))
 
     def phase(name: str) -> list[ActivityRun]:
         state = steady.get(name)
@@ -490,17 +497,17 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
             runs = state if isinstance(state, list) else []
             out: list[ActivityRun] = []
             for item in runs:
-                probes = item.get("probes", []) if isinstance(item, dict) else []
+                probes = _list(_dict(item).get("probes"))
                 out.extend(_run(p, "during", secrets) for p in probes)
             return out
         if not isinstance(state, dict):
             return []
-        return [_run(p, name, secrets) for p in state.get("probes") or []]
+        return [_run(p, name, secrets) for p in _list(state.get("probes"))]
 
     before, after, during = phase("before"), phase("after"), phase("during")
-    method = [_run(r, "method", secrets) for r in data.get("run") or []]
-    rollbacks = [_run(r, "rollback", secrets) for r in data.get("rollbacks") or []]
-    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    method = [_run(r, "method", secrets) for r in _list(data.get("run"))]
+    rollbacks = [_run(r, "rollback", secrets) for r in _list(data.get("rollbacks"))]
+    hypothesis = _dict(experiment.get("steady-state-hypothesis"))
     declared = hypothesis.get("probes") if isinstance(hypothesis, dict) else None
 
     guard = _extensions(data, GUARD_EXTENSION)
@@ -514,23 +521,23 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
             source=short(redact(b.get("source", ""), secrets), 200),
         )
         for ext in guard
-        for b in ext.get("breaches") or []
+        for b in _list(ext.get("breaches"))
         if isinstance(b, dict)
     ]
-    conditions = [short(redact(c, secrets), 200) for ext in guard for c in ext.get("conditions") or []]
+    conditions = [short(redact(c, secrets), 200) for ext in guard for c in _list(ext.get("conditions"))]
 
     metrics: list[MetricSeries] = []
     window: tuple[float, float] | None = None
     for ext in _extensions(data, METRICS_EXTENSION):
-        span = ext.get("window") or {}
+        span = _dict(ext.get("window"))
         start, end = _timestamp(span.get("start")), _timestamp(span.get("end"))
         if start is not None and end is not None:
             window = (start, end)
-        for series in ext.get("series") or []:
+        for series in _list(ext.get("series")):
             if not isinstance(series, dict):
                 continue
             points = []
-            for point in series.get("points") or []:
+            for point in _list(series.get("points")):
                 if isinstance(point, list | tuple) and len(point) == 2:
                     x, y = _timestamp(point[0]), _number_text(str(point[1]))
                     if x is not None and y is not None:
@@ -548,7 +555,7 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
         end = max(ends) if ends else start
     raw_status = data.get("status")
     deviated = bool(data.get("deviated"))
-    tags = [str(t) for t in experiment.get("tags") or []]
+    tags = [str(t) for t in _list(experiment.get("tags"))]
     return Journal(
         path=path,
         title=str(experiment.get("title") or Path(path).stem),

@@ -1,0 +1,78 @@
+"""``chaosllm report`` and ``chaosllm gameday`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from chaosllm.cli import main
+from tests.report.conftest import SAMPLES
+
+CLI = [sys.executable, "-m", "chaosllm.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_report_writes_every_format(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(["report", str(SAMPLES / "redis-pause.json"), str(SAMPLES / "guard-aborted.json"),
+                 "--format", "md,html,junit,json", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["guard-aborted.html", "guard-aborted.json", "guard-aborted.md", "junit.xml",
+                     "redis-pause.html", "redis-pause.json", "redis-pause.md"]  # fmt: skip
+    assert json.loads((out / "guard-aborted.json").read_text())["state"] == "aborted"
+
+
+def test_same_file_names_from_two_folders_do_not_overwrite(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SAMPLES / "redis-pause.json", tmp_path / folder / "journal.json")
+    main(["report", str(tmp_path / "a/journal.json"), str(tmp_path / "b/journal.json"),
+          "--format", "md", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["journal-2.md", "journal.md"]
+
+
+def test_stdout_and_errors_name_the_file(tmp_path: Path) -> None:
+    done = run("report", str(SAMPLES / "plain-deviated.json"), "--format", "md", "--out", "-")
+    assert done.returncode == 0 and done.stdout.startswith("# Chaos Experiment Report")
+    missing = tmp_path / "missing.json"
+    done = run("report", str(missing))
+    assert done.returncode == 1
+    assert f"chaosllm report: error: journal {missing} does not exist" in done.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    done = run("report", str(bad), "--out", str(tmp_path))
+    assert done.returncode == 1 and f"journal {bad} is not valid JSON" in done.stderr
+    done = run("report", str(bad), "--format", "pdf")
+    assert done.returncode == 2 and "unknown format pdf" in done.stderr
+
+
+def test_gameday_over_a_folder_shows_progress_and_skips_non_journals(tmp_path: Path) -> None:
+    folder = tmp_path / "journals"
+    folder.mkdir()
+    source = (SAMPLES / "plain-deviated.json").read_text()
+    for i in range(60):
+        (folder / f"run-{i:03d}.json").write_text(source)
+    (folder / "experiment.json").write_text('{"title": "not a journal"}')
+    done = run("gameday", str(folder), "--format", "md,json", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "read journals 6/61\n" in done.stderr and "read journals 61/61\n" in done.stderr
+    assert "skipped" in done.stderr and "experiment.json" in done.stderr
+    data = json.loads((tmp_path / "out" / "gameday.json").read_text())
+    assert data["runs"] == 60 and data["results"] == {"pass": 0, "fail": 60, "aborted": 0}
+    assert data["resilience_score"] == 50.0
+    same = run("report", "--gameday", str(folder), "--format", "json", "--out", str(tmp_path / "o2"))
+    assert same.returncode == 0
+    assert json.loads((tmp_path / "o2" / "gameday.json").read_text()) == data
+
+
+def test_help_works() -> None:
+    for args in (["report", "--help"], ["gameday", "--help"]):
+        done = run(*args)
+        assert done.returncode == 0 and "DIR_OR_JOURNALS" in done.stdout

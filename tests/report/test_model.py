@@ -1,0 +1,187 @@
+"""The journal model: every state, weights, thresholds, faults and the guard, from real journals."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from chaosllm.report.model import JournalError, load_journal, parse_journal
+from tests.report.conftest import SAMPLES, sample, slo_journal
+
+EXPECTED_STATES = {
+    "redis-pause": "completed",
+    "redis-pause-2": "completed",
+    "redis-pause-metrics": "completed",
+    "plain-process-completed": "completed",
+    "plain-500-activities": "completed",
+    "redis-flush-deviated": "deviated",
+    "plain-deviated": "deviated",
+    "plain-steady-state-failed": "failed",
+    "plain-interrupted": "interrupted",
+    "guard-aborted": "aborted",
+}
+
+
+@pytest.mark.parametrize("name,state", sorted(EXPECTED_STATES.items()))
+def test_each_sample_has_its_state(name: str, state: str) -> None:
+    journal = load_journal(SAMPLES / f"{name}.json")
+    assert journal.state == state
+    assert (journal.reason == "") == (state == "completed")
+
+
+def test_steady_state_not_met_before_is_failed_although_chaoslib_says_completed() -> None:
+    raw = sample("plain-steady-state-failed")
+    assert raw["status"] == "completed" and raw["deviated"] is False
+    journal = parse_journal(raw)
+    assert journal.state == "failed"
+    assert journal.method == [] and journal.probe_success == 0.0
+    assert "health-check" in journal.reason
+
+
+def test_interrupted_run_has_cut_off_activity_and_no_status_means_interrupted() -> None:
+    raw = sample("plain-interrupted")
+    journal = parse_journal(raw)
+    cut = [run for run in journal.method if run.status == "interrupted"]
+    assert [run.name for run in cut] == ["long-maintenance"]
+    assert "long-maintenance" in journal.reason
+    del raw["status"]
+    journal = parse_journal(raw)
+    assert journal.state == "interrupted" and journal.status is None
+    assert "no status" in journal.reason
+
+
+def test_guard_abort_wins_over_status_and_keeps_the_breach() -> None:
+    raw = sample("guard-aborted")
+    assert raw["status"] == "interrupted"
+    journal = parse_journal(raw)
+    assert journal.state == "aborted" and journal.aborted_by_guard
+    [breach] = journal.breaches
+    assert breach.condition == "queue backlog > 10000"
+    assert breach.observed == 25000.0 and breach.threshold == 10000.0 and breach.at
+    assert "queue backlog" in journal.reason
+    raw["extensions"][0]["aborted"] = False
+    raw["status"] = "completed"
+    assert parse_journal(raw).state == "completed"
+
+
+def test_chaoslib_aborted_status_is_aborted() -> None:
+    raw = sample("plain-deviated")
+    raw["status"] = "aborted"
+    journal = parse_journal(raw)
+    assert journal.state == "aborted" and "Chaos Toolkit" in journal.reason
+
+
+def test_fault_window_from_a_chaosllm_handle_and_from_plain_actions() -> None:
+    journal = load_journal(SAMPLES / "redis-pause.json")
+    [fault] = journal.faults
+    assert fault.kind == "redis-pause" and fault.target.startswith("redis 127.0.0.1:")
+    assert fault.end - fault.start == pytest.approx(2.0, abs=0.01)
+    plain = load_journal(SAMPLES / "plain-deviated.json")
+    [window] = plain.faults
+    assert window.kind == "action" and window.name == "cleanup-job"
+    assert window.start == plain.method[0].start and window.end == plain.method[0].end
+
+
+def test_weight_from_tag_configuration_or_default() -> None:
+    assert load_journal(SAMPLES / "redis-pause.json").weight == 3
+    assert load_journal(SAMPLES / "plain-process-completed.json").weight == 2
+    assert load_journal(SAMPLES / "plain-interrupted.json").weight == 1
+    raw = sample("plain-interrupted")
+    raw["experiment"]["configuration"] = {"chaosllm_weight": "4.5"}
+    assert parse_journal(raw).weight == 4.5
+
+
+def test_plain_tolerances_read_as_thresholds() -> None:
+    journal = load_journal(SAMPLES / "plain-process-completed.json")
+    exits, banner = journal.before
+    assert exits.threshold and exits.threshold.text == "= 0" and exits.observed == 0
+    assert banner.threshold and banner.threshold.kind == "regex" and "prêt" in banner.threshold.text
+    redis = load_journal(SAMPLES / "redis-pause.json")
+    available, keys = redis.before
+    assert available.threshold and available.threshold.text == "= true"
+    assert keys.threshold and keys.threshold.text == "in [50, 1000]" and keys.observed == 100
+    raw = sample("plain-deviated")
+    probe = raw["steady_states"]["before"]["probes"][0]
+    probe["activity"]["tolerance"] = {"type": "jsonpath", "path": "$.status", "expect": "ok"}
+    assert parse_journal(raw).before[0].threshold.text == "$.status = ok"  # type: ignore[union-attr]
+
+
+def test_slo_tolerances_show_bounds_and_count_as_slo_checks() -> None:
+    journal = parse_journal(slo_journal())
+    texts = {run.name: run.threshold.text for run in journal.after if run.threshold}
+    assert texts == {
+        "slo-below": "< 0.5", "slo-above": "> 0.99", "slo-between": "in [10, 20]",
+        "slo-slo_met": "SLO met catalog-availability",
+    }  # fmt: skip
+    assert len(journal.slo_checks) == 5
+    assert [run.passed for run in journal.after] == [True, False, True, True]
+    assert journal.after[3].observed == 0.999
+    assert journal.state == "deviated"
+
+
+def test_probe_success_counts_checks_that_never_ran() -> None:
+    assert load_journal(SAMPLES / "redis-pause.json").probe_success == 100.0
+    # One probe declared, run before (passed) and never after: 1 of 2.
+    assert load_journal(SAMPLES / "plain-interrupted.json").probe_success == 50.0
+    assert load_journal(SAMPLES / "plain-deviated.json").probe_success == 50.0
+
+
+def test_metrics_extension_is_read() -> None:
+    journal = load_journal(SAMPLES / "redis-pause-metrics.json")
+    latency = journal.metrics[0]
+    assert latency.name == "cache write latency" and latency.threshold == 0.5
+    assert len(latency.points) >= 5 and journal.metrics_window
+    assert max(y for _, y in latency.points) > 0.5  # the pause shows in the series
+
+
+def test_500_activities() -> None:
+    journal = load_journal(SAMPLES / "plain-500-activities.json")
+    assert len(journal.method) == 498 and journal.state == "completed"
+
+
+def test_secrets_are_hidden_and_never_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAMPLE_REDIS_PASSWORD", raising=False)
+    raw = sample("redis-pause")
+    raw["experiment"]["secrets"]["inline"] = {"token": "tok-1234-secret"}
+    raw["run"][1]["output"] = {"url": "redis://user:hunter2@db:6379/0", "echo": "tok-1234-secret",
+                               "password": "plain"}  # fmt: skip
+    journal = parse_journal(raw)
+    text = journal.method[1].output
+    assert "hunter2" not in text and "tok-1234-secret" not in text and "plain" not in text
+    assert "redis://user:***@db:6379/0" in text
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    ("{not json", "is not valid JSON"),
+    ('{"title": "an experiment, not a journal"}', "is not a Chaos Toolkit journal"),
+    ("[]", "is not a Chaos Toolkit journal"),
+])  # fmt: skip
+def test_bad_files_name_the_file(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(JournalError, match=message) as info:
+        load_journal(path)
+    assert str(path) in str(info.value)
+
+
+def test_malformed_parts_do_not_crash() -> None:
+    raw = sample("redis-pause")
+    variants = []
+    for key in ("run", "rollbacks", "steady_states", "start", "end", "extensions"):
+        for junk in (None, 3, "x", [1, "y", None], {"a": 1}):
+            variant = copy.deepcopy(raw)
+            variant[key] = junk
+            variants.append(variant)
+    tolerance_junk = [{"type": "range", "range": {"a": 1}}, {"type": "probe"}, [1, "x", 2], {}]
+    for junk in tolerance_junk:
+        variant = copy.deepcopy(raw)
+        variant["steady_states"]["before"]["probes"][0]["activity"]["tolerance"] = junk
+        variants.append(variant)
+    for variant in variants:
+        journal = parse_journal(json.loads(json.dumps(variant)))
+        assert journal.state in ("completed", "failed", "interrupted", "deviated", "aborted")
