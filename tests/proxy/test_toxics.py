@@ -154,10 +154,9 @@ def test_toxicity_zero_spares_every_connection(api: Api, make_proxy: MakeProxy) 
         assert recv_exactly(sock, 6) == b"spared"
 
 
-def test_removing_a_toxic_drops_no_in_flight_data(api: Api, make_proxy: MakeProxy) -> None:
-    name, port = make_proxy()
-    _toxic(api, name, type="latency", attributes={"latency": 2000})
-    payload = os.urandom(4 << 20)
+def _stream_through(port: int, payload: bytes, during: dict[int, Callable[[], None]]) -> bytes:
+    """Send ``payload`` in 64 KiB writes, calling ``during[offset]`` on the way;
+    returns what came back once the echo is complete (or the stream ended)."""
     received = bytearray()
     with connect(port, timeout=10) as sock:
         def reader() -> None:
@@ -170,12 +169,24 @@ def test_removing_a_toxic_drops_no_in_flight_data(api: Api, make_proxy: MakeProx
         thread = threading.Thread(target=reader)
         thread.start()
         view = memoryview(payload)
-        for i in range(0, len(payload), 65536):
-            sock.sendall(view[i:i + 65536])
-            if i == len(payload) // 2:
-                # Half is held by the toxic, half not yet sent: remove it now.
-                assert api.call("DELETE", f"/proxies/{name}/toxics/latency_downstream")[0] == 204
+        for offset in range(0, len(payload), 65536):
+            sock.sendall(view[offset:offset + 65536])
+            if offset in during:
+                during[offset]()
         thread.join(10)
+    return bytes(received)
+
+
+def test_removing_a_toxic_drops_no_in_flight_data(api: Api, make_proxy: MakeProxy) -> None:
+    name, port = make_proxy()
+    _toxic(api, name, type="latency", attributes={"latency": 2000})
+    payload = os.urandom(4 << 20)
+
+    def remove() -> None:
+        # Half is held by the toxic, half not yet sent: remove it now.
+        assert api.call("DELETE", f"/proxies/{name}/toxics/latency_downstream")[0] == 204
+
+    received = _stream_through(port, payload, {len(payload) // 2: remove})
     assert len(received) == len(payload)
     assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
 
@@ -183,26 +194,12 @@ def test_removing_a_toxic_drops_no_in_flight_data(api: Api, make_proxy: MakeProx
 def test_adding_a_toxic_mid_stream_keeps_order(api: Api, make_proxy: MakeProxy) -> None:
     name, port = make_proxy()
     payload = os.urandom(2 << 20)
-    received = bytearray()
-    with connect(port, timeout=10) as sock:
-        def reader() -> None:
-            while len(received) < len(payload):
-                chunk = sock.recv(262144)
-                if not chunk:
-                    return
-                received.extend(chunk)
-
-        thread = threading.Thread(target=reader)
-        thread.start()
-        view = memoryview(payload)
-        for i in range(0, len(payload), 65536):
-            sock.sendall(view[i:i + 65536])
-            if i == len(payload) // 4:
-                _toxic(api, name, type="slicer", attributes={"average_size": 65536})
-            if i == len(payload) // 2:
-                api.call("DELETE", f"/proxies/{name}/toxics/slicer_downstream")
-        thread.join(10)
-    assert bytes(received) == payload
+    received = _stream_through(port, payload, {
+        len(payload) // 4: lambda: _toxic(api, name, type="slicer",
+                                          attributes={"average_size": 65536}),
+        len(payload) // 2: lambda: api.call("DELETE", f"/proxies/{name}/toxics/slicer_downstream"),
+    })
+    assert received == payload
 
 
 def test_toxic_expires_at_its_ttl(api: Api, make_proxy: MakeProxy) -> None:
