@@ -235,9 +235,12 @@ def test_close_consumer_connections_leaves_a_growing_backlog(broker: Broker, que
 
 def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, queue: str) -> None:
     kw = broker.both
+    actions.set_queue_limit(queue, max_length=8, overflow="drop-head", duration="60s", **kw)
+    # Applied again while it holds: the new limit replaces the first, nothing stacks.
     handle = actions.set_queue_limit(queue, max_length=5, overflow="reject-publish", duration="60s", **kw)
     assert handle["kind"] == "rabbitmq-queue-limit" and handle["expires_at"]
     assert handle["spec"]["policy"] == f"chaosllm-queue-limit-{queue}"
+    assert [p["name"] for p in broker.mgmt().policies("/")] == [handle["spec"]["policy"]]
     assert wait_for(lambda: broker.publish(queue, [b"probe"]) == [False], 5)
     accepted = broker.publish(queue, [b"m"] * 10)
     assert accepted == [False] * 10
