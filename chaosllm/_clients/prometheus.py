@@ -161,7 +161,8 @@ class PrometheusAPI:
         """Instant query: ``{"resultType": ..., "result": ...}``."""
         if not isinstance(promql, str) or not promql.strip():
             raise InvalidArgument(f"could not {self.action}: the PromQL query is empty")
-        data: dict[str, Any] = self.get("query", query=promql, time=at, timeout=f"{self.timeout}s")
+        limit = f"{max(1, int(self.timeout * 1000))}ms"
+        data: dict[str, Any] = self.get("query", query=promql, time=at, timeout=limit)
         return data
 
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[Any]:

@@ -86,6 +86,7 @@ __all__ = [
     "after_rollback_control",
     "after_experiment_control",
     "cleanup_control",
+    "install_interrupter",
 ]
 
 logger = logging.getLogger("chaostoolkit")
@@ -124,7 +125,9 @@ class Guard:
         self.prometheus_base_url = prometheus_base_url
         self.configuration = configuration
         self.secrets = secrets
-        self._interrupt = interrupt or _interrupt_main
+        self._interrupt = interrupt or _signal_self
+        self.can_interrupt = interrupt is not None
+        self.restore_handler: Callable[[], Any] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -133,6 +136,7 @@ class Guard:
         self.breaches: list[dict[str, Any]] = []
         self.samples = 0
         self.errors = 0
+        self.resignals = 0
         self.rollbacks_seen = False
         self.rollbacks_run_by: str | None = None
         self.reported = False
@@ -146,19 +150,20 @@ class Guard:
             key = condition.scrape_url or f"prometheus#{condition.index}"
             groups.setdefault(key, []).append(condition)
         for key, members in groups.items():
-            thread = threading.Thread(
-                target=self._poll, args=(members,), name=f"chaosllm-guard {key}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+            self._spawn(f"chaosllm-guard {key}", self._poll, members)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def method_ended(self) -> None:
-        with self._lock:
-            self.in_method = False
+        # a plain store: the signal handler may run while this thread holds _lock
+        self.in_method = False
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
+        for thread in list(self._threads):
             if thread is not threading.current_thread():
                 thread.join(timeout=max(2.0, self.interval * 2))
         self._threads.clear()
@@ -228,12 +233,27 @@ class Guard:
             )
             first = not self.aborted
             self.aborted = True
-            interrupt = first and self.in_method
+            interrupt = first and self.in_method and self.can_interrupt
         shown = "no data" if value is None else f"{value:g}"
         logger.critical(f"chaosllm guard: {condition.text} (observed {shown})")
         if interrupt:
             logger.critical("chaosllm guard: interrupting the method; rollbacks will run")
             self._interrupt()
+            self._spawn("chaosllm-guard interrupter", self.keep_interrupting)
+
+    def keep_interrupting(self) -> None:
+        """Signal the main thread until the method has really stopped.
+
+        One signal is not always enough: chaoslib sleeps an activity's
+        ``pauses.after`` in a ``finally`` block, so an interruption raised
+        during the activity still waits out the whole pause.
+        """
+        while not self._stop.wait(RESIGNAL_EVERY):
+            with self._lock:
+                if not self.in_method:
+                    return
+                self.resignals += 1
+                self._interrupt()
 
     # journal -------------------------------------------------------------
     def extension(self) -> dict[str, Any]:
@@ -248,20 +268,62 @@ class Guard:
         }
 
 
-def _interrupt_main() -> None:
-    """Interrupt the main thread the way ``chaoslib.exit.exit_gracefully`` does.
+RESIGNAL_EVERY = 0.1
+
+
+def _method_code() -> Any:
+    try:
+        from chaoslib.run import apply_activities
+    except ImportError:
+        return None
+    return apply_activities.__code__
+
+
+def _inside_method(frame: Any) -> bool:
+    """True while the main thread's stack still runs chaoslib's method."""
+    code = _method_code()
+    if code is None:
+        return True
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def install_interrupter(guard: Guard) -> bool:
+    """Wrap chaoslib's SIGUSR1 handler so that the guard can stop the method.
 
     A real signal is needed: it wakes a main thread blocked in ``time.sleep``
     (a pause) or waiting for a process probe, which an exception injected
-    from another thread cannot do.
+    from another thread cannot do. The wrapper raises chaoslib's own
+    ``SystemExit(20)`` (interrupted, rollbacks allowed) only while the method
+    is still on the stack, so a late signal never cuts short the rollbacks.
+    Must be called from the main thread, where chaoslib runs controls.
     """
-    handler = signal.getsignal(signal.SIGUSR1)
-    if callable(handler):
-        os.kill(os.getpid(), signal.SIGUSR1)
-    else:
-        # Outside chaoslib's runner: SIGINT becomes KeyboardInterrupt, which
-        # chaoslib also records as an interruption.
-        os.kill(os.getpid(), signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signal.SIGUSR1)
+    if not callable(previous):
+        logger.warning("chaosllm guard: not run by Chaos Toolkit; breaches are only recorded")
+        return False
+
+    def handler(signum: int, frame: Any) -> None:
+        if not guard.aborted:
+            previous(signum, frame)
+            return
+        if guard.in_method and _inside_method(frame):
+            raise SystemExit(20)
+        guard.in_method = False
+
+    signal.signal(signal.SIGUSR1, handler)
+    guard.restore_handler = lambda: signal.signal(signal.SIGUSR1, previous)
+    guard.can_interrupt = True
+    return True
+
+
+def _signal_self() -> None:
+    os.kill(os.getpid(), signal.SIGUSR1)
 
 
 _current: Guard | None = None
@@ -314,6 +376,7 @@ def before_experiment_control(context: Any, **arguments: Any) -> None:
 
 def before_method_control(context: Any, **arguments: Any) -> None:
     if _current is not None:
+        install_interrupter(_current)
         _current.start()
 
 
@@ -373,4 +436,8 @@ def cleanup_control() -> None:
     global _current
     if _current is not None:
         _current.stop()
+        if _current.restore_handler is not None and (
+            threading.current_thread() is threading.main_thread()
+        ):
+            _current.restore_handler()
     _current = None

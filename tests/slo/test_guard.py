@@ -96,11 +96,14 @@ def test_breach_interrupts_a_running_process_probe(
 def test_rollbacks_run_once_when_the_strategy_already_plays_them(
     tmp_path: Path, target: Target, traffic: Traffic
 ) -> None:
+    # breaching from the start: the signal lands during the action, before its pause
     traffic.error_share = 0.5
+    started = time.monotonic()
     proc, journal = run_experiment(
         _experiment(tmp_path, LONG_PAUSE, _error_guard(target)), tmp_path,
         extra_args=("--rollback-strategy", "always"),
     )  # fmt: skip
+    assert time.monotonic() - started < 40, "the pause after the action was not cut short"
     assert journal["status"] == "interrupted", proc.stderr
     assert _guard_entry(journal)["rollbacks_run_by"] == "chaoslib"
     assert (tmp_path / "rolled-back").read_text() == "done\n"

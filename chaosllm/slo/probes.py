@@ -1,0 +1,196 @@
+"""SLO probes over Prometheus: one number, a ratio, a quantile, an SLO's status, alerts.
+
+Each returns a plain number or a flat dict that a tolerance tests without
+JSONPath. "No data" (an empty answer, or NaN such as 0/0) is ``null``, never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm._clients.prometheus import prometheus_api
+from chaosllm.slo._promql import (
+    availability_query,
+    error_ratio_query,
+    latency_quantile_query,
+    single_value,
+)
+from chaosllm.slo.spec import find_slo
+
+__all__ = [
+    "query_value",
+    "latency_quantile",
+    "error_ratio",
+    "availability",
+    "slo_status",
+    "alerts_firing",
+]
+
+
+def _value(action: str, query: str, prometheus_base_url: str | None, configuration: Any,
+           secrets: Any) -> float | None:  # fmt: skip
+    with prometheus_api(action, prometheus_base_url, configuration, secrets) as api:
+        return single_value(api, query)
+
+
+def query_value(
+    query: str,
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float | None:
+    """The one number an instant PromQL query returns; null when there is no data.
+
+    A query that returns several series is refused: aggregate it.
+
+    ```json
+    {"type": "probe", "name": "requests-per-second",
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "query_value",
+                  "arguments": {"query": "sum(rate(http_requests_total[1m]))"}}}
+    ```
+    """
+    return _value("run query", query, prometheus_base_url, configuration, secrets)
+
+
+def latency_quantile(
+    metric: str,
+    quantile: float = 0.95,
+    selector: str = "",
+    window: str = "1m",
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float | None:
+    """A latency quantile, in the histogram's unit (seconds), over ``window``.
+
+    ``metric`` is the histogram's name (with or without ``_bucket``);
+    ``selector`` holds label matchers such as ``job="api"``. Null when there
+    was no request in the window.
+
+    ```json
+    {"type": "probe", "name": "p95-latency",
+     "tolerance": {"type": "probe", "name": "under-500ms",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "below", "arguments": {"threshold": "500ms"}}},
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "latency_quantile",
+                  "arguments": {"metric": "http_request_duration_seconds", "quantile": 0.95,
+                                "selector": "job=\\"api\\"", "window": "1m"}}}
+    ```
+    """
+    query = latency_quantile_query(metric, quantile, selector, window)
+    return _value(f"read p{quantile * 100:g} latency", query, prometheus_base_url, configuration,
+                  secrets)  # fmt: skip
+
+
+def error_ratio(
+    metric: str = "http_requests_total",
+    selector: str = "",
+    error_selector: str = 'status=~"5.."',
+    window: str = "1m",
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float | None:
+    """Share of requests that failed over ``window`` (0.0 to 1.0); null with no request.
+
+    ```json
+    {"type": "probe", "name": "error-ratio",
+     "tolerance": {"type": "probe", "name": "under-1-percent",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "below", "arguments": {"threshold": "1%"}}},
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "error_ratio",
+                  "arguments": {"selector": "job=\\"api\\"", "window": "1m"}}}
+    ```
+    """
+    query = error_ratio_query(metric, selector, error_selector, window)
+    return _value("read error ratio", query, prometheus_base_url, configuration, secrets)
+
+
+def availability(
+    metric: str = "http_requests_total",
+    selector: str = "",
+    error_selector: str = 'status=~"5.."',
+    window: str = "1m",
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> float | None:
+    """Share of requests that succeeded over ``window`` (1 - error ratio); null with no request.
+
+    ```json
+    {"type": "probe", "name": "availability",
+     "tolerance": {"type": "probe", "name": "at-least-95-percent",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "above", "arguments": {"threshold": 0.95,
+                                                               "inclusive": true}}},
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "availability",
+                  "arguments": {"selector": "job=\\"api\\""}}}
+    ```
+    """
+    query = availability_query(metric, selector, error_selector, window)
+    return _value("read availability", query, prometheus_base_url, configuration, secrets)
+
+
+def slo_status(
+    slo_file: str,
+    name: str,
+    window: str | None = None,
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The status of one SLO of an SLO file: value, objective, met, burn rate.
+
+    ``window`` overrides the SLO's own window (an experiment rarely waits
+    30 days). Returns ``{"name", "value", "objective", "comparison", "met",
+    "burn_rate", "window", "no_data", "query"}``; with no data, ``value``,
+    ``met`` and ``burn_rate`` are null and ``no_data`` is true.
+
+    ```json
+    {"type": "probe", "name": "availability-slo",
+     "tolerance": {"type": "probe", "name": "slo-met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "slo_status",
+                  "arguments": {"slo_file": "slos.yaml", "name": "api_availability",
+                                "window": "5m"}}}
+    ```
+    """
+    slo = find_slo(slo_file, name)
+    query = slo.query(window)
+    value = _value(f"evaluate SLO {name!r}", query, prometheus_base_url, configuration, secrets)
+    return {
+        "name": slo.name,
+        "value": value,
+        "objective": slo.objective,
+        "comparison": slo.comparison,
+        "met": None if value is None else slo.met(value),
+        "burn_rate": None if value is None else slo.burn_rate(value),
+        "window": window or slo.window,
+        "no_data": value is None,
+        "query": query,
+    }
+
+
+def alerts_firing(
+    name: str | None = None,
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> int:
+    """How many alerts named ``name`` (every alert when omitted) are firing now.
+
+    ```json
+    {"type": "probe", "name": "no-outage-alert", "tolerance": 0,
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "alerts_firing",
+                  "arguments": {"name": "ChaosCausedOutage"}}}
+    ```
+    """
+    with prometheus_api("list alerts", prometheus_base_url, configuration, secrets) as api:
+        alerts = api.alerts()
+    return sum(
+        1
+        for alert in alerts
+        if alert.get("state") == "firing"
+        and (name is None or alert.get("labels", {}).get("alertname") == name)
+    )

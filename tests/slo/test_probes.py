@@ -1,0 +1,254 @@
+"""SLO probes, the SLO file and the alert rules against a private Prometheus.
+
+One Prometheus (scrape interval 1 s) scrapes a test target serving 100
+requests/s, a quarter of them errors, all answered in 0.3 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachable
+from chaosllm.sandbox import launcher
+from chaosllm.slo import probes, tolerances
+from tests.conftest import IN_CI
+from tests.slo.target import Target, Traffic
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTS = ROOT / "deploy" / "prometheus" / "chaos-alerts.yml"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One Prometheus for the module: starting it is the slow part."""
+    target = Target()
+    traffic = Traffic(target)
+    traffic.error_share = 0.25
+    traffic.latency = 0.3
+    try:
+        server = launcher.start_prometheus(
+            tmp_path_factory.mktemp("prometheus"), targets={"app": [target.address]},
+            rule_files=[str(ALERTS)],
+        )  # fmt: skip
+    except launcher.MissingBinary as exc:
+        traffic.stop()
+        target.close()
+        if IN_CI:
+            pytest.fail(f"CI=true and a server binary is missing: {exc}")
+        pytest.skip(str(exc))
+    cfg = {"prometheus_base_url": server.url}
+    try:
+        launcher.wait_until(
+            lambda: (probes.query_value("sum(rate(http_requests_total[5s]))",
+                                        configuration=cfg) or 0) > 0,
+            30, "prometheus to hold two scrapes of the target",
+        )  # fmt: skip
+        yield {"configuration": cfg, "server": server}
+    finally:
+        server.stop()
+        traffic.stop()
+        target.close()
+
+
+def test_probes_return_the_values_the_target_serves(stack: dict[str, Any], tmp_path: Path) -> None:
+    cfg = stack["configuration"]
+    ratio = probes.error_ratio(window="10s", configuration=cfg)
+    assert ratio is not None and ratio == pytest.approx(0.25, abs=0.03)
+    available = probes.availability(window="10s", configuration=cfg)
+    assert available is not None and available == pytest.approx(0.75, abs=0.03)
+    # every request took 0.3 s: inside the (0.25, 0.5] bucket, interpolated linearly
+    p95 = probes.latency_quantile("http_request_duration_seconds", 0.95, window="10s",
+                                  configuration=cfg)  # fmt: skip
+    assert p95 == pytest.approx(0.25 + 0.25 * 0.95, abs=1e-6)
+    p50 = probes.latency_quantile("http_request_duration_seconds_bucket", 0.5,
+                                  selector='job="app"', window="10s", configuration=cfg)
+    assert p50 == pytest.approx(0.375, abs=1e-6)
+    assert probes.query_value('sum(app_up{job="app"})', configuration=cfg) == 1.0
+
+    assert tolerances.below(ratio, threshold="30%") and not tolerances.below(ratio, threshold="5%")
+    assert tolerances.below(p95, threshold="500ms") and tolerances.above(available, threshold=0.7)
+    assert tolerances.between(available, lower=0.7, upper="80%")
+
+
+def test_no_data_is_null_never_zero(stack: dict[str, Any]) -> None:
+    cfg = stack["configuration"]
+    assert probes.query_value("sum(no_such_metric)", configuration=cfg) is None
+    assert probes.error_ratio(selector='job="missing"', configuration=cfg) is None
+    assert probes.availability(selector='job="missing"', configuration=cfg) is None
+    assert probes.latency_quantile("no_such_histogram", configuration=cfg) is None
+    assert tolerances.below(None, threshold=1) is False
+    assert tolerances.below(None, threshold=1, allow_no_data=True) is True
+
+
+def test_slo_file_status_burn_rate_and_no_data(stack: dict[str, Any], tmp_path: Path) -> None:
+    cfg = stack["configuration"]
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(
+        "slos:\n"
+        "  - name: api_availability\n    objective: 99%\n    window: 30d\n"
+        "    indicator:\n      ratio:\n"
+        "        good: http_requests_total{job=\"app\",status!~\"5..\"}\n"
+        "        total: http_requests_total{job=\"app\"}\n"
+        "  - name: api_latency_p95\n    objective: 500ms\n    window: 5m\n"
+        "    indicator:\n      latency: {metric: http_request_duration_seconds, quantile: 0.95}\n"
+        "  - name: error_rate\n    objective: \"<30%\"\n    window: 5m\n"
+        "    indicator:\n      query: sum(rate(http_requests_total{status=~\"5..\"}[$window]))"
+        " / sum(rate(http_requests_total[$window]))\n"
+        "  - name: ghost\n    objective: 99%\n    window: 5m\n"
+        "    indicator:\n      ratio: {bad: 'ghost_total{code=\"5\"}', total: ghost_total}\n"
+    )  # fmt: skip
+    availability = probes.slo_status(str(slo_file), "api_availability", window="10s",
+                                     configuration=cfg)  # fmt: skip
+    assert availability["met"] is False and availability["objective"] == 0.99
+    assert availability["value"] == pytest.approx(0.75, abs=0.03)
+    assert availability["burn_rate"] == pytest.approx(25, abs=3)  # 25% errors / 1% budget
+    assert tolerances.slo_met(availability) is False
+
+    latency = probes.slo_status(str(slo_file), "api_latency_p95", configuration=cfg)
+    assert latency["met"] is True and latency["comparison"] == "<="
+    assert latency["burn_rate"] is None and latency["window"] == "5m"
+    errors = probes.slo_status(str(slo_file), "error_rate", window="10s", configuration=cfg)
+    assert errors["met"] is True and errors["comparison"] == "<"
+    assert errors["burn_rate"] == pytest.approx(0.25 / 0.30, abs=0.1)
+    assert tolerances.slo_met(errors, max_burn_rate=2) is True
+    assert tolerances.slo_met(errors, max_burn_rate=0.5) is False
+
+    ghost = probes.slo_status(str(slo_file), "ghost", configuration=cfg)
+    assert ghost["no_data"] is True and ghost["value"] is None and ghost["met"] is None
+    assert tolerances.slo_met(ghost) is False
+
+
+def test_alert_rules_fire_and_are_read_by_alerts_firing(stack: dict[str, Any]) -> None:
+    cfg = stack["configuration"]
+    launcher.wait_until(
+        lambda: probes.alerts_firing("ChaosCausedOutage", configuration=cfg) == 1,
+        20, "ChaosCausedOutage to fire",
+    )  # fmt: skip
+    assert probes.alerts_firing("SlowRecovery", configuration=cfg) == 0
+    assert probes.alerts_firing(configuration=cfg) >= 1
+
+
+def test_query_errors_are_translated(stack: dict[str, Any]) -> None:
+    cfg = stack["configuration"]
+    with pytest.raises(InvalidArgument, match="returned .* series"):
+        probes.query_value("http_requests_total", configuration=cfg)
+    with pytest.raises(InvalidArgument, match="could not run query on prometheus 127.0.0.1"):
+        probes.query_value("sum(rate(", configuration=cfg)
+    with pytest.raises(InvalidArgument, match="not a PromQL range"):
+        probes.error_ratio(window="5 minutes", configuration=cfg)
+
+
+def test_unreachable_prometheus_fails_fast() -> None:
+    port = launcher.free_port()
+    started = time.monotonic()
+    with pytest.raises(TargetUnreachable, match=f"prometheus 127.0.0.1:{port}"):
+        probes.query_value("up", prometheus_base_url=f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 3
+
+
+def _bcrypt(password: str) -> str:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # glibc's bcrypt, which Prometheus's web config expects
+
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+
+
+def test_basic_auth_from_secrets_against_a_protected_prometheus(tmp_path: Path) -> None:
+    try:
+        binary = launcher.find_binary("prometheus")
+    except launcher.MissingBinary as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1s\n")
+    (tmp_path / "web.yml").write_text(f"basic_auth_users:\n  chaos: {_bcrypt('s3cret-pw')}\n")
+    port = launcher.free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--web.config.file={tmp_path / 'web.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        good = {"prometheus_username": "chaos", "prometheus_password": "s3cret-pw"}
+        launcher.wait_until(
+            lambda: probes.query_value("vector(1)", url, secrets=good) == 1.0, 30, "prometheus"
+        )
+        with pytest.raises(ConfigurationError, match="HTTP 401") as refused:
+            probes.query_value("vector(1)", url, secrets={**good, "prometheus_password": "wrong"})
+        assert "wrong" not in str(refused.value)
+        # credentials in the URL work too and never show in messages
+        assert probes.query_value("vector(2)", f"http://chaos:s3cret-pw@127.0.0.1:{port}") == 2.0
+        with pytest.raises(InvalidArgument) as bad:
+            probes.query_value("sum(", f"http://chaos:s3cret-pw@127.0.0.1:{port}")
+        assert "s3cret-pw" not in str(bad.value)
+    finally:
+        launcher.stop_pid(proc.pid, 5, proc)
+
+
+def test_alert_rules_pass_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if IN_CI:
+            pytest.fail("CI=true and promtool is missing")
+        pytest.skip("promtool is not installed")
+    proc = subprocess.run([promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 rules found" in proc.stdout + proc.stderr
+
+
+def test_guard_on_prometheus_and_metrics_control_write_the_journal(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.chaos_run import run_experiment
+
+    url = stack["configuration"]["prometheus_base_url"]
+    experiment = {
+        "title": "guarded by prometheus", "description": "25% errors abort the method",
+        "configuration": {"prometheus_base_url": url},
+        "method": [{"type": "action", "name": "hold",
+                    "provider": {"type": "process", "path": "true"}, "pauses": {"after": 60}}],
+        "controls": [
+            {"name": "chaosllm-guard",
+             "provider": {"type": "python", "module": "chaosllm.controls.guard", "arguments": {
+                 "interval": "500ms",
+                 "conditions": [{"error_ratio": {"window": "10s"}, "above": "5%"},
+                                {"latency_quantile": {"metric": "http_request_duration_seconds",
+                                                      "window": "10s"}, "above": "2000ms"}]}}},
+            {"name": "chaosllm-metrics",
+             "provider": {"type": "python", "module": "chaosllm.controls.metrics", "arguments": {
+                 "step": "1s", "before": "5s",
+                 "series": [{"name": "error ratio", "unit": "ratio", "threshold": "5%",
+                             "error_ratio": {"window": "10s"}},
+                            {"name": "up", "query": "up"},
+                            {"name": "nothing", "query": "sum(no_such_metric)"}]}}},
+        ],
+    }  # fmt: skip
+    started = time.monotonic()
+    proc, journal = run_experiment(experiment, tmp_path)
+    assert time.monotonic() - started < 40, proc.stderr
+    assert journal["status"] == "interrupted", proc.stderr
+    guard = next(e for e in journal["extensions"] if e["name"] == "chaosllm-guard")
+    (breach,) = guard["breaches"]
+    assert breach["condition"] == "error_ratio > 0.05" and breach["source"] == "prometheus"
+    assert breach["observed"] == pytest.approx(0.25, abs=0.05)
+    metrics = next(e for e in journal["extensions"] if e["name"] == "chaosllm-metrics")
+    assert metrics["window"]["start"] < metrics["window"]["end"]
+    series = {s["name"]: s for s in metrics["series"]}
+    ratio = series["error ratio"]
+    assert ratio["unit"] == "ratio" and ratio["threshold"] == 0.05 and "rate(" in ratio["query"]
+    assert len(ratio["points"]) >= 3
+    assert all(len(p) == 2 and p[1] == pytest.approx(0.25, abs=0.05) for p in ratio["points"])
+    assert series["up"]["points"] and series["up"]["threshold"] is None
+    assert series["nothing"]["points"] == []
