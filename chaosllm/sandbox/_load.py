@@ -17,7 +17,8 @@ from typing import Any
 from chaosllm.errors import InvalidArgument, TargetNotFound
 from chaosllm.faults import parse_duration
 
-__all__ = ["results_path", "pid_path", "read_results", "summarise", "quantile", "check_name"]
+__all__ = ["results_path", "pid_path", "read_results", "summarise", "quantile", "check_name",
+           "started_at", "since"]
 
 
 def check_name(name: str) -> str:
@@ -32,6 +33,22 @@ def results_path(directory: Path, name: str) -> Path:
 
 def pid_path(directory: Path, name: str) -> Path:
     return directory / "load" / f"{check_name(name)}.pid"
+
+
+def started_at(directory: Path, name: str = "load") -> float | None:
+    """When load run ``name`` started (the start of the current experiment), if known."""
+    try:
+        return float(results_path(directory, name).with_suffix(".start").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def since(directory: Path, window: str | None) -> float:
+    """The epoch a probe's ``window`` starts at: ``window`` ago, or, when it is
+    null, the start of the current load run (else the beginning of time)."""
+    if window:
+        return time.time() - parse_duration(window, "window")
+    return started_at(directory) or 0.0
 
 
 def read_results(directory: Path, name: str, window: str | None = None,

@@ -62,6 +62,7 @@ def start_load(
     out = results_path(directory, name)
     out.parent.mkdir(exist_ok=True)
     out.write_text("")
+    out.with_suffix(".start").write_text(f"{time.time():.3f}\n")
     cmd = [sys.executable, "-m", "chaosllm.sandbox.loadgen", "--url", service["url"],
            "--out", str(out), "--rate", str(rate), "--duration", str(seconds),
            "--target", target]  # fmt: skip

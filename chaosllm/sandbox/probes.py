@@ -2,7 +2,10 @@
 
 Load probes read the results of a load run (see ``start_load``); ``window``
 keeps only the requests due in the last part of the run ("30s"). Other
-probes read the sandbox state file and the supervisor's event log.
+probes read the sandbox state file, the supervisor's event log and
+Prometheus; their ``window`` defaults to "since the current load run
+started", which is the start of the experiment when the load control runs
+it, so that one scenario never judges the faults of the previous one.
 """
 
 from __future__ import annotations
@@ -309,18 +312,23 @@ def _events(directory: Path, window: str | None) -> list[dict[str, Any]]:
     path = directory / "events.jsonl"
     if not path.exists():
         return []
-    since = time.time() - parse_duration(window, "window") if window else 0.0
+    start = _load.since(directory, window)
     events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [e for e in events if e["t"] >= since]
+    return [e for e in events if e["t"] >= start]
+
+
+def _promql_window(configuration: Any, secrets: Any, window: str | None) -> str:
+    start = _load.since(run_dir(configuration, secrets), window)
+    return f"{max(1, int(time.time() - start) + 1)}s" if start else "5m"
 
 
 def recovery_seconds(
-    window: str = "5m",
+    window: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> float:
     """Longest time from a replica's exit to its replacement being ready, over
-    the exits in the last `window`; a replica not ready yet counts the time
+    the exits in `window`; a replica not ready yet counts the time
     since its exit. 0 when no replica exited.
 
     ```json
@@ -343,11 +351,11 @@ def recovery_seconds(
 
 
 def replica_exits(
-    window: str = "5m",
+    window: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> int:
-    """Gateway replicas that exited in the last `window` (killed, crashed, OOM-killed).
+    """Gateway replicas that exited in `window` (killed, crashed, OOM-killed).
 
     ```json
     {"type": "probe", "name": "no-oom-kill", "tolerance": 0,
@@ -361,11 +369,11 @@ def replica_exits(
 
 def scale_events(
     direction: str = "up",
-    window: str = "5m",
+    window: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> int:
-    """Autoscaler decisions ("up" or "down") in the last `window`.
+    """Autoscaler decisions ("up" or "down") in `window`.
 
     ```json
     {"type": "probe", "name": "scaled-out",
@@ -378,11 +386,11 @@ def scale_events(
 
 
 def scale_out_seconds(
-    window: str = "2m",
+    window: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> float | None:
-    """Seconds from the start of the first sustained CPU pressure in the last
+    """Seconds from the start of the first sustained CPU pressure in
     `window` to the autoscaler's next scale-up; 0 when there was no sustained
     pressure, null when there was pressure but no scale-up.
 
@@ -412,12 +420,12 @@ def _increase(query: str, configuration: Any, secrets: Any) -> float:
 
 def breaker_trips(
     dependency: str,
-    window: str = "1m",
+    window: str | None = None,
     min_failures: int = 5,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> bool:
-    """True when calls to `dependency` did not fail in the last `window` (fewer
+    """True when calls to `dependency` did not fail in `window` (fewer
     than `min_failures`), or when they did and its circuit breaker opened:
     "breakers open when the dependency fails", read from Prometheus.
 
@@ -428,6 +436,7 @@ def breaker_trips(
     ```
     """
     selector = f'dependency="{_label(dependency)}"'
+    window = _promql_window(configuration, secrets, window)
     failures = _increase(f'sum(increase(sandbox_dependency_failures_total{{{selector},'
                          f'reason="error"}}[{window}]))', configuration, secrets)  # fmt: skip
     if failures < min_failures:
@@ -438,12 +447,12 @@ def breaker_trips(
 
 def fallback_serves(
     dependency: str,
-    window: str = "1m",
+    window: str | None = None,
     min_failures: int = 5,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> bool:
-    """True when `dependency` was not failing in the last `window`, or when it
+    """True when `dependency` was not failing in `window`, or when it
     was and the gateway answered from a fallback (stale cache, popular models).
 
     ```json
@@ -453,6 +462,7 @@ def fallback_serves(
     ```
     """
     selector = f'dependency="{_label(dependency)}"'
+    window = _promql_window(configuration, secrets, window)
     failures = _increase(f"sum(increase(sandbox_dependency_failures_total{{{selector}}}[{window}]))",
                          configuration, secrets)  # fmt: skip
     if failures < min_failures:

@@ -240,6 +240,8 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "rabbitmq_management_url": servers["rabbitmq"].extra["management_url"],
         "sandbox_dir": str(directory),
         "gateway_url": f"http://127.0.0.1:{front}",
+        # What stress scenarios allocate: 85 % of the sandbox's memory limit.
+        "sandbox_memory_stress": f"{int(state['memory_limit_mb'] * 0.85)}MB",
     }
     state["ready_at"] = time.time()
     _write_state(directory, state)
