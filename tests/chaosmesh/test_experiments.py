@@ -1,0 +1,148 @@
+"""The experiments validate, the blast-radius control checks them, and `chaos run` drives the fake cluster."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaoslib.configuration import load_configuration
+from chaoslib.exceptions import InterruptExecution
+
+from chaosllm.controls import blast_radius
+from tests.chaosmesh.conftest import REPO
+from tests.chaosmesh.fake_k8s import FakeCluster
+
+EXPERIMENTS = sorted(p for family in ("network", "pods", "stress", "io")
+                     for p in (REPO / "experiments" / family).glob("*.json"))
+CHAOS = [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()"]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def test_each_family_has_an_experiment_with_steady_state_and_rollbacks() -> None:
+    assert {p.parent.name for p in EXPERIMENTS} == {"network", "pods", "stress", "io"}
+    for path in EXPERIMENTS:
+        experiment = _load(path)
+        assert experiment["steady-state-hypothesis"]["probes"], path
+        faults = [a for a in experiment["method"] if a["provider"].get("func", "").startswith(
+            ("inject_", "kill_", "fail_", "stress_", "override_", "shift_"))]
+        removed = {a["provider"]["arguments"]["name"] for a in experiment["rollbacks"]}
+        assert faults and {a["provider"]["arguments"]["name"] for a in faults} <= removed, path
+
+
+def test_chaos_validate_accepts_every_experiment(tmp_path: Path) -> None:
+    # One process validates them all: the chaos CLI takes seconds to import.
+    code = ("import sys; from chaostoolkit.__main__ import cli\n"
+            "for path in sys.argv[2:]:\n"
+            "    code = cli.main(['--log-file', sys.argv[1], 'validate', path], standalone_mode=False)\n"
+            "    print('invalid' if isinstance(code, int) and code else 'valid', path)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "chaos.log"), *map(str, EXPERIMENTS)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + (tmp_path / "chaos.log").read_text()
+    assert proc.stdout.count("\nvalid ") + proc.stdout.startswith("valid ") == len(EXPERIMENTS), (
+        proc.stdout)
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_the_control_accepts_the_experiments(path: Path) -> None:
+    experiment = _load(path)
+    configuration = load_configuration(experiment["configuration"])
+    blast_radius.before_experiment_control(experiment, configuration=configuration)
+
+
+def test_the_control_names_the_refused_activity() -> None:
+    experiment = _load(REPO / "experiments" / "network" / "gateway-latency.json")
+    configuration = load_configuration(experiment["configuration"])
+    bad = copy.deepcopy(experiment)
+    bad["method"][1]["provider"]["arguments"]["namespace"] = "kube-system"
+    with pytest.raises(InterruptExecution, match="activity 'drop-gateway-packets' refused: .*kube-system"):
+        blast_radius.before_experiment_control(bad, configuration=configuration)
+    bad = copy.deepcopy(experiment)
+    bad["method"][0]["provider"]["arguments"]["mode"] = "all"
+    with pytest.raises(InterruptExecution, match="delay-gateway-to-catalog.*100% .*max_percent 50"):
+        blast_radius.before_experiment_control(bad, configuration=configuration)
+    bad = copy.deepcopy(experiment)
+    bad["method"][0]["provider"]["arguments"]["duration"] = None
+    with pytest.raises(InterruptExecution, match="duration is required"):
+        blast_radius.before_experiment_control(bad, configuration=configuration)
+
+
+def test_the_control_checks_manifests_schedules_and_workflows() -> None:
+    policy = {"allowed_namespaces": ["shop"]}
+    spec = {"action": "pod-kill", "mode": "one", "selector": {"namespaces": ["payments"]}}
+    experiment = {"method": [
+        {"type": "action", "name": "nightly-kill",
+         "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions", "func": "schedule_chaos",
+                      "arguments": {"kind": "PodChaos", "spec": spec, "schedule": "@daily",
+                                    "duration": "1m", "namespace": "shop"}}}]}
+    with pytest.raises(InterruptExecution, match="nightly-kill.*namespace payments is not in allowed"):
+        blast_radius.before_experiment_control(experiment, policy=policy)
+    experiment["method"][0]["provider"] = {
+        "type": "python", "module": "chaosllm.chaosmesh.actions", "func": "apply_manifest",
+        "arguments": {"path_or_manifest": str(REPO / "experiments" / "chaos-mesh" / "network-delay.yaml")}}
+    with pytest.raises(InterruptExecution, match="namespace llm-marketplace is not in allowed"):
+        blast_radius.before_experiment_control(experiment, policy=policy)
+
+
+def test_a_malformed_policy_is_refused_when_the_control_loads() -> None:
+    with pytest.raises(InterruptExecution, match="unknown key"):
+        blast_radius.configure_control(policy={"max_pods": 3})
+
+
+def _experiment(namespace: str) -> dict[str, Any]:
+    target = {"namespace": namespace, "label_selectors": "app=web,chaos-ready=true", "mode": "all"}
+    return {
+        "version": "1.0.0", "title": "kill the opted-in web pods",
+        "description": "Runs the real chaos CLI against the fake API server.",
+        "configuration": {"experiment_title": "fake-run",
+                          "blast_radius": {"allowed_namespaces": ["shop"], "max_count": 2}},
+        "controls": [{"name": "blast-radius",
+                      "provider": {"type": "python", "module": "chaosllm.controls.blast_radius"}}],
+        "method": [
+            {"type": "action", "name": "kill-web",
+             "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions", "func": "kill_pods",
+                          "arguments": {**target, "name": "kill-web", "duration": "30s",
+                                        "timeout": "10s"}}},
+            {"type": "probe", "name": "kill-status",
+             "provider": {"type": "python", "module": "chaosllm.chaosmesh.probes", "func": "chaos_status",
+                          "arguments": {"kind": "PodChaos", "name": "kill-web", "namespace": namespace}}},
+        ],
+        "rollbacks": [
+            {"type": "action", "name": "remove-kill-web",
+             "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions", "func": "remove_chaos",
+                          "arguments": {"kind": "PodChaos", "name": "kill-web", "namespace": namespace}}}],
+    }
+
+
+def test_chaos_run_injects_confirms_and_rolls_back(cluster: FakeCluster, tmp_path: Path) -> None:
+    runs = {}
+    for namespace in ("shop", "payments"):
+        folder = tmp_path / namespace
+        folder.mkdir()
+        (folder / "experiment.json").write_text(json.dumps(_experiment(namespace)))
+        runs[namespace] = subprocess.Popen(
+            [*CHAOS, "--log-file", str(folder / "chaos.log"), "run", "--rollback-strategy", "always",
+             "--journal-path", str(folder / "journal.json"), str(folder / "experiment.json")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    for proc in runs.values():
+        proc.communicate(timeout=120)
+    ran = json.loads((tmp_path / "shop" / "journal.json").read_text())
+    assert ran["status"] == "completed", (tmp_path / "shop" / "chaos.log").read_text()[-3000:]
+    kill, status = ran["run"]
+    assert kill["status"] == "succeeded" and kill["output"]["status"]["selected_count"] == 2
+    assert status["output"]["state"] == "injected"
+    assert ran["rollbacks"][0]["output"]["removed"] is True
+    created = cluster.created_bodies()
+    assert [b["metadata"]["name"] for b in created] == ["kill-web"]
+    assert created[0]["metadata"]["annotations"] == {"chaosllm.io/experiment": "fake-run"}
+    assert cluster.objects == {}
+    refused = json.loads((tmp_path / "payments" / "journal.json").read_text())
+    assert refused["status"] == "interrupted" and refused["run"] == []
