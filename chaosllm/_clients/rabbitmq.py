@@ -84,6 +84,10 @@ def _cause(exc: BaseException) -> str:
         if nested:
             inner = nested[-1]
             continue
+        phase_error = getattr(inner, "exception", None)  # AMQPConnectorSocketConnectError
+        if isinstance(phase_error, BaseException):
+            inner = phase_error
+            continue
         if inner.args and isinstance(inner.args[0], BaseException):
             inner = inner.args[0]
             continue

@@ -8,6 +8,7 @@ its duration ends. The other actions are one-off events with no rollback.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -345,7 +346,9 @@ def set_queue_limit(
         mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
     except Exception:
         if fresh:
-            restore_fault(entry_id)
+            # If even this fails, the entry stays for the healer; the first error is the one to report.
+            with contextlib.suppress(Exception):
+                restore_fault(entry_id)
         raise
     return fault_handle(
         "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",

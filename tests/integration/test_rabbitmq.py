@@ -19,7 +19,7 @@ import pika
 import pytest
 
 from chaosllm._clients.rabbitmq import Management
-from chaosllm.errors import InvalidArgument, TargetNotFound, TargetUnreachable
+from chaosllm.errors import ConfigurationError, InvalidArgument, TargetNotFound, TargetUnreachable
 from chaosllm.faults import Ledger
 from chaosllm.rabbitmq import actions, probes
 from chaosllm.sandbox import launcher
@@ -310,7 +310,8 @@ def test_queue_limit_heals_itself_when_its_duration_ends(broker: Broker, queue: 
     policy = f"chaosllm-queue-limit-{queue}"
     assert broker.mgmt().policy("/", policy) is not None
     assert wait_for(lambda: broker.mgmt().policy("/", policy) is None, 15)
-    assert Ledger().entries() == {}
+    # The healer removes the ledger entry just after the policy.
+    assert wait_for(lambda: Ledger().entries() == {}, 5)
 
 
 def test_dead_letter_depth_without_a_dead_letter_exchange_is_a_clear_error(
@@ -405,7 +406,20 @@ def test_unreachable_broker_fails_fast_naming_it_without_the_password(silent_por
         assert time.monotonic() - started < 2.5
         message = str(info.value)
         assert f"127.0.0.1:{port}" in message and "s3cret" not in message
+        assert ("connection refused" if port == closed else "no AMQP handshake") in message
     assert probes.is_available(rabbitmq_url=silent["rabbitmq_url"]) is False
+
+
+def test_refused_credentials_are_a_configuration_error_without_the_password(broker: Broker) -> None:
+    url = broker.url.replace("guest:guest", "guest:s3cret")
+    mgmt = broker.mgmt_url.replace("guest:guest", "guest:s3cret")
+    with pytest.raises(ConfigurationError) as amqp_error:
+        probes.queue_depth("orders", rabbitmq_url=url)
+    with pytest.raises(ConfigurationError) as mgmt_error:
+        actions.set_queue_limit("orders", max_length=1, rabbitmq_url=url, rabbitmq_management_url=mgmt)
+    for error in (amqp_error, mgmt_error):
+        assert "'guest'" in str(error.value) and "s3cret" not in str(error.value)
+    assert probes.is_available(rabbitmq_url=url) is False
 
 
 def _chaos(*args: str, env: dict[str, str], log: Path) -> subprocess.CompletedProcess[str]:
