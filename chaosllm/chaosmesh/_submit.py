@@ -175,22 +175,18 @@ def _confirm(api: ChaosMeshApi, manifest: dict[str, Any], timeout: float) -> dic
     return found
 
 
-def _check_policy(
-    api: ChaosMeshApi | None, manifests: list[dict[str, Any]], policy: Policy
+def _preview(
+    api: ChaosMeshApi, manifests: list[dict[str, Any]], policy: Policy
 ) -> list[dict[str, Any]]:
-    """Enforce the policy, against the pods each selector matches when ``api`` is given.
-
-    Returns the preview: each manifest with the pods it would select.
-    """
+    """Each manifest with the pods it would select, checked against the policy's pod counts."""
     previews = []
     for manifest in manifests:
         matched: dict[str, int] = {}
         pods: list[dict[str, Any]] = []
-        if api is not None:
-            for where, spec in selections(manifest):
-                found = matching_pods(api, spec.get("selector") or {}, manifest["metadata"]["namespace"])
-                matched[where] = len(found)
-                pods.extend(found)
+        for where, spec in selections(manifest):
+            found = matching_pods(api, spec.get("selector") or {}, manifest["metadata"]["namespace"])
+            matched[where] = len(found)
+            pods.extend(found)
         enforce(manifest, policy, matched)
         previews.append({"manifest": manifest, "pods": pods})
     return previews
@@ -212,10 +208,10 @@ def submit(
     """
     policy = policy_from(None, configuration, secrets)
     for manifest in manifests:
-        enforce(manifest, policy)
+        enforce(manifest, policy)  # before even connecting
     with chaos_mesh_api(action, configuration, secrets) as api:
-        counting = dry_run or policy.needs_pod_count
-        previews = _check_policy(api if counting else None, manifests, policy)
+        if dry_run or policy.needs_pod_count:
+            previews = _preview(api, manifests, policy)
         if dry_run:
             for preview in previews:
                 manifest = preview["manifest"]

@@ -122,6 +122,12 @@ def _network_arguments(
     return part
 
 
+def _netem(action: str, percent: str | int, correlation: str | int) -> dict[str, Any]:
+    """Loss, duplicate and corrupt: a percentage of packets and its correlation."""
+    amounts = {action: _percent(percent, action), "correlation": _percent(correlation, "correlation")}
+    return {"action": action, action: amounts}
+
+
 @fault_action("NetworkChaos", "network-delay", shared=_network_arguments)
 def inject_network_delay(
     latency: str = "100ms", jitter: str = "0ms", correlation: str = "0"
@@ -152,8 +158,7 @@ def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, A
                   "arguments": {"label_selectors": "app=gateway", "loss": "25", "duration": "30s"}}}
     ```
     """
-    return {"action": "loss",
-            "loss": {"loss": _percent(loss, "loss"), "correlation": _percent(correlation, "correlation")}}
+    return _netem("loss", loss, correlation)
 
 
 @fault_action("NetworkChaos", "network-duplicate", shared=_network_arguments)
@@ -167,8 +172,7 @@ def inject_network_duplicate(duplicate: str = "10", correlation: str = "0") -> d
                   "arguments": {"label_selectors": "app=queue", "duplicate": "40", "duration": "30s"}}}
     ```
     """
-    return {"action": "duplicate", "duplicate": {
-        "duplicate": _percent(duplicate, "duplicate"), "correlation": _percent(correlation, "correlation")}}
+    return _netem("duplicate", duplicate, correlation)
 
 
 @fault_action("NetworkChaos", "network-corrupt", shared=_network_arguments)
@@ -182,8 +186,7 @@ def inject_network_corrupt(corrupt: str = "10", correlation: str = "0") -> dict[
                   "arguments": {"label_selectors": "app=queue", "corrupt": "5", "duration": "30s"}}}
     ```
     """
-    return {"action": "corrupt", "corrupt": {
-        "corrupt": _percent(corrupt, "corrupt"), "correlation": _percent(correlation, "correlation")}}
+    return _netem("corrupt", corrupt, correlation)
 
 
 @fault_action("NetworkChaos", "network-bandwidth", shared=_network_arguments)

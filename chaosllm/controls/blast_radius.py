@@ -208,15 +208,23 @@ def configure_control(
     policy: dict[str, Any] | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
+    experiment: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Refuse a malformed policy when the experiment is loaded."""
+    """Refuse a malformed policy when the experiment is loaded.
+
+    It also records the experiment's title as ``experiment_title`` in the
+    configuration (unless set), which the Chaos Mesh actions write into the
+    ``chaosllm.io/experiment`` annotation of every object they create.
+    """
     from chaoslib.exceptions import InterruptExecution
 
     try:
         policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
+    if isinstance(configuration, dict) and experiment and experiment.get("title"):
+        configuration.setdefault("experiment_title", str(experiment["title"]))
 
 
 def _activities(experiment: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -102,8 +102,7 @@ def _experiment(namespace: str) -> dict[str, Any]:
     return {
         "version": "1.0.0", "title": "kill the opted-in web pods",
         "description": "Runs the real chaos CLI against the fake API server.",
-        "configuration": {"experiment_title": "fake-run",
-                          "blast_radius": {"allowed_namespaces": ["shop"], "max_count": 2}},
+        "configuration": {"blast_radius": {"allowed_namespaces": ["shop"], "max_count": 2}},
         "controls": [{"name": "blast-radius",
                       "provider": {"type": "python", "module": "chaosllm.controls.blast_radius"}}],
         "method": [
@@ -142,7 +141,9 @@ def test_chaos_run_injects_confirms_and_rolls_back(cluster: FakeCluster, tmp_pat
     assert ran["rollbacks"][0]["output"]["removed"] is True
     created = cluster.created_bodies()
     assert [b["metadata"]["name"] for b in created] == ["kill-web"]
-    assert created[0]["metadata"]["annotations"] == {"chaosllm.io/experiment": "fake-run"}
+    # The control put the experiment's title in the configuration, and so in the annotation.
+    assert created[0]["metadata"]["annotations"] == {
+        "chaosllm.io/experiment": "kill the opted-in web pods"}
     assert cluster.objects == {}
     refused = json.loads((tmp_path / "payments" / "journal.json").read_text())
     assert refused["status"] == "interrupted" and refused["run"] == []
