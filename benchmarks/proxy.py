@@ -75,7 +75,7 @@ def ping(port: int, count: int) -> list[float]:
     payload = b"x" * MESSAGE
     samples = []
     with _connect(port) as sock:
-        for _ in range(50):  # warm up
+        for _ in range(20):  # warm up
             sock.sendall(payload)
             sock.recv(MESSAGE)
         for _ in range(count):
@@ -166,9 +166,14 @@ def main() -> None:
                 chaosllm_proxy(loop, {"echo": echo_port, "sink": sink_port}))
         rtts: dict[str, list[float]] = {name: [] for name in paths}
         rates: dict[str, list[float]] = {name: [] for name in paths}
+        block = max(1, args.pings // 10)
         for round_no in range(args.rounds):
+            # Small blocks of round trips, so that a burst of load on the
+            # shared machine lands on every path alike.
+            for _ in range(0, args.pings, block):
+                for name, ports in paths.items():
+                    rtts[name].extend(ping(ports["echo"], block))
             for name, ports in paths.items():
-                rtts[name].extend(ping(ports["echo"], args.pings))
                 rates[name].append(stream(ports["sink"], total))
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
