@@ -1,0 +1,202 @@
+"""``make demo``: the five resilience scenarios on the local sandbox, end to end.
+
+``python -m chaosllm.sandbox.demo [--journals journals] [--reports reports]``
+starts the sandbox, runs every experiment of ``experiments/scenarios/local``
+with ``chaos run`` (journals to ``journals/``), writes each scenario's report
+and a GameDay summary with ``chaosllm report`` / ``chaosllm gameday`` (to
+``reports/``), and stops everything, also on Ctrl-C. A scenario whose
+criteria fail is shown as FAILED and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chaosllm.sandbox import stack
+
+__all__ = ["main", "verdict", "summary_table"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def verdict(journal: dict[str, Any]) -> str:
+    status = journal.get("status")
+    if status in ("aborted", "interrupted"):
+        return "ABORTED"
+    if status == "completed" and not journal.get("deviated"):
+        return "PASSED"
+    return "FAILED"
+
+
+def _criteria(journal: dict[str, Any]) -> tuple[int, int, list[str]]:
+    """Probes of the hypothesis after the method: met, total, names of the failed."""
+    state = (journal.get("steady_states") or {}).get("after") or (
+        journal.get("steady_states") or {}).get("before") or {}  # fmt: skip
+    probes = state.get("probes", [])
+    failed = [p["activity"]["name"] for p in probes if not p.get("tolerance_met")]
+    return len(probes) - len(failed), len(probes), failed
+
+
+def _load_summary(journal: dict[str, Any]) -> dict[str, Any]:
+    for ext in journal.get("extensions", []):
+        if ext.get("name") == "sandbox-load":
+            return dict(ext.get("summary", {}))
+    return {}
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    header = ("#", "scenario", "result", "criteria met", "time", "requests", "failed", "p95",
+              "notes")  # fmt: skip
+    lines = [header]
+    for row in rows:
+        load = row.get("load", {})
+        p95 = load.get("p95")
+        lines.append((
+            str(row["index"]), row["name"], row["result"],
+            f"{row['met']}/{row['total']}", f"{row['seconds']:.0f} s",
+            str(load.get("requests", "-")), str(load.get("failed", "-")),
+            f"{p95 * 1000:.0f} ms" if isinstance(p95, int | float) else "-",
+            ", ".join(row["failed"]) or row.get("note", ""),
+        ))  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for n, line in enumerate(lines):
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _run_scenario(path: Path, journals: Path, env: dict[str, str]) -> Path:
+    journal = journals / f"{path.stem}.json"
+    cmd = [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()",
+           "--log-file", str(journals / f"{path.stem}.log"), "run",
+           "--journal-path", str(journal), str(path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            # "[2026-01-01 00:00:00 INFO] Probe: x" -> "    Probe: x"
+            text = line.rstrip().split("] ", 1)[-1]
+            if text:
+                _say(f"    {text}")
+        proc.wait()
+    except BaseException:
+        # Ctrl-C reached chaos too (same process group): let it roll back.
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    return journal
+
+
+def _reports(journal_files: list[Path], reports: Path, env: dict[str, str]) -> None:
+    cli = [sys.executable, "-m", "chaosllm.cli"]
+    files = [str(j) for j in journal_files if j.exists()]
+    if not files:
+        return
+    for cmd in ([*cli, "report", *files, "--format", "md,html", "--out", str(reports)],
+                [*cli, "gameday", *files, "--out", str(reports)]):  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        for line in (result.stdout + result.stderr).splitlines():
+            _say(f"    {line}")
+        if result.returncode:
+            _say(f"    report command failed with exit code {result.returncode}")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m chaosllm.sandbox.demo",
+        description="Start the sandbox, run the five scenarios, write journals and reports, "
+        "stop everything.",
+    )
+    parser.add_argument("--experiments", type=Path, default=ROOT / "experiments/scenarios/local")
+    parser.add_argument("--journals", type=Path, default=Path("journals"))
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--only", help="comma-separated scenario numbers to run, e.g. 1,4")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    scenarios = sorted(args.experiments.glob("*.json"))
+    if args.only:
+        wanted = {int(n) for n in args.only.split(",")}
+        scenarios = [s for s in scenarios if int(s.name.split("-", 1)[0]) in wanted]
+    if not scenarios:
+        _say(f"no scenario found in {args.experiments}")
+        return 2
+    args.journals.mkdir(parents=True, exist_ok=True)
+    args.reports.mkdir(parents=True, exist_ok=True)
+    directory = stack.run_dir()
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    journal_files: list[Path] = []
+    _say(f"chaosllm demo: {len(scenarios)} scenarios on the local sandbox ({directory})")
+    try:
+        if stack.status(directory)["running"]:
+            _say("stopping the sandbox left running there")
+            stack.down(directory)
+        _say("[setup] starting the sandbox")
+        state = stack.up(directory, progress=lambda line: _say(f"    {line}"))
+        env = {**os.environ, **stack.settings_env(state)}
+        _say(f"[setup] ready in {time.monotonic() - started:.0f} s")
+        for index, path in enumerate(scenarios, 1):
+            experiment = json.loads(path.read_text())
+            _say(f"[{index}/{len(scenarios)}] {experiment['title']}")
+            t0 = time.monotonic()
+            journal_path = _run_scenario(path, args.journals, env)
+            seconds = time.monotonic() - t0
+            number, _, name = path.stem.partition("-")
+            row: dict[str, Any] = {"index": int(number) if number.isdigit() else index,
+                                   "name": name or path.stem, "seconds": seconds}  # fmt: skip
+            if journal_path.exists():
+                journal = json.loads(journal_path.read_text())
+                journal_files.append(journal_path)
+                met, total, failed = _criteria(journal)
+                row.update(result=verdict(journal), met=met, total=total, failed=failed,
+                           load=_load_summary(journal))  # fmt: skip
+            else:
+                row.update(result="ERROR", met=0, total=0, failed=[], note="no journal written")
+            rows.append(row)
+            _say(f"[{index}/{len(scenarios)}] {row['result']} ({row['met']}/{row['total']} "
+                 f"criteria met) in {seconds:.0f} s")  # fmt: skip
+        _say("[report] writing reports")
+        _reports(journal_files, args.reports, env)
+    except KeyboardInterrupt:
+        _say("\ninterrupted: stopping the sandbox")
+        return_code = 130
+    else:
+        return_code = 0 if rows and all(r["result"] == "PASSED" for r in rows) else 1
+    finally:
+        stack.down(directory)
+        left = [s["name"] for s in stack.status(directory)["services"] if s["running"]]
+        _say("[teardown] sandbox stopped: " + (
+            f"still running: {', '.join(left)}" if left else "nothing running, no port open"))  # fmt: skip
+    _say("")
+    _say(summary_table(rows))
+    _say("")
+    _say(f"wall time {time.monotonic() - started:.0f} s; journals in {args.journals}/")
+    gameday = args.reports / "gameday.html"
+    if gameday.exists():
+        _say(f"GameDay report: {gameday.resolve()}")
+    return return_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
