@@ -287,8 +287,9 @@ def set_queue_limit(
     queue: str,
     max_length: int = 1000,
     overflow: str = "drop-head",
-    duration: str = "60s",
+    duration: str | None = "60s",
     name: str | None = None,
+    allow_unbounded: bool = False,
     rabbitmq_url: str | None = None,
     rabbitmq_management_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -304,7 +305,9 @@ def set_queue_limit(
     (dead-lettering, TTLs). The fault goes to the fault ledger first; a
     detached healer removes it when the duration ends, and
     `remove_queue_limit` or `chaosllm cleanup` earlier. Applying it again
-    while it holds changes the limit but not the duration. An
+    while it holds changes the limit but not the duration. A limit with no
+    duration (`null`) needs `allow_unbounded: true` and lasts until it is
+    removed. An
     `x-max-length` queue argument still applies if it is smaller, and an
     `x-overflow` argument wins over the policy.
 
@@ -320,7 +323,9 @@ def set_queue_limit(
     check_int(max_length, "max_length", 0, MAX_LENGTH)
     if overflow not in OVERFLOWS:
         raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
-    seconds = parse_duration(duration)
+    if duration is None and not allow_unbounded:
+        raise InvalidArgument("duration is required: a queue limit without one needs allow_unbounded=true")
+    seconds = None if duration is None else parse_duration(duration)
     vhost = ref.vhost
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
     mgmt.queue(vhost, queue)

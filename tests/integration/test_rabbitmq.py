@@ -256,6 +256,20 @@ def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, que
     assert Ledger().entries() == {}
 
 
+def test_unbounded_queue_limit_lasts_until_removed(broker: Broker, queue: str) -> None:
+    kw = broker.both
+    handle = actions.set_queue_limit(queue, max_length=2, duration=None, allow_unbounded=True, **kw)
+    assert handle["expires_at"] is None
+    (entry,) = Ledger().entries().values()
+    assert entry["healer_pid"] is None and entry["deadline"] is None
+    # drop-head, the default: publishes are accepted and the oldest messages go.
+    assert wait_for(
+        lambda: broker.publish(queue, [b"m"] * 3) and probes.queue_depth(queue, **broker.kw) == 2, 5
+    )
+    assert actions.remove_queue_limit(queue, **kw)["removed"] is True
+    assert Ledger().entries() == {}
+
+
 def test_queue_limit_keeps_the_queue_policy_and_restores_it(broker: Broker) -> None:
     """The queue's own policy dead-letters through a topic exchange; the limit keeps that."""
     kw = broker.both
@@ -336,6 +350,7 @@ BAD_CALLS: list[tuple[str, Callable[..., Any]]] = [
         lambda q, b: actions.set_queue_limit(q, max_length=1, overflow="drop-tail", **b.both),
     ),
     ("bad duration", lambda q, b: actions.set_queue_limit(q, max_length=1, duration="soon", **b.both)),
+    ("no duration", lambda q, b: actions.set_queue_limit(q, max_length=1, duration=None, **b.both)),
     ("empty queue name", lambda q, b: actions.purge_queue("", **b.kw)),
 ]
 
