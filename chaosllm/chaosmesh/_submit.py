@@ -69,6 +69,8 @@ def wait_for(
             raise WaitTimeout(obj)
         version = str(obj["metadata"].get("resourceVersion", ""))
         for event, changed in api.watch(plural, namespace, name, version, remaining):
+            if event == "ERROR":  # an expired resourceVersion: re-read and watch again
+                break
             obj = None if event == "DELETED" else changed
             if done(obj):
                 return obj

@@ -178,6 +178,9 @@ def violations(
                     f"{', '.join(policy.allowed_namespaces)}"
                 )
         labels = selector.get("labelSelectors") or {}
+        if policy.required_labels and selector.get("pods"):
+            # Chaos Mesh ignores every other selector field when pods are named.
+            found.append(f"{where}: selector names pods explicitly, which bypasses the opt-in label")
         for key, value in policy.required_labels.items():
             if labels.get(key) != value:
                 found.append(f"{where}: selector does not require the opt-in label {key}={value}")

@@ -246,6 +246,7 @@ class FakeCluster:
         self.delay = controller_delay
         self.lock = threading.Condition()
         self.timers: list[threading.Timer] = []
+        self.stopped = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -261,6 +262,7 @@ class FakeCluster:
         return self
 
     def stop(self) -> None:
+        self.stopped = True
         for timer in self.timers:
             timer.cancel()
         self.server.shutdown()
@@ -584,7 +586,7 @@ class FakeCluster:
                          and (ns is None or e[2] == ns) and field_match(e[4], wanted)]
                 if not fresh:
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if remaining <= 0 or self.stopped:
                         return
                     self.lock.wait(min(remaining, 0.5))
                     continue

@@ -219,3 +219,30 @@ def test_unreachable_api_fails_fast(tmp_path: Any, monkeypatch: pytest.MonkeyPat
     with pytest.raises(TargetUnreachable, match="unreachable"):
         actions.remove_chaos("PodChaos", "x", NS)
     assert time.monotonic() - started < 5
+
+
+def test_the_preview_evaluates_every_selector_field(cluster: FakeCluster) -> None:
+    cluster.add_pod("shop", "api-1", {"app": "api", "tier": "web"}, annotations={"chaos": "ok"})
+    cluster.add_pod("shop", "api-2", {"app": "api", "tier": "web"})
+    cluster.add_pod("shop", "api-3", {"app": "api", "tier": "batch"}, annotations={"chaos": "ok"})
+    cluster.add_pod("shop", "api-4", {"app": "api", "tier": "web"}, phase="Pending",
+                    annotations={"chaos": "ok"})
+    selector = {"labelSelectors": {"app": "api"},
+                "expressionSelectors": [{"key": "tier", "operator": "In", "values": ["web"]},
+                                        {"key": "canary", "operator": "DoesNotExist"}],
+                "annotationSelectors": {"chaos": "ok"}, "podPhaseSelectors": ["Running"]}
+    result = actions.kill_pods(**{**WEB, "label_selectors": None, "selector": selector}, dry_run=True)
+    assert [p["name"] for p in result["pods"]] == ["api-1"]
+    pods = [r for r in cluster.requests if r["path"] == "/api/v1/namespaces/shop/pods"]
+    assert pods[0]["query"]["labelSelector"] == "app=api,tier in (web),!canary"
+    explicit = actions.kill_pods(**{**WEB, "label_selectors": None,
+                                    "selector": {"pods": {"shop": ["db-1", "web-2"]}}}, dry_run=True)
+    assert sorted(p["name"] for p in explicit["pods"]) == ["db-1", "web-2"]
+
+
+def test_a_network_target_is_part_of_the_blast_radius(cluster: FakeCluster) -> None:
+    target = {"selector": {"namespaces": ["kube-system"], "labelSelectors": {"app": "dns"}}}
+    with pytest.raises(PolicyViolation, match="NetworkChaos network-partition-web target: namespace "
+                                              "kube-system is forbidden"):
+        actions.inject_network_partition(direction="both", target=target, **WEB)
+    assert cluster.requests == []
