@@ -47,7 +47,7 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rules(policy: dict[str, Any], kwargs: dict[str, Any], expected: list[str]) -> None:
     found = violations(_pods(**kwargs), policy_from(policy))
     assert len(found) == len(expected), found
-    for fragment, message in zip(expected, found):
+    for fragment, message in zip(expected, found, strict=True):
         assert fragment in message
 
 
