@@ -112,13 +112,13 @@ def test_suspend_resumes_after_duration(
     sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]
 ) -> None:
     pattern, procs = sleepers(2)
-    handle = actions.suspend_processes(pattern=pattern, count=None, duration="700ms")
+    handle = actions.suspend_processes(pattern=pattern, count=None, duration="2s")
     assert sorted(handle["spec"]["pids"]) == sorted(p.pid for p in procs)
     wait_until(lambda: probes.process_count(pattern, state="T") == 2, 3, "SIGSTOP")
-    again = actions.suspend_processes(pattern=pattern, count=None, duration="700ms")
+    again = actions.suspend_processes(pattern=pattern, count=None, duration="2s")
     assert again["spec"]["already_present"] is True
-    wait_until(lambda: probes.process_count(pattern, state="T") == 0, 6, "resume")
-    assert [_state(p.pid) for p in procs] == ["S", "S"]
+    wait_until(lambda: probes.process_count(pattern, state="T") == 0, 8, "resume")
+    assert all(_state(p.pid) in ("S", "R") for p in procs)
     wait_until(lambda: Ledger().entries() == {}, 5, "ledger cleared")
 
 

@@ -1,0 +1,59 @@
+"""``chaosllm proxy serve``: config file, clean shutdown, a busy port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from chaosllm.sandbox.launcher import free_port, wait_until
+from tests.proxy.conftest import EchoServer, connect, recv_exactly
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "chaosllm.cli", "proxy", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_serve_populates_from_config_and_stops_on_sigterm(tmp_path: Path, echo: EchoServer) -> None:
+    listen = free_port()
+    config = tmp_path / "toxiproxy.json"
+    config.write_text(json.dumps([{"name": "echo", "listen": f"127.0.0.1:{listen}",
+                                   "upstream": echo.address}]))
+    port = free_port()
+    proc = _serve("--port", str(port), "--config", str(config))
+    try:
+        assert proc.stdout is not None
+        assert f"listening on http://127.0.0.1:{port}" in proc.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/proxies") as resp:
+            assert json.load(resp)["echo"]["listen"] == f"127.0.0.1:{listen}"
+        with connect(listen) as sock:
+            sock.sendall(b"configured")
+            assert recv_exactly(sock, 10) == b"configured"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    wait_until(lambda: _refused(listen), 2, "listener closed")
+
+
+def _refused(port: int) -> bool:
+    try:
+        connect(port, timeout=0.5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_serve_reports_a_busy_port() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = _serve("--port", str(busy.getsockname()[1]))
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert "could not serve on 127.0.0.1" in output
