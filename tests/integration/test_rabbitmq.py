@@ -20,7 +20,7 @@ import pytest
 
 from chaosllm._clients.rabbitmq import Management
 from chaosllm.errors import ConfigurationError, InvalidArgument, TargetNotFound, TargetUnreachable
-from chaosllm.faults import Ledger
+from chaosllm.faults import Ledger, cleanup
 from chaosllm.rabbitmq import actions, probes
 from chaosllm.sandbox import launcher
 
@@ -90,8 +90,11 @@ def queue(broker: Broker) -> Iterator[str]:
     with broker.channel() as channel:
         channel.queue_delete(name)
         channel.queue_delete(f"{name}.dlq")
-    for policy in broker.mgmt().policies("/"):
-        broker.mgmt().delete_policy("/", policy["name"])
+    broker.mgmt().delete_policy("/", f"chaosllm-queue-limit-{name}")
+
+
+def chaosllm_policies(broker: Broker) -> list[str]:
+    return [p["name"] for p in broker.mgmt().policies("/") if p["name"].startswith("chaosllm-")]
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -240,7 +243,7 @@ def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, que
     handle = actions.set_queue_limit(queue, max_length=5, overflow="reject-publish", duration="60s", **kw)
     assert handle["kind"] == "rabbitmq-queue-limit" and handle["expires_at"]
     assert handle["spec"]["policy"] == f"chaosllm-queue-limit-{queue}"
-    assert [p["name"] for p in broker.mgmt().policies("/")] == [handle["spec"]["policy"]]
+    assert chaosllm_policies(broker) == [handle["spec"]["policy"]]
     assert wait_for(lambda: broker.publish(queue, [b"probe"]) == [False], 5)
     accepted = broker.publish(queue, [b"m"] * 10)
     assert accepted == [False] * 10
@@ -266,8 +269,11 @@ def test_unbounded_queue_limit_lasts_until_removed(broker: Broker, queue: str) -
     assert wait_for(
         lambda: broker.publish(queue, [b"m"] * 3) and probes.queue_depth(queue, **broker.kw) == 2, 5
     )
-    assert actions.remove_queue_limit(queue, **kw)["removed"] is True
-    assert Ledger().entries() == {}
+    # What `chaosllm cleanup` runs: every fault left in the ledger is restored.
+    (report,) = cleanup()
+    assert report["removed"] is True
+    assert broker.mgmt().policy("/", handle["spec"]["policy"]) is None
+    assert actions.remove_queue_limit(queue, **kw)["removed"] is False
 
 
 def test_queue_limit_keeps_the_queue_policy_and_restores_it(broker: Broker) -> None:
@@ -363,7 +369,7 @@ def test_bad_input_is_refused_and_changes_nothing(
     with pytest.raises(InvalidArgument):
         call(queue, broker)
     assert probes.queue_depth(queue, **broker.kw) == 10
-    assert broker.mgmt().policies("/") == []
+    assert chaosllm_policies(broker) == []
     assert Ledger().entries() == {}
 
 
@@ -386,7 +392,7 @@ def test_unknown_queue_is_named_and_nothing_changes(broker: Broker) -> None:
             call()
     assert actions.remove_queue_limit(missing, **kw)["removed"] is False
     assert not any(q["name"] == missing for q in broker.mgmt().request("GET", "/queues/%2F"))
-    assert broker.mgmt().policies("/") == []
+    assert chaosllm_policies(broker) == []
     assert Ledger().entries() == {}
 
 
