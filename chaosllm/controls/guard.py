@@ -72,8 +72,10 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._conditions import Condition, ScrapeState, parse_conditions
+from chaosllm.controls._experiment import flat_secrets
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
+from chaosllm.settings import redact
 
 __all__ = [
     "Guard",
@@ -260,7 +262,7 @@ class Guard:
         return {
             "name": EXTENSION_NAME,
             "aborted": self.aborted,
-            "conditions": self.raw_conditions,
+            "conditions": [_shown(c) for c in self.raw_conditions],
             "breaches": list(self.breaches),
             "rollbacks_run_by": self.rollbacks_run_by,
             "samples": self.samples,
@@ -269,6 +271,13 @@ class Guard:
 
 
 RESIGNAL_EVERY = 0.1
+
+
+def _shown(condition: Any) -> Any:
+    """A condition as configured, with any password in its scrape URL hidden."""
+    if isinstance(condition, dict) and isinstance(condition.get("scrape"), str):
+        return {**condition, "scrape": redact(condition["scrape"])}
+    return condition
 
 
 def _method_code() -> Any:
@@ -339,7 +348,7 @@ def _build(arguments: dict[str, Any], configuration: Any, secrets: Any) -> Guard
         on_no_data=arguments.get("on_no_data", "ignore"),
         prometheus_base_url=arguments.get("prometheus_base_url"),
         configuration=configuration,
-        secrets=secrets,
+        secrets=flat_secrets(secrets),
     )
 
 

@@ -46,6 +46,7 @@ from typing import Any
 from chaoslib.exceptions import InvalidActivity
 
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
+from chaosllm.controls._experiment import flat_secrets
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.slo._promql import parse_threshold
@@ -169,7 +170,8 @@ def after_experiment_control(
         return
     start = (_started if _started is not None else end) - before
     entry = collect(
-        series, start, end, step, arguments.get("prometheus_base_url"), configuration, secrets
-    )
+        series, start, end, step, arguments.get("prometheus_base_url"), configuration,
+        flat_secrets(secrets),
+    )  # fmt: skip
     if isinstance(state, dict):
         state.setdefault("extensions", []).append(entry)

@@ -6,10 +6,12 @@ requests/s, a quarter of them errors, all answered in 0.3 s.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +254,72 @@ def test_guard_on_prometheus_and_metrics_control_write_the_journal(
     assert all(len(p) == 2 and p[1] == pytest.approx(0.25, abs=0.05) for p in ratio["points"])
     assert series["up"]["points"] and series["up"]["threshold"] is None
     assert series["nothing"]["points"] == []
+
+
+def test_canary_secrets_never_reach_journal_log_or_audit(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    from chaosllm.controls.approval import sign_approval
+    from tests.chaos_run import run_experiment
+
+    canaries = {"CANARY_TOKEN": "canary-token-5f1e", "CANARY_KEY": "canary-key-93ab",
+                "CANARY_PASSWORD": "canary-password-77c2", "CANARY_CONF": "canary-conf-0d4a"}
+    url = stack["configuration"]["prometheus_base_url"]
+    experiment = {
+        "title": "leak check", "description": "secrets and configuration hold canaries",
+        "configuration": {"prometheus_base_url": url, "environment": "production",
+                          "db_password": {"type": "env", "key": "CANARY_CONF"}},
+        "secrets": {"prometheus": {
+            "prometheus_bearer_token": {"type": "env", "key": "CANARY_TOKEN"},
+            "prometheus_password": {"type": "env", "key": "CANARY_PASSWORD"},
+            "approval_key": {"type": "env", "key": "CANARY_KEY"}}},
+        "method": [
+            {"type": "probe", "name": "good-query", "secrets": ["prometheus"],
+             "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "query_value",
+                          "arguments": {"query": "sum(up)"}}},
+            {"type": "probe", "name": "bad-query", "secrets": ["prometheus"],
+             "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "query_value",
+                          "arguments": {"query": "sum(rate("}}},
+            {"type": "action", "name": "hold", "provider": {"type": "process", "path": "true"},
+             "pauses": {"after": 60}},
+        ],
+        "rollbacks": [{"type": "probe", "name": "error-ratio-after", "secrets": ["prometheus"],
+                       "provider": {"type": "python", "module": "chaosllm.slo.probes",
+                                    "func": "error_ratio", "arguments": {"window": "10s"}}}],
+        "controls": [
+            {"name": "chaosllm-guard",
+             "provider": {"type": "python", "module": "chaosllm.controls.guard", "arguments": {
+                 "interval": "500ms", "conditions": [
+                     {"error_ratio": {"window": "10s"}, "above": "5%", "min_samples": 2}]}}},
+            {"name": "chaosllm-metrics",
+             "provider": {"type": "python", "module": "chaosllm.controls.metrics", "arguments": {
+                 "series": [{"name": "errors", "error_ratio": {"window": "10s"}}]}}},
+            {"name": "chaosllm-audit",
+             "provider": {"type": "python", "module": "chaosllm.controls.audit",
+                          "arguments": {"path": str(tmp_path / "audit.jsonl")}}},
+            {"name": "chaosllm-approval",
+             "provider": {"type": "python", "module": "chaosllm.controls.approval",
+                          "arguments": {"approval_file": str(tmp_path / "approval.json")}}},
+        ],
+    }  # fmt: skip
+    expires = datetime.now(timezone.utc) + timedelta(hours=1)
+    approval = sign_approval(experiment, "alice", "production", expires, canaries["CANARY_KEY"])
+    (tmp_path / "approval.json").write_text(json.dumps(approval))
+    proc, journal = run_experiment(experiment, tmp_path, env=canaries)
+    assert journal["status"] == "interrupted", proc.stderr
+    assert _guard_aborted(journal) and journal["rollbacks"], proc.stderr
+    assert "bad-query" in json.dumps(journal["run"])
+    texts = {
+        "journal": (tmp_path / "journal.json").read_text(),
+        "chaostoolkit log": (tmp_path / "chaostoolkit.log").read_text(),
+        "console": proc.stdout + proc.stderr,
+        "audit log": (tmp_path / "audit.jsonl").read_text(),
+    }
+    assert "DEBUG" in texts["chaostoolkit log"]
+    for where, text in texts.items():
+        for name, canary in canaries.items():
+            assert canary not in text, f"{name} leaked into the {where}"
+
+
+def _guard_aborted(journal: dict[str, Any]) -> bool:
+    return any(e["name"] == "chaosllm-guard" and e["aborted"] for e in journal["extensions"])

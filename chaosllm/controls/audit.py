@@ -1,0 +1,257 @@
+"""An append-only, hash-chained JSON Lines audit log of experiment runs.
+
+Declare it in an experiment's ``controls`` block, or under ``controls`` in
+the Chaos Toolkit settings file::
+
+    {"name": "chaosllm-audit",
+     "provider": {"type": "python", "module": "chaosllm.controls.audit",
+                  "arguments": {"path": "/var/log/chaosllm/audit.jsonl"}}}
+
+``path`` defaults to the setting ``audit_log`` (``CHAOSLLM_AUDIT_LOG``), then
+to ``$CHAOSLLM_STATE_DIR/audit.jsonl``. One line is written when the
+experiment starts, one after each activity (method and rollbacks) with its
+outcome, and one when it ends::
+
+    {"seq": 3, "time": "2026-01-01T00:00:01.250+00:00", "event": "activity",
+     "user": "alice", "host": "ci-runner-7", "ci_job": "github:1234/chaos",
+     "experiment": {"title": "Redis outage", "digest": "sha256:..."},
+     "activity": {"name": "pause-redis", "type": "action", "phase": "method",
+                  "provider": "chaosllm.redis.actions.pause_clients"},
+     "outcome": "succeeded", "prev": "<hash of entry 2>", "hash": "<sha256 of this entry>"}
+
+``phase`` is ``hypothesis``, ``method`` or ``rollback``. ``hash`` is the
+SHA-256 of the entry without ``hash``; ``prev`` is the hash of the line
+before (64 zeros for the first). ``chaosllm audit verify FILE`` finds any
+edited, removed or reordered entry. Arguments and outputs of activities are
+never written: they may hold secrets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from chaosllm.controls._experiment import canonical_json, experiment_digest
+from chaosllm.faults import state_dir, utcnow_iso
+from chaosllm.settings import get_setting
+
+__all__ = [
+    "GENESIS",
+    "entry_hash",
+    "append_entry",
+    "verify_log",
+    "ci_job",
+    "before_experiment_control",
+    "before_method_control",
+    "before_rollback_control",
+    "before_hypothesis_control",
+    "after_hypothesis_control",
+    "after_activity_control",
+    "after_experiment_control",
+]
+
+GENESIS = "0" * 64
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+
+
+def _last_line(fh: Any) -> bytes | None:
+    """The last non-empty line of an open binary file, read from its end."""
+    fh.seek(0, os.SEEK_END)
+    end = fh.tell()
+    chunk, data = 4096, b""
+    pos = end
+    while pos > 0:
+        step = min(chunk, pos)
+        pos -= step
+        fh.seek(pos)
+        data = fh.read(step) + data
+        stripped = data.rstrip(b"\n")
+        if b"\n" in stripped:
+            return stripped.rsplit(b"\n", 1)[1]
+    stripped = data.rstrip(b"\n")
+    return stripped or None
+
+
+def append_entry(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one chained entry under an exclusive lock; returns it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "r+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            last = _last_line(fh)
+            prev, seq = GENESIS, 1
+            if last:
+                try:
+                    before = json.loads(last)
+                    prev, seq = str(before["hash"]), int(before["seq"]) + 1
+                except (ValueError, KeyError, TypeError):
+                    prev, seq = hashlib.sha256(last).hexdigest(), 1
+            entry = {"seq": seq, **fields, "prev": prev}
+            entry["hash"] = entry_hash(entry)
+            fh.seek(0, os.SEEK_END)
+            fh.write(canonical_json(entry) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return entry
+
+
+def verify_log(path: Path, head: str | None = None) -> tuple[int, list[str]]:
+    """Check every entry's hash and link; returns (entries, problems)."""
+    problems: list[str] = []
+    prev, count, last_seq = GENESIS, 0, 0
+    with open(path, "rb") as fh:
+        lines = [line for line in fh.read().split(b"\n") if line.strip()]
+    for number, line in enumerate(lines, 1):
+        count += 1
+        try:
+            entry = json.loads(line)
+            seq, claimed, link = int(entry["seq"]), entry["hash"], entry["prev"]
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"line {number}: not an audit entry")
+            prev = hashlib.sha256(line).hexdigest()
+            continue
+        if entry_hash(entry) != claimed:
+            problems.append(f"line {number} (seq {seq}): content does not match its hash (edited)")
+        if link != prev:
+            problems.append(
+                f"line {number} (seq {seq}): does not follow the line before "
+                f"(an entry was removed, inserted or reordered)"
+            )
+        if seq != last_seq + 1:
+            problems.append(f"line {number}: seq {seq} after seq {last_seq}")
+        prev, last_seq = claimed, seq
+    if head is not None and prev != head:
+        problems.append(f"the last entry's hash is {prev}, expected {head} (entries were cut off)")
+    return count, problems
+
+
+def ci_job() -> str | None:
+    """The CI job running this, from the usual CI variables, or None."""
+    env = os.environ
+    if env.get("GITHUB_RUN_ID"):
+        return f"github:{env['GITHUB_RUN_ID']}/{env.get('GITHUB_JOB', '')}"
+    if env.get("CI_JOB_ID"):
+        return f"gitlab:{env['CI_JOB_ID']}"
+    if env.get("BUILD_URL"):
+        return f"jenkins:{env['BUILD_URL']}"
+    if env.get("BUILDKITE_JOB_ID"):
+        return f"buildkite:{env['BUILDKITE_JOB_ID']}"
+    if env.get("CI", "").lower() in ("1", "true", "yes"):
+        return "ci"
+    return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+class _Run:
+    """What every entry of one experiment run shares."""
+
+    def __init__(self, path: Path, experiment: Mapping[str, Any]) -> None:
+        self.path = path
+        self.phase = "before-method"
+        self.in_hypothesis = False
+        self.common = {
+            "user": _user(),
+            "host": socket.gethostname(),
+            "ci_job": ci_job(),
+            "experiment": {
+                "title": str(experiment.get("title", "")),
+                "digest": experiment_digest(dict(experiment)),
+            },
+        }
+
+    def write(self, event: str, **fields: Any) -> None:
+        append_entry(self.path, {"time": utcnow_iso(), "event": event, **self.common, **fields})
+
+
+_run: _Run | None = None
+
+
+def _path(arguments: Mapping[str, Any], configuration: Any, secrets: Any) -> Path:
+    value = get_setting("audit_log", arguments.get("path"), configuration, None)
+    return Path(value).expanduser() if value else state_dir() / "audit.jsonl"
+
+
+def before_experiment_control(
+    context: Any, configuration: dict[str, Any] | None = None, **arguments: Any
+) -> None:
+    global _run
+    experiment = context if isinstance(context, dict) else {}
+    _run = _Run(_path(arguments, configuration, None), experiment)
+    _run.write("experiment-start")
+
+
+def before_method_control(context: Any, **arguments: Any) -> None:
+    if _run is not None:
+        _run.phase = "method"
+
+
+def before_rollback_control(context: Any, **arguments: Any) -> None:
+    if _run is not None:
+        _run.phase = "rollback"
+
+
+def before_hypothesis_control(context: Any, **arguments: Any) -> None:
+    if _run is not None:
+        _run.in_hypothesis = True
+
+
+def after_hypothesis_control(context: Any, **arguments: Any) -> None:
+    if _run is not None:
+        _run.in_hypothesis = False
+
+
+def _provider(activity: Mapping[str, Any]) -> str:
+    provider = activity.get("provider") or {}
+    kind = provider.get("type")
+    if kind == "python":
+        return f"{provider.get('module')}.{provider.get('func')}"
+    if kind == "process":
+        return f"process:{Path(str(provider.get('path', ''))).name}"
+    if kind == "http":
+        return "http"
+    return str(kind)
+
+
+def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    if _run is None or not isinstance(context, dict):
+        return
+    outcome = state.get("status") if isinstance(state, dict) else None
+    _run.write(
+        "activity",
+        activity={
+            "name": context.get("name"),
+            "type": context.get("type"),
+            "phase": "hypothesis" if _run.in_hypothesis else _run.phase,
+            "provider": _provider(context),
+        },
+        outcome=outcome or "unknown",
+    )
+
+
+def after_experiment_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    global _run
+    if _run is None:
+        return
+    status = state.get("status") if isinstance(state, dict) else None
+    deviated = bool(state.get("deviated")) if isinstance(state, dict) else False
+    _run.write("experiment-end", outcome=status or "unknown", deviated=deviated)
+    _run = None

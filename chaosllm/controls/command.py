@@ -1,0 +1,109 @@
+"""``chaosllm audit verify`` and ``chaosllm approve``: the CLI side of the safety controls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    audit = subparsers.add_parser(
+        "audit",
+        help="check the hash-chained audit log",
+        description="Commands for the audit log written by chaosllm.controls.audit.",
+    )
+    audit.set_defaults(group_parser=audit)
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="find edited, removed or reordered entries",
+        description=(
+            "Check every entry's hash and its link to the entry before. Exit 0 when the "
+            "chain is intact, 1 when it is not. Entries cut off at the end leave no trace "
+            "in the chain: keep the printed head hash elsewhere and pass it with --head."
+        ),
+    )
+    verify.add_argument("file", help="the audit log (JSON Lines)")
+    verify.add_argument("--head", help="the hash the last entry must have")
+    verify.set_defaults(handler=_verify)
+
+    approve = subparsers.add_parser(
+        "approve",
+        help="sign an approval to run an experiment on a protected environment",
+        description=(
+            "Write an approval of this exact experiment (its digest), signed with "
+            "HMAC-SHA256. The key is read from the environment variable "
+            "CHAOSLLM_APPROVAL_KEY or from --key-file, never from the command line."
+        ),
+    )
+    approve.add_argument("experiment", help="the experiment file (JSON or YAML)")
+    approve.add_argument("--approver", required=True, help="who approves")
+    approve.add_argument("--environment", default="production", help="default: production")
+    approve.add_argument("--expires-in", default="24h", help="validity, e.g. 2h or 30m (default 24h)")
+    approve.add_argument("--key-file", help="file holding the HMAC key")
+    approve.add_argument("-o", "--output", default="-", help="approval file, or - for stdout")
+    approve.set_defaults(handler=_approve)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from chaosllm.controls.audit import verify_log
+
+    count, problems = verify_log(Path(args.file), args.head)
+    if problems:
+        for problem in problems:
+            print(f"{args.file}: {problem}")
+        print(f"{args.file}: audit chain BROKEN ({len(problems)} problem(s) in {count} entries)")
+        return 1
+    with open(args.file, "rb") as fh:
+        lines = [line for line in fh.read().split(b"\n") if line.strip()]
+    head = json.loads(lines[-1])["hash"] if lines else "none"
+    print(f"{args.file}: {count} entries, chain intact, head {head}")
+    return 0
+
+
+def _load_experiment(path: str) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not an experiment")
+    return data
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from chaosllm.controls.approval import sign_approval
+    from chaosllm.faults import parse_duration
+
+    if args.key_file:
+        key = Path(args.key_file).read_text(encoding="utf-8").strip()
+    else:
+        key = os.environ.get("CHAOSLLM_APPROVAL_KEY", "")
+    if not key:
+        raise ValueError("no key: set CHAOSLLM_APPROVAL_KEY or pass --key-file")
+    expires = datetime.now(timezone.utc) + timedelta(
+        seconds=parse_duration(args.expires_in, "--expires-in")
+    )
+    approval = sign_approval(
+        _load_experiment(args.experiment), args.approver, args.environment, expires, key
+    )
+    text = json.dumps(approval, indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {args.output}: {args.approver} approves {approval['experiment_digest']} "
+              f"on {args.environment} until {approval['expires_at']}")  # fmt: skip
+    return 0

@@ -1,0 +1,113 @@
+"""The SLO file loader, threshold parsing, the exposition parser and guard conditions (no servers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaosllm.controls._conditions import parse_conditions
+from chaosllm.errors import ConfigurationError, InvalidArgument
+from chaosllm.slo import _exposition as expo
+from chaosllm.slo import tolerances
+from chaosllm.slo._promql import parse_threshold
+from chaosllm.slo.spec import load_slos
+
+GOOD = """
+slos:
+  - name: api_availability
+    objective: 99.9%
+    window: 30d
+    indicator:
+      ratio: {good: 'http_requests_total{status!~"5.."}', total: http_requests_total}
+  - name: api_latency_p95
+    target: 500ms
+    window: 5m
+    indicator:
+      latency: {metric: http_request_duration_seconds, quantile: 0.95}
+  - name: error_rate
+    objective: "<1%"
+    window: 5m
+    indicator:
+      query: sum(rate(errors_total[$window]))
+"""
+
+
+def test_seed_slos_load_with_their_comparisons(tmp_path: Path) -> None:
+    path = tmp_path / "slos.yaml"
+    path.write_text(GOOD)
+    availability, latency, errors = load_slos(path)
+    assert (availability.objective, availability.comparison) == (pytest.approx(0.999), ">=")
+    assert (latency.objective, latency.comparison) == (0.5, "<=")
+    assert (errors.objective, errors.comparison) == (0.01, "<")
+    assert errors.query() == "sum(rate(errors_total[5m]))"
+    assert "[1m]" in availability.query("1m") and "histogram_quantile(0.95" in latency.query()
+    assert availability.burn_rate(0.99) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("- name: a\n  window: 5m\n  indicator: {query: up}", "slos[0] ('a'): field 'objective'"),
+        ("- name: a\n  objective: 1\n  window: 5 min\n  indicator: {query: up}",
+         "slos[0] ('a'): field 'window'"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {sql: x}",
+         "slos[0] ('a'): field 'indicator' has unknown kind 'sql'"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x}}",
+         "slos[0] ('a'): field 'indicator.ratio' needs 'total'"),
+        ("- objective: 1\n  window: 5m\n  indicator: {query: up}", "slos[0]: field 'name'"),
+        ("- name: a\n  objective: fast\n  window: 5m\n  indicator: {query: up}",
+         "slos[0] ('a'): field 'objective'"),
+    ],
+)
+def test_loader_errors_name_file_entry_and_field(tmp_path: Path, entry: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("slos:\n" + "\n".join("  " + line for line in entry.splitlines()) + "\n")
+    with pytest.raises(ConfigurationError) as err:
+        load_slos(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_thresholds_and_tolerances() -> None:
+    assert parse_threshold("5%") == 0.05 and parse_threshold("2000ms") == 2.0
+    assert parse_threshold(3) == 3.0
+    with pytest.raises(InvalidArgument):
+        parse_threshold("lots")
+    assert tolerances.between({"value": 0.5}, lower=0, upper=1)
+    assert tolerances.above({"burn_rate": 3.0, "value": 0.1}, threshold=2, target="burn_rate")
+    assert not tolerances.above(2, threshold=2) and tolerances.above(2, threshold=2, inclusive=True)
+    with pytest.raises(InvalidArgument):
+        tolerances.below("text", threshold=1)
+
+
+def test_exposition_parser_and_histogram_quantile() -> None:
+    text = (
+        "# HELP x Test.\n# TYPE x counter\n"
+        'x{code="200",path="/a\\"b"} 7\nx{code="500"} 3 1700000000000\n'
+        'h_bucket{le="0.1"} 10\nh_bucket{le="0.5"} 20\nh_bucket{le="+Inf"} 20\n'
+        "broken line\ng NaN\n"
+    )
+    samples = expo.parse_exposition(text)
+    assert expo.total(samples, "x") == 10
+    assert expo.total(samples, "x", {"code": "5.."}) == 3
+    assert expo.select(samples, "x", {"code": "200"})[0].labels["path"] == '/a"b'
+    assert expo.total(samples, "missing") is None
+    cumulative = expo.buckets(samples, "h")
+    assert expo.bucket_quantile(0.5, cumulative) == pytest.approx(0.1)
+    assert expo.bucket_quantile(0.75, cumulative) == pytest.approx(0.3)
+    assert expo.bucket_quantile(0.5, {0.1: 0.0, float("inf"): 0.0}) is None
+
+
+def test_guard_conditions_are_checked_field_by_field() -> None:
+    (condition,) = parse_conditions(
+        [{"scrape": "http://127.0.0.1:1/metrics", "latency_quantile": {"metric": "h"},
+          "above": "2000ms", "for": "2s"}], 0.0, 1)  # fmt: skip
+    assert condition.text == "latency_quantile(0.95) > 2" and condition.for_seconds == 2.0
+    assert condition.source == "metrics"
+    with pytest.raises(InvalidArgument, match="guard condition 1: unknown field"):
+        parse_conditions([{"query": "up", "above": 1, "treshold": 2}], 0.0, 1)
+    with pytest.raises(InvalidArgument, match="guard condition 2 \\('p95'\\): 'min_samples'"):
+        parse_conditions([{"query": "up", "above": 1},
+                          {"name": "p95", "query": "up", "above": 1, "min_samples": 0}], 0.0, 1)
+    with pytest.raises(InvalidArgument, match="give exactly one of query"):
+        parse_conditions([{"above": 1}], 0.0, 1)
