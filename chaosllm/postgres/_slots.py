@@ -104,3 +104,55 @@ def open_many(dsn: str, count: int, budget: float, application_name: str) -> Ope
         for _ in range(min(_MAX_PARALLEL, count)):
             pool.submit(worker)
     return result
+
+
+@dataclass
+class Taken:
+    """What :func:`take_free_slots` holds, and the slots before and after."""
+
+    connections: list[Any]
+    before: Slots
+    after: Slots
+    error: BaseException | None = None
+    shortfall: str | None = None
+
+
+def take_free_slots(first: Any, dsn: str, leave_free: int, application_name: str) -> Taken:
+    """Open connections until only ``leave_free`` ordinary slots are left.
+
+    ``first`` is an open session that counts the slots and is held too, so
+    that its own slot is not miscounted. A second pass takes the slots that
+    sessions closed just before were still occupying while their backends
+    exited. On failure everything is closed and ``error`` or ``shortfall``
+    says why.
+    """
+    before = read_slots(first)
+    if before.free < leave_free:
+        # Fewer than leave_free are free already: holding even ``first``
+        # would break the promise.
+        first.close()
+        return Taken([], before, before)
+    held = [first]
+    slots = before
+    try:
+        for _ in range(2):
+            to_open = slots.free - leave_free
+            if to_open <= 0:
+                break
+            budget = 2.0 + 0.05 * to_open
+            opened = open_many(dsn, to_open, budget, application_name)
+            held.extend(opened.connections)
+            if opened.error is not None or (opened.timed_out and not opened.refused):
+                shortfall = (
+                    None if opened.error is not None else
+                    f"only {len(opened.connections)} of {to_open} connections opened within {budget:.1f} s"
+                )  # fmt: skip
+                Opened(held).close()
+                return Taken([], before, slots, opened.error, shortfall)
+            slots = read_slots(first)
+            if opened.refused:
+                break
+    except BaseException:
+        Opened(held).close()
+        raise
+    return Taken(held, before, slots)

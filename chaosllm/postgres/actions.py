@@ -32,7 +32,7 @@ from chaosllm.faults import (
     restore_fault,
 )
 from chaosllm.postgres._catalog import check_role, find_table, role_exists, split_table
-from chaosllm.postgres._slots import open_many, read_slots
+from chaosllm.postgres._slots import take_free_slots
 
 __all__ = [
     "exhaust_connections",
@@ -120,34 +120,17 @@ def exhaust_connections(
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
 
     action = "exhaust connections"
-    # The session that counts the slots is kept as one of the held ones, so
-    # the count is not off by the time it takes a closed backend to exit.
     first = open_connection(action, dsn, statement_timeout=None, application_name=EXHAUST_APPLICATION)
     try:
         with postgres_connection(action, dsn, connection=first):
-            before = read_slots(first)
-        to_open = before.free - leave_free
-        budget = 2.0 + 0.05 * max(to_open, 0)
-        opened = open_many(dsn, to_open, budget, EXHAUST_APPLICATION)
+            taken = take_free_slots(first, dsn, leave_free, EXHAUST_APPLICATION)
     except BaseException:
         _close_quietly(first)
         raise
-    if opened.error is not None or (opened.timed_out and not opened.refused):
-        opened.close()
-        _close_quietly(first)
-        why = (
-            describe_error(opened.error, dsn)
-            if opened.error is not None
-            else f"only {len(opened.connections)} of {to_open} connections opened within {budget:.1f} s"
-        )
+    if taken.error is not None or taken.shortfall is not None:
+        why = describe_error(taken.error, dsn) if taken.error is not None else taken.shortfall
         raise FaultFailed(f"could not {action} on {target}: {why}; released them")
-    if to_open < 0:
-        # Fewer than leave_free slots are free already: holding one more
-        # would break the promise.
-        _close_quietly(first)
-    else:
-        opened.connections.append(first)
-    held = list(opened.connections)
+    held = taken.connections
 
     def release() -> None:
         for conn in held:
@@ -159,10 +142,10 @@ def exhaust_connections(
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
     spec.update(
         opened=len(held),
-        max_connections=before.max_connections,
-        reserved=before.reserved,
-        in_use_before=before.used - 1,
-        free=max(0, before.free - len(held) + 1),
+        max_connections=taken.before.max_connections,
+        reserved=taken.before.reserved,
+        in_use_before=taken.before.used - 1,
+        free=taken.after.free if held else taken.before.free + 1,
     )
     return fault_handle("postgres-connections", handle_name, target, spec, seconds)
 
