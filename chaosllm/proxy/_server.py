@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import socket
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from chaosllm.proxy._toxics import Toxic, ToxicError, make_toxic
 __all__ = ["Proxy", "Collection", "ApiError", "split_address"]
 
 UPSTREAM_CONNECT_TIMEOUT = 2.0
+log = logging.getLogger("chaosllm.proxy")
 
 
 class ApiError(Exception):
@@ -211,6 +213,7 @@ class Collection:
         if body.get("enabled", True):
             proxy.start()
         self.proxies[name] = proxy
+        log.info("proxy %s created: %s -> %s", name, proxy.listen, upstream)
         return proxy
 
     def populate(self, body: Any) -> list[Proxy]:
@@ -249,6 +252,7 @@ class Collection:
                     proxy.disabled_until = time.time() + ttl
                     proxy.reenable = asyncio.get_running_loop().call_later(
                         ttl, self._reenable, proxy)
+            log.info("proxy %s %s", name, "enabled" if proxy.enabled else "disabled")
         return proxy
 
     def _reenable(self, proxy: Proxy) -> None:
@@ -257,6 +261,7 @@ class Collection:
         if self.proxies.get(proxy.name) is proxy:
             with contextlib.suppress(ApiError):
                 proxy.start()
+            log.info("proxy %s enabled at the end of its partition", proxy.name)
 
     @staticmethod
     def _cancel_reenable(proxy: Proxy) -> None:
@@ -272,6 +277,7 @@ class Collection:
             self._cancel_expiry(name, toxic_name)
         proxy.stop()
         del self.proxies[name]
+        log.info("proxy %s deleted", name)
 
     def reset(self) -> None:
         for proxy in self.proxies.values():
@@ -280,6 +286,7 @@ class Collection:
                 self._cancel_expiry(proxy.name, toxic_name)
             proxy.reset_toxics()
             proxy.start()
+        log.info("reset: every proxy enabled, every toxic removed")
 
     def add_toxic(self, name: str, body: Any) -> Toxic:
         proxy = self.get(name)
@@ -289,6 +296,7 @@ class Collection:
             raise ApiError(400, str(exc)) from None
         ttl = _ttl(body)
         proxy.add_toxic(toxic)
+        log.info("proxy %s: toxic %s added %s", name, toxic.name, toxic.to_json())
         if ttl is not None:
             toxic.expires_at = time.time() + ttl
             self.expiry[(name, toxic.name)] = asyncio.get_running_loop().call_later(
@@ -315,12 +323,14 @@ class Collection:
     def remove_toxic(self, name: str, toxic_name: str) -> None:
         self._cancel_expiry(name, toxic_name)
         self.get(name).remove_toxic(toxic_name)
+        log.info("proxy %s: toxic %s removed", name, toxic_name)
 
     def _expire(self, name: str, toxic: Toxic) -> None:
         self.expiry.pop((name, toxic.name), None)
         proxy = self.proxies.get(name)
         if proxy is not None and proxy.toxics.get(toxic.name) is toxic:
             proxy.remove_toxic(toxic.name)
+            log.info("proxy %s: toxic %s expired", name, toxic.name)
 
     def _cancel_expiry(self, name: str, toxic_name: str) -> None:
         handle = self.expiry.pop((name, toxic_name), None)

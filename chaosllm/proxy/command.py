@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 from typing import Any
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
     serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
     serve_parser.add_argument(
         "--loop", choices=("asyncio", "uvloop"), default="asyncio",
-        help="event loop (default asyncio: measured at least as fast here, see docs/DESIGN.md)",
+        help="event loop (default asyncio; docs/DESIGN.md has the measurements)",
     )
     serve_parser.set_defaults(handler=_serve_command)
 
@@ -64,6 +65,8 @@ def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "asyncio")
     from chaosllm.proxy._api import serve_api
     from chaosllm.proxy._server import ApiError, Collection
 
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
     try:
         loop = _new_loop(loop_kind)
     except ImportError:

@@ -27,7 +27,9 @@ def test_serve_populates_from_config_and_stops_on_sigterm(tmp_path: Path, echo: 
     proc = _serve("--port", str(port), "--config", str(config))
     try:
         assert proc.stdout is not None
-        assert f"listening on http://127.0.0.1:{port}" in proc.stdout.readline()
+        lines = [proc.stdout.readline() for _ in range(2)]  # the proxy created, then the API
+        assert "proxy echo created" in lines[0]
+        assert f"listening on http://127.0.0.1:{port}" in lines[1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/proxies") as resp:
             assert json.load(resp)["echo"]["listen"] == f"127.0.0.1:{listen}"
         with connect(listen) as sock:
