@@ -1,0 +1,99 @@
+"""Sandbox parts that need no server: breaker, bulkhead, load statistics, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from chaosllm.sandbox._load import quantile, summarise
+from chaosllm.sandbox._resilience import CircuitBreaker, Dependency, Unavailable
+from chaosllm.sandbox.demo import summary_table, verdict
+
+
+def test_breaker_opens_half_opens_and_closes() -> None:
+    breaker = CircuitBreaker("test-a", window=10, min_failures=5, reset_after=0.2)
+    for ok in (True, False, True, False, False, False):
+        breaker.record(ok)
+    assert breaker.state == CircuitBreaker.CLOSED  # 4 failures: not yet
+    breaker.record(False)
+    assert breaker.state == CircuitBreaker.OPEN and not breaker.allow()
+    time.sleep(0.25)
+    assert breaker.allow() and breaker.state == CircuitBreaker.HALF_OPEN
+    assert not breaker.allow()  # one trial call at a time
+    breaker.record(False)
+    assert breaker.state == CircuitBreaker.OPEN
+    time.sleep(0.25)
+    assert breaker.allow()
+    breaker.record(True)
+    assert breaker.state == CircuitBreaker.CLOSED and breaker.allow()
+
+
+def test_dependency_bulkhead_refuses_beyond_its_slots() -> None:
+    dep = Dependency("test-b", max_concurrent=1, wait=0.01)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        inside.set()
+        release.wait(5)
+        return "done"
+
+    worker = threading.Thread(target=dep.call, args=(slow,))
+    worker.start()
+    inside.wait(5)
+    with pytest.raises(Unavailable, match="bulkhead full"):
+        dep.call(lambda: "second")
+    release.set()
+    worker.join()
+    assert dep.call(lambda: "third") == "third"
+
+
+def test_dependency_failures_open_the_breaker() -> None:
+    dep = Dependency("test-c", reset_after=60)
+
+    def boom() -> None:
+        raise ConnectionError("refused")
+
+    for _ in range(5):
+        with pytest.raises(Unavailable, match="ConnectionError"):
+            dep.call(boom)
+    with pytest.raises(Unavailable, match="circuit breaker open"):
+        dep.call(lambda: None)
+    assert dep.status() == {"breaker": "open"}
+
+
+def test_load_summary_counts_failures_and_quantiles() -> None:
+    rows = [{"t": 100.0 + i / 10, "op": "catalog", "ok": i != 3, "lat": (i + 1) / 100}
+            for i in range(20)]  # fmt: skip
+    stats = summarise(rows)
+    assert stats["requests"] == 20 and stats["failed"] == 1 and stats["error_ratio"] == 0.05
+    assert stats["p50"] == 0.1 and stats["p95"] == 0.19 and stats["max"] == 0.2
+    assert stats["by_op"] == {"catalog": {"requests": 20, "failed": 1}}
+    assert quantile([], 0.95) is None
+
+
+def test_demo_verdict_and_table() -> None:
+    assert verdict({"status": "completed", "deviated": False}) == "PASSED"
+    assert verdict({"status": "completed", "deviated": True}) == "FAILED"
+    assert verdict({"status": "aborted"}) == "ABORTED"
+    table = summary_table([{"index": 1, "name": "x", "result": "FAILED", "met": 3, "total": 4,
+                            "seconds": 41.2, "failed": ["p95"], "load": {"p95": 0.25}}])  # fmt: skip
+    assert "FAILED" in table and "3/4" in table and "250 ms" in table and "p95" in table
+
+
+@pytest.mark.parametrize("args", [["sandbox", "--help"], ["sandbox", "up", "--help"],
+                                  ["sandbox", "down", "--help"], ["sandbox", "status", "--help"],
+                                  ["sandbox", "env", "--help"]])  # fmt: skip
+def test_cli_help_at_every_level(args: list[str]) -> None:
+    out = subprocess.run([sys.executable, "-m", "chaosllm.cli", *args], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "usage: chaosllm sandbox" in out
+
+
+def test_status_of_a_missing_sandbox(tmp_path: object) -> None:
+    out = subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", "status", "--dir",
+                          str(tmp_path)], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "no sandbox in" in out

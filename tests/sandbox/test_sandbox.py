@@ -1,0 +1,172 @@
+"""The sandbox end to end: GraphQL, orders, restarts, a scenario, and a clean stop.
+
+The tests share one sandbox and run in file order; the last one stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pika
+import psycopg
+import pytest
+
+from chaosllm.sandbox import launcher, stack
+from chaosllm.sandbox._data import DEAD_QUEUE, ORDERS_QUEUE
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def graphql(state: dict[str, Any], query: str, variables: dict[str, Any] | None = None
+            ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    req = urllib.request.Request(state["settings"]["gateway_url"] + "/graphql", body,
+                                 {"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+ORDER = "mutation($o: OrderInput!) { placeOrder(input: $o) { orderId status } }"
+
+
+def wait_for(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def test_status_reports_every_service_running(sandbox: dict[str, Any]) -> None:
+    result = stack.status(Path(sandbox["dir"]))
+    names = {row["name"] for row in result["services"]}
+    assert names == {"postgres", "redis", "rabbitmq", "proxy", "ml-recs", "worker", "gateway",
+                     "prometheus"}  # fmt: skip
+    assert all(row["running"] and row["open_ports"] for row in result["services"])
+
+
+def test_gateway_answers_queries(sandbox: dict[str, Any]) -> None:
+    status, answer = graphql(sandbox, "{ catalog { source models { id provider } } }")
+    assert status == 200
+    models = answer["data"]["catalog"]["models"]
+    assert {"id": "dbrx", "provider": "databricks"} in models and len(models) == 12
+    status, answer = graphql(sandbox, '{ catalog(provider: "meta") { models { id } } }')
+    assert {m["id"] for m in answer["data"]["catalog"]["models"]} == {"llama-3-70b", "llama-3-8b"}
+    status, answer = graphql(sandbox, "{ tenants { id plan } }")
+    assert {"id": "acme", "plan": "enterprise"} in answer["data"]["tenants"]
+    query = "query($t: ID!) { recommendations(tenantId: $t, limit: 2) { source items { model { id } } } }"
+    status, answer = graphql(sandbox, query, {"t": "acme"})
+    assert status == 200
+    recs = answer["data"]["recommendations"]
+    assert recs["source"] == "ml-recs" and len(recs["items"]) == 2
+    status, answer = graphql(sandbox, "{ nosuchfield }")
+    assert status == 400 and "nosuchfield" in answer["errors"][0]["message"]
+
+
+def test_orders_reach_postgres_exactly_once(sandbox: dict[str, Any]) -> None:
+    order = {"orderId": "test-order-1", "tenantId": "globex", "modelId": "dbrx", "tokens": 1200}
+    for _ in range(3):  # a client retrying the same order
+        status, answer = graphql(sandbox, ORDER, {"o": order})
+        assert status == 200 and answer["data"]["placeOrder"]["status"] == "accepted"
+    status, answer = graphql(sandbox, ORDER, {"o": {**order, "orderId": "bad", "tokens": -1}})
+    assert status == 400
+    dsn = sandbox["settings"]["postgres_dsn"]
+
+    def rows() -> list[Any]:
+        with psycopg.connect(dsn) as conn:
+            return conn.execute("SELECT order_id, tenant_id, tokens FROM orders "
+                                "WHERE order_id IN ('test-order-1', 'bad')").fetchall()  # fmt: skip
+
+    wait_for(rows)
+    time.sleep(1.0)  # the duplicates are consumed by now, and must not have been written
+    assert rows() == [("test-order-1", "globex", 1200)]
+    # A poison message goes to the dead-letter queue, not back to the worker.
+    with pika.BlockingConnection(pika.URLParameters(sandbox["settings"]["rabbitmq_url"])) as conn:
+        channel = conn.channel()
+        channel.basic_publish("", ORDERS_QUEUE, b"{not json")
+
+        def dead() -> int:
+            return int(channel.queue_declare(DEAD_QUEUE, passive=True).method.message_count)
+
+        assert wait_for(dead) == 1
+        assert channel.queue_declare(ORDERS_QUEUE, passive=True).method.message_count == 0
+
+
+def test_supervisor_restarts_a_killed_replica(sandbox: dict[str, Any]) -> None:
+    directory = Path(sandbox["dir"])
+    pidfile = directory / "gateway-0.pid"
+    old = int(pidfile.read_text())
+    os.kill(old, signal.SIGKILL)
+
+    def replaced() -> int:
+        new = int(pidfile.read_text())
+        return new if new != old and launcher._alive(new) else 0
+
+    new = wait_for(replaced)
+    events = [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
+    ready = wait_for(lambda: [e for e in _events(directory) if e["event"] == "replica_ready"
+                              and e["pid"] == new])  # fmt: skip
+    assert any(e["event"] == "replica_exited" and e["pid"] == old and e["returncode"] == -9
+               for e in events + _events(directory))  # fmt: skip
+    assert 0 < ready[0]["recovery_seconds"] < 30
+    assert graphql(sandbox, "{ tenants { id } }")[0] == 200
+
+
+def _events(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
+
+
+def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: Path) -> None:
+    from chaosllm.settings import env_name
+
+    journal = tmp_path / "journal.json"
+    env = {**os.environ, **{env_name(k): str(v) for k, v in sandbox["settings"].items()}}
+    experiment = ROOT / "experiments/scenarios/local/02-pod-crash-recovery.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()",
+         "--log-file", str(tmp_path / "chaos.log"), "run", "--journal-path", str(journal),
+         str(experiment)],
+        env=env, capture_output=True, text=True, timeout=150,
+    )  # fmt: skip
+    data = json.loads(journal.read_text())
+    assert data["status"] == "completed", proc.stdout[-3000:]
+    after = {p["activity"]["name"]: p for p in data["steady_states"]["after"]["probes"]}
+    assert all(p["tolerance_met"] for p in after.values()), after
+    assert after["no-failed-requests"]["output"] == 0
+    assert 0 < after["recovery-below-30s"]["output"] < 30  # replicas really were killed
+    assert [r["status"] for r in data["run"]] == ["succeeded", "succeeded"]
+    load = next(e for e in data["extensions"] if e["name"] == "sandbox-load")["summary"]
+    assert load["requests"] > 100 and load["failed"] == 0 and load["by_op"]["order"]["requests"]
+
+
+def test_down_stops_every_process_and_port(sandbox: dict[str, Any]) -> None:
+    directory = Path(sandbox["dir"])
+    state = stack.read_state(directory)
+    pids = [int(p.read_text()) for p in directory.glob("gateway-*.pid")]
+    ports = []
+    for info in state["services"].values():
+        pids += [info["pid"], *info.get("pids", []), info.get("postmaster_pid", info["pid"])]
+        ports += [info["port"], *info.get("ports", [])]
+    assert all(launcher._alive(p) for p in pids)
+    result = stack.down(directory)
+    assert result["running"] == []
+    assert [p for p in pids if launcher._alive(p)] == []
+    assert [p for p in ports if launcher._port_open(p)] == []
+    assert stack.status(directory)["running"] is False
+    out = subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", "status", "--dir",
+                          str(directory)], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "nothing running, no port open" in out
