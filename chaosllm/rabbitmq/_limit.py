@@ -2,9 +2,11 @@
 
 RabbitMQ applies one policy per queue, so the fault's policy copies the
 definition of the policy it outranks (dead-lettering, TTLs and so on keep
-working) and adds ``max-length`` and ``overflow``. Rolling back deletes it,
-and the outranked policy, never touched, applies again. Whatever stood
-under the fault's own policy name before is kept in the ledger and put back.
+working) and adds ``max-length`` and ``overflow``. The outranked policy is
+recorded in the ledger and never touched; rolling back deletes the fault's
+policy, so that it applies again. A policy already standing under the
+fault's name is a fault left by a run with another ledger: it is replaced,
+not restored, since restoring it would bring the fault back.
 """
 
 from __future__ import annotations
@@ -50,14 +52,9 @@ def stored(policy: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def restore_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """Ledger restorer: delete the fault's policy, or put back what it replaced."""
+    """Ledger restorer: delete the fault's policy; the outranked one applies again."""
     state = entry["state"]
-    vhost, name = state["vhost"], state["policy"]
     mgmt = Management(state["management_url"], f"remove the limit of queue {state['queue']!r}")
-    replaced = state.get("replaced")
-    if replaced:
-        mgmt.put_policy(vhost, name, {key: replaced[key] for key in _POLICY_FIELDS if key in replaced})
-    else:
-        mgmt.delete_policy(vhost, name)
+    mgmt.delete_policy(state["vhost"], state["policy"])
     original = state.get("original")
-    return {"policy": name, "restored_policy": original["name"] if original else None}
+    return {"policy": state["policy"], "restored_policy": original["name"] if original else None}

@@ -337,7 +337,6 @@ def set_queue_limit(
         "vhost": vhost,
         "queue": queue,
         "policy": pname,
-        "replaced": stored(next((p for p in policies if p.get("name") == pname), None)),
         "original": original,
     }
     entry_id = ledger_id(mgmt, vhost, queue)

@@ -259,6 +259,16 @@ def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, que
     assert Ledger().entries() == {}
 
 
+def test_a_limit_left_by_another_ledger_is_replaced_and_not_restored(broker: Broker, queue: str) -> None:
+    policy = f"chaosllm-queue-limit-{queue}"
+    leftover = {"pattern": f"^{queue}$", "definition": {"max-length": 1}, "priority": 0, "apply-to": "queues"}
+    broker.mgmt().put_policy("/", policy, leftover)
+    handle = actions.set_queue_limit(queue, max_length=7, duration="60s", **broker.both)
+    assert handle["spec"]["outranks"] is None
+    assert actions.remove_queue_limit(queue, **broker.both)["removed"] is True
+    assert broker.mgmt().policy("/", policy) is None
+
+
 def test_unbounded_queue_limit_lasts_until_removed(broker: Broker, queue: str) -> None:
     kw = broker.both
     handle = actions.set_queue_limit(queue, max_length=2, duration=None, allow_unbounded=True, **kw)
