@@ -70,7 +70,8 @@ def main() -> None:
         admin.execute("create role bench login")
         admin.execute(
             "create table rows_t (id int primary key, tenant text, tokens int, at timestamptz);"
-            f"insert into rows_t select g, 'tenant-' || (g % 97), g, now() from generate_series(1, {args.rows}) g;"
+            "insert into rows_t select g, 'tenant-' || (g % 97), g, now()"
+            f" from generate_series(1, {args.rows}) g;"
             "analyze rows_t"
         )  # fmt: skip
         base = _sessions(admin)
