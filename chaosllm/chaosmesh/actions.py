@@ -11,6 +11,7 @@ of every fault.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -541,16 +542,10 @@ def _documents(path_or_manifest: str | dict[str, Any] | list[dict[str, Any]]) ->
     return found
 
 
-def _render_manifests(
-    path_or_manifest: str | dict[str, Any] | list[dict[str, Any]],
-    namespace: str = "default",
-    allow_unbounded: bool = False,
-    configuration: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    **_: Any,
-) -> list[dict[str, Any]]:
+def _render_manifests(args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """apply_manifest's objects, checked and stamped; ``args`` are its bound arguments."""
     manifests = []
-    for doc in _documents(path_or_manifest):
+    for doc in _documents(args["path_or_manifest"]):
         if doc.get("apiVersion") != API_VERSION:
             raise InvalidArgument(
                 f"only {API_VERSION} objects are applied, got apiVersion {doc.get('apiVersion')!r} "
@@ -560,9 +555,9 @@ def _render_manifests(
         check_name(str((doc.get("metadata") or {}).get("name", "")))
         spec = doc.get("spec") or {}
         if kind.is_chaos:
-            check_duration(spec.get("duration"), allow_unbounded,
+            check_duration(spec.get("duration"), args["allow_unbounded"],
                            f"{kind.kind} {doc['metadata']['name']} spec.duration")
-        manifests.append(stamp(doc, namespace, configuration, secrets))
+        manifests.append(stamp(doc, args["namespace"], args["configuration"], args["secrets"]))
     return manifests
 
 
@@ -590,7 +585,7 @@ def apply_manifest(
                                 "namespace": "shop"}}}
     ```
     """
-    manifests = _render_manifests(path_or_manifest, namespace, allow_unbounded, configuration, secrets)
+    manifests = _render_manifests(locals())
     seconds = parse_duration(timeout, "timeout")
     results = submit(manifests, wait, seconds, dry_run_requested(dry_run), configuration, secrets)
     if dry_run_requested(dry_run):
@@ -617,40 +612,28 @@ def _chaos_spec(kind: str, spec: Mapping[str, Any], namespace: str) -> tuple[str
     return found.embed_key, inner
 
 
-def _render_schedule(
-    kind: str,
-    spec: dict[str, Any],
-    schedule: str,
-    duration: str | None = None,
-    allow_unbounded: bool = False,
-    concurrency_policy: str = "Forbid",
-    history_limit: int = 1,
-    starting_deadline_seconds: int | None = None,
-    name: str | None = None,
-    namespace: str = "default",
-    configuration: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    **_: Any,
-) -> list[dict[str, Any]]:
-    key, inner = _chaos_spec(kind, spec, namespace)
-    if check_duration(duration or inner.get("duration"), allow_unbounded, "duration") is not None:
-        inner["duration"] = str(duration or inner["duration"])
-    if concurrency_policy not in ("Forbid", "Allow"):
-        raise InvalidArgument(f"concurrency_policy must be 'Forbid' or 'Allow', got {concurrency_policy!r}")
-    if not str(schedule).strip():
+def _render_schedule(args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """schedule_chaos's Schedule; ``args`` are its bound arguments."""
+    kind, schedule, policy = kind_of(args["kind"]), str(args["schedule"]), args["concurrency_policy"]
+    key, inner = _chaos_spec(kind.kind, args["spec"], args["namespace"])
+    duration = args["duration"] or inner.get("duration")
+    if check_duration(duration, args["allow_unbounded"], "duration") is not None:
+        inner["duration"] = str(duration)
+    if policy not in ("Forbid", "Allow"):
+        raise InvalidArgument(f"concurrency_policy must be 'Forbid' or 'Allow', got {policy!r}")
+    if not schedule.strip():
         raise InvalidArgument("schedule must be a cron expression such as '*/5 * * * *' or '@every 10m'")
-    if int(history_limit) < 1:
-        raise InvalidArgument(f"history_limit must be at least 1, got {history_limit!r}")
-    body: dict[str, Any] = {"schedule": str(schedule), "type": kind_of(kind).kind,
-                            "concurrencyPolicy": concurrency_policy,
-                            "historyLimit": int(history_limit), key: inner}
-    if starting_deadline_seconds is not None:
-        body["startingDeadlineSeconds"] = int(starting_deadline_seconds)
-    default = f"schedule-{kind_of(kind).plural}-{re.sub(r'[^a-z0-9]+', '-', str(schedule).lower())}"
-    manifest = {"apiVersion": API_VERSION, "kind": "Schedule",
-                "metadata": {"name": check_name(name or default.strip("-")[:63].rstrip("-"))},
+    if int(args["history_limit"]) < 1:
+        raise InvalidArgument(f"history_limit must be at least 1, got {args['history_limit']!r}")
+    body: dict[str, Any] = {"schedule": schedule, "type": kind.kind, "concurrencyPolicy": policy,
+                            "historyLimit": int(args["history_limit"]), key: inner}
+    if args["starting_deadline_seconds"] is not None:
+        body["startingDeadlineSeconds"] = int(args["starting_deadline_seconds"])
+    default = f"schedule-{kind.plural}-{re.sub(r'[^a-z0-9]+', '-', schedule.lower())}"
+    name = args["name"] or default.strip("-")[:63].rstrip("-")
+    manifest = {"apiVersion": API_VERSION, "kind": "Schedule", "metadata": {"name": check_name(name)},
                 "spec": body}
-    return [stamp(manifest, namespace, configuration, secrets)]
+    return [stamp(manifest, args["namespace"], args["configuration"], args["secrets"])]
 
 
 def schedule_chaos(
@@ -682,36 +665,26 @@ def schedule_chaos(
                                          "selector": {"labelSelectors": {"app": "gateway"}}}}}}
     ```
     """
-    manifests = _render_schedule(kind, spec, schedule, duration, allow_unbounded, concurrency_policy,
-                                 history_limit, starting_deadline_seconds, name, namespace,
-                                 configuration, secrets)
+    manifests = _render_schedule(locals())
     return _submit_one(manifests, False, 0.0, dry_run, configuration, secrets)
 
 
-def _render_workflow(
-    steps: list[dict[str, Any]],
-    duration: str | None = None,
-    mode: str = "Serial",
-    status_check: dict[str, Any] | None = None,
-    name: str | None = None,
-    namespace: str = "default",
-    configuration: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    **_: Any,
-) -> list[dict[str, Any]]:
+def _render_workflow(args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """create_workflow's Workflow; ``args`` are its bound arguments."""
+    mode, steps, namespace = args["mode"], args["steps"], args["namespace"]
     if mode not in ("Serial", "Parallel"):
         raise InvalidArgument(f"mode must be 'Serial' or 'Parallel', got {mode!r}")
     if not steps:
         raise InvalidArgument("steps must list at least one step")
-    deadline = str(duration or "")
+    deadline = str(args["duration"] or "")
     check_duration(deadline, False, "duration (the workflow deadline)")
     templates = [_step_template(step, deadline, namespace) for step in steps]
     body = {"name": "steps", "templateType": mode, "deadline": deadline,
             "children": [t["name"] for t in templates]}
     templates.insert(0, body)
     entry = "steps"
-    if status_check:
-        templates.insert(0, _status_check_template(status_check, deadline))
+    if args["status_check"]:
+        templates.insert(0, _status_check_template(args["status_check"], deadline))
         templates.insert(0, {"name": "entry", "templateType": "Parallel", "deadline": deadline,
                              "children": ["status-check", "steps"]})
         entry = "entry"
@@ -721,9 +694,9 @@ def _render_workflow(
             f"step names must be unique and not 'entry', 'steps' or 'status-check': {names}"
         )
     manifest = {"apiVersion": API_VERSION, "kind": "Workflow",
-                "metadata": {"name": check_name(name or f"workflow-{mode.lower()}")},
+                "metadata": {"name": check_name(args["name"] or f"workflow-{mode.lower()}")},
                 "spec": {"entry": entry, "templates": templates}}
-    return [stamp(manifest, namespace, configuration, secrets)]
+    return [stamp(manifest, namespace, args["configuration"], args["secrets"])]
 
 
 def _step_template(step: Mapping[str, Any], deadline: str, namespace: str) -> dict[str, Any]:
@@ -796,8 +769,7 @@ def create_workflow(
                                                     "delay": {"latency": "200ms"}}}]}}}
     ```
     """
-    manifests = _render_workflow(steps, duration, mode, status_check, name, namespace,
-                                 configuration, secrets)
+    manifests = _render_workflow(locals())
     return _submit_one(manifests, wait, parse_duration(timeout, "timeout"), dry_run,
                        configuration, secrets)
 
@@ -938,14 +910,27 @@ def remove_all_chaos(
     return {"removed": [r for r in removed if r["removed"]], "count": sum(r["removed"] for r in removed)}
 
 
+def _bound(func: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's arguments as its body sees them, defaults included."""
+    bound = inspect.signature(func).bind(**arguments)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _renderer(func: Any, render: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None,
+              ) -> Callable[..., list[dict[str, Any]]]:
+    if render is not None:
+        return lambda **arguments: render(_bound(func, arguments))
+    return lambda **arguments: [func.render(**arguments)]
+
+
 # The side-effect-free manifest builders, by action name: the blast-radius control
 # renders an experiment's activities with them before anything runs.
 RENDERERS: dict[str, Callable[..., list[dict[str, Any]]]] = {
-    **{name: (lambda func: lambda **a: [func.render(**a)])(globals()[name])
-       for name in __all__ if hasattr(globals()[name], "render")},
-    "apply_manifest": _render_manifests,
-    "schedule_chaos": _render_schedule,
-    "create_workflow": _render_workflow,
+    **{name: _renderer(globals()[name]) for name in __all__ if hasattr(globals()[name], "render")},
+    "apply_manifest": _renderer(apply_manifest, _render_manifests),
+    "schedule_chaos": _renderer(schedule_chaos, _render_schedule),
+    "create_workflow": _renderer(create_workflow, _render_workflow),
 }
 ROLLBACKS = {
     **{name: "remove_chaos" for name in RENDERERS},

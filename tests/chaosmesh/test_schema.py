@@ -102,11 +102,13 @@ def test_the_experiment_annotation_comes_from_configuration() -> None:
 
 def test_schedule_and_workflow_validate(crds: dict[str, Crd]) -> None:
     spec = {"action": "pod-kill", "mode": "one", "selector": {"labelSelectors": {"app": "web"}}}
+    render_schedule, render_workflow = (actions.RENDERERS["schedule_chaos"],
+                                        actions.RENDERERS["create_workflow"])
     for manifest in (
-        actions._render_schedule("PodChaos", spec, "@every 5m", "10s", history_limit=3,
-                                 starting_deadline_seconds=30, namespace="shop"),
-        actions._render_schedule("networkchaos", {**spec, "action": "delay", "delay": {"latency": "9ms"}},
-                                 "*/5 * * * *", "1m", concurrency_policy="Allow"),
+        render_schedule(kind="PodChaos", spec=spec, schedule="@every 5m", duration="10s",
+                        history_limit=3, starting_deadline_seconds=30, namespace="shop"),
+        render_schedule(kind="networkchaos", spec={**spec, "action": "delay", "delay": {"latency": "9ms"}},
+                        schedule="*/5 * * * *", duration="1m", concurrency_policy="Allow"),
     ):
         _valid(crds, manifest[0])
     steps = [
@@ -121,7 +123,8 @@ def test_schedule_and_workflow_validate(crds: dict[str, Crd]) -> None:
     for mode in ("Serial", "Parallel"):
         for check in (None, {"url": "http://gateway.shop/healthz", "failure_threshold": 2,
                              "headers": {"Accept": "application/json"}}):
-            manifest = actions._render_workflow(steps, "5m", mode, check, namespace="shop")[0]
+            manifest = render_workflow(steps=steps, duration="5m", mode=mode, status_check=check,
+                                       namespace="shop")[0]
             _valid(crds, manifest)
     templates = {t["name"]: t for t in manifest["spec"]["templates"]}
     assert manifest["spec"]["entry"] == "entry"
