@@ -917,8 +917,11 @@ def _bound(func: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, 
     return dict(bound.arguments)
 
 
-def _renderer(func: Any, render: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None,
-              ) -> Callable[..., list[dict[str, Any]]]:
+Render = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+
+
+def _renderer(func: Any, render: Render | None = None) -> Callable[..., list[dict[str, Any]]]:
+    """Render ``func``'s manifests from activity arguments, creating nothing."""
     if render is not None:
         return lambda **arguments: render(_bound(func, arguments))
     return lambda **arguments: [func.render(**arguments)]
