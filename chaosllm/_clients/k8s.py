@@ -169,6 +169,15 @@ def _api_reason(exc: Any) -> str:
         return str(exc.reason)
 
 
+def _no_retries(api_client: Any) -> None:
+    """One attempt per call: urllib3 would otherwise retry a dead API server 3 times."""
+    from kubernetes.client import rest
+
+    api_client.configuration.retries = False
+    api_client.rest_client.close()
+    api_client.rest_client = rest.RESTClientObject(api_client.configuration)
+
+
 @contextlib.contextmanager
 def chaos_mesh_api(
     action: str,
@@ -197,6 +206,7 @@ def chaos_mesh_api(
             raise TargetUnreachable(
                 f"could not {action}: no usable Kubernetes configuration: {exc}"
             ) from exc
+        _no_retries(api_client)
     try:
         yield ChaosMeshApi(api_client, action, timeout)
     finally:

@@ -163,7 +163,6 @@ def _render(
 
 
 SpecPart = Callable[..., dict[str, Any]]
-Submit = Callable[[dict[str, Any], Common], dict[str, Any]]
 
 
 def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Callable[[SpecPart], Any]:

@@ -246,3 +246,52 @@ def test_a_network_target_is_part_of_the_blast_radius(cluster: FakeCluster) -> N
                                               "kube-system is forbidden"):
         actions.inject_network_partition(direction="both", target=target, **WEB)
     assert cluster.requests == []
+
+
+def test_the_context_comes_from_secrets_as_in_chaostoolkit_kubernetes(
+    cluster: FakeCluster, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
+    config["clusters"].append({"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}})
+    config["contexts"].append({"name": "dead", "context": {"cluster": "dead", "user": "fake"}})
+    config["current-context"] = "dead"
+    (tmp_path / "two-contexts").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "two-contexts"))
+    with pytest.raises(TargetUnreachable):
+        probes.list_chaos(NS)
+    assert probes.list_chaos(NS, secrets={"KUBERNETES_CONTEXT": "fake"}) == []
+    assert any(r["path"].endswith("/networkchaos") for r in cluster.requests)
+
+
+def test_a_broken_api_server_gets_one_attempt(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[int] = []
+
+    def reset_every_connection() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+
+    threading.Thread(target=reset_every_connection, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    dead = FakeCluster({})
+    dead.server.server_close()
+    path = dead.write_kubeconfig(tmp_path / "kubeconfig")
+    path.write_text(path.read_text().replace(dead.url, url))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    with pytest.raises(TargetUnreachable, match="unreachable"):
+        probes.chaos_status("PodChaos", "x", NS)
+    listener.close()
+    assert accepted == [1]
