@@ -65,7 +65,7 @@ def _walk(items: list[str]) -> Iterator[tuple[str, bool]]:
             yield item, True
 
 
-def _load_many(items: list[str], lenient_dirs: bool) -> tuple[list[Any], list[str]]:
+def _load_many(items: list[str], lenient_dirs: bool, detail: bool = True) -> tuple[list[Any], list[str]]:
     from chaosllm.report.model import JournalError, load_journal
 
     paths = list(_walk(items))
@@ -75,7 +75,7 @@ def _load_many(items: list[str], lenient_dirs: bool) -> tuple[list[Any], list[st
     journals, skipped = [], []
     for done, (path, named) in enumerate(paths, 1):
         try:
-            journals.append(load_journal(path))
+            journals.append(load_journal(path, detail))
         except JournalError as exc:
             if named or not lenient_dirs:
                 raise
@@ -124,7 +124,7 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
 
     formats = [f for f in formats if f in GAMEDAY_FORMATS] or ["md", "html"]
     _prepare_out(out, len(formats))
-    journals, skipped = _load_many(items, lenient_dirs=True)
+    journals, skipped = _load_many(items, lenient_dirs=True, detail=False)
     day = build_gameday(journals, skipped)
     renderers = {
         "md": render_gameday_markdown, "html": render_gameday_html, "json": render_gameday_json,

@@ -19,6 +19,7 @@ what the journal holds, and hides values that look secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -232,20 +233,25 @@ def short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
 def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
     """``value`` with secret-looking keys, URL passwords and known secrets hidden."""
+    if isinstance(value, str):
+        text = _URL_PASSWORD.sub(r"\g<scheme>:***@", value) if "@" in value else value
+        for secret in secret_values:
+            text = text.replace(secret, "***")
+        return text
     if isinstance(value, dict):
         return {
-            k: "***" if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v, secret_values)
+            k: "***" if isinstance(k, str) and _secret_key(k) else redact(v, secret_values)
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact(v, secret_values) for v in value]
-    if isinstance(value, str):
-        text = _URL_PASSWORD.sub(r"\g<scheme>:***@", value)
-        for secret in secret_values:
-            text = text.replace(secret, "***")
-        return text
     return value
 
 
@@ -376,14 +382,14 @@ def _fault(output: Any) -> FaultWindow | None:
     )  # fmt: skip
 
 
-def _run(raw: Any, phase: str, secrets: frozenset[str]) -> ActivityRun:
+def _run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = True) -> ActivityRun:
     if not isinstance(raw, dict):
         raw = {}
     activity = raw.get("activity") if isinstance(raw.get("activity"), dict) else {}
     provider = _dict(activity.get("provider"))
     output = raw.get("output")
     status = raw.get("status")
-    error = raw.get("exception")
+    error = raw.get("exception") if detail else None
     if isinstance(error, list):
         # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
         error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]
@@ -396,7 +402,7 @@ def _run(raw: Any, phase: str, secrets: frozenset[str]) -> ActivityRun:
         start=_timestamp(raw.get("start")),
         end=_timestamp(raw.get("end")),
         provider=_provider_text(provider),
-        output="" if output is None else short(redact(output, secrets), OUTPUT_LIMIT),
+        output="" if output is None or not detail else short(redact(output, secrets), OUTPUT_LIMIT),
         error=short(redact(str(error), secrets), OUTPUT_LIMIT) if error else None,
         background=bool(activity.get("background")),
     )
@@ -483,8 +489,12 @@ def _target(experiment: dict[str, Any], faults: list[FaultWindow]) -> str:
     return ", ".join(targets)
 
 
-def parse_journal(data: Any, path: str = "<journal>") -> Journal:
-    """Build the model from a decoded journal; :class:`JournalError` if it is not one."""
+def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Journal:
+    """Build the model from a decoded journal; :class:`JournalError` if it is not one.
+
+    With ``detail=False`` the outputs and errors of activities are not turned
+    into text: a summary over many journals never shows them.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("experiment"), dict):
         raise JournalError(f"{path} is not a Chaos Toolkit journal: it has no 'experiment' object")
     experiment = data["experiment"]
@@ -498,15 +508,15 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
             out: list[ActivityRun] = []
             for item in runs:
                 probes = _list(_dict(item).get("probes"))
-                out.extend(_run(p, "during", secrets) for p in probes)
+                out.extend(_run(p, "during", secrets, detail) for p in probes)
             return out
         if not isinstance(state, dict):
             return []
-        return [_run(p, name, secrets) for p in _list(state.get("probes"))]
+        return [_run(p, name, secrets, detail) for p in _list(state.get("probes"))]
 
     before, after, during = phase("before"), phase("after"), phase("during")
-    method = [_run(r, "method", secrets) for r in _list(data.get("run"))]
-    rollbacks = [_run(r, "rollback", secrets) for r in _list(data.get("rollbacks"))]
+    method = [_run(r, "method", secrets, detail) for r in _list(data.get("run"))]
+    rollbacks = [_run(r, "rollback", secrets, detail) for r in _list(data.get("rollbacks"))]
     hypothesis = _dict(experiment.get("steady-state-hypothesis"))
     declared = hypothesis.get("probes") if isinstance(hypothesis, dict) else None
 
@@ -584,7 +594,7 @@ def parse_journal(data: Any, path: str = "<journal>") -> Journal:
     )
 
 
-def load_journal(path: str | Path) -> Journal:
+def load_journal(path: str | Path, detail: bool = True) -> Journal:
     """Read and parse one journal file; errors name the file."""
     name = str(path)
     try:
@@ -598,4 +608,4 @@ def load_journal(path: str | Path) -> Journal:
         raise JournalError(f"journal {name} is not valid JSON: {exc}") from None
     except OSError as exc:
         raise JournalError(f"could not read journal {name}: {exc.strerror or exc}") from None
-    return parse_journal(data, name)
+    return parse_journal(data, name, detail)

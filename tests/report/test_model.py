@@ -185,3 +185,11 @@ def test_malformed_parts_do_not_crash() -> None:
     for variant in variants:
         journal = parse_journal(json.loads(json.dumps(variant)))
         assert journal.state in ("completed", "failed", "interrupted", "deviated", "aborted")
+
+
+def test_summary_loading_gives_the_same_verdicts() -> None:
+    for path in sorted(SAMPLES.glob("*.json")):
+        full, light = load_journal(path), load_journal(path, detail=False)
+        assert (light.state, light.probe_success, light.reason, light.weight) == (
+            full.state, full.probe_success, full.reason, full.weight)  # fmt: skip
+        assert all(run.output == "" for run in light.method)
