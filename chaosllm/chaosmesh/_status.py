@@ -39,10 +39,18 @@ def records(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def injection_state(obj: Mapping[str, Any]) -> str:
-    """One of "injected", "not-selected", "pending", "paused", "deleting"."""
+    """One of "injected", "not-selected", "pending", "paused", "deleting".
+
+    A Workflow is "pending", "running", "accomplished" or "aborted"."""
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "deleting"
     conds, recs = conditions(obj), records(obj)
+    if obj.get("kind") == "Workflow":
+        for condition, state in (("Aborted", "aborted"), ("Accomplished", "accomplished"),
+                                 ("Scheduled", "running")):
+            if conds.get(condition):
+                return state
+        return "pending"
     if conds.get("Paused"):
         return "paused"
     if conds.get("Selected") and recs and all(r.get("phase") == INJECTED for r in recs):

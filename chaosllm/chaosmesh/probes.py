@@ -6,6 +6,7 @@ from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
 from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS, kind_of
+from chaosllm.chaosmesh._selector import describe_selector
 from chaosllm.chaosmesh._spec import MANAGED_BY
 from chaosllm.chaosmesh._status import injection_state, is_recovered, summarise
 from chaosllm.chaosmesh._submit import WaitTimeout, wait_for
@@ -25,7 +26,8 @@ def chaos_status(
     """A normalised view of one object: state, selected/injected/recovered counts, conditions, last events.
 
     `state` is "injected", "pending", "not-selected", "paused", "deleting"
-    or "absent" (no such object).
+    or "absent" (no such object); for a Workflow "pending", "running",
+    "accomplished" or "aborted".
 
     ```json
     {"type": "probe", "name": "delay-status",
@@ -57,7 +59,8 @@ def _wait(
         if obj is None:
             raise TargetNotFound(f"could not wait for injection of {where}: not found")
         if injection_state(obj) == "not-selected":
-            raise NotInjected(f"{where} selected no pod")
+            selector = (obj.get("spec") or {}).get("selector") or {}
+            raise NotInjected(f"{where} selected no pod: selector ({describe_selector(selector)})")
         return injection_state(obj) == "injected"
 
     with chaos_mesh_api(f"wait for {want} of {where}", configuration, secrets) as api:

@@ -178,6 +178,7 @@ def test_workflow_with_status_check_is_confirmed_scheduled(cluster: FakeCluster)
     handle = actions.create_workflow(steps, "2m", "Parallel", {"url": "http://web.shop/healthz"},
                                      name="degrade", namespace=NS, timeout="5s")
     assert handle["kind"] == "Workflow" and handle["status"]["entryNode"] == "degrade-entry"
+    assert probes.chaos_status("Workflow", "degrade", NS)["state"] == "running"
     stored = cluster.get("workflows", NS, "degrade")
     assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "chaosllm"
 
@@ -295,3 +296,13 @@ def test_a_broken_api_server_gets_one_attempt(tmp_path: Any, monkeypatch: pytest
         probes.chaos_status("PodChaos", "x", NS)
     listener.close()
     assert accepted == [1]
+
+
+def test_wait_for_injection_reports_an_empty_selection(cluster: FakeCluster) -> None:
+    manifest = actions.fail_pods.render(**{**WEB, "label_selectors": "app=ghost"})
+    actions.apply_manifest(manifest, wait=False)
+    with pytest.raises(NotInjected, match=r"selected no pod: selector \(namespaces shop; labels app=ghost\)"):
+        probes.wait_for_injection("PodChaos", "pod-failure-ghost", NS, timeout="5s")
+    assert probes.chaos_status("PodChaos", "pod-failure-ghost", NS)["conditions"] == {
+        "ObjectCreated": True, "Selected": False, "AllInjected": True, "AllRecovered": False,
+        "Paused": False}
