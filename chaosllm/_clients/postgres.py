@@ -190,7 +190,8 @@ def postgres_connection(
     except (pgerrors.InvalidParameterValue, pgerrors.InvalidTextRepresentation) as exc:
         raise InvalidArgument(f"could not {action} on {target}: {describe_error(exc, dsn)}") from exc
     except pgerrors.QueryCanceled as exc:
-        limit = f" after {format_duration(statement_timeout)}" if statement_timeout else ""
+        # Only a session opened here is known to have this timeout.
+        limit = f" after {format_duration(statement_timeout)}" if own and statement_timeout else ""
         raise FaultFailed(f"could not {action} on {target}: {describe_error(exc, dsn)}{limit}") from exc
     except psycopg.Error as exc:
         raise FaultFailed(f"could not {action} on {target}: {describe_error(exc, dsn)}") from exc

@@ -120,7 +120,7 @@ def exhaust_connections(
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
 
     action = "exhaust connections"
-    first = open_connection(action, dsn, statement_timeout=None, application_name=EXHAUST_APPLICATION)
+    first = open_connection(action, dsn, application_name=EXHAUST_APPLICATION)
     try:
         with postgres_connection(action, dsn, connection=first):
             taken = take_free_slots(first, dsn, leave_free, EXHAUST_APPLICATION)
@@ -204,7 +204,7 @@ def lock_table(
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
     action = f"lock table {table}"
-    conn = open_connection(action, dsn, statement_timeout=None, application_name=LOCK_APPLICATION)
+    conn = open_connection(action, dsn, application_name=LOCK_APPLICATION)
     try:
         with postgres_connection(action, dsn, connection=conn):
             found = find_table(conn, table, target)

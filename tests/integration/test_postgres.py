@@ -297,6 +297,16 @@ def test_set_statement_timeout_changes_new_sessions_and_reset_restores_original(
         assert conn.execute("show statement_timeout").fetchone() == ("150ms",)
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute("select pg_sleep(1)")
+    # chaosllm's own sessions keep their own timeout: a lock taken as the
+    # role still waits out a conflicting lock held for longer than 150ms.
+    holder = psycopg.connect(db.dsn)
+    holder.execute("lock table models in access exclusive mode")
+    threading.Timer(0.6, holder.commit).start()
+    started = time.monotonic()
+    actions.lock_table("models", duration="30s", postgres_dsn=db.catalog_dsn)
+    assert time.monotonic() - started >= 0.4
+    assert actions.unlock_table("models", postgres_dsn=db.catalog_dsn)["removed"] is True
+    holder.close()
     # A second injection changes the timeout but keeps the first original.
     again = actions.set_statement_timeout("catalog", timeout="200ms", duration="5m",
                                           postgres_dsn=db.dsn)  # fmt: skip
