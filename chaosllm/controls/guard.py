@@ -47,8 +47,10 @@ Every source is polled by its own thread, from the start of the method
 until the rollbacks end, every ``interval``; a sample is judged as soon as it
 arrives. On a breach during the method the guard interrupts it the way
 Chaos Toolkit's own exit signal does (SIGUSR1, which also cuts short a
-running pause or process probe), and makes sure the rollbacks run: if the
-rollback strategy skips them, the guard runs them itself, once. The journal
+running pause or process probe), and makes sure the rollbacks run: unless
+the rollback strategy is "always" (the only one under which Chaos Toolkit
+rolls back an interrupted run), the guard plays them itself, once, as soon
+as the method has stopped. The journal
 gets, under ``extensions``::
 
     {"name": "chaosllm-guard", "aborted": true, "conditions": [...as configured...],
@@ -141,6 +143,8 @@ class Guard:
         self.resignals = 0
         self.rollbacks_seen = False
         self.rollbacks_run_by: str | None = None
+        self.rollback_runs: list[Any] | None = None
+        self.rollback_strategy = "default"
         self.reported = False
 
     # lifecycle -----------------------------------------------------------
@@ -361,11 +365,28 @@ def validate_control(control: dict[str, Any]) -> None:
         raise InvalidActivity(str(exc)) from exc
 
 
+def _observer(guard: Guard) -> Any:
+    """A run event handler that learns the rollback strategy the run really uses.
+
+    The ``--rollback-strategy`` option reaches chaoslib's runner, not the
+    settings that controls are given, so it is read from the runner's event.
+    """
+    from chaoslib.run import RunEventHandler
+
+    class Observer(RunEventHandler):  # type: ignore[misc]
+        def running(self, experiment: Any, journal: Any, configuration: Any, secrets: Any,
+                    schedule: Any, settings: Any) -> None:  # fmt: skip
+            guard.rollback_strategy = _strategy(settings)
+
+    return Observer()
+
+
 def configure_control(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     experiment: dict[str, Any] | None = None,
+    event_registry: Any = None,
     **arguments: Any,
 ) -> None:
     """Parse the guard; a bad one is refused at the start of the experiment."""
@@ -375,6 +396,10 @@ def configure_control(
         _current = _build(arguments, configuration, secrets)
     except InvalidArgument as exc:
         _setup_error = str(exc)
+        return
+    _current.rollback_strategy = _strategy(settings)
+    if event_registry is not None:
+        event_registry.register(_observer(_current))
 
 
 def before_experiment_control(context: Any, **arguments: Any) -> None:
@@ -389,9 +414,26 @@ def before_method_control(context: Any, **arguments: Any) -> None:
         _current.start()
 
 
-def after_method_control(context: Any, **arguments: Any) -> None:
-    if _current is not None:
-        _current.method_ended()
+def _strategy(settings: Any) -> str:
+    runtime = (settings or {}).get("runtime") or {}
+    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
+
+
+def after_method_control(
+    context: Any,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> None:
+    """End the interruptions; after an abort, roll back now unless chaoslib will."""
+    guard = _current
+    if guard is None:
+        return
+    guard.method_ended()
+    # After an interruption chaoslib plays rollbacks only under "always".
+    if guard.aborted and not guard.rollbacks_seen and guard.rollback_strategy != "always":
+        experiment = context if isinstance(context, dict) else {}
+        _run_rollbacks(guard, experiment, configuration, secrets)
 
 
 def before_rollback_control(context: Any, **arguments: Any) -> None:
@@ -407,37 +449,47 @@ def after_rollback_control(context: Any, **arguments: Any) -> None:
         _current.stop()
 
 
-def _run_rollbacks(guard: Guard, experiment: dict[str, Any], journal: dict[str, Any]) -> None:
+def _run_rollbacks(
+    guard: Guard, experiment: dict[str, Any], configuration: Any, secrets: Any
+) -> None:
+    """Play the experiment's rollbacks once, as chaoslib would."""
     from chaoslib.run import EventHandlerRegistry, apply_rollbacks, get_background_pools
 
     if not experiment.get("rollbacks"):
         return
-    logger.warning("chaosllm guard: the rollback strategy skipped the rollbacks; running them now")
+    logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
+                   "running them now")  # fmt: skip
     guard.rollbacks_run_by = EXTENSION_NAME
     _, pool = get_background_pools(experiment)
-    runs: list[Any] = []
-    journal["rollbacks"] = runs
+    guard.rollback_runs = []
     try:
         apply_rollbacks(
-            experiment, guard.configuration, guard.secrets, pool, experiment.get("dry"),
-            EventHandlerRegistry(), runs,
+            experiment, configuration, secrets, pool, experiment.get("dry"),
+            EventHandlerRegistry(), guard.rollback_runs,
         )  # fmt: skip
     except (InterruptExecution, KeyboardInterrupt, SystemExit) as exc:
         logger.error(f"chaosllm guard: rollbacks were interrupted: {exc!r}")
 
 
-def after_experiment_control(context: Any, state: Any = None, **arguments: Any) -> None:
-    """Run skipped rollbacks after an abort, then write the guard's record."""
+def after_experiment_control(
+    context: Any,
+    state: Any = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> None:
+    """Run rollbacks still skipped after an abort, then write the guard's record."""
     guard = _current
     if guard is None or guard.reported:
         return
     guard.method_ended()
-    journal = state if isinstance(state, dict) else {}
     if guard.aborted and not guard.rollbacks_seen:
-        _run_rollbacks(guard, context if isinstance(context, dict) else {}, journal)
+        _run_rollbacks(guard, context if isinstance(context, dict) else {}, configuration, secrets)
     guard.stop()
     guard.reported = True
     if isinstance(state, dict):
+        if guard.rollback_runs is not None and not state.get("rollbacks"):
+            state["rollbacks"] = guard.rollback_runs
         state.setdefault("extensions", []).append(guard.extension())
 
 

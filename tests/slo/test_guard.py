@@ -139,3 +139,26 @@ def test_a_malformed_guard_refuses_the_experiment_before_the_method(tmp_path: Pa
     assert not marker.exists()
     log = proc.stderr + (tmp_path / "chaostoolkit.log").read_text()
     assert "guard condition 1: give exactly one of 'above' or 'below'" in log
+
+
+def test_guard_and_audit_declared_in_the_settings_file(
+    tmp_path: Path, target: Target, traffic: Traffic
+) -> None:
+    import yaml
+
+    guard = _error_guard(target)
+    settings = {"controls": {
+        "chaosllm-guard": {"provider": guard["provider"]},
+        "chaosllm-audit": {"provider": {"type": "python", "module": "chaosllm.controls.audit",
+                                        "arguments": {"path": str(tmp_path / "audit.jsonl")}}},
+    }}  # fmt: skip
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
+    experiment = _experiment(tmp_path, LONG_PAUSE, guard)
+    del experiment["controls"]
+    _later(1.0, lambda: setattr(traffic, "error_share", 0.5))
+    proc, journal = run_experiment(experiment, tmp_path)
+    assert journal["status"] == "interrupted", proc.stderr
+    assert _guard_entry(journal)["rollbacks_run_by"] == "chaosllm-guard"
+    assert (tmp_path / "rolled-back").read_text() == "done\n"
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert '"phase":"rollback"' in audit and '"outcome":"interrupted"' in audit

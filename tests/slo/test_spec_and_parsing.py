@@ -111,3 +111,40 @@ def test_guard_conditions_are_checked_field_by_field() -> None:
                           {"name": "p95", "query": "up", "above": 1, "min_samples": 0}], 0.0, 1)
     with pytest.raises(InvalidArgument, match="give exactly one of query"):
         parse_conditions([{"above": 1}], 0.0, 1)
+
+
+def test_chaos_validate_accepts_slo_tolerances_and_controls(tmp_path: Path) -> None:
+    import json
+
+    from tests.chaos_run import validate
+
+    def tolerance(func: str, **arguments: object) -> dict[str, object]:
+        return {"type": "probe", "name": func, "provider": {
+            "type": "python", "module": "chaosllm.slo.tolerances", "func": func,
+            "arguments": arguments}}  # fmt: skip
+
+    def probe(func: str, tol: dict[str, object], **arguments: object) -> dict[str, object]:
+        return {"type": "probe", "name": f"{func}-probe", "tolerance": tol, "provider": {
+            "type": "python", "module": "chaosllm.slo.probes", "func": func,
+            "arguments": arguments}}  # fmt: skip
+
+    experiment = {
+        "title": "validated", "description": "slo tolerances",
+        "steady-state-hypothesis": {"title": "slos hold", "probes": [
+            probe("error_ratio", tolerance("below", threshold="1%")),
+            probe("availability", tolerance("above", threshold=0.95, inclusive=True)),
+            probe("latency_quantile", tolerance("between", lower=0, upper="500ms"),
+                  metric="http_request_duration_seconds"),
+            probe("slo_status", tolerance("slo_met", max_burn_rate=2), slo_file="slos.yaml",
+                  name="api"),
+        ]},
+        "method": [],
+        "controls": [{"name": "chaosllm-guard", "provider": {
+            "type": "python", "module": "chaosllm.controls.guard",
+            "arguments": {"conditions": [{"query": "up", "below": 1}]}}}],
+    }  # fmt: skip
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(experiment))
+    proc = validate(path, tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "experiment looks valid" in (proc.stderr + proc.stdout).lower()
