@@ -112,7 +112,8 @@ class Direction:
         self._resume_reading()
 
     def _resume_reading(self) -> None:
-        if not self.reading and not self.eof and not self.link.closed:
+        # Never read while the pipe holds bytes: they must go out first.
+        if not self.reading and not self.eof and not self.in_pipe and not self.link.closed:
             self.loop.add_reader(self.src_fd, self._on_readable)
             self.reading = True
 
@@ -162,7 +163,10 @@ class Direction:
                 return
             self.in_pipe -= n
         self._stop_writing()
-        self._resume_reading()
+        if self.pending:
+            self._process()
+        else:
+            self._resume_reading()
 
     def _read_chunk(self) -> None:
         try:
@@ -207,11 +211,11 @@ class Direction:
         if self.link.closed:
             return
         now = self.loop.time()
-        while self.pending and self.wbuf is None:
+        while self.pending and self.wbuf is None and not self.in_pipe:
             due, data = self.pending[0]
             if due > now:
                 self.timer = self.loop.call_at(due, self._process)
-                return
+                break
             self.pending.popleft()
             if data is EOF:
                 self._finish()
@@ -233,7 +237,7 @@ class Direction:
             if n < len(data):
                 self.wbuf = memoryview(data)[n:]
                 self._want_write()
-                return
+                break
         if self.pending_bytes < _HIGH_WATER // 2:
             self._resume_reading()
 

@@ -219,6 +219,19 @@ def test_adding_a_toxic_mid_stream_keeps_order(api: Api, make_proxy: MakeProxy) 
     assert received == payload
 
 
+def test_toxic_added_while_the_client_stalls_keeps_order(api: Api, make_proxy: MakeProxy) -> None:
+    name, port = make_proxy()
+    payload = os.urandom(8 << 20)
+    with connect(port, timeout=10) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(payload,))
+        sender.start()
+        time.sleep(0.3)  # the client reads nothing: socket buffers and the proxy's pipe fill
+        _toxic(api, name, type="slicer", attributes={"average_size": 100000})
+        received = recv_exactly(sock, len(payload))
+        sender.join(10)
+    assert received == payload
+
+
 def test_toxic_expires_at_its_ttl(api: Api, make_proxy: MakeProxy) -> None:
     name, port = make_proxy()
     _toxic(api, name, type="latency", attributes={"latency": 1000}, ttl_ms=400)
