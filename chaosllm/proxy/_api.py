@@ -111,6 +111,8 @@ async def _serve_client(
             if length > _MAX_BODY:
                 writer.write(_response(413, {"error": "body too large", "status": 413}, False))
                 return
+            if length and headers.get("expect", "").lower() == "100-continue":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             raw = await reader.readexactly(length) if length else b""
             try:
                 body = json.loads(raw) if raw.strip() else {}
