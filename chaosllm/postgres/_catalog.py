@@ -1,4 +1,4 @@
-"""Names the user writes (tables, key columns, roles), checked in the system catalog.
+"""Names the user writes (tables and key columns), checked in the system catalog.
 
 A name is looked up before anything changes, so that a typo is a clear
 ``TargetNotFound`` instead of a half-applied fault, and statements are built
@@ -35,10 +35,8 @@ class Table:
 
 def split_table(table: str) -> tuple[str | None, str]:
     """``"orders"`` or ``"sales.orders"``; anything else is refused."""
-    if not isinstance(table, str) or not table.strip():
-        raise InvalidArgument(f"table must be a name such as 'orders' or 'public.orders', got {table!r}")
-    parts = table.strip().split(".")
-    if len(parts) > 2 or not all(parts) or "\x00" in table:
+    parts = table.strip().split(".") if isinstance(table, str) else []
+    if not 1 <= len(parts) <= 2 or not all(parts) or "\x00" in table:
         raise InvalidArgument(f"table must be a name such as 'orders' or 'public.orders', got {table!r}")
     return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
 
@@ -84,13 +82,3 @@ def find_columns(conn: Any, table: Table, columns: list[str], target: str) -> li
                 f"column {column!r} does not exist in table {table.qualified} on {target}"
             )
     return found
-
-
-def role_exists(conn: Any, role: str) -> bool:
-    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
-
-
-def check_role(role: str) -> str:
-    if not isinstance(role, str) or not role or "\x00" in role:
-        raise InvalidArgument(f"role must be a role name such as 'app', got {role!r}")
-    return role

@@ -31,7 +31,14 @@ from chaosllm.faults import (
     release_held,
     restore_fault,
 )
-from chaosllm.postgres._catalog import check_role, find_table, role_exists, split_table
+from chaosllm.postgres._catalog import find_table, split_table
+from chaosllm.postgres._roles import (
+    alter_statement_timeout,
+    check_role,
+    role_exists,
+    role_statement_timeout,
+    statement_timeout_id,
+)
 from chaosllm.postgres._slots import take_free_slots
 
 __all__ = [
@@ -345,35 +352,6 @@ def terminate_backends(
     }
 
 
-def _statement_timeout_id(dsn: str, role: str) -> str:
-    # Roles are cluster-wide, so the fault is keyed by server, not database.
-    return f"postgres-statement-timeout@{postgres_server(dsn)}:{role}"
-
-
-def _role_statement_timeout(conn: Any, role: str) -> str | None:
-    """The role's own statement_timeout (ALTER ROLE ... SET), or None when unset."""
-    row = conn.execute(
-        "select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
-        " where r.rolname = %s and s.setdatabase = 0",
-        (role,),
-    ).fetchone()
-    for item in (row[0] if row and row[0] else []):
-        key, _, value = item.partition("=")
-        if key == "statement_timeout":
-            return str(value)
-    return None
-
-
-def _alter_statement_timeout(conn: Any, role: str, value: str | None) -> None:
-    from psycopg import sql
-
-    if value is None:
-        conn.execute(sql.SQL("alter role {} reset statement_timeout").format(sql.Identifier(role)))
-    else:
-        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
-            sql.Identifier(role), sql.Literal(value)))
-
-
 def set_statement_timeout(
     role: str,
     timeout: str = "1s",
@@ -407,21 +385,21 @@ def set_statement_timeout(
     seconds = _duration(duration)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
-    fault_id = _statement_timeout_id(dsn, role)
+    fault_id = statement_timeout_id(dsn, role)
     value = f"{milliseconds}ms"
     with postgres_connection(f"set statement timeout of role {role}", dsn) as conn:
         if not role_exists(conn, role):
             raise TargetNotFound(f"role {role!r} does not exist on {target}")
-        original = _role_statement_timeout(conn, role)
+        original = role_statement_timeout(conn, role)
         # ALTER ROLE runs first, in a transaction, so that a refusal (no
         # privilege) leaves no ledger entry; the ledger is written before the
         # change is committed.
         recorded = False
         try:
             with conn.transaction():
-                _alter_statement_timeout(conn, role, value)
+                alter_statement_timeout(conn, role, value)
                 recorded = record_fault(
-                    fault_id, "chaosllm.postgres.actions:_restore_statement_timeout",
+                    fault_id, "chaosllm.postgres._roles:restore_statement_timeout",
                     {"postgres_dsn": dsn, "role": role, "original": original}, seconds,
                     f"statement_timeout {value} for role {role} on {target} "
                     f"(was {original if original is not None else 'not set'})",
@@ -440,16 +418,6 @@ def set_statement_timeout(
     return fault_handle(
         "postgres-statement-timeout", name or f"statement-timeout-{role}", target, spec, seconds
     )
-
-
-def _restore_statement_timeout(entry: dict[str, Any]) -> dict[str, Any]:
-    state = entry["state"]
-    role, original = state["role"], state["original"]
-    with postgres_connection(f"reset statement timeout of role {role}", state["postgres_dsn"]) as conn:
-        if not role_exists(conn, role):
-            return {"role": role, "restored": None, "role_missing": True}
-        _alter_statement_timeout(conn, role, original)
-    return {"role": role, "restored": original}
 
 
 def reset_statement_timeout(
@@ -471,7 +439,7 @@ def reset_statement_timeout(
     """
     check_role(role)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
-    result = restore_fault(_statement_timeout_id(dsn, role))
+    result = restore_fault(statement_timeout_id(dsn, role))
     out: dict[str, Any] = {"removed": result["removed"], "target": postgres_target(dsn), "role": role}
     if result["removed"]:
         out.update(result["result"])

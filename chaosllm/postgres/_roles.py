@@ -1,0 +1,63 @@
+"""Roles and their own settings (ALTER ROLE ... SET), for set_statement_timeout.
+
+A role's setting outlives the ``chaos`` process, so the fault goes through
+the fault ledger; :func:`restore_statement_timeout` is its restorer, run by
+the rollback, the detached healer or ``chaosllm cleanup``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm._clients.postgres import postgres_connection, postgres_server
+from chaosllm.errors import InvalidArgument
+
+
+def role_exists(conn: Any, role: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
+
+
+def check_role(role: str) -> str:
+    if not isinstance(role, str) or not role or "\x00" in role:
+        raise InvalidArgument(f"role must be a role name such as 'app', got {role!r}")
+    return role
+
+
+def statement_timeout_id(dsn: str, role: str) -> str:
+    # Roles are cluster-wide, so the fault is keyed by server, not database.
+    return f"postgres-statement-timeout@{postgres_server(dsn)}:{role}"
+
+
+def role_statement_timeout(conn: Any, role: str) -> str | None:
+    """The role's own statement_timeout (ALTER ROLE ... SET), or None when unset."""
+    row = conn.execute(
+        "select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
+        " where r.rolname = %s and s.setdatabase = 0",
+        (role,),
+    ).fetchone()
+    for item in (row[0] if row and row[0] else []):
+        key, _, value = item.partition("=")
+        if key == "statement_timeout":
+            return str(value)
+    return None
+
+
+def alter_statement_timeout(conn: Any, role: str, value: str | None) -> None:
+    from psycopg import sql
+
+    if value is None:
+        conn.execute(sql.SQL("alter role {} reset statement_timeout").format(sql.Identifier(role)))
+    else:
+        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
+            sql.Identifier(role), sql.Literal(value)))
+
+
+def restore_statement_timeout(entry: dict[str, Any]) -> dict[str, Any]:
+    """The fault ledger's restorer: put back exactly the recorded setting."""
+    state = entry["state"]
+    role, original = state["role"], state["original"]
+    with postgres_connection(f"reset statement timeout of role {role}", state["postgres_dsn"]) as conn:
+        if not role_exists(conn, role):
+            return {"role": role, "restored": None, "role_missing": True}
+        alter_statement_timeout(conn, role, original)
+    return {"role": role, "restored": original}
