@@ -12,7 +12,7 @@ from chaosllm._clients.postgres import (
     postgres_target,
     resolve_dsn,
 )
-from chaosllm.errors import ChaosLLMError, InvalidArgument, TargetUnreachable
+from chaosllm.errors import ChaosLLMError, ConfigurationError, InvalidArgument, TargetUnreachable
 from chaosllm.faults import parse_duration
 from chaosllm.postgres._catalog import find_columns, find_table
 from chaosllm.postgres._slots import read_slots
@@ -57,6 +57,8 @@ def is_available(
         with postgres_connection("check availability", postgres_dsn, configuration, secrets) as conn:
             conn.execute("select 1").fetchone()
             return True
+    except ConfigurationError:
+        raise  # a malformed DSN is a mistake in the experiment, not an outage
     except ChaosLLMError:
         return False
 

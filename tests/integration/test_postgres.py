@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from chaosllm.errors import InvalidArgument, TargetNotFound, TargetUnreachable
+from chaosllm.errors import ConfigurationError, InvalidArgument, TargetNotFound, TargetUnreachable
 from chaosllm.faults import Ledger, cleanup, held_faults
 from chaosllm.postgres import actions, probes
 from chaosllm.sandbox import launcher
@@ -414,6 +414,12 @@ def test_unreachable_server_fails_fast_naming_target_without_password() -> None:
         assert f"127.0.0.1:{port}/shop" in message and PASSWORD not in message
     assert probes.is_available(postgres_dsn=dsn) is False
     assert actions.release_connections(postgres_dsn=dsn)["removed"] is False
+    malformed = f"host=127.0.0.1 password={PASSWORD} port"
+    for call in (lambda: probes.is_available(postgres_dsn=malformed),
+                 lambda: actions.lock_table("orders", postgres_dsn=malformed)):  # fmt: skip
+        with pytest.raises(ConfigurationError) as config_error:
+            call()
+        assert PASSWORD not in str(config_error.value)
     assert actions.reset_statement_timeout("app", postgres_dsn=dsn)["removed"] is False
 
 
