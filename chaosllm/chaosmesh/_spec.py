@@ -207,7 +207,8 @@ def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Calla
 
         action.__signature__ = signature  # type: ignore[attr-defined]
         action.__annotations__ = {**{p.name: p.annotation for p in params}, "return": dict[str, Any]}
-        action.__doc__ = (inspect.getdoc(build) or "") + "\n" + COMMON_DOC
+        family = "\n\n" + (inspect.getdoc(shared) or "") if shared else ""
+        action.__doc__ = (inspect.getdoc(build) or "") + family + "\n" + COMMON_DOC
         action.render = lambda *a, **k: render(*a, **k)[0]  # type: ignore[attr-defined]
         action.kind = kind  # type: ignore[attr-defined]
         return action

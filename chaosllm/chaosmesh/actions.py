@@ -86,7 +86,11 @@ def _network_arguments(
     external_targets: list[str] | None = None,
     device: str | None = None,
 ) -> dict[str, Any]:
-    """Direction, target pods, external targets and device: every NetworkChaos has them."""
+    """Network arguments (every NetworkChaos action): `direction` ("to", "from" or
+    "both"; the last two need a `target`), `target` (the pods on the other
+    side: `{"selector": {...}, "mode": "all"}`), `external_targets` (IPs,
+    CIDRs or host names outside the cluster) and `device` (the interface).
+    """
     if direction not in DIRECTIONS:
         raise InvalidArgument(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     part: dict[str, Any] = {"direction": direction}
@@ -334,7 +338,11 @@ def _io_arguments(
     methods: list[str] | None = None,
     container_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The volume, files, share of calls and methods every IOChaos applies to."""
+    """IO arguments (every IOChaos action): `volume_path` (the mount point in
+    the container, required), `path` (a glob of files under it), `percent`
+    of calls affected, `methods` (such as ["READ", "WRITE"]) and
+    `container_names`.
+    """
     if not str(volume_path).startswith("/"):
         raise InvalidArgument(f"volume_path must be an absolute mount path, got {volume_path!r}")
     if not 0 < int(percent) <= 100:
