@@ -143,6 +143,7 @@ def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
     clients += [psycopg.connect(db.dsn) for _ in range(3)]
     assert "too many clients" in _refusal(db.dsn)
     assert probes.is_available(postgres_dsn=db.dsn) is False
+    assert probes.connection_headroom(postgres_dsn=db.dsn) == 0  # refused, yet an answer
     for conn in clients:
         conn.close()
 
