@@ -33,14 +33,14 @@ def workload() -> Iterator[None]:
     os.environ["KUBECONFIG"] = KUBECONFIG
     api = config.new_client_from_config(config_file=KUBECONFIG)
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    core.create_namespace({"metadata": {"name": NS}})
+    core.create_namespace(client.V1Namespace.from_dict({"metadata": {"name": NS}}))
     labels = {"app": "e2e-web", "chaos-ready": "true"}
-    apps.create_namespaced_deployment(NS, {
+    apps.create_namespaced_deployment(NS, client.V1Deployment.from_dict({
         "metadata": {"name": "e2e-web"},
         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [{"name": "web", "image": IMAGE}]}}},
-    })  # fmt: skip
+    }))  # fmt: skip
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         status = apps.read_namespaced_deployment_status("e2e-web", NS).status
