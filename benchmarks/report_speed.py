@@ -117,10 +117,10 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, repeat {args.repeat}; "
           f"chaostoolkit-reporting {'installed' if has_peer else 'NOT installed'}, "
           f"pandoc {'installed' if has_pandoc else 'NOT installed'}")  # fmt: skip
-    print(f"{'case':<34} {'chaosllm':>10} {'peak':>10} {'ctk-reporting':>11} {'peak':>10}")
-
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.1f} (wall times grow with other work on the machine)")
+    print(f"{'case':<34} {'chaosllm':>10} {'peak':>10} {'ctk-reporting':>11} {'peak':>10}")
+
     with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
         out = Path(tmp)
         settings = out / "settings.yaml"

@@ -18,6 +18,10 @@ __all__ = ["register"]
 REPORT_FORMATS = ("md", "html", "junit", "json")
 GAMEDAY_FORMATS = ("md", "html", "json")
 EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json"}
+WRITERS = {
+    "md": ("markdown", "render_markdown"), "html": ("html", "render_html"),
+    "json": ("summary", "render_json"),
+}  # fmt: skip
 
 
 def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
@@ -144,15 +148,16 @@ def _report(args: argparse.Namespace) -> int:
         return _gameday(args.gameday + args.journals, args.format, args.out)
     if not args.journals:
         raise ValueError("name at least one journal, or use --gameday DIR_OR_JOURNALS")
-    from chaosllm.report.html import render_html
-    from chaosllm.report.junit import render_junit
-    from chaosllm.report.markdown import render_markdown
-    from chaosllm.report.summary import render_json
+    import importlib
 
     per_journal = [f for f in args.format if f != "junit"]
     _prepare_out(args.out, len(args.journals) * len(per_journal) + ("junit" in args.format))
     journals, _ = _load_many(args.journals, lenient_dirs=False)
-    renderers = {"md": render_markdown, "html": render_html, "json": render_json}
+    # Only the writers asked for are imported: a one-journal report is mostly start-up time.
+    renderers = {
+        fmt: getattr(importlib.import_module(f"chaosllm.report.{module}"), func)
+        for fmt, (module, func) in WRITERS.items() if fmt in per_journal
+    }  # fmt: skip
     progress = _Progress(len(journals), "wrote reports")
     for done, (journal, stem) in enumerate(zip(journals, _unique_stems(journals), strict=True), 1):
         for fmt in per_journal:
@@ -161,6 +166,8 @@ def _report(args: argparse.Namespace) -> int:
                 print(f"wrote {written} ({journal.state})", file=sys.stderr)
         progress.tick(done)
     if "junit" in args.format:
+        from chaosllm.report.junit import render_junit
+
         written = _write(args.out, "junit.xml", render_junit(journals))
         if written:
             print(f"wrote {written}", file=sys.stderr)

@@ -340,23 +340,49 @@ def _threshold(tolerance: Any) -> Threshold | None:
     return Threshold("equals", short(tolerance, 60))
 
 
+def _limit(value: Any) -> tuple[str, float | None]:
+    """Text and number of a threshold: 0.5, "1%" (0.01) or "500ms" (0.5)."""
+    number = _number(value)
+    if number is not None:
+        return short(value, 30), number
+    text = short(value, 30)
+    try:
+        if text.endswith("%"):
+            return text, float(text[:-1]) / 100
+        if text.endswith("ms"):
+            return text, float(text[:-2]) / 1000
+        if text.endswith("s"):
+            return text, float(text[:-1])
+    except ValueError:
+        pass
+    return text, _number_text(text)
+
+
 def _slo_threshold(func: str, args: dict[str, Any]) -> Threshold:
-    value = _number(args.get("threshold"))
-    low, high = _number(args.get("lower")), _number(args.get("upper"))
-    if func == "below":
-        return Threshold("below", f"< {short(value)}", None, value, slo=True)
-    if func == "above":
-        return Threshold("above", f"> {short(value)}", value, None, slo=True)
+    """The bounds of a chaosllm.slo tolerance, as written in its arguments."""
+    equal = "=" if args.get("inclusive") else ""
+    if func in ("below", "above"):
+        text, value = _limit(args.get("threshold", 0.0))
+        if func == "below":
+            return Threshold("below", f"<{equal} {text}", None, value, slo=True)
+        return Threshold("above", f">{equal} {text}", value, None, slo=True)
     if func == "between":
-        return Threshold("between", f"in [{short(low)}, {short(high)}]", low, high, slo=True)
+        (low_text, low), (high_text, high) = _limit(args.get("lower", 0.0)), _limit(
+            args.get("upper", 0.0)
+        )
+        return Threshold("between", f"in [{low_text}, {high_text}]", low, high, slo=True)
     if func == "slo_met":
-        name = args.get("name") or args.get("slo") or ""
-        return Threshold("slo_met", f"SLO met {short(name, 40)}".strip(), slo=True)
+        burn = args.get("max_burn_rate")
+        suffix = f", burn rate <= {short(burn, 20)}" if burn is not None else ""
+        return Threshold("slo_met", f"SLO met{suffix}", slo=True)
     return Threshold("probe", f"{SLO_TOLERANCE_MODULE}.{func}", slo=True)
 
 
-def _observed(output: Any, provider: Any) -> Any:
+def _observed(output: Any, provider: Any, target: Any = None) -> Any:
     """The value a tolerance looked at: a process's exit code, an HTTP status, ..."""
+    if isinstance(output, dict) and isinstance(target, str) and target in output:
+        value = output[target]
+        return value if not isinstance(value, dict | list) else short(value, 60)
     if isinstance(output, dict):
         kind = provider.get("type") if isinstance(provider, dict) else None
         if kind in ("process", "http") and "status" in output:
@@ -410,7 +436,10 @@ def _run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = True) -> 
         run.threshold = _threshold(activity.get("tolerance"))
         met = raw.get("tolerance_met")
         run.tolerance_met = met if isinstance(met, bool) else None
-        run.observed = redact(_observed(output, provider), secrets)
+        tolerance = activity.get("tolerance")
+        target = _dict(_dict(_dict(tolerance).get("provider")).get("arguments")).get("target")
+        target = target or _dict(tolerance).get("target")
+        run.observed = redact(_observed(output, provider, target), secrets)
     if phase == "method" and run.type == "action":
         run.fault = _fault(output)
         if run.fault is None and run.start is not None:

@@ -34,10 +34,10 @@ def slo_journal() -> dict[str, Any]:
     """The redis-pause sample with chaosllm.slo tolerances on its steady-state probes."""
     data = copy.deepcopy(sample("redis-pause"))
     tolerances = [
-        ("below", {"threshold": 0.5}, 0.2, True),
-        ("above", {"threshold": 0.99}, 0.95, False),
+        ("below", {"threshold": "500ms", "inclusive": True}, 0.2, True),
+        ("above", {"threshold": "99%"}, 0.95, False),
         ("between", {"lower": 10, "upper": 20}, 15, True),
-        ("slo_met", {"name": "catalog-availability"}, {"value": 0.999, "met": True}, True),
+        ("slo_met", {"max_burn_rate": 10}, {"value": 0.999, "met": True, "burn_rate": 2.0}, True),
     ]
     probes = []
     for i, (func, args, value, met) in enumerate(tolerances):

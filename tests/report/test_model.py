@@ -113,13 +113,28 @@ def test_slo_tolerances_show_bounds_and_count_as_slo_checks() -> None:
     journal = parse_journal(slo_journal())
     texts = {run.name: run.threshold.text for run in journal.after if run.threshold}
     assert texts == {
-        "slo-below": "< 0.5", "slo-above": "> 0.99", "slo-between": "in [10, 20]",
-        "slo-slo_met": "SLO met catalog-availability",
+        "slo-below": "<= 500ms", "slo-above": "> 99%", "slo-between": "in [10, 20]",
+        "slo-slo_met": "SLO met, burn rate <= 10",
     }  # fmt: skip
     assert len(journal.slo_checks) == 5
     assert [run.passed for run in journal.after] == [True, False, True, True]
     assert journal.after[3].observed == 0.999
+    below, above = journal.after[0].threshold, journal.after[1].threshold
+    assert below and below.upper == 0.5 and above and above.lower == 0.99
     assert journal.state == "deviated"
+
+
+def test_slo_tolerances_from_a_real_run() -> None:
+    journal = load_journal(SAMPLES / "redis-flush-deviated.json")
+    checks = {(run.phase, run.name): run for run in journal.slo_checks}
+    assert set(checks) == {("before", "catalog-keys"), ("before", "few-clients"),
+                           ("after", "catalog-keys")}  # fmt: skip
+    after = checks[("after", "catalog-keys")]
+    assert after.observed == 0 and not after.passed
+    assert after.threshold and after.threshold.text == "in [50, 1000]"
+    assert checks[("before", "few-clients")].threshold.text == "< 100"  # type: ignore[union-attr]
+    # Two probes, expected before and after: 2 passed before, 0 of 2 after.
+    assert journal.probe_success == 50.0
 
 
 def test_probe_success_counts_checks_that_never_ran() -> None:

@@ -64,8 +64,8 @@ def test_markdown_follows_the_template_sections() -> None:
 
 def test_markdown_results_show_slo_values_against_thresholds() -> None:
     text = render_markdown(parse_journal(slo_journal()))
-    assert "- ✅ SLO **slo-below** (after): observed 0.2, threshold \\< 0.5" in text
-    assert "- ❌ SLO **slo-above** (after): observed 0.95, threshold \\> 0.99" in text
+    assert "- ✅ SLO **slo-below** (after): observed 0.2, threshold \\<= 500ms" in text
+    assert "- ❌ SLO **slo-above** (after): observed 0.95, threshold \\> 99%" in text
     assert "Steady state deviated after the method: slo-above" in text
 
 
@@ -77,7 +77,8 @@ def test_markdown_results_show_slo_values_against_thresholds() -> None:
     ("guard-aborted", ["🛑 aborted", "Guard condition breached at",
                        "queue backlog \\> 10000: observed 25000 (threshold 10000) from metrics",
                        "✅ rollback 'restore-consumers' succeeded"]),
-    ("redis-flush-deviated", ["❌ deviated", "deviated after the method: catalog-keys"]),
+    ("redis-flush-deviated", ["❌ deviated", "deviated after the method: catalog-keys",
+                              "❌ SLO **catalog-keys** (after): observed 0, threshold in \\[50, 1000\\]"]),
     ("plain-process-completed", ["✅ completed", "'stat-missing-file' failed: FileNotFoundError"]),
     ("redis-pause-metrics", ["**cache write latency**", "threshold 0.5 s, exceeded in"]),
 ])  # fmt: skip
