@@ -28,10 +28,21 @@ from chaosllm.controls.blast_radius import Policy, enforce, policy_from, selecti
 from chaosllm.errors import ChaosLLMError, FaultFailed, NotInjected
 from chaosllm.faults import fault_handle, format_duration
 
-__all__ = ["submit", "submit_fault", "remove", "wait_for", "WaitTimeout", "ident"]
+__all__ = [
+    "submit",
+    "submit_fault",
+    "remove",
+    "wait_for",
+    "injection_check",
+    "WaitTimeout",
+    "ident",
+    "SELECTION_GRACE",
+]
 
 # How long a replaced or rolled-back object may take to go before force is considered.
 REMOVE_TIMEOUT = 30.0
+# How long "nothing selected" must last before it is believed (see injection_check).
+SELECTION_GRACE = 2.0
 
 
 class WaitTimeout(Exception):
@@ -54,12 +65,16 @@ def wait_for(
     name: str,
     done: Callable[[dict[str, Any] | None], bool],
     timeout: float,
+    recheck: float | None = None,
 ) -> dict[str, Any] | None:
     """Return the object once ``done(obj)`` holds (obj None means deleted).
 
     Reads the object, then follows a watch from its resourceVersion, so
-    that no change is missed and nothing sleeps. ``done`` may raise to stop
-    early. Raises :class:`WaitTimeout` when ``timeout`` seconds pass.
+    that no change is missed and nothing sleeps. With ``recheck``, each
+    watch lasts at most that long and ``done`` is asked again even when
+    nothing changed (for conditions that depend on time). ``done`` may
+    raise to stop early. Raises :class:`WaitTimeout` when ``timeout``
+    seconds pass.
     """
     deadline = time.monotonic() + timeout
     obj = api.get(plural, namespace, name)
@@ -68,7 +83,8 @@ def wait_for(
         if remaining <= 0 or obj is None:
             raise WaitTimeout(obj)
         version = str(obj["metadata"].get("resourceVersion", ""))
-        for event, changed in api.watch(plural, namespace, name, version, remaining):
+        segment = min(remaining, recheck) if recheck else remaining
+        for event, changed in api.watch(plural, namespace, name, version, segment):
             if event == "ERROR":  # an expired resourceVersion: re-read and watch again
                 break
             obj = None if event == "DELETED" else changed
@@ -78,6 +94,37 @@ def wait_for(
                 raise WaitTimeout(obj)
         obj = api.get(plural, namespace, name)  # the watch ended: re-read, then go on
     return obj
+
+
+def injection_check(where: str, default_namespace: str) -> Callable[[dict[str, Any] | None], bool]:
+    """The predicate "injection confirmed" for :func:`wait_for`.
+
+    Right after creation Chaos Mesh may briefly report Selected=False, before
+    its selection has run; "nothing selected" is final only once it has
+    lasted ``SELECTION_GRACE`` seconds.
+    """
+    first_seen: list[float] = []
+
+    def injected(obj: dict[str, Any] | None) -> bool:
+        if obj is None:
+            raise NotInjected(f"{where} disappeared before its injection was confirmed")
+        if obj.get("kind") == "Workflow":  # confirmed once Chaos Mesh has scheduled it
+            return workflow_started(obj, where)
+        state = injection_state(obj)
+        if state != "not-selected":
+            first_seen.clear()
+            return state == "injected"
+        first_seen[:] = first_seen or [time.monotonic()]
+        if time.monotonic() - first_seen[0] < SELECTION_GRACE:
+            return False
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        namespaces = ",".join(selector_namespaces(selector, default_namespace))
+        raise NotInjected(
+            f"{where} selected no pod: selector ({describe_selector(selector)}) matched "
+            f"nothing in namespace(s) {namespaces}"
+        )
+
+    return injected
 
 
 def remove(
@@ -146,26 +193,11 @@ def _create(api: ChaosMeshApi, manifest: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _confirm(api: ChaosMeshApi, manifest: dict[str, Any], timeout: float) -> dict[str, Any]:
-    kind = kind_of(manifest["kind"])
-    meta, selector = manifest["metadata"], manifest["spec"].get("selector") or {}
-    where = ident(manifest)
-
-    def injected(obj: dict[str, Any] | None) -> bool:
-        if obj is None:
-            raise NotInjected(f"{where} disappeared before its injection was confirmed")
-        if not kind.is_chaos:  # a Workflow: confirmed once Chaos Mesh has scheduled it
-            return workflow_started(obj, where)
-        state = injection_state(obj)
-        if state == "not-selected":
-            namespaces = ",".join(selector_namespaces(selector, meta["namespace"]))
-            raise NotInjected(
-                f"{where} selected no pod: selector ({describe_selector(selector)}) matched "
-                f"nothing in namespace(s) {namespaces}"
-            )
-        return state == "injected"
-
+    meta, where = manifest["metadata"], ident(manifest)
+    injected = injection_check(where, meta["namespace"])
     try:
-        found = wait_for(api, kind.plural, meta["namespace"], meta["name"], injected, timeout)
+        found = wait_for(api, kind_of(manifest["kind"]).plural, meta["namespace"], meta["name"],
+                         injected, timeout, recheck=SELECTION_GRACE)
     except WaitTimeout as late:
         view = summarise(late.last or manifest)
         raise NotInjected(

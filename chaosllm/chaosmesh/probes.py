@@ -6,11 +6,10 @@ from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
 from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS, kind_of
-from chaosllm.chaosmesh._selector import describe_selector
 from chaosllm.chaosmesh._spec import MANAGED_BY
 from chaosllm.chaosmesh._status import injection_state, is_recovered, summarise
-from chaosllm.chaosmesh._submit import WaitTimeout, wait_for
-from chaosllm.errors import NotInjected, TargetNotFound
+from chaosllm.chaosmesh._submit import SELECTION_GRACE, WaitTimeout, injection_check, wait_for
+from chaosllm.errors import NotInjected
 from chaosllm.faults import format_duration, parse_duration
 
 __all__ = ["chaos_status", "wait_for_injection", "wait_for_recovery", "list_chaos"]
@@ -52,20 +51,11 @@ def _wait(
     spec = kind_of(kind)
     seconds = parse_duration(timeout, "timeout")
     where = f"{spec.kind} {namespace}/{name}"
-
-    def done(obj: dict[str, Any] | None) -> bool:
-        if want == "recovery":
-            return is_recovered(obj)
-        if obj is None:
-            raise TargetNotFound(f"could not wait for injection of {where}: not found")
-        if injection_state(obj) == "not-selected":
-            selector = (obj.get("spec") or {}).get("selector") or {}
-            raise NotInjected(f"{where} selected no pod: selector ({describe_selector(selector)})")
-        return injection_state(obj) == "injected"
+    done = is_recovered if want == "recovery" else injection_check(where, namespace)
 
     with chaos_mesh_api(f"wait for {want} of {where}", configuration, secrets) as api:
         try:
-            obj = wait_for(api, spec.plural, namespace, name, done, seconds)
+            obj = wait_for(api, spec.plural, namespace, name, done, seconds, SELECTION_GRACE)
         except WaitTimeout as late:
             state = injection_state(late.last) if late.last else "absent"
             raise NotInjected(

@@ -338,6 +338,12 @@ class FakeCluster:
             if crd.kind == "Workflow":
                 obj["status"] = {"entryNode": f"{name}-entry", "startTime": now(),
                                  "conditions": [{"type": "Scheduled", "status": "True", "reason": ""}]}
+            elif crd.is_chaos and "status" not in obj and not self._paused(obj):
+                # Chaos Mesh's condition controller can run before its selection:
+                # for a moment the status says nothing is selected.
+                obj["status"] = {"experiment": {"desiredPhase": "Run"},
+                                 "conditions": self._conds(False, True, False)}
+                self._later(self.delay, self._reconcile, plural, ns, name)
             elif crd.is_chaos:
                 self._play_chaos(obj, ns)
             else:
@@ -345,7 +351,9 @@ class FakeCluster:
             self._check_status(crd, obj)
             self._store(plural, ns, name, obj, "MODIFIED")
             duration = obj.get("spec", {}).get("duration")
-            if crd.is_chaos and duration and _duration(duration) <= 10 and not self._paused(obj):
+            selected = (obj.get("status") or {}).get("experiment", {}).get("containerRecords")
+            if (crd.is_chaos and selected is not None and duration and _duration(duration) <= 10
+                    and not self._paused(obj)):
                 self._later(_duration(duration), self._finish, plural, ns, name)
 
     @staticmethod
