@@ -22,7 +22,7 @@ from chaosllm.chaosmesh._selector import SELECTOR_KEYS, check_mode
 from chaosllm.chaosmesh._spec import MANAGED_BY, dry_run_requested, fault_action
 from chaosllm.chaosmesh._status import PAUSE_ANNOTATION
 from chaosllm.chaosmesh._submit import remove, submit
-from chaosllm.errors import InvalidArgument
+from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import fault_handle, parse_duration
 
 __all__ = [
@@ -745,14 +745,19 @@ def remove_all_chaos(
     seconds = parse_duration(timeout, "timeout")
     label = f"{MANAGED_BY[0]}={MANAGED_BY[1]}"
     order = sorted(KINDS.values(), key=lambda k: k.is_chaos)
-    removed = []
+    removed, failed = [], []
     with chaos_mesh_api(f"remove all chaos in {namespace or 'all namespaces'}",
                         configuration, secrets) as api:
         for kind in order:
             for obj in api.list(kind.plural, namespace, label):
                 meta = obj["metadata"]
-                removed.append(remove(api, kind.kind, meta["namespace"], meta["name"], bool(force),
-                                      seconds))
+                try:
+                    removed.append(remove(api, kind.kind, meta["namespace"], meta["name"],
+                                          bool(force), seconds))
+                except FaultFailed as exc:  # try the others first, then report
+                    failed.append(str(exc))
+    if failed:
+        raise FaultFailed(f"removed {len(removed)} object(s), but: " + "; ".join(failed))
     return {"removed": [r for r in removed if r["removed"]], "count": sum(r["removed"] for r in removed)}
 
 

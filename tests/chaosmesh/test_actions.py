@@ -306,3 +306,12 @@ def test_wait_for_injection_reports_an_empty_selection(cluster: FakeCluster) -> 
     assert probes.chaos_status("PodChaos", "pod-failure-ghost", NS)["conditions"] == {
         "ObjectCreated": True, "Selected": False, "AllInjected": True, "AllRecovered": False,
         "Paused": False}
+
+
+def test_remove_all_chaos_removes_the_others_when_one_is_stuck(cluster: FakeCluster) -> None:
+    cluster.behaviour["dns-web"] = "stuck-finalizer"
+    actions.inject_dns_fault(**WEB)
+    actions.inject_network_partition(**WEB)
+    with pytest.raises(FaultFailed, match="removed 1 object.*DNSChaos shop/dns-web: still deleting"):
+        actions.remove_all_chaos(NS, timeout="1s")
+    assert [key[0] for key in cluster.objects] == ["dnschaos"]
