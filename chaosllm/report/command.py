@@ -69,7 +69,9 @@ def _walk(items: list[str]) -> Iterator[tuple[str, bool]]:
             yield item, True
 
 
-def _load_many(items: list[str], lenient_dirs: bool, detail: bool = True) -> tuple[list[Any], list[str]]:
+def _load_many(items: list[str], detail: bool = True) -> tuple[list[Any], list[str]]:
+    """Journals from files and folders; files found in folders that are not journals are
+    skipped (returned as notes), named files must be journals."""
     from chaosllm.report.model import JournalError, load_journal
 
     paths = list(_walk(items))
@@ -81,7 +83,7 @@ def _load_many(items: list[str], lenient_dirs: bool, detail: bool = True) -> tup
         try:
             journals.append(load_journal(path, detail))
         except JournalError as exc:
-            if named or not lenient_dirs:
+            if named:
                 raise
             skipped.append(str(exc))
         progress.tick(done)
@@ -128,7 +130,7 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
 
     formats = [f for f in formats if f in GAMEDAY_FORMATS] or ["md", "html"]
     _prepare_out(out, len(formats))
-    journals, skipped = _load_many(items, lenient_dirs=True, detail=False)
+    journals, skipped = _load_many(items, detail=False)
     day = build_gameday(journals, skipped)
     renderers = {
         "md": render_gameday_markdown, "html": render_gameday_html, "json": render_gameday_json,
@@ -152,7 +154,9 @@ def _report(args: argparse.Namespace) -> int:
 
     per_journal = [f for f in args.format if f != "junit"]
     _prepare_out(args.out, len(args.journals) * len(per_journal) + ("junit" in args.format))
-    journals, _ = _load_many(args.journals, lenient_dirs=False)
+    journals, skipped = _load_many(args.journals)
+    for note in skipped[:5]:
+        print(f"skipped {note}", file=sys.stderr)
     # Only the writers asked for are imported: a one-journal report is mostly start-up time.
     renderers = {
         fmt: getattr(importlib.import_module(f"chaosllm.report.{module}"), func)

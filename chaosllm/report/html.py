@@ -24,7 +24,7 @@ th,td{border:1px solid #dde;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f3f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font:12px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;
 word-break:break-all}
-.state{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600}
+.state{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}
 .completed{background:#dff3e4}.deviated,.failed{background:#fbe0e0}
 .interrupted{background:#fff1cc}.aborted{background:#f5d5f0}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:8px 0}dt{color:#556}

@@ -76,3 +76,11 @@ def test_help_works() -> None:
     for args in (["report", "--help"], ["gameday", "--help"]):
         done = run(*args)
         assert done.returncode == 0 and "DIR_OR_JOURNALS" in done.stdout
+
+
+def test_report_on_a_folder_skips_what_is_not_a_journal(tmp_path: Path) -> None:
+    done = run("report", str(SAMPLES), "--format", "json", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "skipped" in done.stderr and "experiments" in done.stderr
+    written = sorted(p.stem for p in tmp_path.glob("*.json"))
+    assert written == sorted(p.stem for p in SAMPLES.glob("*.json"))
