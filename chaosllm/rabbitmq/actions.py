@@ -18,7 +18,7 @@ from typing import Any
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
-from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
+from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, settle_expired, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
     MAX_FLOOD_BYTES,
@@ -341,7 +341,10 @@ def set_queue_limit(
     }
     entry_id = ledger_id(mgmt, vhost, queue)
     description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
-    fresh = record_fault(entry_id, "chaosllm.rabbitmq._limit:restore_entry", state, seconds, description)
+    restorer = "chaosllm.rabbitmq._limit:restore_entry"
+    fresh = record_fault(entry_id, restorer, state, seconds, description)
+    if not fresh and settle_expired(entry_id):
+        fresh = record_fault(entry_id, restorer, state, seconds, description)
     if not fresh:
         # Re-applied while it holds: lay the new limit over the policy recorded first.
         recorded = Ledger().get(entry_id)

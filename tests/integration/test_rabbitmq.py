@@ -344,6 +344,25 @@ def test_queue_limit_heals_itself_when_its_duration_ends(broker: Broker, queue: 
     assert wait_for(lambda: Ledger().entries() == {}, 5)
 
 
+def test_a_limit_applied_after_an_expired_one_gets_its_own_duration(broker: Broker, queue: str) -> None:
+    """The first limit's healer dies; the next injection settles it and starts afresh."""
+    import os
+    import signal
+
+    actions.set_queue_limit(queue, max_length=1, duration="1s", **broker.both)
+    (first,) = Ledger().entries().values()
+    os.kill(first["healer_pid"], signal.SIGKILL)
+    os.waitpid(first["healer_pid"], 0)
+    time.sleep(1.1)
+    handle = actions.set_queue_limit(queue, max_length=4, duration="60s", **broker.both)
+    (second,) = Ledger().entries().values()
+    assert second["created_at"] != first["created_at"] and second["deadline"] > time.time() + 50
+    assert second["healer_pid"] != first["healer_pid"]
+    limit = broker.mgmt().policy("/", handle["spec"]["policy"])
+    assert limit is not None and limit["definition"]["max-length"] == 4
+    assert actions.remove_queue_limit(queue, **broker.both)["removed"] is True
+
+
 def test_dead_letter_depth_without_a_dead_letter_exchange_is_a_clear_error(
     broker: Broker, queue: str
 ) -> None:
