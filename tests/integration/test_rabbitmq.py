@@ -363,6 +363,34 @@ def test_a_limit_applied_after_an_expired_one_gets_its_own_duration(broker: Brok
     assert actions.remove_queue_limit(queue, **broker.both)["removed"] is True
 
 
+def test_activities_work_in_another_vhost(broker: Broker) -> None:
+    vhost = "shop/eu"
+    mgmt = broker.mgmt()
+    mgmt.request("PUT", "/vhosts/shop%2Feu", {})
+    mgmt.request("PUT", "/permissions/shop%2Feu/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    url = broker.url.rsplit("/", 1)[0] + "/shop%2Feu"
+    both = {"rabbitmq_url": url, "rabbitmq_management_url": broker.mgmt_url}
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        connection.channel().queue_declare(
+            "orders", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "parked"}
+        )
+        connection.channel().queue_declare("parked")
+        connection.close()
+        actions.flood_queue("orders", count=30, size_bytes=8, rabbitmq_url=url)
+        assert probes.queue_depth("orders", rabbitmq_url=url) == 30
+        handle = actions.set_queue_limit("orders", max_length=10, duration="60s", **both)
+        assert handle["target"].startswith("queue 'orders' in vhost 'shop/eu'")
+        assert wait_for(lambda: probes.dead_letter_depth("orders", **both) == 20, 5)
+        assert mgmt.policy(vhost, "chaosllm-queue-limit-orders") is not None
+        assert mgmt.policy("/", "chaosllm-queue-limit-orders") is None
+        assert actions.remove_queue_limit("orders", **both)["removed"] is True
+        with pytest.raises(TargetNotFound, match="in vhost 'shop/eu'"):
+            probes.queue_depth("missing", rabbitmq_url=url)
+    finally:
+        mgmt.request("DELETE", "/vhosts/shop%2Feu")
+
+
 def test_dead_letter_depth_without_a_dead_letter_exchange_is_a_clear_error(
     broker: Broker, queue: str
 ) -> None:
