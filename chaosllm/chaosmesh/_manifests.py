@@ -64,9 +64,14 @@ def render_manifests(args: Mapping[str, Any]) -> list[dict[str, Any]]:
         kind = kind_of(str(doc.get("kind")))
         check_name(str((doc.get("metadata") or {}).get("name", "")))
         spec = doc.get("spec") or {}
+        where = f"{kind.kind} {doc['metadata']['name']} spec"
         if kind.is_chaos:
-            check_duration(spec.get("duration"), args["allow_unbounded"],
-                           f"{kind.kind} {doc['metadata']['name']} spec.duration")
+            check_duration(spec.get("duration"), args["allow_unbounded"], f"{where}.duration")
+        elif kind.kind == "Schedule":  # each run of a scheduled fault needs its own end
+            embedded = kind_of(str(spec.get("type"))).embed_key
+            if embedded and embedded != "schedule":
+                check_duration((spec.get(embedded) or {}).get("duration"), args["allow_unbounded"],
+                               f"{where}.{embedded}.duration")
         manifests.append(stamp(doc, args["namespace"], args["configuration"], args["secrets"]))
     return manifests
 

@@ -77,6 +77,8 @@ def test_a_file_of_several_documents_and_json_text(cluster: FakeCluster, tmp_pat
 def test_a_manifest_without_duration_needs_allow_unbounded(cluster: FakeCluster) -> None:
     with pytest.raises(InvalidArgument, match="spec.duration is required"):
         actions.apply_manifest(str(examples_dir() / "pod-kill-example.yaml"))
+    with pytest.raises(InvalidArgument, match="spec.podChaos.duration is required"):
+        actions.apply_manifest(str(examples_dir() / "schedule-podchaos.yaml"))
     assert cluster.requests == []
 
 
