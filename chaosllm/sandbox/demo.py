@@ -192,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     _say(summary_table(rows))
     _say("")
     _say(f"wall time {time.monotonic() - started:.0f} s; journals in {args.journals}/")
+    for journal_path in journal_files:
+        html = args.reports / f"{journal_path.stem}.html"
+        if html.exists():
+            _say(f"  scenario report: {html}")
     gameday = args.reports / "gameday.html"
     if gameday.exists():
         _say(f"GameDay report: {gameday.resolve()}")

@@ -392,7 +392,8 @@ def scale_out_seconds(
 ) -> float | None:
     """Seconds from the start of the first sustained CPU pressure in
     `window` to the autoscaler's next scale-up; 0 when there was no sustained
-    pressure, null when there was pressure but no scale-up.
+    pressure or the gateway already ran its maximum of replicas, null when
+    there was pressure but no scale-up.
 
     ```json
     {"type": "probe", "name": "scale-out-within-60s",
@@ -408,8 +409,12 @@ def scale_out_seconds(
     if pressure is None:
         return 0.0
     since = float(pressure["since"])
-    up = next((e for e in events if e["event"] == "scale_up" and e["t"] >= since), None)
-    return round(up["t"] - since, 3) if up else None
+    answer = next((e for e in events if e["event"] in ("scale_up", "scale_up_blocked")
+                   and e["t"] >= since), None)  # fmt: skip
+    if answer is None:
+        return None
+    # Already at the maximum: the autoscaler had scaled out before this pressure.
+    return 0.0 if answer["event"] == "scale_up_blocked" else round(answer["t"] - since, 3)
 
 
 def _increase(query: str, configuration: Any, secrets: Any) -> float:

@@ -7,8 +7,9 @@ HPA behind a Service:
 - it keeps at least ``--min`` gateway replicas running and restarts one
   that exits (the event and the time to ready are recorded);
 - it adds a replica, up to ``--max``, when the node's CPU utilisation stays
-  above ``--cpu-target`` for ``--scale-after`` seconds, and removes one after
-  ``--scale-in-after`` seconds below half the target;
+  above ``--cpu-target`` for ``--scale-after`` seconds (at ``--max`` it
+  records that it could not), and removes one after ``--scale-in-after``
+  seconds below the target;
 - its front forwards each request to a ready replica in turn and retries on
   another replica when a connection fails before an answer (orders carry an
   idempotency key, so a retried order is still written once).
@@ -148,7 +149,7 @@ class Supervisor:
         a = self.args
         samples: list[tuple[float, float, float]] = []
         above = below = None  # since when (wall clock) the node is above/below target
-        reported = False
+        reported = blocked = False
         last_change = time.time()
         while not self.stop.wait(1.0):
             busy, total = node_cpu_times()
@@ -161,8 +162,8 @@ class Supervisor:
             if util >= a.cpu_target:
                 above = above or now
             else:
-                above, reported = None, False
-            below = (below or now) if util < a.cpu_target / 2 else None
+                above, reported, blocked = None, False, False
+            below = (below or now) if util < a.cpu_target else None
             with self.lock:
                 count = len(self.active())
                 sustained = above is not None and now - above >= a.scale_after
@@ -172,15 +173,18 @@ class Supervisor:
                     self.event("cpu_pressure", since=round(above or now, 3), cpu=round(util, 3),
                                replicas=count)  # fmt: skip
                     reported = True
-                if sustained and count < min(a.max, len(self.replicas)) and (
-                        now - last_change >= a.scale_after):  # fmt: skip
+                at_max = count >= min(a.max, len(self.replicas))
+                if sustained and at_max and not blocked:
+                    self.event("scale_up_blocked", replicas=count, reason="max replicas")
+                    blocked = True
+                if sustained and not at_max and now - last_change >= a.scale_after:
                     replica = next(r for r in self.replicas if r.proc is None)
                     self.spawn(replica)
                     SCALE_EVENTS.labels("up").inc()
                     self.event("scale_up", replicas=count + 1, cpu=round(util, 3))
                     last_change, above, reported = now, None, False
                 elif below and now - below >= a.scale_in_after and count > a.min and (
-                        now - last_change >= a.scale_in_after):  # fmt: skip
+                        now - last_change >= a.scale_after):  # fmt: skip
                     replica = self.active()[-1]
                     self.retire(replica)
                     SCALE_EVENTS.labels("down").inc()
@@ -272,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max", type=int, default=4)
     parser.add_argument("--cpu-target", type=float, default=0.8)
     parser.add_argument("--scale-after", type=float, default=10.0)
-    parser.add_argument("--scale-in-after", type=float, default=20.0)
+    parser.add_argument("--scale-in-after", type=float, default=15.0)
     parser.add_argument("gateway_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.gateway_args[:1] == ["--"]:
