@@ -152,3 +152,19 @@ def test_markup_from_a_journal_does_not_run(chromium: str, tmp_path: Path) -> No
     assert "<script>window.__pwned=1</script>" in evaluate(page, "document.body.innerText")
     assert page.errors() == []
     page.ws.close()
+
+
+def test_every_sample_and_the_gameday_summary_render_cleanly(chromium: str, tmp_path: Path) -> None:
+    from chaosllm.report.gameday import build_gameday, render_gameday_html
+
+    journals = [load_journal(path) for path in sorted(SAMPLES.glob("*.json"))]
+    pages = {j.path: render_html(j) for j in journals}
+    pages["gameday"] = render_gameday_html(build_gameday(journals))
+    for i, (name, html) in enumerate(pages.items()):
+        path = tmp_path / f"page-{i}.html"
+        path.write_text(html, "utf-8")
+        page = open_page(chromium, path)
+        svgs = json.loads(evaluate(page, SVG_SIZES))
+        assert svgs and all(s["w"] > 0 and s["h"] > 0 for s in svgs), name
+        assert page.errors() == [], name
+        page.ws.close()
