@@ -38,6 +38,13 @@ class Slots:
         return max(0, self.max_connections - self.reserved - self.used)
 
 
+def keep_idle(conn: Any) -> None:
+    """Exempt a held session from the server's idle_session_timeout (PostgreSQL 14+),
+    which would otherwise end the fault before its duration."""
+    if conn.info.server_version >= 140000:
+        conn.execute("select set_config('idle_session_timeout', '0', false)")
+
+
 def read_slots(conn: Any) -> Slots:
     row = conn.execute(_SLOTS_QUERY).fetchone()
     return Slots(int(row[0]), int(row[1]), int(row[2]))
@@ -87,9 +94,13 @@ def open_many(dsn: str, count: int, budget: float, application_name: str) -> Ope
                 if claimed[0] >= count:
                     return
                 claimed[0] += 1
+            conn = None
             try:
                 conn = connect(dsn, min(2.0, remaining), None, application_name)
+                keep_idle(conn)
             except Exception as exc:
+                if conn is not None:
+                    conn.close()
                 with lock:
                     if is_slot_refusal(exc):
                         result.refused = True
@@ -126,6 +137,7 @@ def take_free_slots(first: Any, dsn: str, leave_free: int, application_name: str
     exited. On failure everything is closed and ``error`` or ``shortfall``
     says why.
     """
+    keep_idle(first)
     before = read_slots(first)
     if before.free < leave_free:
         # Fewer than leave_free are free already: holding even ``first``

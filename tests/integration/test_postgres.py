@@ -161,10 +161,18 @@ def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
     monitor.close()
 
 
-def test_exhausted_connections_come_back_after_duration(db: Db) -> None:
-    _settle(db)
-    actions.exhaust_connections(duration="1s", postgres_dsn=db.dsn)
-    assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
+def test_exhausted_connections_outlast_idle_timeout_and_end_with_duration(db: Db) -> None:
+    # A server that ends idle sessions must not end the fault early.
+    with db.admin() as conn:
+        conn.execute(f"alter database {DATABASE} set idle_session_timeout = '300ms'")
+    try:
+        _settle(db)
+        actions.exhaust_connections(duration="1500ms", postgres_dsn=db.dsn)
+        time.sleep(0.7)
+        assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
+    finally:
+        with db.admin() as conn:
+            conn.execute(f"alter database {DATABASE} reset idle_session_timeout")
 
     def app_can_connect() -> bool:
         psycopg.connect(db.app_dsn, connect_timeout=2).close()
