@@ -62,7 +62,7 @@ def restore_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return {"policy": state["policy"], "restored_policy": original["name"] if original else None}
 
 
-def settle_expired(entry_id: str, wait: float = 5.0) -> bool:
+def settle_expired(entry_id: str, wait: float = 2.0) -> bool:
     """Finish restoring a ledger entry whose duration is over; True if there was one.
 
     Its healer may be removing it at this very moment, or may have died. A
