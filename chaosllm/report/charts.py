@@ -93,7 +93,8 @@ def line_chart(series: MetricSeries, window: tuple[float, float] | None,
                faults: list[FaultWindow]) -> str:  # fmt: skip
     """A line of one metric series, with the fault windows and the threshold marked."""
     if not series.points:
-        return f'<p class="empty">{esc(series.name)}: no samples.</p>'
+        why = f" ({esc(series.error)})" if series.error else ""
+        return f'<p class="empty">{esc(series.name)}: no samples{why}.</p>'
     height, left, bottom, top = 220, 70, 190, 12
     xs = [x for x, _ in series.points]
     ys = [y for _, y in series.points]

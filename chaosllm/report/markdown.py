@@ -13,7 +13,7 @@ import re
 from chaosllm.report._format import actions, mark, observations, observed, took, verdict, when
 from chaosllm.report.model import ActivityRun, Journal, MetricSeries, short
 
-__all__ = ["render_markdown", "md"]
+__all__ = ["render_markdown", "md", "code"]
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!{}])")
 
@@ -32,19 +32,30 @@ def _result_line(run: ActivityRun) -> str:
     )
 
 
+def code(text: str) -> str:
+    """A Markdown code span, literal whatever ``text`` holds (PromQL, shell, ...)."""
+    text = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _metric_line(series: MetricSeries) -> str:
     unit = f" {md(series.unit)}" if series.unit else ""
+    query = f" ({code(series.query)})" if series.query else ""
     if not series.points:
-        return f"- **{md(series.name)}**: no samples"
+        why = f": {md(series.error)}" if series.error else ""
+        return f"- **{md(series.name)}**{query}: no samples{why}"
     values = [y for _, y in series.points]
     text = (
-        f"- **{md(series.name)}** ({md(series.query)}): "
+        f"- **{md(series.name)}**{query}: "
         f"min {short(min(values))}{unit}, max {short(max(values))}{unit}, "
         f"last {short(values[-1])}{unit} over {len(values)} samples"
     )
     if series.threshold is not None:
         above = sum(1 for y in values if y > series.threshold)
-        text += f"; threshold {short(series.threshold)}{unit}, exceeded in {above} samples"
+        text += f"; threshold {short(series.threshold)}{unit}, {above} of {len(values)} above it"
     return text
 
 

@@ -127,6 +127,7 @@ class MetricSeries:
     unit: str | None
     threshold: float | None
     points: list[tuple[float, float]]
+    error: str | None = None  # why the control recorded no points
 
 
 @dataclass(slots=True)
@@ -585,6 +586,7 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
                 name=str(series.get("name", "")), query=str(series.get("query", "")),
                 unit=series.get("unit") if isinstance(series.get("unit"), str) else None,
                 threshold=_number(series.get("threshold")), points=points,
+                error=short(redact(series["error"], secrets), 300) if series.get("error") else None,
             ))  # fmt: skip
 
     faults = [run.fault for run in method if run.fault is not None]

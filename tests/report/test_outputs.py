@@ -80,7 +80,8 @@ def test_markdown_results_show_slo_values_against_thresholds() -> None:
     ("redis-flush-deviated", ["❌ deviated", "deviated after the method: catalog-keys",
                               "❌ SLO **catalog-keys** (after): observed 0, threshold in \\[50, 1000\\]"]),
     ("plain-process-completed", ["✅ completed", "'stat-missing-file' failed: FileNotFoundError"]),
-    ("redis-pause-metrics", ["**cache write latency**", "threshold 0.5 s, exceeded in"]),
+    ("redis-pause-metrics", ["**cache write latency** (`max(sample_cache_write_latency_seconds)`)",
+                             "; threshold 0.5 s, "]),
 ])  # fmt: skip
 def test_markdown_observations_per_state(name: str, expected: list[str]) -> None:
     text = render_markdown(load_journal(SAMPLES / f"{name}.json"))
@@ -98,7 +99,10 @@ def test_non_ascii_text_is_kept() -> None:
 
 def test_markdown_escapes_markup_from_the_journal() -> None:
     text = render_markdown(parse_journal(hostile_journal()))
-    assert not re.search(r"(?<!\\)[<>]", text), "an unescaped < or > from the journal"
+    # Code spans (the PromQL of a series) are shown literally by every Markdown renderer.
+    outside_code = re.sub(r"(`+).*?\1", "", text)
+    assert not re.search(r"(?<!\\)[<>]", outside_code), "an unescaped < or > from the journal"
+    assert "(`" + HOSTILE.replace("  ", " ") + "`)" in text
     assert "\\<script\\>" in text and "\\[link\\](javascript" in text
 
 
@@ -138,3 +142,19 @@ def test_json_summary() -> None:
     metrics = journal_summary(load_journal(SAMPLES / "redis-pause-metrics.json"))["metrics"]
     assert metrics[0]["name"] == "cache write latency" and metrics[0]["max"] > 0.5
     json.dumps(data)
+
+
+def test_markdown_metric_counts_samples_above_the_threshold() -> None:
+    journal = load_journal(SAMPLES / "redis-pause-metrics.json")
+    latency = journal.metrics[0]
+    above = sum(1 for _, y in latency.points if y > 0.5)
+    assert above >= 1  # the pause shows in the recorded series
+    expected = f"threshold 0.5 s, {above} of {len(latency.points)} above it"
+    assert expected in render_markdown(journal)
+
+
+def test_markdown_metric_without_points_says_why() -> None:
+    raw = sample("redis-pause-metrics")
+    raw["extensions"][0]["series"][1].update(points=[], error="query failed: 503 `x`")
+    text = render_markdown(parse_journal(raw))
+    assert "- **scrape duration** (`max(scrape_duration_seconds)`): no samples: query failed" in text
