@@ -193,7 +193,9 @@ def register(subparsers: Any) -> None:
             "write a GameDay summary across many runs instead. Secrets are never resolved."
         ),
     )
-    report.add_argument("journals", nargs="*", metavar="JOURNAL", help="journal files")
+    report.add_argument(
+        "journals", nargs="*", metavar="JOURNAL", help="journal files, or folders to search for them"
+    )
     report.add_argument(
         "--format", default="md,html", type=lambda t: _formats(t, REPORT_FORMATS),
         help="comma-separated: md, html, junit, json (default md,html)",
