@@ -35,6 +35,36 @@ def _existing(module: str) -> bool:
         return False
 
 
+def _portable(hint: Any) -> str:
+    """chaoslib's portable type names, for resolved hints (X | None -> X)."""
+    import types
+    import typing
+
+    from chaoslib.discovery.discover import portable_type_name
+
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        named = {_portable(arg) for arg in typing.get_args(hint) if arg is not type(None)}
+        return named.pop() if len(named) == 1 else "object"
+    return portable_type_name(origin or hint)
+
+
+def _with_resolved_types(activity: dict[str, Any]) -> dict[str, Any]:
+    # chaoslib reads raw annotations, which `from __future__ import
+    # annotations` turns into strings; resolve them before publishing.
+    import importlib
+    import typing
+
+    func = getattr(importlib.import_module(activity["mod"]), activity["name"])
+    hints = typing.get_type_hints(func)
+    for arg in activity["arguments"]:
+        if arg["name"] in hints:
+            arg["type"] = _portable(hints[arg["name"]])
+    if "return" in hints:
+        activity["return_type"] = _portable(hints["return"])
+    return activity
+
+
 def load_exported_activities() -> list[Any]:
     """Every action and probe that chaosllm publishes, as chaoslib describes them."""
     from chaoslib.discovery.discover import discover_actions, discover_probes
@@ -44,7 +74,7 @@ def load_exported_activities() -> list[Any]:
         for kind, finder in (("actions", discover_actions), ("probes", discover_probes)):
             module = f"chaosllm.{package}.{kind}"
             if _existing(module):
-                activities.extend(finder(module))
+                activities.extend(_with_resolved_types(a) for a in finder(module))
     return activities
 
 

@@ -32,6 +32,7 @@ from chaosllm.errors import InvalidArgument
 
 __all__ = [
     "parse_duration",
+    "fault_seconds",
     "format_duration",
     "fault_handle",
     "Ledger",
@@ -79,6 +80,22 @@ def parse_duration(value: str | int | float, what: str = "duration") -> float:
         raise InvalidArgument(f"{what} must be a duration string, got {type(value).__name__}")
     if seconds < 0 or seconds != seconds:
         raise InvalidArgument(f"{what} {value!r} must not be negative")
+    return seconds
+
+
+def fault_seconds(
+    duration: str | int | float | None, allow_unbounded: bool, what: str = "fault"
+) -> float | None:
+    """A fault's duration in seconds; ``None`` (no end) only with ``allow_unbounded``."""
+    if duration in (None, ""):
+        if not allow_unbounded:
+            raise InvalidArgument(
+                f"duration is required: a {what} without one needs allow_unbounded=true"
+            )
+        return None
+    seconds = parse_duration(duration)  # type: ignore[arg-type]
+    if seconds <= 0:
+        raise InvalidArgument(f"duration {duration!r} must be positive")
     return seconds
 
 
@@ -182,9 +199,13 @@ class Ledger:
             if entry_id in entries:
                 entries[entry_id].update(fields)
 
-    def pop(self, entry_id: str) -> dict[str, Any] | None:
+    def pop(self, entry_id: str, token: str | None = None) -> dict[str, Any] | None:
+        """Remove an entry; with ``token``, only if it is still that entry."""
         with self._locked() as entries:
-            return entries.pop(entry_id, None)
+            entry = entries.get(entry_id)
+            if entry is None or (token is not None and entry.get("token") != token):
+                return None
+            return entries.pop(entry_id)
 
 
 def _resolve(restorer: str) -> Callable[[dict[str, Any]], Any]:
@@ -211,6 +232,7 @@ def record_fault(
     ledger = ledger or Ledger()
     entry = {
         "id": entry_id,
+        "token": os.urandom(8).hex(),
         "restorer": restorer,
         "state": state,
         "description": description,
@@ -263,7 +285,8 @@ def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]
     if entry is None:
         return {"removed": False, "id": entry_id}
     result = _resolve(entry["restorer"])(entry)
-    ledger.pop(entry_id)
+    # A new fault recorded under the same id meanwhile is not ours to drop.
+    ledger.pop(entry_id, entry.get("token"))
     _stop_healer(entry)
     return {"removed": True, "id": entry_id, "description": entry["description"], "result": result}
 

@@ -8,10 +8,14 @@ renewal before any other client's command, so when a slice ends the renewal
 runs first and no other command slips through. Stopping the holder lifts
 the pause within two slices; because the thread lives in the ``chaos``
 process, a killed process heals within two slices as well.
+
+``WRITE`` pauses do not postpone ``CLIENT`` commands, so they are one pause
+for the whole duration, lifted by ``CLIENT UNPAUSE``.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any
@@ -32,30 +36,14 @@ class PauseHolder(threading.Thread):
 
     def run(self) -> None:
         conn = self.client.connection_pool.get_connection()
-        deadline = time.monotonic() + self.seconds
-        planned_end = time.monotonic()  # when the last renewal sent will end
-        outstanding = 0
-
-        def send_next() -> bool:
-            nonlocal planned_end, outstanding
-            length = min(SLICE, deadline - planned_end)
-            if length < 0.01 or self._stop_requested.is_set():
-                return False
-            conn.send_command("CLIENT", "PAUSE", max(1, int(length * 1000)), self.mode)
-            planned_end += length
-            outstanding += 1
-            return True
-
         try:
-            for _ in range(AHEAD):
-                send_next()
-            while outstanding:
+            if self.mode == "ALL":
+                self._hold_in_slices(conn, time.monotonic() + self.seconds)
+            else:
+                conn.send_command("CLIENT", "PAUSE", max(1, int(self.seconds * 1000)), self.mode)
                 conn.read_response()
-                outstanding -= 1
-                if not self.started.is_set():
-                    planned_end = time.monotonic() + SLICE * outstanding
                 self.started.set()
-                send_next()
+                self._stop_requested.wait(self.seconds)
             conn.send_command("CLIENT", "UNPAUSE")
             conn.read_response()
         except BaseException as exc:  # reported to the caller waiting on `started`
@@ -64,6 +52,28 @@ class PauseHolder(threading.Thread):
             self.started.set()
             conn.disconnect()
             self.client.close()
+
+    def _hold_in_slices(self, conn: Any, deadline: float) -> None:
+        queued: collections.deque[float] = collections.deque()  # lengths sent, not yet started
+
+        def send_next(queued_end: float) -> None:
+            length = min(SLICE, deadline - queued_end)
+            if length >= 0.01 and not self._stop_requested.is_set():
+                conn.send_command("CLIENT", "PAUSE", max(1, int(length * 1000)), self.mode)
+                queued.append(length)
+
+        send_next(time.monotonic())
+        send_next(time.monotonic() + (queued[0] if queued else 0))
+        while queued:
+            conn.read_response()  # the oldest renewal has just started its slice
+            now = time.monotonic()
+            current = queued.popleft()
+            self.started.set()
+            # Slice lengths follow the real clock, so server-side timer drift
+            # does not add up over a long pause.
+            running_end = now + current + sum(queued)
+            if len(queued) < AHEAD:
+                send_next(running_end)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop_requested.set()

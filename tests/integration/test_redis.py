@@ -43,6 +43,32 @@ def test_pause_blocks_every_get_until_duration_ends(redis_url: str) -> None:
     assert len(done) > 10
 
 
+def test_pause_ends_close_to_its_duration(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.set("k", "v")
+    actions.pause_clients(duration="3s", redis_url=redis_url)
+    started = time.monotonic()
+    client.get("k")
+    assert 2.8 <= time.monotonic() - started < 3.6
+
+
+def test_write_pause_blocks_writes_not_reads(redis_url: str) -> None:
+    client = redislib.Redis.from_url(redis_url)
+    client.set("k", "v")
+    actions.pause_clients(duration="1s", mode="WRITE", redis_url=redis_url)
+    started = time.monotonic()
+    assert client.get("k") == b"v"
+    read_took = time.monotonic() - started
+    client.set("k", "w")
+    write_took = time.monotonic() - started
+    assert read_took < 0.5 <= write_took
+    actions.pause_clients(duration="30s", mode="WRITE", redis_url=redis_url)
+    assert actions.unpause_clients(redis_url=redis_url)["removed"] is True
+    started = time.monotonic()
+    client.set("k", "x")
+    assert time.monotonic() - started < 0.5
+
+
 def test_unpause_releases_a_blocked_get(redis_url: str) -> None:
     redislib.Redis.from_url(redis_url).set("k", "v")
     stop, done = threading.Event(), []

@@ -118,3 +118,23 @@ def test_held_fault_releases_after_duration_and_not_twice() -> None:
         time.sleep(0.01)
     assert released == ["x"]
     assert faults.release_held("x") is False
+
+
+def test_fault_seconds_requires_a_duration_unless_unbounded() -> None:
+    assert faults.fault_seconds("2s", False) == 2.0
+    assert faults.fault_seconds(None, True) is None
+    with pytest.raises(InvalidArgument, match="allow_unbounded"):
+        faults.fault_seconds(None, False, "queue limit")
+    with pytest.raises(InvalidArgument, match="positive"):
+        faults.fault_seconds("0s", False)
+
+
+def test_restore_does_not_drop_a_newer_entry(tmp_path: Path) -> None:
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    faults.record_fault("a", f"{__name__}:_restore", {"marker": str(tmp_path / "m")}, None, "old", ledger)
+    old = ledger.get("a")
+    assert old is not None
+    ledger.pop("a")
+    faults.record_fault("a", f"{__name__}:_restore", {"marker": str(tmp_path / "n")}, None, "new", ledger)
+    assert ledger.pop("a", old["token"]) is None
+    assert ledger.entries()["a"]["description"] == "new"
