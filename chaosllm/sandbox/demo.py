@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -86,20 +87,34 @@ def _run_scenario(path: Path, journals: Path, env: dict[str, str]) -> Path:
            "--journal-path", str(journal), str(path)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)  # fmt: skip
-    try:
+
+    def relay() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             # "[2026-01-01 00:00:00 INFO] Probe: x" -> "    Probe: x"
             text = line.rstrip().split("] ", 1)[-1]
             if text:
                 _say(f"    {text}")
+
+    # A thread keeps reading, so that chaos never blocks on a full pipe, even
+    # while it rolls back after an interruption.
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    try:
         proc.wait()
+        reader.join(5)
     except BaseException:
-        # Ctrl-C reached chaos too (same process group): let it roll back.
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        # A Ctrl-C in a terminal reaches chaos too (same process group); a
+        # SIGTERM or a signal to the demo alone is passed on. Either way chaos
+        # is given time to run its rollbacks.
+        for signum, wait in ((None, 3), (signal.SIGINT, 60), (signal.SIGKILL, 5)):
+            if signum is not None and proc.poll() is None:
+                proc.send_signal(signum)
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         raise
     return journal
 
@@ -134,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated scenario numbers to run, e.g. 1,4")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    # Even when started with SIGINT ignored (a background job), Ctrl-C stops the demo.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     scenarios = sorted(args.experiments.glob("*.json"))
     if args.only:
         wanted = {int(n) for n in args.only.split(",")}
@@ -179,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         _say("[report] writing reports")
         _reports(journal_files, args.reports, env)
     except KeyboardInterrupt:
-        _say("\ninterrupted: stopping the sandbox")
+        _say("\ninterrupted: restoring faults left in the ledger, stopping the sandbox")
+        from chaosllm.faults import cleanup
+
+        for item in cleanup():
+            _say(f"    {'restored' if item.get('removed') else 'not restored'} {item.get('id')}")
         return_code = 130
     else:
         return_code = 0 if rows and all(r["result"] == "PASSED" for r in rows) else 1
