@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.faults import Ledger, fault_handle, fault_seconds, record_fault, restore_fault
 from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, settle_expired, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
@@ -323,9 +323,7 @@ def set_queue_limit(
     check_int(max_length, "max_length", 0, MAX_LENGTH)
     if overflow not in OVERFLOWS:
         raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
-    if duration is None and not allow_unbounded:
-        raise InvalidArgument("duration is required: a queue limit without one needs allow_unbounded=true")
-    seconds = None if duration is None else parse_duration(duration)
+    seconds = fault_seconds(duration, allow_unbounded, "queue limit")
     vhost = ref.vhost
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
     mgmt.queue(vhost, queue)
