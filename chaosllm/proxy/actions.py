@@ -77,16 +77,19 @@ def _disabled_entry(url: str, proxy: str) -> str:
 
 
 def _record(entry_id: str, restorer: str, state: dict[str, Any], seconds: float | None,
-            description: str) -> None:
-    """Record a fault; an entry left from an earlier, expired run is healed first."""
+            description: str) -> bool:
+    """Record a fault; False when it is already recorded and still in force.
+
+    An entry left from an earlier, expired run is healed and replaced."""
     import time
 
     if record_fault(entry_id, restorer, state, seconds, description):
-        return
+        return True
     entry = Ledger().get(entry_id)
     if entry and entry.get("deadline") and entry["deadline"] <= time.time():
         restore_fault(entry_id)
-        record_fault(entry_id, restorer, state, seconds, description)
+        return record_fault(entry_id, restorer, state, seconds, description)
+    return False
 
 
 def create_proxy(
@@ -401,16 +404,18 @@ def disable_proxy(
     with proxy_api(f"disable proxy {proxy}", url) as api:
         api.request("GET", path("proxies", proxy))
         entry_id = _disabled_entry(url, proxy)
-        _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
-                {"proxy_api_url": url, "proxy": proxy}, seconds,
-                f"proxy {proxy} disabled at {url}")
-        try:
-            api.request("POST", path("proxies", proxy), body)
-        except Exception:
-            Ledger().pop(entry_id)
-            raise
+        new = _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
+                      {"proxy_api_url": url, "proxy": proxy}, seconds,
+                      f"proxy {proxy} disabled at {url}")
+        if new:
+            try:
+                api.request("POST", path("proxies", proxy), body)
+            except Exception:
+                Ledger().pop(entry_id)
+                raise
     return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
-                        {"proxy": proxy, "duration": duration, "proxy_api_url": url}, seconds)
+                        {"proxy": proxy, "duration": duration, "proxy_api_url": url,
+                         "already_present": not new}, seconds)
 
 
 def _enable(api: ProxyApi, proxy: str) -> bool:

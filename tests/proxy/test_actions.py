@@ -86,7 +86,9 @@ def test_unreachable_api_fails_fast() -> None:
 def test_partition_heals_by_itself(api: Api, make_proxy: Callable[..., tuple[str, int]]) -> None:
     _, port = make_proxy("mq")
     handle = actions.disable_proxy("mq", duration="600ms", proxy_api_url=api.url)
-    assert handle["kind"] == "proxy-partition"
+    assert handle["kind"] == "proxy-partition" and handle["spec"]["already_present"] is False
+    again = actions.disable_proxy("mq", duration="600ms", proxy_api_url=api.url)
+    assert again["spec"]["already_present"] is True
     assert probes.proxy_enabled("mq", proxy_api_url=api.url) is False
     with pytest.raises(ConnectionRefusedError):
         connect(port, timeout=1).close()
