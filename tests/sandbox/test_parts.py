@@ -97,3 +97,45 @@ def test_status_of_a_missing_sandbox(tmp_path: object) -> None:
     out = subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", "status", "--dir",
                           str(tmp_path)], capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "no sandbox in" in out
+
+
+def test_load_is_open_loop_against_a_slow_target(tmp_path: object) -> None:
+    """A target that takes 200 ms per request and serves one at a time: a
+    closed-loop generator would report 200 ms; the open loop reports the
+    queueing its schedule ran into."""
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from pathlib import Path
+
+    class Slow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.2)
+            body = b'{"items": []}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = Path(str(tmp_path)) / "load.jsonl"
+    try:
+        subprocess.run([sys.executable, "-m", "chaosllm.sandbox.loadgen", "--url",
+                        f"http://127.0.0.1:{server.server_port}", "--out", str(out),
+                        "--rate", "20", "--duration", "1", "--target", "recs"],
+                       check=True, timeout=30)  # fmt: skip
+    finally:
+        server.shutdown()
+    rows = sorted((json.loads(line) for line in out.read_text().splitlines()),
+                  key=lambda r: r["t"])  # fmt: skip
+    assert len(rows) == 20 and all(r["ok"] for r in rows)
+    gaps = [b["t"] - a["t"] for a, b in zip(rows, rows[1:], strict=False)]
+    assert all(abs(gap - 0.05) < 0.005 for gap in gaps)  # the schedule, not the answers
+    assert max(r["lat"] for r in rows) > 2.0  # the 20th waited behind 19 others
