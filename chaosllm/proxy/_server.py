@@ -296,11 +296,11 @@ class Collection:
             raise ApiError(400, str(exc)) from None
         ttl = _ttl(body)
         proxy.add_toxic(toxic)
-        log.info("proxy %s: toxic %s added %s", name, toxic.name, toxic.to_json())
         if ttl is not None:
             toxic.expires_at = time.time() + ttl
             self.expiry[(name, toxic.name)] = asyncio.get_running_loop().call_later(
                 ttl, self._expire, name, toxic)
+        log.info("proxy %s: toxic %s added %s", name, toxic.name, toxic.to_json())
         return toxic
 
     def update_toxic(self, name: str, toxic_name: str, body: Any) -> Toxic:
