@@ -38,9 +38,14 @@ class Db:
         self.dsn = f"postgresql://postgres:{PASSWORD}@{base}"
         self.app_dsn = f"postgresql://app@{base}"
         self.catalog_dsn = f"postgresql://catalog@{base}"
+        self.monitor_dsn = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
 
     def admin(self, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(self.dsn, autocommit=True, **kwargs)
+
+    def monitor(self) -> psycopg.Connection[Any]:
+        """A session in another database, untouched by this one's settings."""
+        return psycopg.connect(self.monitor_dsn, autocommit=True)
 
     def role_setting(self, role: str) -> list[str]:
         with self.admin() as conn:
@@ -88,18 +93,23 @@ def _no_fault_survives(db: Db) -> Iterator[None]:
     cleanup()
 
 
-def _settle(db: Db) -> None:
-    """Wait until sessions closed by earlier tests have left the server."""
+def _settle(monitor: psycopg.Connection[Any]) -> int:
+    """Wait until sessions closed earlier have left the server; their number.
+
+    ``monitor`` is a session that stays open, so watching adds no session
+    that would itself take a moment to leave.
+    """
     counts = [-1]
 
     def steady() -> bool:
-        counts.append(probes.connection_count(postgres_dsn=db.dsn))
+        counts.append(_client_backends(monitor))
         if counts[-1] == counts[-2]:
             return True
         time.sleep(0.2)
         return False
 
     wait_until(steady, 10, "a steady number of sessions")
+    return counts[-1]
 
 
 def _client_backends(conn: psycopg.Connection[Any]) -> int:
@@ -118,9 +128,8 @@ def _refusal(dsn: str) -> str:
 def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
     # Each probe opens and closes a session, whose backend takes a moment to
     # exit; a session opened before the fault watches for that.
-    monitor = db.admin()
-    _settle(db)
-    before = _client_backends(monitor)
+    monitor = db.monitor()
+    before = _settle(monitor)
     handle = actions.exhaust_connections(duration="30s", leave_free=2, postgres_dsn=db.dsn)
     sessions = _client_backends(monitor)
 
@@ -153,7 +162,7 @@ def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
         conn.close()
 
     assert actions.release_connections(postgres_dsn=db.dsn)["removed"] is True
-    wait_until(lambda: _client_backends(monitor) == before, 5, "released sessions to exit")
+    wait_until(lambda: _client_backends(monitor) <= before, 5, "released sessions to exit")
     with psycopg.connect(db.app_dsn) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
     assert probes.connection_headroom(postgres_dsn=db.dsn) == 40 - 3 - before
@@ -165,21 +174,23 @@ def test_exhausted_connections_outlast_idle_timeout_and_end_with_duration(db: Db
     # A server that ends idle sessions must not end the fault early.
     with db.admin() as conn:
         conn.execute(f"alter database {DATABASE} set idle_session_timeout = '300ms'")
-    try:
-        _settle(db)
-        actions.exhaust_connections(duration="1500ms", postgres_dsn=db.dsn)
-        time.sleep(0.7)
-        assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
-    finally:
-        with db.admin() as conn:
-            conn.execute(f"alter database {DATABASE} reset idle_session_timeout")
+    monitor = db.monitor()
 
     def app_can_connect() -> bool:
         psycopg.connect(db.app_dsn, connect_timeout=2).close()
         return True
 
-    wait_until(app_can_connect, 10, "connections after the duration")
-    assert held_faults() == []
+    try:
+        _settle(monitor)
+        actions.exhaust_connections(duration="1500ms", postgres_dsn=db.dsn)
+        time.sleep(0.7)
+        assert "remaining connection slots are reserved" in _refusal(db.app_dsn)
+        wait_until(app_can_connect, 10, "connections after the duration")
+        assert held_faults() == []
+    finally:
+        monitor.close()
+        with db.admin() as conn:
+            conn.execute(f"alter database {DATABASE} reset idle_session_timeout")
 
 
 def _query_in_thread(dsn: str, query: str) -> tuple[threading.Thread, dict[str, Any]]:
@@ -445,7 +456,8 @@ def test_db_failure_experiment_validates(tmp_path: Path) -> None:
 def test_db_failure_experiment_runs_and_rolls_back(db: Db, tmp_path: Path) -> None:
     with db.admin() as conn:
         conn.execute("alter role catalog set statement_timeout = '7s'")
-    _settle(db)
+    with db.monitor() as monitor:
+        _settle(monitor)
     victim = psycopg.connect(db.app_dsn, application_name="model-catalog")
     env = {
         "CHAOSLLM_POSTGRES_DSN": db.dsn,
