@@ -2,7 +2,8 @@
 
 ``python -m chaosllm.sandbox.demo [--journals journals] [--reports reports]``
 starts the sandbox, runs every experiment of ``experiments/scenarios/local``
-with ``chaos run`` (journals to ``journals/``), writes each scenario's report
+with ``chaos run`` (journals to ``journals/``, chaos logs to
+``reports/logs/``), writes each scenario's report
 and a GameDay summary with ``chaosllm report`` / ``chaosllm gameday`` (to
 ``reports/``), and stops everything, also on Ctrl-C. A scenario whose
 criteria fail is shown as FAILED and the command exits 1.
@@ -80,10 +81,10 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _run_scenario(path: Path, journals: Path, env: dict[str, str]) -> Path:
+def _run_scenario(path: Path, journals: Path, logs: Path, env: dict[str, str]) -> Path:
     journal = journals / f"{path.stem}.json"
     cmd = [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()",
-           "--log-file", str(journals / f"{path.stem}.log"), "run",
+           "--log-file", str(logs / f"{path.stem}.log"), "run",
            "--journal-path", str(journal), str(path)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)  # fmt: skip
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"no scenario found in {args.experiments}")
         return 2
     args.journals.mkdir(parents=True, exist_ok=True)
-    args.reports.mkdir(parents=True, exist_ok=True)
+    (args.reports / "logs").mkdir(parents=True, exist_ok=True)
     directory = stack.run_dir()
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             experiment = json.loads(path.read_text())
             _say(f"[{index}/{len(scenarios)}] {experiment['title']}")
             t0 = time.monotonic()
-            journal_path = _run_scenario(path, args.journals, env)
+            journal_path = _run_scenario(path, args.journals, args.reports / "logs", env)
             seconds = time.monotonic() - t0
             number, _, name = path.stem.partition("-")
             row: dict[str, Any] = {"index": int(number) if number.isdigit() else index,
