@@ -43,6 +43,17 @@ def gauge_ok(url: str) -> bool:
     return value is None or value < 0.5
 
 
+def prometheus_ok(base_url: str) -> bool:
+    """The safeguard's probe with ``--prometheus``: the same test through Prometheus."""
+    from chaosllm.slo.probes import query_value
+
+    value = query_value(QUERY, prometheus_base_url=base_url)
+    return value is None or value < 0.5
+
+
+QUERY = "max(bench_bad)"
+
+
 def rollback_marker() -> None:
     """The experiment's rollback: notes when it started."""
     if _state["rollback_at"] is None:
@@ -80,23 +91,30 @@ def _experiment(control: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _guard(url: str, interval: float) -> dict[str, Any]:
+def _guard(url: str, interval: float, prometheus: str | None) -> dict[str, Any]:
+    condition: dict[str, Any] = {"scrape": url, "metric": "bench_bad", "above": 0.5}
+    if prometheus:
+        condition = {"query": QUERY, "above": 0.5}
     return {"name": "chaosllm-guard", "provider": {
         "type": "python", "module": "chaosllm.controls.guard",
-        "arguments": {"interval": interval,
-                      "conditions": [{"scrape": url, "metric": "bench_bad", "above": 0.5}]}}}  # fmt: skip
+        "arguments": {"interval": interval, "prometheus_base_url": prometheus,
+                      "conditions": [condition]}}}  # fmt: skip
 
 
-def _safeguard(url: str, interval: float) -> dict[str, Any]:
+def _safeguard(url: str, interval: float, prometheus: str | None) -> dict[str, Any]:
+    func, arguments = ("prometheus_ok", {"base_url": prometheus}) if prometheus else (
+        "gauge_ok", {"url": url})
     return {"name": "safeguard", "provider": {
         "type": "python", "module": "chaosaddons.controls.safeguards",
         "arguments": {"probes": [{
             "name": "bench-ok", "type": "probe", "frequency": interval, "tolerance": True,
-            "provider": {"type": "python", "module": "__main__", "func": "gauge_ok",
-                         "arguments": {"url": url}}}]}}}  # fmt: skip
+            "provider": {"type": "python", "module": "__main__", "func": func,
+                         "arguments": arguments}}]}}}  # fmt: skip
 
 
-def _trial(control: dict[str, Any], strategy: str) -> tuple[float | None, float | None]:
+def _trial(
+    control: dict[str, Any], strategy: str, prometheus: str | None = None
+) -> tuple[float | None, float | None]:
     from chaoslib.run import RunEventHandler, Runner
     from chaoslib.types import Strategy
 
@@ -128,6 +146,13 @@ def _trial(control: dict[str, Any], strategy: str) -> tuple[float | None, float 
         guardian._interrupted = False
         guardian.was_triggered = False
     _state.update(bad=0.0, rollback_at=None)
+    if prometheus:
+        # Prometheus still holds the previous trial's 1 until its next scrape
+        from chaosllm.sandbox.launcher import wait_until
+        from chaosllm.slo.probes import query_value
+
+        wait_until(lambda: query_value(QUERY, prometheus_base_url=prometheus) == 0.0, 10,
+                   "Prometheus to see the gauge reset")  # fmt: skip
     runner = Runner(Strategy.DEFAULT)
     runner.register_event_handler(Marks())
     runner.run(_experiment(control), settings={"runtime": {"rollbacks": {"strategy": strategy}}})
@@ -163,12 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--intervals", default="1,0.25", help="comma-separated seconds")
+    parser.add_argument(
+        "--prometheus", action="store_true",
+        help="read through a private Prometheus (scrape interval 1 s) instead of /metrics",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.getLogger("chaostoolkit").disabled = True
     server = _serve()
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    prometheus = _start_prometheus(server.server_address[1]) if args.prometheus else None
+    source = "/metrics source, read through Prometheus" if prometheus else "/metrics source"
     print(f"abort latency, {args.trials} trials each, from the condition turning true at its "
-          f"/metrics source (seconds)")  # fmt: skip
+          f"{source} (seconds)")  # fmt: skip
     print(f"{'control':<40} {'abort med':>9} {'p95':>8} {'rollback med':>12} {'p95':>8} "
           f"{'rollbacks ran':>14}")  # fmt: skip
     for interval in (float(x) for x in args.intervals.split(",")):
@@ -176,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             aborts: list[float] = []
             rollbacks: list[float] = []
             for _ in range(args.trials):
-                abort, rollback = _trial(make(url, interval), strategy)
+                base = prometheus.url if prometheus else None
+                abort, rollback = _trial(make(url, interval, base), strategy, base)
                 if abort is not None:
                     aborts.append(abort)
                 if rollback is not None:
@@ -185,7 +217,24 @@ def main(argv: list[str] | None = None) -> int:
             ran = f"{len(rollbacks)}/{len(aborts)}"
             print(f"{name:<40} {_cell(aborts)} {_cell(rollbacks):>21} {ran:>14}", flush=True)
     server.shutdown()
+    if prometheus:
+        prometheus.stop()
     return 0
+
+
+def _start_prometheus(port: int) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    from chaosllm.sandbox import launcher
+    from chaosllm.slo.probes import query_value
+
+    workdir = Path(tempfile.mkdtemp(prefix="abort-latency-"))
+    server = launcher.start_prometheus(workdir, targets={"bench": [f"127.0.0.1:{port}"]})
+    launcher.wait_until(
+        lambda: query_value(QUERY, prometheus_base_url=server.url) is not None, 30, "prometheus"
+    )
+    return server
 
 
 if __name__ == "__main__":

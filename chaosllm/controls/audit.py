@@ -234,7 +234,8 @@ def _provider(activity: Mapping[str, Any]) -> str:
 def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
     if _run is None or not isinstance(context, dict):
         return
-    outcome = state.get("status") if isinstance(state, dict) else None
+    # no run record: the activity was cut short (the guard, a signal, Ctrl-C)
+    outcome = state.get("status") if isinstance(state, dict) else "interrupted"
     _run.write(
         "activity",
         activity={
