@@ -38,8 +38,9 @@ def register(subparsers: Any) -> None:
     serve_parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
     serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
     serve_parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio",
-        help="event loop (default asyncio; docs/DESIGN.md has the measurements)",
+        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+        help="event loop: auto (the default) is uvloop when it is installed, else asyncio; "
+             "docs/DESIGN.md has the measurements",
     )
     serve_parser.set_defaults(handler=_serve_command)
 
@@ -53,14 +54,18 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
-    if kind == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()  # type: ignore[no-any-return]
     return asyncio.new_event_loop()
 
 
-def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "asyncio") -> int:
+def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") -> int:
     """Run the server until SIGINT/SIGTERM; returns the exit code."""
     from chaosllm.proxy._api import serve_api
     from chaosllm.proxy._server import ApiError, Collection
