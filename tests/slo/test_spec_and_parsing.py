@@ -148,3 +148,34 @@ def test_chaos_validate_accepts_slo_tolerances_and_controls(tmp_path: Path) -> N
     proc = validate(path, tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "experiment looks valid" in (proc.stderr + proc.stdout).lower()
+
+
+def test_an_unreachable_source_is_no_data_and_can_count_as_a_breach() -> None:
+    import threading
+
+    from chaosllm.controls.guard import Guard
+    from chaosllm.controls.metrics import collect, parse_series
+    from chaosllm.sandbox.launcher import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    interrupted = threading.Event()
+    guard = Guard([{"query": "up", "below": 1}, {"scrape": url + "/metrics", "metric": "up",
+                                                  "below": 1}],
+                  interval="100ms", on_no_data="breach", prometheus_base_url=url,
+                  interrupt=interrupted.set)  # fmt: skip
+    guard.start()
+    try:
+        assert interrupted.wait(10), "the guard never interrupted"
+    finally:
+        guard.method_ended()
+        guard.stop()
+    entry = guard.extension()
+    assert entry["aborted"] is True and entry["errors"] >= 1
+    assert {b["source"] for b in entry["breaches"]} <= {"prometheus", "metrics"}
+    assert all(b["observed"] is None for b in entry["breaches"])
+
+    series = parse_series([{"name": "up", "query": "up", "threshold": "1%"}])
+    recorded = collect(series, 0.0, 10.0, 1.0, url)
+    (one,) = recorded["series"]
+    assert one["points"] == [] and "could not record series 'up'" in one["error"]
+    assert one["threshold"] == 0.01 and recorded["name"] == "chaosllm-metrics"
