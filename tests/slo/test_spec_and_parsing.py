@@ -179,3 +179,17 @@ def test_an_unreachable_source_is_no_data_and_can_count_as_a_breach() -> None:
     (one,) = recorded["series"]
     assert one["points"] == [] and "could not record series 'up'" in one["error"]
     assert one["threshold"] == 0.01 and recorded["name"] == "chaosllm-metrics"
+
+
+def test_prometheus_auth_header_comes_from_the_settings() -> None:
+    import base64
+
+    from chaosllm._clients.prometheus import PrometheusAPI, auth_header
+
+    assert auth_header(None, {"prometheus_bearer_token": "tok"}) == "Bearer tok"
+    basic = auth_header({"prometheus_username": "u"}, {"prometheus_password": "p"})
+    assert basic == "Basic " + base64.b64encode(b"u:p").decode()
+    assert auth_header(None, None) is None
+    api = PrometheusAPI("http://u:p%40ss@127.0.0.1:9090/prom", "read")
+    assert api.base_url == "http://127.0.0.1:9090/prom" and "p@ss" not in repr(api)
+    assert api._authorization == "Basic " + base64.b64encode(b"u:p@ss").decode()
