@@ -119,7 +119,7 @@ def test_suspend_resumes_after_duration(
     assert again["spec"]["already_present"] is True
     wait_until(lambda: probes.process_count(pattern, state="T") == 0, 8, "resume")
     assert all(_state(p.pid) in ("S", "R") for p in procs)
-    wait_until(lambda: Ledger().entries() == {}, 5, "ledger cleared")
+    wait_until(lambda: Ledger().entries() == {}, 10, "ledger cleared")
 
 
 def test_resume_early_is_idempotent(
@@ -153,4 +153,4 @@ def test_suspended_process_resumes_when_the_caller_is_killed(
     caller.wait()
     assert handle["spec"]["pids"] == [proc.pid]
     wait_until(lambda: _state(proc.pid) == "T", 3, "SIGSTOP")
-    wait_until(lambda: _state(proc.pid) == "S", 6, "resume after the caller died")
+    wait_until(lambda: _state(proc.pid) == "S", 10, "resume after the caller died")

@@ -143,6 +143,6 @@ def test_fault_expires_after_the_caller_is_killed(
     proc.wait()
     assert handle["name"] == "latency-pg"
     assert [t["name"] for t in probes.list_toxics("pg", proxy_api_url=api.url)] == ["latency-pg"]
-    wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 5, "expiry")
+    wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 10, "expiry")
     # The detached healer also clears the ledger entry once the fault is over.
-    wait_until(lambda: Ledger().entries() == {}, 5, "ledger cleared")
+    wait_until(lambda: Ledger().entries() == {}, 10, "ledger cleared")
