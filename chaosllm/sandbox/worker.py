@@ -30,6 +30,7 @@ DUPLICATES = Counter("sandbox_orders_duplicates_total",
 DEAD = Counter("sandbox_orders_dead_lettered_total", "Poison messages sent to the dead-letter queue")
 RETRIES = Counter("sandbox_orders_retried_total", "Orders returned to the queue after a failure")
 CONNECTED = Gauge("sandbox_worker_connected", "1 while the worker is consuming from RabbitMQ")
+QUEUED = Gauge("sandbox_orders_queued", "Orders waiting in RabbitMQ (not yet delivered)")
 
 INSERT = """
 INSERT INTO orders (order_id, tenant_id, model_id, tokens)
@@ -72,7 +73,12 @@ def consume(args: argparse.Namespace, db: Dependency, stop: threading.Event) -> 
             channel.basic_qos(prefetch_count=BATCH)
             CONNECTED.set(1)
             batch: list[tuple[Any, tuple[str, str, str, int]]] = []
+            counted = 0.0
             for method, _props, body in channel.consume(ORDERS_QUEUE, inactivity_timeout=0.2):
+                if time.monotonic() - counted >= 1.0:
+                    counted = time.monotonic()
+                    depth = channel.queue_declare(ORDERS_QUEUE, passive=True).method.message_count
+                    QUEUED.set(depth)
                 if method is not None:
                     order = parse_order(body)
                     if order is None:
