@@ -16,7 +16,7 @@ import signal as signals
 from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
-from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.faults import Ledger, fault_handle, fault_seconds, record_fault, restore_fault
 from chaosllm.process._select import Proc, describe, find, read_proc
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
@@ -131,13 +131,7 @@ def suspend_processes(
                   "arguments": {"pattern": "chaosllm.sandbox.recs", "duration": "20s"}}}
     ```
     """
-    if duration is None or duration == "":
-        if not allow_unbounded:
-            raise InvalidArgument("duration is required: a suspension without one needs "
-                                  "allow_unbounded=true")
-        seconds = None
-    else:
-        seconds = parse_duration(duration)
+    seconds = fault_seconds(duration, allow_unbounded, "suspension")
     target = describe(pattern, pidfile)
     chosen = _choose(pattern, pidfile, count, "suspend")
     entry_id = _entry_id(pattern, pidfile)

@@ -15,7 +15,7 @@ from typing import Any
 
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm.errors import FaultFailed, InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, parse_duration, record_fault, restore_fault
+from chaosllm.faults import Ledger, fault_handle, fault_seconds, parse_duration, record_fault, restore_fault
 
 __all__ = [
     "create_proxy",
@@ -53,19 +53,6 @@ def _check_address(value: str, what: str) -> None:
 
 def _millis(value: str | int | float, what: str) -> int:
     return int(round(parse_duration(value, what) * 1000))
-
-
-def _seconds(duration: str | None, allow_unbounded: bool) -> float | None:
-    if duration is None or duration == "":
-        if not allow_unbounded:
-            raise InvalidArgument(
-                "duration is required: a proxy fault without one needs allow_unbounded=true"
-            )
-        return None
-    seconds = parse_duration(duration)
-    if seconds <= 0:
-        raise InvalidArgument(f"duration must be positive, got {duration!r}")
-    return seconds
 
 
 def _toxic_entry(url: str, proxy: str, name: str) -> str:
@@ -167,7 +154,7 @@ def _inject(
         0.0 <= float(toxicity) <= 1.0
     ):
         raise InvalidArgument(f"toxicity must be a number between 0 and 1, got {toxicity!r}")
-    seconds = _seconds(duration, allow_unbounded)
+    seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     name = name or (f"{kind}-{proxy}" if stream == "downstream" else f"{kind}-{proxy}-{stream}")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     body: dict[str, Any] = {"name": name, "type": kind, "stream": stream,
@@ -396,7 +383,7 @@ def disable_proxy(
                   "arguments": {"proxy": "postgres", "duration": "30s"}}}
     ```
     """
-    seconds = _seconds(duration, allow_unbounded)
+    seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     body: dict[str, Any] = {"enabled": False}
     if seconds is not None:

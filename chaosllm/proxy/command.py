@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["register", "serve"]
 
@@ -54,6 +56,8 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    import asyncio
+
     if kind in ("auto", "uvloop"):
         try:
             import uvloop
@@ -67,6 +71,8 @@ def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
 
 def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") -> int:
     """Run the server until SIGINT/SIGTERM; returns the exit code."""
+    import asyncio
+
     from chaosllm.proxy._api import serve_api
     from chaosllm.proxy._server import ApiError, Collection
 

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import Ledger, parse_duration, restore_fault
+from chaosllm.faults import Ledger, fault_seconds, restore_fault
 from chaosllm.stress._stressng import ENTRY_PREFIX, parse_size, start, stop_pid
 
 __all__ = ["stress_cpu", "stress_memory", "fill_disk", "stop_stress"]
@@ -26,9 +26,8 @@ MAX_SHARE_OF_AVAILABLE = 0.8
 
 
 def _seconds(duration: str) -> float:
-    seconds = parse_duration(duration)
-    if seconds <= 0:
-        raise InvalidArgument(f"duration must be positive, got {duration!r}")
+    seconds = fault_seconds(duration, allow_unbounded=False, what="stress run")
+    assert seconds is not None
     return seconds
 
 
