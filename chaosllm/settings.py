@@ -15,13 +15,7 @@ from typing import Any
 
 from chaosllm.errors import ConfigurationError
 
-__all__ = ["get_setting", "require_setting", "env_name", "SECRET_KEYS", "redact"]
-
-# Settings whose values may carry credentials; never print them raw.
-SECRET_KEYS = frozenset(
-    {"redis_url", "postgres_dsn", "rabbitmq_url", "rabbitmq_management_url", "password", "token"}
-)
-
+__all__ = ["get_setting", "require_setting", "env_name", "redact"]
 
 def env_name(key: str) -> str:
     return "CHAOSLLM_" + key.upper()
