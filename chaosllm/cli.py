@@ -27,6 +27,24 @@ COMMAND_MODULES = (
 )
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Fill descriptions as usual, but keep an ``examples:`` epilog line by line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    # Subparsers do not inherit formatter_class, so set it on the whole tree.
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _use_formatter(child)
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from chaosllm.faults import Ledger, cleanup
 
@@ -40,6 +58,9 @@ def _cleanup(args: argparse.Namespace) -> int:
     for item in cleanup(ledger):
         if item.get("removed"):
             print(f"  restored {item['id']}: {item.get('description', '')}")
+        elif "error" not in item:
+            # Its healer restored it between the listing and now.
+            print(f"  restored {item['id']}: already restored by its healer")
         else:
             failed += 1
             print(f"  FAILED   {item['id']}: {item.get('error', 'unknown error')}")
@@ -79,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Restore every fault recorded in the durable fault ledger "
             "($CHAOSLLM_STATE_DIR, default ~/.chaosllm), for example after a 'chaos run' "
-            "was killed. Running it twice is safe: the second run restores nothing."
+            "was killed. Running it twice is safe: the second run restores nothing. "
+            "Exit 1 when a fault could not be restored (it stays in the ledger)."
         ),
+        epilog="examples:\n  chaosllm cleanup\n  CHAOSLLM_STATE_DIR=/var/lib/chaos chaosllm cleanup --json",
     )
     cleanup.add_argument("--json", action="store_true", help="also print a JSON summary line")
     cleanup.set_defaults(handler=_cleanup)
@@ -89,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "docs",
         help="generate docs/ACTIVITIES.md from discovery",
         description="Write the reference of every action and probe, generated from discovery.",
+        epilog="examples:\n  chaosllm docs -o docs/ACTIVITIES.md\n  chaosllm docs -o - | less",
     )
     docs.add_argument("-o", "--output", default="docs/ACTIVITIES.md", help="file, or - for stdout")
     docs.set_defaults(handler=_docs)
@@ -102,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _use_formatter(parser)
     return parser
 
 
@@ -121,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from chaoslib.exceptions import ChaosException
 
-        if isinstance(exc, ChaosException | FileNotFoundError | ValueError):
+        if isinstance(exc, OSError) and exc.filename:
+            print(f"chaosllm {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 1
+        if isinstance(exc, ChaosException | OSError | ValueError):
             print(f"chaosllm {args.command}: error: {exc}", file=sys.stderr)
             return 1
         raise

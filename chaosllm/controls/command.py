@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
             "chain is intact, 1 when it is not. Entries cut off at the end leave no trace "
             "in the chain: keep the printed head hash elsewhere and pass it with --head."
         ),
+        epilog=(
+            "examples:\n"
+            "  chaosllm audit verify ~/.chaosllm/audit.jsonl\n"
+            "  chaosllm audit verify audit.jsonl --head 9f2c...e41a"
+        ),
     )
     verify.add_argument("file", help="the audit log (JSON Lines)")
     verify.add_argument("--head", help="the hash the last entry must have")
@@ -41,6 +46,13 @@ def register(subparsers: Any) -> None:
             "Write an approval of this exact experiment (its digest), signed with "
             "HMAC-SHA256. The key is read from the environment variable "
             "CHAOSLLM_APPROVAL_KEY or from --key-file, never from the command line."
+        ),
+        epilog=(
+            "examples:\n"
+            "  CHAOSLLM_APPROVAL_KEY=$(cat key) chaosllm approve experiment.json \\\n"
+            "      --approver alice --expires-in 2h -o approval.json\n"
+            "  chaosllm approve experiment.json --approver bob --environment staging \\\n"
+            "      --key-file /etc/chaosllm/approval.key -o approval.json"
         ),
     )
     approve.add_argument("experiment", help="the experiment file (JSON or YAML)")

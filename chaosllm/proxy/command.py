@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
             "/reset, /version, /populate) until SIGINT or SIGTERM. Proxies and toxics are "
             "created through the API or chaosllm.proxy.actions."
         ),
+        epilog=(
+            "examples:\n"
+            "  chaosllm proxy serve                      # API on 127.0.0.1:8474\n"
+            "  chaosllm proxy serve --port 18474 --config proxies.json\n"
+            "  # proxies.json: [{\"name\": \"redis\", \"listen\": \"127.0.0.1:16379\",\n"
+            "  #                 \"upstream\": \"127.0.0.1:6379\"}]"
+        ),
     )
     serve_parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")

@@ -192,6 +192,12 @@ def register(subparsers: Any) -> None:
             "summary) and one JUnit XML file with a test suite per journal. With --gameday, "
             "write a GameDay summary across many runs instead. Secrets are never resolved."
         ),
+        epilog=(
+            "examples:\n"
+            "  chaosllm report journals/cache.json\n"
+            "  chaosllm report journals/ --format md,html,junit,json --out reports/\n"
+            "  chaosllm report journals/cache.json --format md --out -"
+        ),
     )
     report.add_argument(
         "journals", nargs="*", metavar="JOURNAL", help="journal files, or folders to search for them"
@@ -214,11 +220,19 @@ def register(subparsers: Any) -> None:
         help="GameDay summary across many runs (same as 'report --gameday')",
         description=(
             "Summarise many runs: each experiment's results, SLO compliance, probe success "
-            "trend, and the resilience score sum(weight x probe success %%) / sum(weight). "
+            "trend, and the resilience score sum(weight x probe success %) / sum(weight). "
             "Folders are searched for *.json journals; other JSON files there are skipped."
         ),
+        epilog=(
+            "examples:\n"
+            "  chaosllm gameday journals/ --out reports/     # reports/gameday.md, gameday.html\n"
+            "  chaosllm gameday run1.json run2.json --format json --out -"
+        ),
     )
-    gameday.add_argument("sources", nargs="+", metavar="DIR_OR_JOURNALS")
+    gameday.add_argument(
+        "sources", nargs="+", metavar="DIR_OR_JOURNALS",
+        help="journal files, or folders to search for them",
+    )  # fmt: skip
     gameday.add_argument(
         "--format", default="md,html", type=lambda t: _formats(t, GAMEDAY_FORMATS),
         help="comma-separated: md, html, json (default md,html)",

@@ -1,0 +1,66 @@
+"""The ``chaosllm`` command: help at every level and errors without tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from chaosllm.cli import build_parser, main
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _commands(child, (*path, name))
+    return found
+
+
+COMMANDS = _commands(build_parser())
+
+
+def test_every_spec_command_is_offered() -> None:
+    for command in ("cleanup", "docs", "report", "gameday", "approve"):
+        assert (command,) in COMMANDS
+    for pair in (("proxy", "serve"), ("audit", "verify"), ("sandbox", "up"), ("sandbox", "down")):
+        assert pair in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "chaosllm")
+def test_help_describes_every_command(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: chaosllm {' '.join(command)}".rstrip())
+    description = out.split("\n\n")[1]
+    assert len(description.split()) >= 5, f"'{' '.join(command)} --help' has no description"
+    assert "%%" not in out
+
+
+def test_examples_keep_their_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "\nexamples:\n  chaosllm report journals/cache.json\n" in out
+
+
+@pytest.mark.parametrize("group", ["proxy", "audit", "sandbox"])
+def test_group_without_subcommand_prints_its_help(group: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([group]) == 2
+    assert capsys.readouterr().out.startswith(f"usage: chaosllm {group} ")
+
+
+def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "audit.jsonl"
+    assert main(["audit", "verify", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"chaosllm audit: error: {missing}: No such file or directory\n"
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["docs", "-o", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"chaosllm docs: error: {tmp_path}: Is a directory\n"
