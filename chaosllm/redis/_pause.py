@@ -6,8 +6,8 @@ back. Instead a holder thread renews short pauses back to back, and keeps
 two renewals queued on its connection: the server postpones the queued
 renewal before any other client's command, so when a slice ends the renewal
 runs first and no other command slips through. Stopping the holder lifts
-the pause within two slices; because the thread lives in the ``chaos``
-process, a killed process heals within two slices as well.
+the pause once the queued slices have run (about 0.5 s); because the thread
+lives in the ``chaos`` process, a killed process heals as quickly.
 
 ``WRITE`` pauses do not postpone ``CLIENT`` commands, so they are one pause
 for the whole duration, lifted by ``CLIENT UNPAUSE``.

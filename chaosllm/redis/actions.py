@@ -1,8 +1,9 @@
 """Redis fault actions.
 
-Each fault has a duration and heals itself: ``CLIENT PAUSE`` carries its own
-timeout, and a changed ``maxmemory`` is written to the fault ledger and
-restored by a detached healer (or ``chaosllm cleanup``).
+Each fault has a duration and heals itself: a client pause is renewed in
+short slices by this process and ends with it, and a changed ``maxmemory``
+is written to the fault ledger and restored by a detached healer (or
+``chaosllm cleanup``).
 """
 
 from __future__ import annotations
