@@ -8,7 +8,7 @@ import time
 import pytest
 import redis as redislib
 
-from chaosllm.errors import InvalidArgument, TargetUnreachable
+from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachable
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions, probes
 
@@ -178,3 +178,10 @@ def test_unreachable_server_fails_fast_and_names_target() -> None:
     assert time.monotonic() - started < 2.5
     assert "127.0.0.1" in str(info.value) and "s3cret" not in str(info.value)
     assert probes.is_available(redis_url=url) is False
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379", "http://127.0.0.1:6379", "redis://:s3cret@host:port/0"])
+def test_malformed_url_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="redis_url") as info:
+        actions.flush_keys("*", redis_url=url)
+    assert "s3cret" not in str(info.value)
