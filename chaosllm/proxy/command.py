@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     serve_parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
-    serve_parser.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
+    serve_parser.add_argument("--port", type=_port, default=8474, help="API port (default 8474)")
     serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
     serve_parser.add_argument(
         "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
@@ -54,11 +54,20 @@ def register(subparsers: Any) -> None:
     serve_parser.set_defaults(handler=_serve_command)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0 to 65535 (0 picks a free one)")
+    return int(text)
+
+
 def _serve_command(args: argparse.Namespace) -> int:
     proxies = None
     if args.config:
         with open(args.config, encoding="utf-8") as fh:
-            proxies = json.load(fh)
+            try:
+                proxies = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"proxy config {args.config} is not valid JSON: {exc}") from None
     return serve(args.host, args.port, proxies, args.loop)
 
 

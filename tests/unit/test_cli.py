@@ -64,3 +64,31 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capture
 def test_unwritable_output_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["docs", "-o", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"chaosllm docs: error: {tmp_path}: Is a directory\n"
+
+
+def test_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["proxy", "serve", "--port", "99999"])
+    assert exit_.value.code == 2
+    assert "'99999' is not a port" in capsys.readouterr().err
+
+
+def test_malformed_proxy_config_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text('[{"name": "redis",')
+    assert main(["proxy", "serve", "--port", "0", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"chaosllm proxy: error: proxy config {config} is not valid JSON")
+
+
+def test_malformed_experiment_to_approve_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSLLM_APPROVAL_KEY", "k")
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text("title: [\n")
+    output = tmp_path / "approval.json"
+    assert main(["approve", str(experiment), "--approver", "alice", "-o", str(output)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"chaosllm approve: error: experiment {experiment} is not valid YAML: ")
+    assert err.count("\n") == 1 and not output.exists()
