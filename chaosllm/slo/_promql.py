@@ -121,5 +121,10 @@ def parse_threshold(value: Any, what: str = "threshold") -> float:
             return float(text)
         except ValueError:
             pass
-        return parse_duration(text, what)
+        try:
+            return parse_duration(text, what)
+        except InvalidArgument:
+            raise InvalidArgument(
+                f"{what} must be a number, a percentage ('5%') or a duration ('500ms'), got {value!r}"
+            ) from None
     raise InvalidArgument(f"{what} must be a number, a percentage or a duration, got {value!r}")

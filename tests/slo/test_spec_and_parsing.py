@@ -71,7 +71,7 @@ def test_loader_errors_name_file_entry_and_field(tmp_path: Path, entry: str, mes
 def test_thresholds_and_tolerances() -> None:
     assert parse_threshold("5%") == 0.05 and parse_threshold("2000ms") == 2.0
     assert parse_threshold(3) == 3.0
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match="a number, a percentage .* or a duration"):
         parse_threshold("lots")
     assert tolerances.between({"value": 0.5}, lower=0, upper=1)
     assert tolerances.above({"burn_rate": 3.0, "value": 0.1}, threshold=2, target="burn_rate")
