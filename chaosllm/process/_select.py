@@ -14,7 +14,14 @@ from pathlib import Path
 
 from chaosllm.errors import InvalidArgument
 
-__all__ = ["Proc", "find", "describe", "read_proc", "protected_pids"]
+__all__ = ["Proc", "find", "describe", "read_proc", "protected_pids", "shown_cmdline"]
+
+# Command lines often carry credentials (``--requirepass x``, ``amqp://u:pw@h``);
+# what is shown in results, errors and the ledger has them masked.
+_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@", re.I)
+_SECRET_OPTION = re.compile(
+    r"((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|auth)[\w.-]*(?:=|\s+))(?!-)\S+", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,12 @@ def protected_pids() -> set[int]:
         pid = int(match.group(1)) if match else 0
         protected.add(pid)
     return protected
+
+
+def shown_cmdline(proc: Proc, limit: int = 200) -> str:
+    """The command line to show, credentials masked, at most ``limit`` characters."""
+    text = _URL_CREDENTIALS.sub(r"\1:***@", proc.cmdline)
+    return _SECRET_OPTION.sub(r"\1***", text)[:limit]
 
 
 def describe(pattern: str | None, pidfile: str | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, record_fault, restore_fault
-from chaosllm.process._select import Proc, describe, find, read_proc
+from chaosllm.process._select import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
 
@@ -61,7 +61,7 @@ def _send(proc: Proc, signum: signals.Signals, what: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError as exc:
-        raise FaultFailed(f"could not {what} PID {proc.pid} ({proc.cmdline[:60]}): {exc}") from exc
+        raise FaultFailed(f"could not {what} PID {proc.pid} ({shown_cmdline(proc, 60)}): {exc}") from exc
     return True
 
 
@@ -91,7 +91,7 @@ def kill_processes(
         "signal": signum.name,
         "target": describe(pattern, pidfile),
         "pids": [p.pid for p in signalled],
-        "commands": [p.cmdline[:200] for p in signalled],
+        "commands": [shown_cmdline(p) for p in signalled],
     }
 
 
@@ -135,7 +135,7 @@ def suspend_processes(
     target = describe(pattern, pidfile)
     chosen = _choose(pattern, pidfile, count, "suspend")
     entry_id = _entry_id(pattern, pidfile)
-    state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": p.cmdline[:200]}
+    state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": shown_cmdline(p)}
                            for p in chosen]}
     if not record_fault(entry_id, "chaosllm.process.actions:_resume_entry", state, seconds,
                         f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):

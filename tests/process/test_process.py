@@ -154,3 +154,22 @@ def test_suspended_process_resumes_when_the_caller_is_killed(
     assert handle["spec"]["pids"] == [proc.pid]
     wait_until(lambda: _state(proc.pid) == "T", 3, "SIGSTOP")
     wait_until(lambda: _state(proc.pid) == "S", 10, "resume after the caller died")
+
+
+def test_command_lines_shown_with_credentials_masked() -> None:
+    marker = f"cmdline-{random.randrange(10**8):08d}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker,
+                             "--requirepass", "S3CRETPW", "--db-password=S3CRETPW",
+                             "amqp://guest:S3CRETPW@127.0.0.1:5672/%2F", "--no-auth", "--port", "1"])
+    try:
+        wait_until(lambda: marker in (read_proc(proc.pid) or read_proc(1)).cmdline, 5,  # type: ignore[union-attr]
+                   "python child")
+        result = actions.kill_processes(pattern=re.escape(marker), signal="SIGTERM")
+        assert result["pids"] == [proc.pid]
+        (shown,) = result["commands"]
+        assert "S3CRETPW" not in json.dumps(result)
+        assert "amqp://guest:***@127.0.0.1" in shown and "--requirepass ***" in shown
+        assert "--no-auth --port 1" in shown
+    finally:
+        proc.kill()
+        proc.wait()
