@@ -52,6 +52,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     pending = ledger.entries()
     if not pending:
         print(f"nothing to restore (ledger {ledger.path} is empty)")
+        if args.json:
+            print(json.dumps({"restored": 0, "failed": 0}))
         return 0
     print(f"restoring {len(pending)} fault(s) from {ledger.path}")
     failed = 0

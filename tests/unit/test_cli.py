@@ -92,3 +92,12 @@ def test_malformed_experiment_to_approve_is_a_one_line_error(
     err = capsys.readouterr().err
     assert err.startswith(f"chaosllm approve: error: experiment {experiment} is not valid YAML: ")
     assert err.count("\n") == 1 and not output.exists()
+
+
+def test_cleanup_json_summary_even_when_nothing_is_left(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["cleanup", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("nothing to restore")
+    assert json.loads(lines[-1]) == {"restored": 0, "failed": 0}
