@@ -21,7 +21,7 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, record_fault, restore_fault, state_dir
-from chaosllm.process._select import read_proc
+from chaosllm.process._select import read_proc, shown_cmdline
 
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]
 
@@ -115,7 +115,7 @@ def stop_pid(pid: int, start_ticks: int | None = None, grace: float = 3.0) -> bo
     if start_ticks is not None and proc.start != start_ticks:
         return False
     if "stress-ng" not in proc.cmdline:
-        raise InvalidArgument(f"PID {pid} is not a stress-ng process ({proc.cmdline[:60]!r})")
+        raise InvalidArgument(f"PID {pid} is not a stress-ng process ({shown_cmdline(proc, 60)!r})")
     # The run has its own session, so its process group holds exactly the
     # leader and its workers.
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger
+from chaosllm.process._select import read_proc
 from chaosllm.sandbox.launcher import wait_until
 from chaosllm.stress import actions, probes
 from tests.conftest import IN_CI
@@ -123,3 +125,16 @@ def test_fill_disk_writes_under_path_and_cleans_up(tmp_path: Path) -> None:
         actions.fill_disk(str(tmp_path / "missing"), size="1M")
     with pytest.raises(InvalidArgument, match="free"):
         actions.fill_disk(str(target), size="1000T")
+
+
+def test_refused_pid_is_shown_without_its_credentials() -> None:
+    proc = subprocess.Popen(["sh", "-c", "sleep 300; :", "sh", "--password=S3CRETPW"])
+    try:
+        wait_until(lambda: "S3CRETPW" in (read_proc(proc.pid) or read_proc(1)).cmdline, 5,  # type: ignore[union-attr]
+                   "python child")
+        with pytest.raises(InvalidArgument, match="not a stress-ng process") as info:
+            actions.stop_stress(pid=proc.pid)
+        assert "S3CRETPW" not in str(info.value) and "--password=***" in str(info.value)
+    finally:
+        proc.kill()
+        proc.wait()
