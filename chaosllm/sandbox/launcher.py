@@ -149,7 +149,9 @@ def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, **kw: A
         )
 
 
-def start_redis(workdir: Path, port: int | None = None, maxmemory: str = "0") -> Server:
+def start_redis(
+    workdir: Path, port: int | None = None, maxmemory: str = "0", password: str | None = None
+) -> Server:
     binary = find_binary("redis-server")
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -157,12 +159,18 @@ def start_redis(workdir: Path, port: int | None = None, maxmemory: str = "0") ->
         binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", str(workdir), "--daemonize", "no", "--maxmemory", maxmemory,
     ]  # fmt: skip
+    if password is not None:
+        # From a config file, so that the password is not on the command line.
+        conf = workdir / "auth.conf"
+        conf.touch(mode=0o600)
+        conf.write_text(f"requirepass {password}\n")
+        cmd.insert(1, str(conf))
     proc = _spawn(cmd, workdir / "redis.log")
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
 
     try:
         wait_until(ping, 15, "redis-server", proc)
@@ -170,7 +178,8 @@ def start_redis(workdir: Path, port: int | None = None, maxmemory: str = "0") ->
         stop_pid(proc.pid, 2, proc)
         raise
     return Server(
-        "redis", proc.pid, port, f"redis://127.0.0.1:{port}/0", workdir,
+        "redis", proc.pid, port,
+        f"redis://{':' + password + '@' if password else ''}127.0.0.1:{port}/0", workdir,
         _stop=lambda: stop_pid(proc.pid, 5, proc),
     )  # fmt: skip
 
