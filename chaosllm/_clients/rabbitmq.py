@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import (
     ChaosLLMError,
     ConfigurationError,
@@ -60,7 +60,12 @@ def resolve_urls(
         secrets,
         default=DEFAULT_MANAGEMENT_URL,
     )
-    return str(amqp), str(mgmt).rstrip("/")
+    return (
+        check_url("rabbitmq_url", str(amqp), ("amqp", "amqps"), "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        check_url(
+            "rabbitmq_management_url", str(mgmt).rstrip("/"), ("http", "https"), "http://127.0.0.1:15672"
+        ),
+    )
 
 
 def rabbitmq_target(url: str) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
-from chaosllm.errors import ChaosLLMError, ConfigurationError, FaultFailed, TargetUnreachable
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
+from chaosllm.errors import ChaosLLMError, FaultFailed, TargetUnreachable
 from chaosllm.settings import get_setting
 
 __all__ = ["redis_client", "redis_client_for_holder", "redis_target", "resolve_url"]
@@ -20,18 +20,7 @@ def resolve_url(
     redis_url: str | None, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
 ) -> str:
     url = str(get_setting("redis_url", redis_url, configuration, secrets, default=DEFAULT_URL))
-    # The URL is not quoted back: it may hold a password.
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise ConfigurationError("redis_url is not a valid URL (its host or port is malformed)") from None
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigurationError(
-            "redis_url must start with redis://, rediss:// or unix://, "
-            f"such as redis://127.0.0.1:6379/0 (got scheme {parts.scheme!r})"
-        )
-    return url
+    return check_url("redis_url", url, ("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0")
 
 
 def redis_target(url: str) -> str:

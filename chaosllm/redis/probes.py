@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosllm._clients.redis import redis_client
+from chaosllm._clients.redis import redis_client, resolve_url
 from chaosllm.errors import ChaosLLMError
 from chaosllm.redis._keys import check_pattern, scan_batches
 
@@ -24,8 +24,10 @@ def is_available(
                   "func": "is_available"}}
     ```
     """
+    # Outside the try: a malformed URL is a mistake in the experiment, not an outage.
+    url = resolve_url(redis_url, configuration, secrets)
     try:
-        with redis_client("ping", redis_url, configuration, secrets) as client:
+        with redis_client("ping", url, configuration, secrets) as client:
             return bool(client.ping())
     except ChaosLLMError:
         return False

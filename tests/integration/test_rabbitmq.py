@@ -549,3 +549,12 @@ def test_queue_failure_experiment_runs_and_rolls_back(broker: Broker, tmp_path: 
     assert Ledger().entries() == {}
     for leaked in (text, (tmp_path / "chaos.log").read_text()):
         assert "guest:guest" not in leaked
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:5672", "http://127.0.0.1:5672", "amqp://guest:s3cret@host:port/%2F"])
+def test_malformed_url_is_a_configuration_error(url: str) -> None:
+    for call in (lambda: probes.queue_depth("orders", rabbitmq_url=url),
+                 lambda: probes.is_available(rabbitmq_url=url)):  # fmt: skip
+        with pytest.raises(ConfigurationError, match="rabbitmq_url") as info:
+            call()
+        assert "s3cret" not in str(info.value)

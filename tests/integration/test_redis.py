@@ -185,3 +185,5 @@ def test_malformed_url_is_a_configuration_error(url: str) -> None:
     with pytest.raises(ConfigurationError, match="redis_url") as info:
         actions.flush_keys("*", redis_url=url)
     assert "s3cret" not in str(info.value)
+    with pytest.raises(ConfigurationError):
+        probes.is_available(redis_url=url)
