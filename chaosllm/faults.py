@@ -303,6 +303,13 @@ def cleanup(ledger: Ledger | None = None) -> list[dict[str, Any]]:
     return report
 
 
+# How the healer retries a restore that fails: first after 0.2 s, doubling up
+# to every 30 s, for a day.
+HEAL_FIRST_RETRY = 0.2
+HEAL_MAX_RETRY = 30.0
+HEAL_GIVE_UP = 86400.0
+
+
 def _heal(entry_id: str, duration: float, ledger_path: str) -> None:
     ledger = Ledger(Path(ledger_path))
     entry = ledger.get(entry_id)
@@ -314,12 +321,19 @@ def _heal(entry_id: str, duration: float, ledger_path: str) -> None:
         time.sleep(min(remaining, 1.0))
         if ledger.get(entry_id) is None:
             return
-    for attempt in range(5):
+    # The target may be down when the fault ends (a restarted database, say):
+    # keep trying, backing off, for as long as the entry is there to restore.
+    give_up = time.time() + HEAL_GIVE_UP
+    delay = HEAL_FIRST_RETRY
+    while True:
         try:
             restore_fault(entry_id, ledger)
             return
         except Exception:
-            time.sleep(1 + attempt)
+            if time.time() + delay > give_up:
+                return  # left in the ledger for `chaosllm cleanup`
+            time.sleep(delay)
+            delay = min(delay * 2, HEAL_MAX_RETRY)
 
 
 # Faults that live in this process (held connections, held locks) die with it,

@@ -138,3 +138,31 @@ def test_restore_does_not_drop_a_newer_entry(tmp_path: Path) -> None:
     faults.record_fault("a", f"{__name__}:_restore", {"marker": str(tmp_path / "n")}, None, "new", ledger)
     assert ledger.pop("a", old["token"]) is None
     assert ledger.entries()["a"]["description"] == "new"
+
+
+def test_healer_keeps_retrying_while_the_target_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    # Fails five times (a server still restarting), then restores.
+    (tmp_path / "flaky_mod.py").write_text(
+        "from pathlib import Path\n"
+        "def restore(entry):\n"
+        "    tries = Path(entry['state']['marker'] + '.tries')\n"
+        "    count = int(tries.read_text()) if tries.exists() else 0\n"
+        "    tries.write_text(str(count + 1))\n"
+        "    if count < 5:\n"
+        "        raise ConnectionError('target down')\n"
+        "    Path(entry['state']['marker']).write_text('healed')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    faults.record_fault("f", "flaky_mod:restore", {"marker": str(marker)}, 0.1, "flaky", ledger)
+    pid = ledger.entries()["f"]["healer_pid"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.05)
+    assert marker.read_text() == "healed"
+    assert (tmp_path / "marker.tries").read_text() == "6"
+    assert ledger.entries() == {}
+    os.waitpid(pid, 0)  # reap our child
