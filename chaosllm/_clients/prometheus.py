@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import ConfigurationError, FaultFailed, InvalidArgument, TargetUnreachable
 from chaosllm.settings import get_setting
 
@@ -47,7 +47,7 @@ def resolve_base_url(
     url = get_setting(
         "prometheus_base_url", prometheus_base_url, configuration, secrets, default=DEFAULT_BASE_URL
     )
-    return str(url).rstrip("/")
+    return check_url("prometheus_base_url", str(url).rstrip("/"), ("http", "https"), DEFAULT_BASE_URL)
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
+from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import (
     FaultFailed,
     InvalidArgument,
@@ -35,9 +35,7 @@ def resolve_api_url(
 ) -> str:
     url = str(get_setting("proxy_api_url", proxy_api_url, configuration, secrets,
                           default=DEFAULT_API_URL)).rstrip("/")
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise InvalidArgument(f"proxy_api_url must be an http:// URL, got {url!r}")
-    return url
+    return check_url("proxy_api_url", url, ("http", "https"), DEFAULT_API_URL)
 
 
 def path(*parts: str) -> str:
