@@ -90,7 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "chaosllm: Chaos Toolkit extension for Chaos Mesh, Redis, PostgreSQL, "
             "RabbitMQ and local faults, with SLO guards and reports. Activities are "
-            "used from experiments run with 'chaos run'; this command covers the rest."
+            "used from experiments run with 'chaos run'; this command covers the rest. "
+            "'chaosllm COMMAND --help' describes each command."
+        ),
+        epilog=(
+            "examples:\n"
+            '  chaosllm sandbox up && eval "$(chaosllm sandbox env)"\n'
+            "  chaos run --journal-path journals/cache.json experiments/application/cache-failure.json\n"
+            "  chaosllm report journals/cache.json --out reports/\n"
+            "  chaosllm cleanup            # restore faults a killed run left behind"
         ),
     )
     parser.add_argument("--version", action="version", version=f"chaosllm {__version__}")
