@@ -56,8 +56,11 @@ def register(subparsers: Any) -> None:
         ),
     )
     approve.add_argument("experiment", help="the experiment file (JSON or YAML)")
-    approve.add_argument("--approver", required=True, help="who approves")
-    approve.add_argument("--environment", default="production", help="default: production")
+    approve.add_argument("--approver", required=True, help="who approves (recorded in the approval)")
+    approve.add_argument(
+        "--environment", default="production",
+        help="the protected environment the approval is for (default production)",
+    )  # fmt: skip
     approve.add_argument("--expires-in", default="24h", help="validity, e.g. 2h or 30m (default 24h)")
     approve.add_argument("--key-file", help="file holding the HMAC key")
     approve.add_argument("-o", "--output", default="-", help="approval file, or - for stdout")
