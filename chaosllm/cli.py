@@ -49,6 +49,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     from chaosllm.faults import Ledger, cleanup
 
     ledger = Ledger()
+    if args.forget:
+        return _forget(ledger, args.forget)
     pending = ledger.entries()
     if not pending:
         print(f"nothing to restore (ledger {ledger.path} is empty)")
@@ -66,9 +68,25 @@ def _cleanup(args: argparse.Namespace) -> int:
         else:
             failed += 1
             print(f"  FAILED   {item['id']}: {item.get('error', 'unknown error')}")
+    if failed:
+        print("a fault whose target is gone for good (its server was removed) can be "
+              "dropped without restoring it: chaosllm cleanup --forget ID")  # fmt: skip
     if args.json:
         print(json.dumps({"restored": len(pending) - failed, "failed": failed}))
     return 1 if failed else 0
+
+
+def _forget(ledger: Any, entry_ids: list[str]) -> int:
+    missing = 0
+    for entry_id in entry_ids:
+        # Its healer sees the entry gone and exits within a second.
+        entry = ledger.pop(entry_id)
+        if entry is None:
+            missing += 1
+            print(f"  no entry {entry_id} in {ledger.path}")
+        else:
+            print(f"  forgot   {entry_id}: {entry.get('description', '')} (not restored)")
+    return 1 if missing else 0
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -113,9 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
             "was killed. Running it twice is safe: the second run restores nothing. "
             "Exit 1 when a fault could not be restored (it stays in the ledger)."
         ),
-        epilog="examples:\n  chaosllm cleanup\n  CHAOSLLM_STATE_DIR=/var/lib/chaos chaosllm cleanup --json",
+        epilog=(
+            "examples:\n  chaosllm cleanup\n"
+            "  CHAOSLLM_STATE_DIR=/var/lib/chaos chaosllm cleanup --json\n"
+            "  chaosllm cleanup --forget 'maxmemory@redis 127.0.0.1:6390'"
+        ),
     )
     cleanup.add_argument("--json", action="store_true", help="also print a JSON summary line")
+    cleanup.add_argument(
+        "--forget", action="append", metavar="ID", default=[],
+        help="drop this ledger entry without restoring it (its target is gone); repeatable",
+    )  # fmt: skip
     cleanup.set_defaults(handler=_cleanup)
 
     docs = sub.add_parser(

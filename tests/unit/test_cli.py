@@ -101,3 +101,21 @@ def test_cleanup_json_summary_even_when_nothing_is_left(capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("nothing to restore")
     assert json.loads(lines[-1]) == {"restored": 0, "failed": 0}
+
+
+def test_cleanup_reports_a_failed_restore_and_forgets_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from chaosllm.faults import Ledger
+
+    ledger = Ledger()
+    ledger.add({"id": "gone@nowhere", "token": "t", "restorer": "chaosllm.no_such_module:restore",
+                "state": {}, "description": "a fault on a removed server", "deadline": None,
+                "healer_pid": None})  # fmt: skip
+    assert main(["cleanup"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   gone@nowhere" in out and "chaosllm cleanup --forget ID" in out
+    assert "gone@nowhere" in ledger.entries()
+
+    assert main(["cleanup", "--forget", "gone@nowhere"]) == 0
+    assert "forgot   gone@nowhere: a fault on a removed server" in capsys.readouterr().out
+    assert ledger.entries() == {}
+    assert main(["cleanup", "--forget", "gone@nowhere"]) == 1
