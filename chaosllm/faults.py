@@ -242,10 +242,28 @@ def record_fault(
         "healer_pid": None,
     }
     if not ledger.add(entry):
+        if duration is not None and healer:
+            _adopt_orphan(entry_id, duration, ledger)
         return False
     if duration is not None and healer:
         ledger.update(entry_id, healer_pid=_spawn_healer(entry_id, duration, ledger.path))
     return True
+
+
+def _adopt_orphan(entry_id: str, duration: float, ledger: Ledger) -> None:
+    """Give a recorded fault whose healer is gone (killed, or the machine
+    restarted) a new healer, so that re-applying it does not leave it for
+    good. An entry already past its deadline gets the new duration."""
+    current = ledger.get(entry_id)
+    if current is None or current.get("deadline") is None:
+        return
+    pid = current.get("healer_pid")
+    if pid and _is_healer(pid, entry_id):
+        return
+    now = time.time()
+    deadline = current["deadline"] if current["deadline"] > now else now + duration
+    ledger.update(entry_id, deadline=deadline, expires_at=utcnow_iso(deadline - now))
+    ledger.update(entry_id, healer_pid=_spawn_healer(entry_id, deadline - now, ledger.path))
 
 
 def _spawn_healer(entry_id: str, duration: float, ledger_path: Path) -> int:

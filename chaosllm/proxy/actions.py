@@ -70,13 +70,10 @@ def _record(entry_id: str, restorer: str, state: dict[str, Any], seconds: float 
     An entry left from an earlier, expired run is healed and replaced."""
     import time
 
-    if record_fault(entry_id, restorer, state, seconds, description):
-        return True
     entry = Ledger().get(entry_id)
     if entry and entry.get("deadline") and entry["deadline"] <= time.time():
         restore_fault(entry_id)
-        return record_fault(entry_id, restorer, state, seconds, description)
-    return False
+    return record_fault(entry_id, restorer, state, seconds, description)
 
 
 def create_proxy(

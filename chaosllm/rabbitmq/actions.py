@@ -340,9 +340,8 @@ def set_queue_limit(
     entry_id = ledger_id(mgmt, vhost, queue)
     description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
     restorer = "chaosllm.rabbitmq._limit:restore_entry"
+    settle_expired(entry_id)  # a limit whose duration is over is not re-applied but replaced
     fresh = record_fault(entry_id, restorer, state, seconds, description)
-    if not fresh and settle_expired(entry_id):
-        fresh = record_fault(entry_id, restorer, state, seconds, description)
     if not fresh:
         # Re-applied while it holds: lay the new limit over the policy recorded first.
         recorded = Ledger().get(entry_id)

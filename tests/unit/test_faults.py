@@ -166,3 +166,24 @@ def test_healer_keeps_retrying_while_the_target_is_down(
     assert (tmp_path / "marker.tries").read_text() == "6"
     assert ledger.entries() == {}
     os.waitpid(pid, 0)  # reap our child
+
+
+def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    restorer = f"{__name__}:_restore"
+    # As a fault left by a killed healer: recorded, expired, nobody to restore it.
+    assert faults.record_fault("o", restorer, {"marker": str(marker)}, 0.05, "first", ledger,
+                               healer=False)
+    time.sleep(0.1)
+    assert not faults.record_fault("o", restorer, {"marker": "other"}, 0.3, "again", ledger)
+    entry = ledger.entries()["o"]
+    assert entry["description"] == "first" and entry["deadline"] > time.time()
+    pid = entry["healer_pid"]
+    assert pid and (faults._is_healer(pid, "o") or not marker.exists())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.05)
+    assert marker.read_text() == "restored"  # the first, original state
+    assert ledger.entries() == {}
+    os.waitpid(pid, 0)  # reap our child
