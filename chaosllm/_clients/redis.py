@@ -64,16 +64,21 @@ def redis_client(
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
     own = client is None
+    read_timeout = max(timeout, 5.0)
     try:
         if own:
-            client = _new_client(url, timeout, read_timeout=max(timeout, 5.0))
+            client = _new_client(url, timeout, read_timeout=read_timeout)
         yield client
     except ChaosLLMError:
         raise
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise TargetUnreachable(
-            f"could not {action} on {target}: {exc} (connect timeout {timeout:.1f} s)"
-        ) from exc
+        # A server that accepts the connection but never answers runs out
+        # the read timeout, not the connect timeout: name the one that ran out.
+        if isinstance(exc, redis.TimeoutError) and "reading" in str(exc) and own:
+            limit = f"read timeout {read_timeout:.1f} s"
+        else:
+            limit = f"connect timeout {timeout:.1f} s"
+        raise TargetUnreachable(f"could not {action} on {target}: {exc} ({limit})") from exc
     except redis.RedisError as exc:
         raise FaultFailed(f"could not {action} on {target}: {exc}") from exc
     finally:
