@@ -52,6 +52,13 @@ def _ledger_id(fault: str, url: str) -> str:
     return f"{fault}@{redis_target(url)}"
 
 
+def _fault_seconds(duration: str) -> float:
+    seconds = parse_duration(duration)
+    if seconds <= 0:
+        raise InvalidArgument(f"duration must be positive, got {duration!r}")
+    return seconds
+
+
 def _pause_id(url: str) -> str:
     return f"redis-pause@{redis_target(url)}"
 
@@ -80,7 +87,7 @@ def pause_clients(
     """
     from chaosllm.redis._pause import PauseHolder
 
-    seconds = parse_duration(duration)
+    seconds = _fault_seconds(duration)
     mode = str(mode).upper()
     if mode not in PAUSE_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
@@ -209,7 +216,7 @@ def limit_memory(
                                 "duration": "2m"}}}
     ```
     """
-    seconds = parse_duration(duration)
+    seconds = _fault_seconds(duration)
     if policy not in POLICIES:
         raise InvalidArgument(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     if not str(maxmemory).strip() or str(maxmemory).strip().startswith("-"):

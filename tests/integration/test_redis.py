@@ -156,6 +156,8 @@ def test_kill_clients_by_name(redis_url: str) -> None:
     [
         lambda url: actions.pause_clients(duration="-1s", redis_url=url),
         lambda url: actions.pause_clients(duration="ten seconds", redis_url=url),
+        lambda url: actions.pause_clients(duration="0s", redis_url=url),
+        lambda url: actions.limit_memory(maxmemory="1mb", duration="0s", redis_url=url),
         lambda url: actions.limit_memory(maxmemory="1mb", policy="lru", redis_url=url),
         lambda url: actions.expire_keys("*", ttl="0s", redis_url=url),
     ],
