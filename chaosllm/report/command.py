@@ -7,9 +7,10 @@ does not pay for them.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,12 @@ def _unique_stems(journals: list[Any]) -> list[str]:
     return stems
 
 
+def _report_beside(out: str, journal_path: str) -> str | None:
+    """The name of a run's HTML report when it was written to the same folder."""
+    name = Path(journal_path).stem + ".html"
+    return name if (Path(out) / name).is_file() else None
+
+
 def _prepare_out(out: str, outputs: int) -> None:
     if out == "-":
         if outputs > 1:
@@ -132,9 +139,12 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
     _prepare_out(out, len(formats))
     journals, skipped = _load_many(items, detail=False)
     day = build_gameday(journals, skipped)
-    renderers = {
-        "md": render_gameday_markdown, "html": render_gameday_html, "json": render_gameday_json,
-    }  # fmt: skip
+    report_of = None if out == "-" else functools.partial(_report_beside, out)
+    renderers: dict[str, Callable[[Any], str]] = {
+        "md": render_gameday_markdown,
+        "html": functools.partial(render_gameday_html, report_of=report_of),
+        "json": render_gameday_json,
+    }
     for fmt in formats:
         written = _write(out, f"gameday{EXTENSIONS[fmt]}", renderers[fmt](day))
         if written:

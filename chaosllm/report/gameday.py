@@ -13,7 +13,7 @@ key ``chaosllm_weight``; it is 1 otherwise.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,8 +188,13 @@ def render_gameday_markdown(day: GameDay) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_gameday_html(day: GameDay) -> str:
+def render_gameday_html(day: GameDay, report_of: Callable[[str], str | None] | None = None) -> str:
+    """The summary page; ``report_of(journal_path)`` gives a link to that run's report."""
     from chaosllm.report.html import page
+
+    def title(exp: ExperimentRuns) -> str:
+        href = report_of(exp.last.path) if report_of else None
+        return f'<a href="{esc(href)}">{esc(exp.title)}</a>' if href else esc(exp.title)
 
     counts, compliance = day.counts, day.slo_compliance
     first, last = day.span
@@ -197,7 +202,7 @@ def render_gameday_html(day: GameDay) -> str:
     for exp in day.experiments:
         last_run = exp.last
         rows.append(
-            f"<tr><td>{esc(exp.title)}</td><td class=\"num\">{exp.weight:g}</td>"
+            f"<tr><td>{title(exp)}</td><td class=\"num\">{exp.weight:g}</td>"
             f'<td class="num">{len(exp.runs)}</td>'
             f'<td><span class="state {esc(last_run.state)}">{HTML_MARK[last_run.result]} '
             f"{esc(last_run.state)}</span></td>"
