@@ -30,12 +30,15 @@ def _start(factory: Callable[..., launcher.Server], *args: Any, **kwargs: Any) -
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test gets its own fault ledger, never the user's; held faults end with it."""
-    from chaosllm.faults import held_faults, release_held
+    from chaosllm.faults import Ledger, _stop_healer, held_faults, release_held
 
     monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(tmp_path / "state"))
     yield
     for entry_id in held_faults():
         release_held(entry_id)
+    # A test that failed before its rollback leaves no healer retrying for long after.
+    for entry in Ledger().entries().values():
+        _stop_healer(entry)
 
 
 @pytest.fixture(scope="session")

@@ -187,3 +187,29 @@ def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path
     assert marker.read_text() == "restored"  # the first, original state
     assert ledger.entries() == {}
     os.waitpid(pid, 0)  # reap our child
+
+
+def test_a_test_that_leaves_a_fault_leaves_no_healer_running(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    entry_id = f"left-{os.getpid()}-{time.monotonic_ns()}"
+    test_file = tmp_path / "test_left_behind.py"
+    test_file.write_text(
+        "from chaosllm import faults\n"
+        "def test_leaves_a_fault(tmp_path):\n"
+        f"    faults.record_fault({entry_id!r}, 'tests.unit.test_faults:_restore',\n"
+        "                        {'marker': str(tmp_path / 'm')}, 600, 'left behind')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+         "--rootdir", str(tmp_path), str(test_file)],
+        capture_output=True, text=True, timeout=120, cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    healers = [int(p) for p in os.listdir("/proc") if p.isdigit() and faults._is_healer(int(p), entry_id)]
+    for pid in healers:
+        os.kill(pid, 15)
+    assert healers == []
