@@ -162,13 +162,14 @@ def _inject(
     with proxy_api(action, url) as api:
         api.request("GET", path("proxies", proxy))  # unknown proxy: refused before any change
         entry_id = _toxic_entry(url, proxy, name)
-        _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
-                {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
-                f"{kind} toxic {name} on proxy {proxy} at {url}")
+        fresh = _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
+                        {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
+                        f"{kind} toxic {name} on proxy {proxy} at {url}")
         try:
             status, _ = api.request("POST", path("proxies", proxy, "toxics"), body, expect=(409,))
         except Exception:
-            Ledger().pop(entry_id)
+            if fresh:  # an entry already in force belongs to the toxic that is still there
+                Ledger().pop(entry_id)
             raise
     spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
             "attributes": attributes, "duration": duration, "proxy_api_url": url,

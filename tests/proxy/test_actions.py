@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from chaosllm.errors import InvalidArgument, TargetNotFound, TargetUnreachable
-from chaosllm.faults import Ledger
+from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound, TargetUnreachable
+from chaosllm.faults import Ledger, _stop_healer, record_fault
 from chaosllm.proxy import actions, probes
 from chaosllm.sandbox.launcher import free_port, wait_until
 from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
@@ -146,3 +146,53 @@ def test_fault_expires_after_the_caller_is_killed(
     wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 10, "expiry")
     # The detached healer also clears the ledger entry once the fault is over.
     wait_until(lambda: Ledger().entries() == {}, 10, "ledger cleared")
+
+
+
+def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
+    """A Toxiproxy-like API that refuses every new toxic (HTTP 500)."""
+    import http.server
+    import threading
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: object) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._reply(200, {"name": "pg", "listen": "127.0.0.1:1", "upstream": "127.0.0.1:2"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._reply(500, {"error": "refused"})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        entry_id = f"proxy-toxic:{url}/pg/latency-pg"
+        # As if a first injection had succeeded: its ledger entry is in force.
+        record_fault(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
+                     {"proxy_api_url": url, "proxy": "pg", "name": "latency-pg"}, 30.0, "first",
+                     healer=False)
+        token = Ledger().get(entry_id)["token"]  # type: ignore[index]
+        with pytest.raises(FaultFailed, match="refused"):
+            actions.inject_latency("pg", "200ms", duration="30s", proxy_api_url=url)
+        assert Ledger().get(entry_id)["token"] == token  # type: ignore[index]
+        with pytest.raises(FaultFailed):  # a fresh injection leaves no entry behind
+            actions.inject_latency("pg", "200ms", duration="30s", name="other", proxy_api_url=url)
+        assert list(Ledger().entries()) == [entry_id]
+    finally:
+        left = Ledger().pop(entry_id)
+        if left is not None:
+            _stop_healer(left)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
