@@ -8,6 +8,7 @@ is written to the fault ledger and restored by a detached healer (or
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chaosllm._clients.redis import (
@@ -46,6 +47,8 @@ POLICIES = (
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )  # fmt: skip
 CLIENT_TYPES = ("normal", "master", "replica", "pubsub")
+# A size as Redis reads it: bytes, or k/kb/m/mb/g/gb (any case).
+_SIZE = re.compile(r"\d+(?:[kmg]b?|b)?", re.I)
 
 
 def _ledger_id(fault: str, url: str) -> str:
@@ -219,7 +222,7 @@ def limit_memory(
     seconds = _fault_seconds(duration)
     if policy not in POLICIES:
         raise InvalidArgument(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    if not str(maxmemory).strip() or str(maxmemory).strip().startswith("-"):
+    if not _SIZE.fullmatch(str(maxmemory).strip()):
         raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
@@ -232,7 +235,7 @@ def limit_memory(
             "policy": original_policy["maxmemory-policy"],
         }
         entry_id = _ledger_id("maxmemory", url)
-        record_fault(
+        fresh = record_fault(
             entry_id, "chaosllm.redis.actions:_restore_memory_entry", state, seconds,
             f"maxmemory {maxmemory} {policy} on {target} (was {state['maxmemory']} "
             f"{state['policy']})",
@@ -241,7 +244,8 @@ def limit_memory(
             client.config_set("maxmemory-policy", policy)
             client.config_set("maxmemory", str(maxmemory))
         except Exception:
-            restore_fault(entry_id)
+            if fresh:  # an entry already in force keeps its original values and healer
+                restore_fault(entry_id)
             raise
     return fault_handle(
         "redis-maxmemory", name or f"limit-memory-{target}", target,

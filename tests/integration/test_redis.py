@@ -158,6 +158,8 @@ def test_kill_clients_by_name(redis_url: str) -> None:
         lambda url: actions.pause_clients(duration="ten seconds", redis_url=url),
         lambda url: actions.pause_clients(duration="0s", redis_url=url),
         lambda url: actions.limit_memory(maxmemory="1mb", duration="0s", redis_url=url),
+        lambda url: actions.limit_memory(maxmemory="lots", redis_url=url),
+        lambda url: actions.limit_memory(maxmemory="16 mb", redis_url=url),
         lambda url: actions.limit_memory(maxmemory="1mb", policy="lru", redis_url=url),
         lambda url: actions.expire_keys("*", ttl="0s", redis_url=url),
     ],
@@ -189,3 +191,4 @@ def test_malformed_url_is_a_configuration_error(url: str) -> None:
     assert "s3cret" not in str(info.value)
     with pytest.raises(ConfigurationError):
         probes.is_available(redis_url=url)
+
