@@ -191,4 +191,3 @@ def test_malformed_url_is_a_configuration_error(url: str) -> None:
     assert "s3cret" not in str(info.value)
     with pytest.raises(ConfigurationError):
         probes.is_available(redis_url=url)
-
