@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -128,7 +129,8 @@ def test_fill_disk_writes_under_path_and_cleans_up(tmp_path: Path) -> None:
 
 
 def test_refused_pid_is_shown_without_its_credentials() -> None:
-    proc = subprocess.Popen(["sh", "-c", "sleep 300; :", "sh", "--password=S3CRETPW"])
+    proc = subprocess.Popen(["sh", "-c", "sleep 300; :", "sh", "--password=S3CRETPW"],
+                            start_new_session=True)
     try:
         wait_until(lambda: "S3CRETPW" in (read_proc(proc.pid) or read_proc(1)).cmdline, 5,  # type: ignore[union-attr]
                    "python child")
@@ -136,5 +138,5 @@ def test_refused_pid_is_shown_without_its_credentials() -> None:
             actions.stop_stress(pid=proc.pid)
         assert "S3CRETPW" not in str(info.value) and "--password=***" in str(info.value)
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the shell and its sleep
         proc.wait()
