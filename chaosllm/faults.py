@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from chaosllm.errors import InvalidArgument
+from chaosllm.errors import ConfigurationError, InvalidArgument
 
 __all__ = [
     "parse_duration",
@@ -167,8 +167,14 @@ class Ledger:
         except FileNotFoundError:
             return {}
         except json.JSONDecodeError:
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = None
+        if not isinstance(data, dict):
+            # Never overwrite it: it holds the original values to restore.
+            raise ConfigurationError(
+                f"the fault ledger {self.path} is not a JSON object: fix or move it; "
+                f"nothing is recorded or restored until then"
+            )
+        return data
 
     def _write(self, entries: dict[str, Any]) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -330,15 +336,18 @@ HEAL_GIVE_UP = 86400.0
 
 def _heal(entry_id: str, duration: float, ledger_path: str) -> None:
     ledger = Ledger(Path(ledger_path))
-    entry = ledger.get(entry_id)
+    entry: dict[str, Any] | None = {}
+    with contextlib.suppress(ConfigurationError):
+        entry = ledger.get(entry_id)
     deadline = (entry or {}).get("deadline") or time.time() + duration
     while True:
         remaining = deadline - time.time()
         if remaining <= 0:
             break
         time.sleep(min(remaining, 1.0))
-        if ledger.get(entry_id) is None:
-            return
+        with contextlib.suppress(ConfigurationError):  # unreadable for now: keep waiting
+            if ledger.get(entry_id) is None:
+                return
     # The target may be down when the fault ends (a restarted database, say):
     # keep trying, backing off, for as long as the entry is there to restore.
     give_up = time.time() + HEAL_GIVE_UP

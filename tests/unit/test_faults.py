@@ -213,3 +213,36 @@ def test_a_test_that_leaves_a_fault_leaves_no_healer_running(tmp_path: Path) -> 
     for pid in healers:
         os.kill(pid, 15)
     assert healers == []
+
+
+def test_an_unreadable_ledger_is_refused_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosllm.errors import ConfigurationError
+
+    marker = tmp_path / "marker"
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    (tmp_path / "restorer_mod.py").write_text(
+        "from pathlib import Path\n"
+        "def restore(entry):\n"
+        "    Path(entry['state']['marker']).write_text('healed')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    faults.record_fault("u", "restorer_mod:restore", {"marker": str(marker)}, 0.5, "kept", ledger)
+    pid = ledger.entries()["u"]["healer_pid"]
+    good = ledger.path.read_text()
+    ledger.path.write_text(good.rstrip().rstrip("}") + ",}")  # a hand edit gone wrong
+    broken = ledger.path.read_text()
+    with pytest.raises(ConfigurationError, match="not a JSON object"):
+        faults.record_fault("v", "restorer_mod:restore", {"marker": "x"}, None, "new", ledger)
+    with pytest.raises(ConfigurationError):
+        faults.cleanup(ledger)
+    assert ledger.path.read_text() == broken
+    time.sleep(1.5)  # past the deadline: the healer waits instead of giving up
+    assert not marker.exists() and faults._is_healer(pid, "u")
+    ledger.path.write_text(good)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.05)
+    assert marker.read_text() == "healed"
+    os.waitpid(pid, 0)  # reap our child
