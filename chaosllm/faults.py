@@ -267,6 +267,9 @@ def _adopt_orphan(entry_id: str, duration: float, ledger: Ledger) -> None:
     if pid and _is_healer(pid, entry_id):
         return
     now = time.time()
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        if now - datetime.fromisoformat(current["created_at"]).timestamp() < 5:
+            return  # just recorded by another process: its healer is still starting
     deadline = current["deadline"] if current["deadline"] > now else now + duration
     ledger.update(entry_id, deadline=deadline, expires_at=utcnow_iso(deadline - now))
     ledger.update(entry_id, healer_pid=_spawn_healer(entry_id, deadline - now, ledger.path))

@@ -176,6 +176,10 @@ def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path
     assert faults.record_fault("o", restorer, {"marker": str(marker)}, 0.05, "first", ledger,
                                healer=False)
     time.sleep(0.1)
+    # Just recorded, by another process say: its healer may still be starting.
+    assert not faults.record_fault("o", restorer, {"marker": "other"}, 0.3, "again", ledger)
+    assert ledger.entries()["o"]["healer_pid"] is None
+    ledger.update("o", created_at=faults.utcnow_iso(-60))
     assert not faults.record_fault("o", restorer, {"marker": "other"}, 0.3, "again", ledger)
     entry = ledger.entries()["o"]
     assert entry["description"] == "first" and entry["deadline"] > time.time()
