@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
-from chaosllm.errors import ChaosLLMError, FaultFailed, TargetUnreachable
+from chaosllm.errors import ChaosLLMError, ConfigurationError, FaultFailed, TargetUnreachable
 from chaosllm.settings import get_setting
 
 __all__ = ["redis_client", "redis_client_for_holder", "redis_target", "resolve_url"]
@@ -71,6 +71,10 @@ def redis_client(
         yield client
     except ChaosLLMError:
         raise
+    except redis.AuthenticationError as exc:
+        raise ConfigurationError(
+            f"could not {action} on {target}: the server refused the credentials of redis_url ({exc})"
+        ) from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         # A server that accepts the connection but never answers runs out
         # the read timeout, not the connect timeout: name the one that ran out.

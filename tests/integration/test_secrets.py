@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosllm.errors import ChaosLLMError
+from chaosllm.errors import ConfigurationError
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions
 from chaosllm.sandbox import launcher
@@ -40,7 +40,7 @@ def test_password_is_in_no_result_error_or_cleanup_output(
     shown = json.dumps(handle) + entry_id + entry["description"]
     # The wrong password and no password at all are refused without quoting either URL.
     for bad in (url.replace(PASSWORD, PASSWORD + "x"), url.replace(f":{PASSWORD}@", "")):
-        with pytest.raises(ChaosLLMError) as info:
+        with pytest.raises(ConfigurationError, match="refused the credentials") as info:
             actions.flush_keys("nothing:*", redis_url=bad)
         shown += str(info.value)
         assert "could not flush keys on redis 127.0.0.1" in str(info.value)
