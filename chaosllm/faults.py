@@ -284,6 +284,8 @@ def _spawn_healer(entry_id: str, duration: float, ledger_path: Path) -> int:
         start_new_session=True,
         close_fds=True,
     )
+    # Reap it when it exits before this process does, so that it leaves no zombie.
+    threading.Thread(target=proc.wait, name=f"reap-healer-{proc.pid}", daemon=True).start()
     return proc.pid
 
 

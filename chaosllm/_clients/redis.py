@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,15 +33,17 @@ def redis_target(url: str) -> str:
 def _new_client(url: str, timeout: float, read_timeout: float) -> Any:
     import redis
 
+    # No handshake commands (CLIENT SETINFO): during CLIENT PAUSE they would block.
+    no_setinfo: dict[str, Any] = {"lib_name": None, "lib_version": None}
+    if importlib.util.find_spec("redis.driver_info"):  # redis-py 7+ names it driver_info
+        no_setinfo = {"driver_info": None}
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
         socket_timeout=read_timeout,
         retry_on_timeout=False,
-        # No handshake commands: during CLIENT PAUSE they would block.
         protocol=2,
-        lib_name=None,
-        lib_version=None,
+        **no_setinfo,
     )
 
 

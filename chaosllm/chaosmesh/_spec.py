@@ -17,11 +17,11 @@ import functools
 import inspect
 import os
 import re
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chaosllm._signature import call_part, compose, publish
 from chaosllm.chaosmesh._kinds import KINDS
 from chaosllm.chaosmesh._selector import build_selector, check_mode
 from chaosllm.errors import InvalidArgument
@@ -175,18 +175,10 @@ def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Calla
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind}")
-    template = inspect.signature(common_arguments)
 
     def decorate(build: SpecPart) -> Any:
         parts = [build] + ([shared] if shared else [])
-        own = [p for part in parts for p in inspect.signature(part).parameters.values()]
-        # Required parameters must precede defaulted ones in a Python signature.
-        own.sort(key=lambda p: p.default is not inspect.Parameter.empty)
-        hints: dict[str, Any] = {}
-        for func in (common_arguments, *reversed(parts)):
-            hints.update(typing.get_type_hints(func))
-        params = [p.replace(annotation=hints[p.name]) for p in own + list(template.parameters.values())]
-        signature = inspect.Signature(params, return_annotation=dict[str, Any])
+        signature = compose(parts, common_arguments)
 
         def render(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], Common]:
             bound = signature.bind(*args, **kwargs)
@@ -194,8 +186,7 @@ def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Calla
             values = bound.arguments
             part: dict[str, Any] = {}
             for func in parts:
-                names = inspect.signature(func).parameters
-                part.update(func(**{n: values[n] for n in names}))
+                part.update(call_part(func, values))
             return _render(kind, fault, part, values)
 
         @functools.wraps(build)
@@ -205,10 +196,8 @@ def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Calla
             manifest, common = render(*args, **kwargs)
             return submit_fault(manifest, common)
 
-        action.__signature__ = signature  # type: ignore[attr-defined]
-        action.__annotations__ = {**{p.name: p.annotation for p in params}, "return": dict[str, Any]}
         family = "\n\n" + (inspect.getdoc(shared) or "") if shared else ""
-        action.__doc__ = (inspect.getdoc(build) or "") + family + "\n" + COMMON_DOC
+        publish(action, signature, (inspect.getdoc(build) or "") + family + "\n" + COMMON_DOC)
         action.render = lambda *a, **k: render(*a, **k)[0]  # type: ignore[attr-defined]
         action.kind = kind  # type: ignore[attr-defined]
         return action

@@ -11,9 +11,13 @@ server also expires it by itself even if the healer is gone.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
+from chaosllm._signature import call_part, compose, publish
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, parse_duration, record_fault, restore_fault
 
@@ -132,9 +136,47 @@ def delete_proxy(
     return {"removed": status != 404, "name": name}
 
 
+def _toxic_arguments(
+    proxy: str,
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    duration: str | None = "30s",
+    name: str | None = None,
+    allow_unbounded: bool = False,
+    proxy_api_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> None:
+    """Common arguments (every toxic): `proxy` to add it to; `stream`, "downstream"
+    (server to client, the default) or "upstream"; `toxicity`, the share of
+    connections it affects (0 to 1); `duration` before it is removed
+    (required unless `allow_unbounded` is true); `name` (default
+    `<type>-<proxy>`, with `-upstream` for that stream; remove it early with
+    `remove_toxic`); `proxy_api_url` (else `proxy_api_url` in secrets or
+    configuration, then `CHAOSLLM_PROXY_API_URL`, then
+    http://127.0.0.1:8474)."""
+
+
+def _toxic_action(build: Callable[..., dict[str, Any]]) -> Any:
+    """Publish ``build``, which returns a toxic's ``type`` and ``attributes``,
+    as an action that also takes :func:`_toxic_arguments`."""
+    signature = compose([build], _toxic_arguments)
+
+    @functools.wraps(build)
+    def action(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        toxic = call_part(build, bound.arguments)
+        return call_part(_inject, {**bound.arguments, **toxic})
+
+    common = inspect.getdoc(_toxic_arguments) or ""
+    publish(action, signature, (inspect.getdoc(build) or "") + "\n\n" + common)
+    return action
+
+
 def _inject(
     proxy: str,
-    kind: str,
+    type: str,
     attributes: dict[str, int],
     stream: str,
     toxicity: float,
@@ -145,6 +187,7 @@ def _inject(
     configuration: dict[str, Any] | None,
     secrets: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    kind = type
     if stream not in STREAMS:
         raise InvalidArgument(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
     if isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not (
@@ -188,24 +231,9 @@ def _remove_toxic_entry(entry: dict[str, Any]) -> bool:
         return _delete_toxic(api, state["proxy"], state["name"])
 
 
-def inject_latency(
-    proxy: str,
-    latency: str = "500ms",
-    jitter: str = "0ms",
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@_toxic_action
+def inject_latency(latency: str = "500ms", jitter: str = "0ms") -> dict[str, Any]:
     """Delay every chunk by `latency` ± `jitter` for `duration`.
-
-    `stream` is "downstream" (server to client) or "upstream"; `toxicity` is
-    the share of connections affected. The toxic is named `latency-<proxy>`
-    unless `name` is given; remove it early with `remove_toxic`.
 
     ```json
     {"type": "action", "name": "slow-database",
@@ -216,22 +244,11 @@ def inject_latency(
     ```
     """
     attributes = {"latency": _millis(latency, "latency"), "jitter": _millis(jitter, "jitter")}
-    return _inject(proxy, "latency", attributes, stream, toxicity, duration, name,
-                   allow_unbounded, proxy_api_url, configuration, secrets)
+    return {"type": "latency", "attributes": attributes}
 
 
-def inject_bandwidth_limit(
-    proxy: str,
-    rate_kbps: int,
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@_toxic_action
+def inject_bandwidth_limit(rate_kbps: int) -> dict[str, Any]:
     """Limit throughput to `rate_kbps` kilobytes per second (Toxiproxy's `rate`).
 
     ```json
@@ -243,22 +260,11 @@ def inject_bandwidth_limit(
     """
     if isinstance(rate_kbps, bool) or not isinstance(rate_kbps, int) or rate_kbps <= 0:
         raise InvalidArgument(f"rate_kbps must be a positive integer, got {rate_kbps!r}")
-    return _inject(proxy, "bandwidth", {"rate": rate_kbps}, stream, toxicity, duration, name,
-                   allow_unbounded, proxy_api_url, configuration, secrets)
+    return {"type": "bandwidth", "attributes": {"rate": rate_kbps}}
 
 
-def inject_timeout(
-    proxy: str,
-    timeout: str = "0s",
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@_toxic_action
+def inject_timeout(timeout: str = "0s") -> dict[str, Any]:
     """Black-hole the stream: data is swallowed, and after `timeout` (unless
     "0s") the connection is closed.
 
@@ -269,22 +275,11 @@ def inject_timeout(
                   "arguments": {"proxy": "rabbitmq", "timeout": "5s", "duration": "30s"}}}
     ```
     """
-    return _inject(proxy, "timeout", {"timeout": _millis(timeout, "timeout")}, stream, toxicity,
-                   duration, name, allow_unbounded, proxy_api_url, configuration, secrets)
+    return {"type": "timeout", "attributes": {"timeout": _millis(timeout, "timeout")}}
 
 
-def inject_reset_peer(
-    proxy: str,
-    timeout: str = "0s",
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@_toxic_action
+def inject_reset_peer(timeout: str = "0s") -> dict[str, Any]:
     """Reset connections (TCP RST, "connection reset by peer") after `timeout`.
 
     ```json
@@ -294,24 +289,11 @@ def inject_reset_peer(
                   "arguments": {"proxy": "redis", "timeout": "100ms", "duration": "20s"}}}
     ```
     """
-    return _inject(proxy, "reset_peer", {"timeout": _millis(timeout, "timeout")}, stream,
-                   toxicity, duration, name, allow_unbounded, proxy_api_url, configuration,
-                   secrets)
+    return {"type": "reset_peer", "attributes": {"timeout": _millis(timeout, "timeout")}}
 
 
-def inject_toxic(
-    proxy: str,
-    type: str,
-    attributes: dict[str, Any] | None = None,
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@_toxic_action
+def inject_toxic(type: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Add any Toxiproxy toxic with its raw attributes (integers, Toxiproxy's
     units): `slow_close` (`delay` ms), `slicer` (`average_size`,
     `size_variation`, `delay` µs), `limit_data` (`bytes`), and the others.
@@ -331,8 +313,7 @@ def inject_toxic(
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidArgument(f"attribute {key} must be a non-negative integer, got {value!r}")
         clean[str(key)] = value
-    return _inject(proxy, type, clean, stream, toxicity, duration, name, allow_unbounded,
-                   proxy_api_url, configuration, secrets)
+    return {"type": type, "attributes": clean}
 
 
 def remove_toxic(

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +142,25 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chaosllm.sandbox.demo",
-        description="Start the sandbox, run the five scenarios, write journals and reports, "
-        "stop everything.",
+        description="Start the sandbox, run the five scenarios with `chaos run`, write journals "
+        "and reports (each scenario's HTML report and a GameDay summary), stop everything. "
+        "Ctrl-C stops the run, restores any fault in the ledger and stops the sandbox.",
+        epilog="Exit status: 0 when every scenario met its criteria, 1 when one did not "
+        "(the report says which), 2 on bad arguments or when the sandbox or the reports fail, "
+        "130 when interrupted.",
     )
-    parser.add_argument("--experiments", type=Path, default=ROOT / "experiments/scenarios/local")
-    parser.add_argument("--journals", type=Path, default=Path("journals"))
-    parser.add_argument("--reports", type=Path, default=Path("reports"))
-    parser.add_argument("--only", help="comma-separated scenario numbers to run, e.g. 1,4")
+    parser.add_argument("--experiments", type=Path, default=ROOT / "experiments/scenarios/local",
+                        metavar="DIR", help="folder of scenario experiments, run in name order "
+                        "(default: %(default)s)")
+    parser.add_argument("--journals", type=Path, default=Path("journals"), metavar="DIR",
+                        help="where each scenario's journal is written (default: %(default)s)")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), metavar="DIR",
+                        help="where the reports and chaos logs are written (default: %(default)s)")
+    parser.add_argument("--only", metavar="N[,N...]",
+                        help="run only these scenario numbers, e.g. 1,4 (default: all)")
     args = parser.parse_args(argv)
+    if args.only and not all(n.strip().isdigit() for n in args.only.split(",")):
+        parser.error(f"--only takes scenario numbers separated by commas, e.g. 1,4; got {args.only!r}")
     signal.signal(signal.SIGTERM, _interrupt)
     # Even when started with SIGINT ignored (a background job), Ctrl-C stops the demo.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -203,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         for item in cleanup():
             _say(f"    {'restored' if item.get('removed') else 'not restored'} {item.get('id')}")
         return_code = 130
+    except Exception:  # the sandbox or the reports failed: not a scenario verdict
+        traceback.print_exc()
+        _say("error: the demo stopped before it finished (see above); stopping the sandbox")
+        return_code = 2
     else:
         return_code = 0 if rows and all(r["result"] == "PASSED" for r in rows) else 1
     finally:

@@ -23,6 +23,7 @@ from chaosllm.errors import ConfigurationError, InvalidArgument, TargetNotFound,
 from chaosllm.faults import Ledger, cleanup
 from chaosllm.rabbitmq import actions, probes
 from chaosllm.sandbox import launcher
+from tests.procs import wait_gone
 
 EXPERIMENT = Path(__file__).resolve().parents[2] / "experiments" / "application" / "queue-failure.json"
 CHAOS = [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()"]
@@ -352,7 +353,7 @@ def test_a_limit_applied_after_an_expired_one_gets_its_own_duration(broker: Brok
     actions.set_queue_limit(queue, max_length=1, duration="1s", **broker.both)
     (first,) = Ledger().entries().values()
     os.kill(first["healer_pid"], signal.SIGKILL)
-    os.waitpid(first["healer_pid"], 0)
+    assert wait_gone(first["healer_pid"])
     time.sleep(1.1)
     handle = actions.set_queue_limit(queue, max_length=4, duration="60s", **broker.both)
     (second,) = Ledger().entries().values()

@@ -11,6 +11,7 @@ import pytest
 
 from chaosllm import faults
 from chaosllm.errors import InvalidArgument
+from tests.procs import wait_gone
 
 restored: list[dict[str, object]] = []
 
@@ -87,7 +88,7 @@ def test_healer_restores_when_duration_ends(tmp_path: Path, monkeypatch: pytest.
         time.sleep(0.05)
     assert marker.read_text() == "healed"
     assert ledger.entries() == {}
-    os.waitpid(pid, 0)  # reap our child
+    assert wait_gone(pid)  # exited and reaped: no zombie
 
 
 def test_rollback_stops_the_healer(tmp_path: Path) -> None:
@@ -165,7 +166,7 @@ def test_healer_keeps_retrying_while_the_target_is_down(
     assert marker.read_text() == "healed"
     assert (tmp_path / "marker.tries").read_text() == "6"
     assert ledger.entries() == {}
-    os.waitpid(pid, 0)  # reap our child
+    assert wait_gone(pid)  # exited and reaped: no zombie
 
 
 def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path) -> None:
@@ -190,7 +191,7 @@ def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path
         time.sleep(0.05)
     assert marker.read_text() == "restored"  # the first, original state
     assert ledger.entries() == {}
-    os.waitpid(pid, 0)  # reap our child
+    assert wait_gone(pid)  # exited and reaped: no zombie
 
 
 def test_a_test_that_leaves_a_fault_leaves_no_healer_running(tmp_path: Path) -> None:
@@ -249,4 +250,4 @@ def test_an_unreadable_ledger_is_refused_not_overwritten(
     while time.monotonic() < deadline and not marker.exists():
         time.sleep(0.05)
     assert marker.read_text() == "healed"
-    os.waitpid(pid, 0)  # reap our child
+    assert wait_gone(pid)  # exited and reaped: no zombie
