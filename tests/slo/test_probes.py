@@ -216,6 +216,12 @@ def test_guard_on_prometheus_and_metrics_control_write_the_journal(
     from tests.chaos_run import run_experiment
 
     url = stack["configuration"]["prometheus_base_url"]
+    # The metrics control reads from 5 s before the start: let that window hold data.
+    launcher.wait_until(
+        lambda: (probes.query_value('count_over_time(app_up{job="app"}[10s])',
+                                    configuration=stack["configuration"]) or 0) >= 8,
+        30, "prometheus to hold 8 scrapes of the target",
+    )  # fmt: skip
     experiment = {
         "title": "guarded by prometheus", "description": "25% errors abort the method",
         "configuration": {"prometheus_base_url": url},
