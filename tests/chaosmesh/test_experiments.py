@@ -16,7 +16,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from chaosllm.controls import blast_radius
 from tests.chaosmesh.conftest import REPO
-from tests.chaosmesh.fake_k8s import FakeCluster
+from tests.chaosmesh.fake_k8s import Crd, FakeCluster
 
 EXPERIMENTS = sorted(p for family in ("network", "pods", "stress", "io")
                      for p in (REPO / "experiments" / family).glob("*.json"))
@@ -147,3 +147,37 @@ def test_chaos_run_injects_confirms_and_rolls_back(cluster: FakeCluster, tmp_pat
     assert cluster.objects == {}
     refused = json.loads((tmp_path / "payments" / "journal.json").read_text())
     assert refused["status"] == "interrupted" and refused["run"] == []
+
+
+SCENARIOS = sorted((REPO / "experiments" / "scenarios" / "k8s").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_k8s_scenarios_render_valid_faults_that_their_rollbacks_remove(
+    crds: dict[str, Crd], path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaoslib import substitute
+
+    from chaosllm.chaosmesh import actions
+    from chaosllm.chaosmesh._kinds import kind_of
+    from tests.chaosmesh.fake_k8s import schema_errors
+
+    monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
+    experiment = _load(path)
+    configuration = load_configuration(experiment["configuration"])
+    blast_radius.before_experiment_control(experiment, configuration=configuration)
+    faults = set()
+    for activity in experiment["method"]:
+        provider = activity["provider"]
+        build = getattr(actions, provider.get("func", ""), None)
+        if provider.get("module") != "chaosllm.chaosmesh.actions" or not hasattr(build, "render"):
+            continue
+        manifest = build.render(**substitute(provider["arguments"], configuration, {}))
+        crd = crds[kind_of(manifest["kind"]).plural]
+        assert schema_errors(crd, manifest, strict=True) == [], (activity["name"], manifest)
+        assert manifest["spec"]["duration"], activity["name"]
+        faults.add((manifest["kind"], manifest["metadata"]["name"], manifest["metadata"]["namespace"]))
+    removed = {(r["provider"]["arguments"]["kind"], r["provider"]["arguments"]["name"],
+                substitute(r["provider"]["arguments"], configuration, {})["namespace"])
+               for r in experiment["rollbacks"] if r["provider"].get("func") == "remove_chaos"}
+    assert faults and faults <= removed, (faults, removed)
