@@ -16,6 +16,7 @@ No data (``null``) never passes, unless ``allow_no_data`` is true.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
@@ -38,6 +39,15 @@ def _number(value: Any, target: str | None) -> float | None:
     return float(value)
 
 
+def _judge(name: str, value: Any, target: str | None, allow_no_data: bool,
+           test: Callable[[float], bool]) -> bool:
+    number = _number(value, target)
+    if number is None:
+        logger.info("tolerance %s: no data", name)
+        return allow_no_data
+    return test(number)
+
+
 def below(
     value: Any = None,
     threshold: float | str = 0.0,
@@ -53,12 +63,9 @@ def below(
                   "arguments": {"threshold": "500ms", "inclusive": true}}}
     ```
     """
-    number = _number(value, target)
-    if number is None:
-        logger.info("tolerance below: no data")
-        return allow_no_data
     limit = parse_threshold(threshold)
-    return number <= limit if inclusive else number < limit
+    return _judge("below", value, target, allow_no_data,
+                  lambda n: n <= limit if inclusive else n < limit)
 
 
 def above(
@@ -76,12 +83,9 @@ def above(
                   "arguments": {"threshold": "95%", "inclusive": true}}}
     ```
     """
-    number = _number(value, target)
-    if number is None:
-        logger.info("tolerance above: no data")
-        return allow_no_data
     limit = parse_threshold(threshold)
-    return number >= limit if inclusive else number > limit
+    return _judge("above", value, target, allow_no_data,
+                  lambda n: n >= limit if inclusive else n > limit)
 
 
 def between(
@@ -102,11 +106,7 @@ def between(
     low, high = parse_threshold(lower, "lower"), parse_threshold(upper, "upper")
     if low > high:
         raise InvalidArgument(f"between: lower {low:g} is above upper {high:g}")
-    number = _number(value, target)
-    if number is None:
-        logger.info("tolerance between: no data")
-        return allow_no_data
-    return low <= number <= high
+    return _judge("between", value, target, allow_no_data, lambda n: low <= n <= high)
 
 
 def slo_met(value: Any = None, max_burn_rate: float | None = None) -> bool:
