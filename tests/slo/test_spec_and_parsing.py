@@ -78,6 +78,12 @@ def test_thresholds_and_tolerances() -> None:
     assert not tolerances.above(2, threshold=2) and tolerances.above(2, threshold=2, inclusive=True)
     with pytest.raises(InvalidArgument):
         tolerances.below("text", threshold=1)
+    # No data fails unless allowed; a bad threshold is an error with or without data.
+    assert not tolerances.below(None, threshold=1) and tolerances.below(None, threshold=1, allow_no_data=True)
+    assert not tolerances.between({"value": None}, lower=0, upper=1)
+    for judge in (tolerances.below, tolerances.above):
+        with pytest.raises(InvalidArgument, match="lots"):
+            judge(None, threshold="lots", allow_no_data=True)
 
 
 def test_exposition_parser_and_histogram_quantile() -> None:
