@@ -12,10 +12,11 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from chaosllm.sandbox._http import serve_http
 
 __all__ = ["Service", "Route", "REQUESTS", "LATENCY", "exit_on_sigterm"]
 
@@ -34,12 +35,6 @@ LATENCY = Histogram(
 
 def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
 
 
 class Service:
@@ -75,30 +70,5 @@ class Service:
         return status, json.dumps(payload).encode(), "application/json"
 
     def serve(self) -> None:
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _reply(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, body, ctype = service.handle(method, self.path, raw)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._reply("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._reply("POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
         exit_on_sigterm()
-        with _Server(("127.0.0.1", self.port), Handler) as server:
-            server.serve_forever(poll_interval=0.2)
+        serve_http(self.port, lambda method, path, raw, _ctype: self.handle(method, path, raw))

@@ -31,11 +31,12 @@ import sys
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+
+from chaosllm.sandbox._http import serve_http
 
 __all__ = ["Supervisor", "node_cpu_times", "main"]
 
@@ -218,46 +219,17 @@ class Supervisor:
         FRONT_ERRORS.inc()
         return 503, b'{"errors": [{"message": "no gateway replica answered"}]}', "application/json"
 
+    def respond(self, method: str, path: str, body: bytes, ctype: str) -> tuple[int, bytes, str]:
+        """The front: its own /metrics and /healthz; everything else goes to a replica."""
+        if path == "/metrics":
+            return 200, generate_latest(), CONTENT_TYPE_LATEST
+        if path == "/healthz":
+            ready = sum(r.ready for r in self.replicas)
+            return 200 if ready else 503, json.dumps({"ready_replicas": ready}).encode(), "application/json"
+        return self.forward(method, path, body, {"Content-Type": ctype})
+
     def serve(self, port: int) -> None:
-        supervisor = self
-
-        class Front(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _reply(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if self.path == "/metrics":
-                    status, out, ctype = 200, generate_latest(), CONTENT_TYPE_LATEST
-                elif self.path == "/healthz":
-                    ready = sum(r.ready for r in supervisor.replicas)
-                    status = 200 if ready else 503
-                    out, ctype = json.dumps({"ready_replicas": ready}).encode(), "application/json"
-                else:
-                    headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
-                    status, out, ctype = supervisor.forward(method, self.path, body, headers)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._reply("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._reply("POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 256
-            allow_reuse_address = True
-
-        with Server(("127.0.0.1", port), Front) as server:
-            server.serve_forever(poll_interval=0.2)
+        serve_http(port, self.respond)
 
     def shutdown(self, *_: Any) -> None:
         self.stop.set()
