@@ -150,7 +150,7 @@ def _toxic_arguments(
     """Common arguments (every toxic): `proxy` to add it to; `stream`, "downstream"
     (server to client, the default) or "upstream"; `toxicity`, the share of
     connections it affects (0 to 1); `duration` before it is removed
-    (required unless `allow_unbounded` is true); `name` (default
+    (default 30s; none at all only with `allow_unbounded`); `name` (default
     `<type>-<proxy>`, with `-upstream` for that stream; remove it early with
     `remove_toxic`); `proxy_api_url` (else `proxy_api_url` in secrets or
     configuration, then `CHAOSLLM_PROXY_API_URL`, then

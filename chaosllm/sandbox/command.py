@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     group.set_defaults(group_parser=group)
     sub = group.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dir", type=Path, help="run directory (default $CHAOSLLM_STATE_DIR/sandbox)")
+    common.add_argument("--dir", type=Path, help="run directory (default $CHAOSLLM_SANDBOX_DIR, else $CHAOSLLM_STATE_DIR/sandbox)")
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     up = sub.add_parser("up", parents=[common], help="start every service and wait until ready",
