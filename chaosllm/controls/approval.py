@@ -65,6 +65,8 @@ def sign_approval(
     experiment: dict[str, Any], approver: str, environment: str, expires_at: datetime, key: str
 ) -> dict[str, Any]:
     """A signed approval of ``experiment`` by ``approver`` until ``expires_at``."""
+    if not approver.strip() or not environment.strip():
+        raise ValueError("an approval needs a non-empty approver and environment")
     body: dict[str, Any] = {
         "approver": approver,
         "environment": environment,

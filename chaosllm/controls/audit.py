@@ -108,21 +108,65 @@ def append_entry(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NonFinite(f"non-finite number {text}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonFinite(f"non-finite number {name}")
+
+
+def _parse_entry(line: bytes) -> dict[str, Any]:
+    """One log line as an entry; ValueError says what is wrong with it."""
+    try:
+        entry = json.loads(line, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except _NonFinite:
+        raise
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    missing = [key for key in ("seq", "hash", "prev") if key not in entry]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}")
+    seq = entry["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise ValueError("seq is not a positive integer")
+    for key in ("hash", "prev"):
+        if not isinstance(entry[key], str):
+            raise ValueError(f"{key} is not a string")
+    return entry
+
+
 def verify_log(path: Path, head: str | None = None) -> tuple[int, list[str]]:
-    """Check every entry's hash and link; returns (entries, problems)."""
+    """Check every entry's hash and link; returns (entries, problems).
+
+    Raises :class:`ValueError` when the file holds no entry at all.
+    """
     problems: list[str] = []
     prev, count, last_seq = GENESIS, 0, 0
     with open(path, "rb") as fh:
         lines = [line for line in fh.read().split(b"\n") if line.strip()]
+    if not lines:
+        raise ValueError(f"{path} holds no audit entries")
     for number, line in enumerate(lines, 1):
         count += 1
         try:
-            entry = json.loads(line)
-            seq, claimed, link = int(entry["seq"]), entry["hash"], entry["prev"]
-        except (ValueError, KeyError, TypeError):
-            problems.append(f"line {number}: not an audit entry")
+            entry = _parse_entry(line)
+        except ValueError as exc:
+            problems.append(f"line {number}: not an audit entry ({exc})")
             prev = hashlib.sha256(line).hexdigest()
             continue
+        seq, claimed, link = entry["seq"], entry["hash"], entry["prev"]
         if entry_hash(entry) != claimed:
             problems.append(f"line {number} (seq {seq}): content does not match its hash (edited)")
         if link != prev:

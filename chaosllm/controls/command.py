@@ -70,7 +70,14 @@ def register(subparsers: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from chaosllm.controls.audit import verify_log
 
-    count, problems = verify_log(Path(args.file), args.head)
+    try:
+        count, problems = verify_log(Path(args.file), args.head)
+    except OSError as exc:
+        print(f"chaosllm audit verify: error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"chaosllm audit verify: error: {exc}", file=sys.stderr)
+        return 1
     if problems:
         for problem in problems:
             print(f"{args.file}: {problem}")
@@ -78,9 +85,25 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     with open(args.file, "rb") as fh:
         lines = [line for line in fh.read().split(b"\n") if line.strip()]
-    head = json.loads(lines[-1])["hash"] if lines else "none"
+    head = json.loads(lines[-1])["hash"]
     print(f"{args.file}: {count} entries, chain intact, head {head}")
     return 0
+
+
+def _check_experiment(path: str, data: Any) -> dict[str, Any]:
+    """``data`` if it has an experiment's shape; ValueError saying why not."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not an experiment")
+    if "title" not in data and "experiment" in data and ("run" in data or "status" in data):
+        raise ValueError(
+            f"{path} is not an experiment: this looks like a journal (it has experiment, "
+            "run and status keys); approve the experiment file it ran instead"
+        )
+    if not isinstance(data.get("title"), str) or not data["title"].strip():
+        raise ValueError(f"{path} is not an experiment: it has no title")
+    if not isinstance(data.get("method"), list):
+        raise ValueError(f"{path} is not an experiment: it has no method list")
+    return data
 
 
 def _load_experiment(path: str) -> dict[str, Any]:
@@ -100,24 +123,34 @@ def _load_experiment(path: str) -> dict[str, Any]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"experiment {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} is not an experiment")
-    return data
+    return _check_experiment(path, data)
+
+
+def _expiry(value: str) -> datetime:
+    from chaosllm.faults import parse_duration
+
+    seconds = parse_duration(value, "--expires-in")
+    if seconds < 1:
+        raise ValueError(f"--expires-in {value} is too short: the approval would expire at once")
+    try:
+        return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"--expires-in {value} is too long") from None
 
 
 def _approve(args: argparse.Namespace) -> int:
     from chaosllm.controls.approval import sign_approval
-    from chaosllm.faults import parse_duration
 
+    for flag, value in (("--approver", args.approver), ("--environment", args.environment)):
+        if not value.strip():
+            raise ValueError(f"{flag} must not be empty")
+    expires = _expiry(args.expires_in)
     if args.key_file:
         key = Path(args.key_file).read_text(encoding="utf-8").strip()
     else:
         key = os.environ.get("CHAOSLLM_APPROVAL_KEY", "")
     if not key:
         raise ValueError("no key: set CHAOSLLM_APPROVAL_KEY or pass --key-file")
-    expires = datetime.now(timezone.utc) + timedelta(
-        seconds=parse_duration(args.expires_in, "--expires-in")
-    )
     approval = sign_approval(
         _load_experiment(args.experiment), args.approver, args.environment, expires, key
     )

@@ -58,7 +58,7 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capture
     missing = tmp_path / "audit.jsonl"
     assert main(["audit", "verify", str(missing)]) == 1
     err = capsys.readouterr().err
-    assert err == f"chaosllm audit: error: {missing}: No such file or directory\n"
+    assert err == f"chaosllm audit verify: error: {missing}: No such file or directory\n"
 
 
 def test_unwritable_output_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,10 +97,43 @@ def test_malformed_experiment_to_approve_is_a_one_line_error(
 def test_cleanup_json_summary_even_when_nothing_is_left(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
+    from chaosllm.faults import Ledger
+
     assert main(["cleanup", "--json"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("nothing to restore")
-    assert json.loads(lines[-1]) == {"restored": 0, "failed": 0}
+    captured = capsys.readouterr()
+    assert captured.err.startswith("nothing to restore (no fault ledger at ")
+    assert json.loads(captured.out) == {"restored": 0, "failed": 0}
+    Ledger().path.write_text("{}")
+    assert main(["cleanup", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "is empty" in captured.err and json.loads(captured.out) == {"restored": 0, "failed": 0}
+
+
+def test_cleanup_creates_no_state_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "typo" / "dir"
+    monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(missing))
+    assert main(["cleanup"]) == 0
+    assert f"no fault ledger at {missing / 'ledger.json'}" in capsys.readouterr().out
+    assert main(["cleanup", "--forget", "x"]) == 1
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("entry", ["just text", {"id": "x", "state": {}},
+                                   {"id": "x", "restorer": "no-colon", "state": {}},
+                                   {"id": "x", "restorer": "chaosllm.faults:nothing_here", "state": {}}])
+def test_cleanup_names_a_malformed_ledger_entry(entry: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from chaosllm.faults import Ledger
+
+    ledger = Ledger()
+    with ledger._locked() as entries:
+        entries["x"] = entry
+    assert main(["cleanup"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   x: fault ledger entry x " in out, out
+    assert "x" in ledger.entries()
+    assert main(["cleanup", "--forget", "x"]) == 0 and ledger.entries() == {}
 
 
 def test_cleanup_reports_a_failed_restore_and_forgets_it(capsys: pytest.CaptureFixture[str]) -> None:
