@@ -12,7 +12,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaosllm import __version__
@@ -46,46 +46,64 @@ def _use_formatter(parser: argparse.ArgumentParser) -> None:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from chaosllm.faults import Ledger, cleanup
+    from chaosllm.faults import Ledger, cleanup, state_dir
 
-    ledger = Ledger()
+    # With --json, stdout carries only the JSON document; the narrative goes to stderr.
+    out = sys.stderr if args.json else sys.stdout
+
+    def say(text: str) -> None:
+        print(text, file=out)
+
+    path = state_dir(create=False) / "ledger.json"
+    if not path.exists():  # nothing was ever recorded here: create nothing either
+        say(f"nothing to restore (no fault ledger at {path})")
+        if args.forget:
+            say("  no entry " + ", ".join(args.forget) + f" in {path}")
+        if args.json:
+            print(json.dumps({"forgotten": 0, "missing": len(args.forget)} if args.forget
+                             else {"restored": 0, "failed": 0}))
+        return 1 if args.forget else 0
+    ledger = Ledger(path)
     if args.forget:
-        return _forget(ledger, args.forget)
+        return _forget(ledger, args.forget, say, args.json)
     pending = ledger.entries()
     if not pending:
-        print(f"nothing to restore (ledger {ledger.path} is empty)")
+        say(f"nothing to restore (ledger {ledger.path} is empty)")
         if args.json:
             print(json.dumps({"restored": 0, "failed": 0}))
         return 0
-    print(f"restoring {len(pending)} fault(s) from {ledger.path}")
+    say(f"restoring {len(pending)} fault(s) from {ledger.path}")
     failed = 0
     for item in cleanup(ledger):
         if item.get("removed"):
-            print(f"  restored {item['id']}: {item.get('description', '')}")
+            say(f"  restored {item['id']}: {item.get('description', '')}")
         elif "error" not in item:
             # Its healer restored it between the listing and now.
-            print(f"  restored {item['id']}: already restored by its healer")
+            say(f"  restored {item['id']}: already restored by its healer")
         else:
             failed += 1
-            print(f"  FAILED   {item['id']}: {item.get('error', 'unknown error')}")
+            say(f"  FAILED   {item['id']}: {item.get('error', 'unknown error')}")
     if failed:
-        print("a fault whose target is gone for good (its server was removed) can be "
-              "dropped without restoring it: chaosllm cleanup --forget ID")  # fmt: skip
+        say("a fault whose target is gone for good (its server was removed) can be "
+            "dropped without restoring it: chaosllm cleanup --forget ID")  # fmt: skip
     if args.json:
         print(json.dumps({"restored": len(pending) - failed, "failed": failed}))
     return 1 if failed else 0
 
 
-def _forget(ledger: Any, entry_ids: list[str]) -> int:
+def _forget(ledger: Any, entry_ids: list[str], say: Callable[[str], None], as_json: bool) -> int:
     missing = 0
     for entry_id in entry_ids:
         # Its healer sees the entry gone and exits within a second.
         entry = ledger.pop(entry_id)
         if entry is None:
             missing += 1
-            print(f"  no entry {entry_id} in {ledger.path}")
+            say(f"  no entry {entry_id} in {ledger.path}")
         else:
-            print(f"  forgot   {entry_id}: {entry.get('description', '')} (not restored)")
+            description = entry.get("description", "") if isinstance(entry, dict) else ""
+            say(f"  forgot   {entry_id}: {description} (not restored)")
+    if as_json:
+        print(json.dumps({"forgotten": len(entry_ids) - missing, "missing": missing}))
     return 1 if missing else 0
 
 
@@ -137,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  chaosllm cleanup --forget 'maxmemory@redis 127.0.0.1:6390'"
         ),
     )
-    cleanup.add_argument("--json", action="store_true", help="also print a JSON summary line")
+    cleanup.add_argument("--json", action="store_true",
+                         help="print only a JSON summary on stdout (the narrative goes to stderr)")
     cleanup.add_argument(
         "--forget", action="append", metavar="ID", default=[],
         help="drop this ledger entry without restoring it (its target is gone); repeatable",

@@ -130,9 +130,11 @@ def fault_handle(
     }
 
 
-def state_dir() -> Path:
+def state_dir(create: bool = True) -> Path:
+    """``$CHAOSLLM_STATE_DIR`` (default ``~/.chaosllm``), created unless ``create`` is false."""
     path = Path(os.environ.get("CHAOSLLM_STATE_DIR") or Path.home() / ".chaosllm")
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
@@ -214,9 +216,23 @@ class Ledger:
             return entries.pop(entry_id)
 
 
-def _resolve(restorer: str) -> Callable[[dict[str, Any]], Any]:
-    module, _, func = restorer.partition(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+def _resolve(entry_id: str, entry: Any) -> Callable[[dict[str, Any]], Any]:
+    """The restorer an entry names; a hand-edited, malformed entry is a clear error."""
+    restorer = entry.get("restorer") if isinstance(entry, dict) else None
+    module, _, func = restorer.partition(":") if isinstance(restorer, str) else ("", "", "")
+    if not module or not func or not isinstance(entry.get("state"), dict):
+        raise ConfigurationError(
+            f"fault ledger entry {entry_id} is malformed (it needs 'restorer' as "
+            f"'module:function' and a 'state' object); restore it by hand, then "
+            f"chaosllm cleanup --forget {entry_id}"
+        )
+    try:
+        found = getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"fault ledger entry {entry_id} names restorer {restorer}, which cannot be loaded: {exc}"
+        ) from exc
+    return found  # type: ignore[no-any-return]
 
 
 def record_fault(
@@ -297,9 +313,9 @@ def _is_healer(pid: int, entry_id: str) -> bool:
     return b"chaosllm.faults" in cmdline and entry_id.encode() in cmdline
 
 
-def _stop_healer(entry: dict[str, Any]) -> None:
+def _stop_healer(entry_id: str, entry: dict[str, Any]) -> None:
     pid = entry.get("healer_pid")
-    if pid and pid != os.getpid() and _is_healer(pid, entry["id"]):
+    if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _is_healer(pid, entry_id):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         # Reap it when it is our own child, so that no zombie is left behind.
@@ -313,11 +329,11 @@ def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]
     entry = ledger.get(entry_id)
     if entry is None:
         return {"removed": False, "id": entry_id}
-    result = _resolve(entry["restorer"])(entry)
+    result = _resolve(entry_id, entry)(entry)
     # A new fault recorded under the same id meanwhile is not ours to drop.
     ledger.pop(entry_id, entry.get("token"))
-    _stop_healer(entry)
-    return {"removed": True, "id": entry_id, "description": entry["description"], "result": result}
+    _stop_healer(entry_id, entry)
+    return {"removed": True, "id": entry_id, "description": entry.get("description", ""), "result": result}
 
 
 def cleanup(ledger: Ledger | None = None) -> list[dict[str, Any]]:

@@ -37,8 +37,8 @@ def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     for entry_id in held_faults():
         release_held(entry_id)
     # A test that failed before its rollback leaves no healer retrying for long after.
-    for entry in Ledger().entries().values():
-        _stop_healer(entry)
+    for entry_id, entry in Ledger().entries().items():
+        _stop_healer(entry_id, entry)
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,8 @@ def test_password_is_in_no_result_error_or_cleanup_output(
     cleanup = subprocess.run([*CHAOSLLM, "cleanup", "--json"], capture_output=True, text=True,
                              timeout=60, env=chaos_env())
     assert cleanup.returncode == 0, cleanup.stderr
-    assert "restored maxmemory@redis 127.0.0.1" in cleanup.stdout
+    assert "restored maxmemory@redis 127.0.0.1" in cleanup.stderr
+    assert json.loads(cleanup.stdout) == {"restored": 1, "failed": 0}
     shown += cleanup.stdout + cleanup.stderr
     assert PASSWORD not in shown
     assert Ledger().entries() == {}

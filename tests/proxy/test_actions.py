@@ -192,7 +192,7 @@ def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
     finally:
         left = Ledger().pop(entry_id)
         if left is not None:
-            _stop_healer(left)
+            _stop_healer(entry_id, left)
         server.shutdown()
         server.server_close()
         thread.join(5)
