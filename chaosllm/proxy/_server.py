@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 import time
 from typing import Any
 
+from chaosllm.proxy._address import is_ip, parse_address
 from chaosllm.proxy._link import Link, tune_socket
 from chaosllm.proxy._toxics import Toxic, ToxicError, make_toxic
 
@@ -36,26 +36,11 @@ class ApiError(Exception):
 
 
 def split_address(address: Any, what: str) -> tuple[str, int]:
-    """``"host:port"`` (IPv6 as ``[::1]:port``) -> ``(host, port)``."""
-    if not isinstance(address, str) or ":" not in address:
-        raise ApiError(400, f"{what} must be host:port, got {address!r}")
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
+    """``"host:port"`` (IPv6 as ``[::1]:port``) -> ``(host, port)``; a bad one is a 400."""
     try:
-        number = int(port)
-    except ValueError:
-        raise ApiError(400, f"{what} port must be a number, got {address!r}") from None
-    if not 0 <= number <= 65535:
-        raise ApiError(400, f"{what} port out of range in {address!r}")
-    return host, number
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+        return parse_address(address, what)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 class Proxy:
@@ -90,8 +75,11 @@ class Proxy:
             return
         host, port = split_address(self.listen, "listen")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        if not _is_ip(host):
-            host, family = socket.gethostbyname(host), socket.AF_INET
+        try:
+            if not is_ip(host):
+                host, family = socket.gethostbyname(host), socket.AF_INET
+        except OSError as exc:
+            raise ApiError(400, f"could not resolve {host} to listen for proxy {self.name}: {exc}") from None
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,7 +125,7 @@ class Proxy:
         upstream: socket.socket | None = None
         try:
             host, port = split_address(self.upstream, "upstream")
-            if not _is_ip(host):
+            if not is_ip(host):
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
                 host = str(infos[0][4][0])
             upstream = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

@@ -20,6 +20,7 @@ from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm._signature import call_part, compose, publish
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, parse_duration, record_fault, restore_fault
+from chaosllm.proxy._address import parse_address
 
 __all__ = [
     "create_proxy",
@@ -50,9 +51,10 @@ TOXIC_TYPES = ("latency", "bandwidth", "timeout", "reset_peer", "slow_close", "s
 
 
 def _check_address(value: str, what: str) -> None:
-    host, sep, port = str(value).rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise InvalidArgument(f"{what} must be host:port, got {value!r}")
+    try:
+        parse_address(value, what)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _millis(value: str | int | float, what: str) -> int:

@@ -43,7 +43,9 @@ def register(subparsers: Any) -> None:
             "  #                 \"upstream\": \"127.0.0.1:6379\"}]"
         ),
     )
-    serve_parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    serve_parser.add_argument("--host", type=_host, default="127.0.0.1",
+                              help="API address (default 127.0.0.1; the API has no authentication, "
+                                   "so every interface must be asked for as 0.0.0.0)")
     serve_parser.add_argument("--port", type=_port, default=8474, help="API port (default 8474)")
     serve_parser.add_argument("--config", help="JSON file with a list of proxies to create")
     serve_parser.add_argument(
@@ -60,6 +62,13 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _host(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty host is not allowed: name an address, "
+                                         "such as 127.0.0.1 (or 0.0.0.0 for every interface)")
+    return text.strip()
+
+
 def _serve_command(args: argparse.Namespace) -> int:
     proxies = None
     if args.config:
@@ -68,7 +77,12 @@ def _serve_command(args: argparse.Namespace) -> int:
                 proxies = json.load(fh)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"proxy config {args.config} is not valid JSON: {exc}") from None
-    return serve(args.host, args.port, proxies, args.loop)
+        if isinstance(proxies, dict) and isinstance(proxies.get("proxies"), list):
+            proxies = proxies["proxies"]
+        if not isinstance(proxies, list):
+            raise ValueError(f"proxy config {args.config} must be a JSON list of proxies, such as "
+                             '[{"name": "redis", "listen": "127.0.0.1:16379", "upstream": "127.0.0.1:6379"}]')
+    return serve(args.host, args.port, proxies, args.loop, source=args.config)
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
@@ -85,8 +99,11 @@ def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") -> int:
-    """Run the server until SIGINT/SIGTERM; returns the exit code."""
+def serve(host: str, port: int, proxies: list[Any] | None = None, loop_kind: str = "auto",
+          source: str | None = None) -> int:
+    """Run the server until SIGINT/SIGTERM; returns the exit code.
+
+    ``proxies`` (from the config file ``source``) are created once the API listens."""
     import asyncio
 
     from chaosllm.proxy._api import serve_api
@@ -106,13 +123,18 @@ def serve(host: str, port: int, proxies: Any = None, loop_kind: str = "auto") ->
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        if proxies:
-            collection.populate(proxies)
         server = await serve_api(collection, host, port)
-        bound = server.sockets[0].getsockname()
-        print(f"chaosllm proxy API listening on http://{bound[0]}:{bound[1]} "
-              f"({type(loop).__module__.split('.')[0]} loop)", flush=True)
         try:
+            for index, item in enumerate(proxies or [], 1):
+                name = item.get("name") if isinstance(item, dict) else None
+                try:
+                    collection.create(item, replace=True)
+                except ApiError as exc:
+                    where = f"proxy config {source}" if source else "proxy config"
+                    raise ApiError(exc.status, f"{where}, proxy {name or '#' + str(index)}: {exc}") from None
+            bound = server.sockets[0].getsockname()
+            print(f"chaosllm proxy API listening on http://{bound[0]}:{bound[1]} "
+                  f"({type(loop).__module__.split('.')[0]} loop)", flush=True)
             await stop.wait()
         finally:
             server.close()

@@ -29,6 +29,13 @@ def test_create_and_delete_proxy(api: Api, echo: EchoServer) -> None:
     assert actions.delete_proxy("db", proxy_api_url=api.url) == {"removed": False, "name": "db"}
     with pytest.raises(InvalidArgument):
         actions.create_proxy("db", "nowhere", echo.address, proxy_api_url=api.url)
+    with pytest.raises(InvalidArgument, match=r"not a URL, got 'redis://\*\*\*@127") as info:
+        actions.create_proxy("r", "127.0.0.1:0", "redis://:hunter2@127.0.0.1:6379", proxy_api_url=api.url)
+    assert "hunter2" not in str(info.value)
+    for bad in ("127.0.0.1: 80", "127.0.0.1:+80", "[nothing]:80", "host name:80"):
+        with pytest.raises(InvalidArgument):
+            actions.create_proxy("db", "127.0.0.1:0", bad, proxy_api_url=api.url)
+    assert set(probes.list_proxies(proxy_api_url=api.url)) == set()
 
 
 def test_inject_latency_does_not_stack_and_rolls_back(

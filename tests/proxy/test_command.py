@@ -59,3 +59,32 @@ def test_serve_reports_a_busy_port() -> None:
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 1
     assert "could not serve on 127.0.0.1" in output
+
+
+def test_serve_names_the_config_file_and_the_proxy_at_fault(tmp_path: Path) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text(json.dumps({"name": "r"}))
+    proc = _serve("--port", "0", "--config", str(config))
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 1 and f"proxy config {config} must be a JSON list of proxies" in output
+    config.write_text(json.dumps([{"name": "r", "listen": "127.0.0.1:0"}]))
+    proc = _serve("--port", "0", "--config", str(config))
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert f"proxy config {config}, proxy r: missing required field: upstream" in output
+    assert "created" not in output and "listening" not in output
+
+
+def test_an_upstream_url_with_credentials_is_refused_without_quoting_them(tmp_path: Path) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text(json.dumps([{"name": "r", "upstream": "redis://:hunter2@127.0.0.1:6379"}]))
+    proc = _serve("--port", "0", "--config", str(config))
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 1 and "upstream must be host:port" in output
+    assert "redis://***@127.0.0.1:6379" in output and "hunter2" not in output
+
+
+def test_an_empty_host_is_refused() -> None:
+    proc = _serve("--host", "", "--port", "0")
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 2 and "an empty host is not allowed" in output
