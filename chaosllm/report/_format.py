@@ -103,7 +103,7 @@ def actions(journal: Journal) -> list[tuple[bool | None, str]]:
             lines.append((False, f"rollback '{run.name}' was cut off"))
     if not lines:
         why = ""
-        if journal.state in ("failed", "interrupted"):
+        if journal.state in ("failed", "interrupted") and not journal.unknown_status:
             why = f" (Chaos Toolkit skips rollbacks when a run is {journal.state})"
         lines.append((None, f"No rollback ran{why}."))
     return lines

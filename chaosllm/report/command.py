@@ -25,16 +25,20 @@ WRITERS = {
 }  # fmt: skip
 
 
-def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
-    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
-    aliases = {"markdown": "md", "xml": "junit"}
-    chosen = [aliases.get(name, name) for name in chosen]
+def _check_formats(chosen: list[str], allowed: tuple[str, ...], text: str = "") -> list[str]:
     unknown = [name for name in chosen if name not in allowed]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
             f"unknown format {', '.join(unknown) or repr(text)}: choose from {','.join(allowed)}"
         )
-    return list(dict.fromkeys(chosen))
+    return chosen
+
+
+def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    aliases = {"markdown": "md", "xml": "junit"}
+    chosen = [aliases.get(name, name) for name in chosen]
+    return _check_formats(list(dict.fromkeys(chosen)), allowed, text)
 
 
 class _Progress:
@@ -118,11 +122,33 @@ def _report_beside(out: str, journal_path: str) -> str | None:
     return name if (Path(out) / name).is_file() else None
 
 
-def _prepare_out(out: str, outputs: int) -> None:
+def _check_stdout(out: str, outputs: int, hint: str) -> None:
+    if out == "-" and outputs > 1:
+        raise ValueError(f"--out - prints one report only: {hint}")
+
+
+def _file_id(path: str | Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _prepare_out(out: str, names: list[str], journals: list[Any]) -> None:
+    """Refuse, before anything is written, to write over an input journal; make the folder."""
     if out == "-":
-        if outputs > 1:
-            raise ValueError("--out - prints one report only: name one journal and one format")
         return
+    inputs = {_file_id(journal.path): journal.path for journal in journals}
+    inputs.pop(None, None)
+    for name in names:
+        path = Path(out) / name
+        journal = inputs.get(_file_id(path))
+        if journal is not None:
+            raise ValueError(
+                f"refusing to write {path}: it is the input journal {journal}; "
+                "choose another --out folder"
+            )
     Path(out).mkdir(parents=True, exist_ok=True)
 
 
@@ -135,9 +161,9 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
         render_gameday_markdown,
     )
 
-    formats = [f for f in formats if f in GAMEDAY_FORMATS] or ["md", "html"]
-    _prepare_out(out, len(formats))
+    _check_stdout(out, len(formats), "choose one --format")
     journals, skipped = _load_many(items, detail=False)
+    _prepare_out(out, [f"gameday{EXTENSIONS[fmt]}" for fmt in formats], journals)
     day = build_gameday(journals, skipped)
     report_of = None if out == "-" else functools.partial(_report_beside, out)
     renderers: dict[str, Callable[[Any], str]] = {
@@ -157,14 +183,22 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if args.gameday:
+        try:
+            _check_formats(args.format, GAMEDAY_FORMATS)
+        except argparse.ArgumentTypeError as exc:
+            args.report_parser.error(f"argument --format: {exc}")
         return _gameday(args.gameday + args.journals, args.format, args.out)
     if not args.journals:
         raise ValueError("name at least one journal, or use --gameday DIR_OR_JOURNALS")
     import importlib
 
     per_journal = [f for f in args.format if f != "junit"]
-    _prepare_out(args.out, len(args.journals) * len(per_journal) + ("junit" in args.format))
+    outputs = len(args.journals) * len(per_journal) + ("junit" in args.format)
+    _check_stdout(args.out, outputs, "name one journal and one format")
     journals, skipped = _load_many(args.journals)
+    stems = _unique_stems(journals)
+    names = [stem + EXTENSIONS[fmt] for stem in stems for fmt in per_journal]
+    _prepare_out(args.out, names + (["junit.xml"] if "junit" in args.format else []), journals)
     for note in skipped[:5]:
         print(f"skipped {note}", file=sys.stderr)
     # Only the writers asked for are imported: a one-journal report is mostly start-up time.
@@ -173,7 +207,7 @@ def _report(args: argparse.Namespace) -> int:
         for fmt, (module, func) in WRITERS.items() if fmt in per_journal
     }  # fmt: skip
     progress = _Progress(len(journals), "wrote reports")
-    for done, (journal, stem) in enumerate(zip(journals, _unique_stems(journals), strict=True), 1):
+    for done, (journal, stem) in enumerate(zip(journals, stems, strict=True), 1):
         for fmt in per_journal:
             written = _write(args.out, stem + EXTENSIONS[fmt], renderers[fmt](journal))
             if written and len(journals) < 50:
@@ -223,7 +257,7 @@ def register(subparsers: Any) -> None:
         "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
         help="summarise many runs: folders (searched for journals) or journal files",
     )  # fmt: skip
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_report, report_parser=report)
 
     gameday = subparsers.add_parser(
         "gameday",
@@ -247,5 +281,7 @@ def register(subparsers: Any) -> None:
         "--format", default="md,html", type=lambda t: _formats(t, GAMEDAY_FORMATS),
         help="comma-separated: md, html, json (default md,html)",
     )  # fmt: skip
-    gameday.add_argument("--out", default="reports", help="output folder, or - for stdout")
+    gameday.add_argument(
+        "--out", default="reports", help="output folder (default reports), or - for stdout"
+    )
     gameday.set_defaults(handler=_gameday_command)

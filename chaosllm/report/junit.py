@@ -7,6 +7,7 @@ How journal outcomes map to JUnit, so that CI shows them as it shows tests:
 - an activity that raised is an ``error``;
 - an interrupted or aborted run adds an ``error`` test case named after the
   experiment, and each activity cut off by it is an ``error`` too;
+- so does a journal whose status is not one chaoslib writes (it is failed);
 - ``system-out`` carries the observed value, the output or the reason.
 """
 
@@ -87,7 +88,7 @@ def journal_suite(journal: Journal, parent: ET.Element) -> ET.Element:
         outcome = _run_case(suite, classname, run)
         if outcome:
             counts[outcome] += 1
-    if journal.state in ("interrupted", "aborted"):
+    if journal.state in ("interrupted", "aborted") or journal.unknown_status:
         total += 1
         counts["error"] += 1
         case = _case(suite, classname, f"experiment {journal.state}", journal.duration)

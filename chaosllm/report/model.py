@@ -7,7 +7,8 @@ model. The model knows every state a journal can be in::
     completed    the method ran and the steady state held before and after
     deviated     the steady state no longer held after the method
     failed       the steady state was not met before the method, or a probe
-                 raised (chaoslib may still write status "completed" here)
+                 raised (chaoslib may still write status "completed" here), or
+                 the journal's status is not one chaoslib writes
     interrupted  the run was cut off (status "interrupted", or no status)
     aborted      chaoslib aborted it, or the chaosllm guard did (the reason
                  is in the journal's "chaosllm-guard" extension)
@@ -30,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "STATES",
+    "STATUSES",
     "ActivityRun",
     "Breach",
     "FaultWindow",
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 STATES = ("completed", "deviated", "failed", "interrupted", "aborted")
+STATUSES = ("completed", "failed", "aborted", "interrupted")  # what chaoslib writes
 SLO_TOLERANCE_MODULE = "chaosllm.slo.tolerances"
 GUARD_EXTENSION = "chaosllm-guard"
 METRICS_EXTENSION = "chaosllm-metrics"
@@ -52,6 +55,18 @@ OUTPUT_LIMIT = 2000
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|auth", re.I)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.I)
+# key=value pairs of libpq DSNs, URL queries and logs: password=, sslpassword=, api_key=, ...
+_SECRET_PAIR = re.compile(
+    r"(?P<key>[\w.-]*(?:pass(?:word|wd|phrase)|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key)"
+    r"[ \t]*=[ \t]*)(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)",
+    re.I,
+)
+# "Authorization: Basic ...", "Authorization: Bearer ..." and a bare "Bearer <token>".
+_AUTH_HEADER = re.compile(
+    r"(?P<key>\bauthorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:(?:bearer|basic|token)[ \t]+)?|\bbearer[ \t]+)"
+    r"[^\s\"',;]+",
+    re.I,
+)
 
 
 class JournalError(ValueError):
@@ -137,7 +152,7 @@ class Journal:
     description: str
     hypothesis: str
     state: str
-    status: str | None  # what chaoslib wrote, None when the run was cut off
+    status: str | None  # what the journal says (as text), None when the run was cut off
     deviated: bool
     start: float | None
     end: float | None
@@ -169,6 +184,11 @@ class Journal:
         return self.title
 
     @property
+    def unknown_status(self) -> bool:
+        """The journal's status is there but is not one chaoslib writes."""
+        return self.status is not None and self.status not in STATUSES
+
+    @property
     def probes(self) -> list[ActivityRun]:
         return self.before + self.during + self.after
 
@@ -185,6 +205,8 @@ class Journal:
         counts as not passed, as in Litmus's probe success percentage.
         """
         expected = self.declared_probes * 2
+        if self.unknown_status:
+            return 0.0
         if expected == 0:
             return 100.0 if self.state == "completed" else 0.0
         passed = sum(1 for run in self.before + self.after if run.passed)
@@ -207,6 +229,9 @@ class Journal:
         if self.state == "deviated":
             names = [run.name for run in self.after if not run.passed]
             return "steady state deviated after the method: " + ", ".join(names)
+        if self.state == "failed" and self.unknown_status:
+            status = short(self.status, 60)
+            return f"unexpected journal status {status!r}: Chaos Toolkit writes " + ", ".join(STATUSES)
         if self.state == "failed":
             names = [run.name for run in self.before + self.after if not run.passed]
             return "steady state not met: " + ", ".join(names or ["a probe failed"])
@@ -240,9 +265,12 @@ def _secret_key(key: str) -> bool:
 
 
 def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
-    """``value`` with secret-looking keys, URL passwords and known secrets hidden."""
+    """``value`` with secret-looking keys, URL passwords, ``password=``-like pairs,
+    authorization headers, bearer tokens and known secrets hidden."""
     if isinstance(value, str):
         text = _URL_PASSWORD.sub(r"\g<scheme>:***@", value) if "@" in value else value
+        text = _SECRET_PAIR.sub(r"\g<key>***", text) if "=" in text else text
+        text = _AUTH_HEADER.sub(r"\g<key>***", text)
         for secret in secret_values:
             text = text.replace(secret, "***")
         return text
@@ -499,9 +527,9 @@ def _state(raw_status: Any, deviated: bool, guard_aborted: bool, before: list[Ac
            after: list[ActivityRun]) -> str:  # fmt: skip
     if guard_aborted or raw_status == "aborted":
         return "aborted"
-    if not raw_status or raw_status == "interrupted":
+    if raw_status is None or raw_status == "interrupted":
         return "interrupted"
-    if raw_status == "failed":
+    if raw_status == "failed" or raw_status not in STATUSES:
         return "failed"
     if deviated:
         return "deviated"
@@ -509,6 +537,12 @@ def _state(raw_status: Any, deviated: bool, guard_aborted: bool, before: list[Ac
     if any(not run.passed for run in before) or any(run.status == "failed" for run in after):
         return "failed"
     return "completed"
+
+
+def _status_text(raw_status: Any) -> str | None:
+    if raw_status is None or isinstance(raw_status, str):
+        return raw_status
+    return short(raw_status, 60)
 
 
 def _target(experiment: dict[str, Any], faults: list[FaultWindow]) -> str:
@@ -603,7 +637,7 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
         description=str(experiment.get("description") or ""),
         hypothesis=str(hypothesis.get("title", "")) if isinstance(hypothesis, dict) else "",
         state=_state(raw_status, deviated, guard_aborted, before, after),
-        status=str(raw_status) if raw_status else None,
+        status=_status_text(raw_status),
         deviated=deviated,
         start=start,
         end=end,

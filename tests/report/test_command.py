@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,51 @@ def test_report_on_a_folder_skips_what_is_not_a_journal(tmp_path: Path) -> None:
     assert "skipped" in done.stderr and "experiments" in done.stderr
     written = sorted(p.stem for p in tmp_path.glob("*.json"))
     assert written == sorted(p.stem for p in SAMPLES.glob("*.json"))
+
+
+def test_an_input_journal_is_never_overwritten(tmp_path: Path) -> None:
+    folder = tmp_path / "jcopy"
+    folder.mkdir()
+    for name in ("redis-pause", "plain-deviated"):
+        shutil.copy(SAMPLES / f"{name}.json", folder / f"{name}.json")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    done = run("report", str(folder), "--format", "md,json", "--out", str(folder))
+    assert done.returncode == 1
+    assert f"refusing to write {folder / 'plain-deviated.json'}" in done.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    os.link(folder / "redis-pause.json", linked / "redis-pause.json")
+    done = run("report", str(folder / "redis-pause.json"), "--format", "json", "--out", str(linked))
+    assert done.returncode == 1 and f"input journal {folder / 'redis-pause.json'}" in done.stderr
+    assert (folder / "redis-pause.json").read_bytes() == before["redis-pause.json"]
+    (folder / "redis-pause.json").rename(folder / "gameday.json")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for command in (["gameday", str(folder)], ["report", "--gameday", str(folder)]):
+        done = run(*command, "--format", "md,json", "--out", str(folder))
+        assert done.returncode == 1 and f"input journal {folder / 'gameday.json'}" in done.stderr
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_report_gameday_rejects_junit_like_gameday(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    gameday = run("gameday", str(SAMPLES), "--format", "junit", "--out", str(out))
+    report = run("report", "--gameday", str(SAMPLES), "--format", "md,junit", "--out", str(out))
+    assert gameday.returncode == report.returncode == 2
+    expected = "error: argument --format: unknown format junit: choose from md,html,json"
+    assert expected in gameday.stderr and expected in report.stderr
+    assert not out.exists()
+
+
+def test_gameday_to_stdout_asks_for_one_format() -> None:
+    done = run("gameday", str(SAMPLES / "redis-pause.json"), "--out", "-")
+    assert done.returncode == 1
+    message = "chaosllm gameday: error: --out - prints one report only: choose one --format"
+    assert done.stderr.strip() == message
+    done = run("gameday", str(SAMPLES / "redis-pause.json"), "--format", "json", "--out", "-")
+    assert done.returncode == 0 and json.loads(done.stdout)["runs"] == 1
+
+
+def test_gameday_help_states_the_default_out() -> None:
+    done = run("gameday", "--help")
+    assert "output folder (default reports)" in " ".join(done.stdout.split())

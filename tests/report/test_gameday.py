@@ -55,3 +55,13 @@ def test_summary_escapes_titles() -> None:
     day = build_gameday([parse_journal(raw)])
     assert "<script>" not in render_gameday_html(day)
     assert "\\<script\\>" in render_gameday_markdown(day)
+
+
+@pytest.mark.parametrize("status", ["bogus", ["x"]])
+def test_unknown_status_is_not_a_pass(status: object) -> None:
+    raw = sample("redis-pause")
+    raw["status"] = status
+    day = build_gameday([parse_journal(raw)])
+    assert day.counts == {"pass": 0, "fail": 1, "aborted": 0}
+    assert day.score == 0.0
+    assert "unexpected journal status" in render_gameday_markdown(day)

@@ -84,3 +84,13 @@ def test_500_activities(tmp_path: Path) -> None:
     xml = parsed(tmp_path, [load_journal(SAMPLES / "plain-500-activities.json")])
     [suite] = list(xml)
     assert suite.tests == 2 + 498 and suite.failures == 0 and suite.errors == 0
+
+
+def test_unknown_status_adds_an_error_case(tmp_path: Path) -> None:
+    raw = sample("redis-pause")
+    raw["status"] = "bogus"
+    [suite] = list(parsed(tmp_path, [parse_journal(raw)]))
+    assert suite.errors == 1
+    case = next(c for c in suite if c.name == "experiment failed")
+    [error] = case.result
+    assert isinstance(error, Error) and "unexpected journal status 'bogus'" in (error.message or "")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosllm.report.model import JournalError, load_journal, parse_journal
+from chaosllm.report.model import JournalError, load_journal, parse_journal, redact
 from tests.report.conftest import SAMPLES, sample, slo_journal
 
 EXPECTED_STATES = {
@@ -208,3 +208,44 @@ def test_summary_loading_gives_the_same_verdicts() -> None:
         assert (light.state, light.probe_success, light.reason, light.weight) == (
             full.state, full.probe_success, full.reason, full.weight)  # fmt: skip
         assert all(run.output == "" for run in light.method)
+
+
+@pytest.mark.parametrize("status,shown", [
+    ("bogus", "'bogus'"), (["x"], """'["x"]'"""), ("", "''"), (0, "'0'"),
+])  # fmt: skip
+def test_unknown_status_is_failed_and_named(status: object, shown: str) -> None:
+    raw = sample("redis-pause")
+    raw["status"] = status
+    journal = parse_journal(raw)
+    assert journal.state == "failed" and journal.unknown_status
+    assert journal.probe_success == 0.0
+    assert journal.reason.startswith(f"unexpected journal status {shown}: Chaos Toolkit writes")
+
+
+def test_null_status_is_still_interrupted() -> None:
+    raw = sample("redis-pause")
+    raw["status"] = None
+    journal = parse_journal(raw)
+    assert journal.state == "interrupted" and not journal.unknown_status
+    assert "no status" in journal.reason
+
+
+def test_secret_pairs_and_bearer_tokens_are_hidden() -> None:
+    raw = sample("redis-pause")
+    raw["run"][1]["output"] = {
+        "dsn": "host=db user=app password=hunter2 sslpassword='s3 cr3t' dbname=shop",
+        "log": "GET /v1?api_key=k-123&x=1 Authorization: Bearer eyJhbGci.x-y_z sent",
+        "more": "secret=sh-99 access_token = tk-777, Bearer bare-555",
+    }  # fmt: skip
+    raw["run"][1]["status"] = "failed"
+    raw["run"][1]["exception"] = ["Traceback\n", "ActivityFailed: 'Authorization: Basic dXNlcjpw'"
+                                  " rejected for PASSWORD=pw-987\n"]  # fmt: skip
+    journal = parse_journal(raw)
+    run = journal.method[1]
+    for secret in ("hunter2", "s3 cr3t", "k-123", "eyJhbGci", "sh-99", "tk-777", "bare-555",
+                   "dXNlcjpw", "pw-987"):  # fmt: skip
+        assert secret not in run.output + str(run.error), secret
+    assert "user=app password=*** sslpassword=*** dbname=shop" in run.output
+    assert "Authorization: Bearer *** sent" in run.output
+    assert "'Authorization: Basic ***' rejected for PASSWORD=***" in str(run.error)
+    assert redact("max_tokens=100 passwordless=true") == "max_tokens=100 passwordless=true"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chaosllm.report.html import render_html
+from chaosllm.report.junit import render_junit
 from chaosllm.report.markdown import render_markdown
 from chaosllm.report.model import load_journal, parse_journal
 from chaosllm.report.summary import journal_summary, render_json
@@ -158,3 +159,31 @@ def test_markdown_metric_without_points_says_why() -> None:
     raw["extensions"][0]["series"][1].update(points=[], error="query failed: 503 `x`")
     text = render_markdown(parse_journal(raw))
     assert "- **scrape duration** (`max(scrape_duration_seconds)`): no samples: query failed" in text
+
+
+def test_secret_pairs_and_bearer_tokens_are_hidden_in_every_output() -> None:
+    raw = sample("redis-pause")
+    raw["run"][1]["output"] = "connect host=db password=hunter2 with Authorization: Bearer tok-4242"
+    raw["run"][1]["status"] = "failed"
+    raw["run"][1]["exception"] = ["Traceback\n", "ActivityFailed: sslpassword=ssl-77 token=t-88\n"]
+    journal = parse_journal(raw)
+    outputs = {"md": render_markdown(journal), "html": render_html(journal),
+               "json": render_json(journal), "junit": render_junit([journal])}  # fmt: skip
+    for fmt, text in outputs.items():
+        for secret in ("hunter2", "tok-4242", "ssl-77", "t-88"):
+            assert secret not in text, (fmt, secret)
+    assert "sslpassword=*** token=***" in outputs["junit"]
+    assert "password=*** with Authorization: Bearer ***" in outputs["junit"]
+    assert json.loads(outputs["json"])["failed_activities"][0]["error"].endswith(
+        "sslpassword=*** token=***"
+    )
+
+
+def test_unknown_status_is_an_observation_and_a_failed_verdict() -> None:
+    raw = sample("redis-pause")
+    raw["status"] = "bogus"
+    journal = parse_journal(raw)
+    assert "Unexpected journal status 'bogus'" in render_markdown(journal)
+    assert "unexpected journal status &#x27;bogus&#x27;" in render_html(journal)
+    data = journal_summary(journal)
+    assert (data["state"], data["status"], data["probe_success"]) == ("failed", "bogus", 0.0)
