@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _error(args: argparse.Namespace, message: str) -> int:
+    print(f"chaosllm sandbox {args.sandbox_command}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _reporting(handler: Handler) -> Handler:
+    """Print a damaged state file or any other known failure as one error line, exit 1."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from chaoslib.exceptions import ChaosException
+
+        try:
+            return handler(args)
+        except OSError as exc:
+            return _error(args, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        except ChaosException as exc:
+            return _error(args, str(exc))
+
+    return run
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +51,8 @@ def register(subparsers: Any) -> None:
     group.set_defaults(group_parser=group)
     sub = group.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dir", type=Path, help="run directory (default $CHAOSLLM_SANDBOX_DIR, else $CHAOSLLM_STATE_DIR/sandbox)")
+    common.add_argument("--dir", type=Path, help="run directory (default $CHAOSLLM_SANDBOX_DIR, "
+                        "else $CHAOSLLM_STATE_DIR/sandbox)")
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     up = sub.add_parser("up", parents=[common], help="start every service and wait until ready",
@@ -32,20 +61,26 @@ def register(subparsers: Any) -> None:
     up.add_argument("--replicas", type=int, default=2, help="gateway replicas to start (default 2)")
     up.add_argument("--memory-limit-mb", type=int, default=1024,
                     help="the sandbox's memory limit that stress scenarios size against")  # fmt: skip
-    up.set_defaults(handler=_up)
+    up.set_defaults(handler=_reporting(_up))
 
     down = sub.add_parser("down", parents=[common], help="stop every sandbox process by PID",
-                          description="Stop every process recorded in the sandbox state file.")  # fmt: skip
-    down.set_defaults(handler=_down)
+                          description="Stop every process recorded in the sandbox state file. "
+                          "Exit 0 when nothing is left running (also when there is no sandbox), "
+                          "1 when something still runs or the state file is damaged (then only "
+                          "its well-formed entries are stopped).")  # fmt: skip
+    down.set_defaults(handler=_reporting(_down))
 
     status = sub.add_parser("status", parents=[common], help="show which processes and ports are up",
                             description="Check every recorded PID and port; exit 0 whether "
-                            "or not the sandbox runs (see 'running' in --json).")  # fmt: skip
-    status.set_defaults(handler=_status)
+                            "or not the sandbox runs (see 'running' in --json), 1 when its state "
+                            "file is damaged.")  # fmt: skip
+    status.set_defaults(handler=_reporting(_status))
 
     env = sub.add_parser("env", parents=[common], help="print shell exports for the running sandbox",
-                         description="Print 'export CHAOSLLM_...=...' lines; use with eval.")  # fmt: skip
-    env.set_defaults(handler=_env)
+                         description="Print 'export CHAOSLLM_...=...' lines (with --json, an "
+                         "object of the variables); use with eval. Exit 1 when the sandbox "
+                         "is not running.")  # fmt: skip
+    env.set_defaults(handler=_reporting(_env))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -67,11 +102,16 @@ def _down(args: argparse.Namespace) -> int:
     result = stack.down(args.dir, progress=(lambda _: None) if args.json else print)
     if args.json:
         print(json.dumps(result))
+    elif not result["found"]:
+        print(f"no sandbox in {result['dir']}")
     elif result["running"]:
         print("still running: " + ", ".join(r["name"] for r in result["running"]))
     else:
-        print("nothing running")
-    return 1 if result["running"] else 0
+        print("nothing left running of what the state file identifies" if result["damaged"]
+              else "nothing running")  # fmt: skip
+    if result["damaged"]:
+        _error(args, f"could not stop everything: {result['damaged']}")
+    return 1 if result["running"] or result["damaged"] else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -81,7 +121,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    if not result["services"]:
+    if not result["found"]:
         print(f"no sandbox in {result['dir']}")
         return 0
     for row in result["services"]:
@@ -97,6 +137,15 @@ def _env(args: argparse.Namespace) -> int:
 
     from chaosllm.sandbox import stack
 
-    for key, value in stack.settings_env(stack.read_state(args.dir)).items():
+    result = stack.status(args.dir)
+    if not result["found"]:
+        return _error(args, f"no sandbox in {result['dir']} (run 'chaosllm sandbox up')")
+    variables = stack.settings_env(stack.read_state(args.dir))
+    if not result["running"] or not variables:
+        return _error(args, f"the sandbox in {result['dir']} is not running (run 'chaosllm sandbox up')")
+    if args.json:
+        print(json.dumps(variables, indent=2))
+        return 0
+    for key, value in variables.items():
         print(f"export {key}={shlex.quote(value)}")
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 
 from chaosllm.sandbox import stack
 
-__all__ = ["main", "verdict", "summary_table"]
+__all__ = ["main", "verdict", "summary_table", "select_scenarios", "scenario_number"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,6 +81,39 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def scenario_number(path: Path) -> int | None:
+    """The number a scenario file name starts with ("01-x.json" is 1), or None."""
+    found = re.match(r"([0-9]+)(-|$)", path.stem)
+    return int(found.group(1)) if found else None
+
+
+def select_scenarios(directory: Path, only: str | None = None) -> list[Path]:
+    """The experiments of ``directory`` in name order; with ``only`` ("1,4"),
+    those whose file name starts with one of these numbers. ValueError says
+    what is wrong."""
+    if not directory.is_dir():
+        raise ValueError(f"no such directory: {directory}")
+    scenarios = sorted(directory.glob("*.json"))
+    if not scenarios:
+        raise ValueError(f"no scenario found in {directory}")
+    if only is None:
+        return scenarios
+    items = [item.strip() for item in only.split(",")]
+    if not all(re.fullmatch("[0-9]+", item) for item in items):
+        raise ValueError(f"--only takes scenario numbers separated by commas, e.g. 1,4; got {only!r}")
+    wanted = {int(item) for item in items}
+    numbers = {path: scenario_number(path) for path in scenarios}
+    have = sorted({n for n in numbers.values() if n is not None})
+    missing = sorted(wanted - set(have))
+    if missing:
+        unnumbered = [path.name for path, n in numbers.items() if n is None]
+        note = (f"; {len(unnumbered)} file(s) there, e.g. {unnumbered[0]}, do not start with a "
+                "number like 01- and cannot be selected with --only") if unnumbered else ""  # fmt: skip
+        raise ValueError(f"no scenario numbered {', '.join(map(str, missing))} in {directory} "
+                         f"(have {', '.join(map(str, have)) or 'none'}{note})")  # fmt: skip
+    return [path for path, n in numbers.items() if n in wanted]
 
 
 def _run_scenario(path: Path, journals: Path, logs: Path, env: dict[str, str]) -> Path:
@@ -159,27 +193,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="N[,N...]",
                         help="run only these scenario numbers, e.g. 1,4 (default: all)")
     args = parser.parse_args(argv)
-    if args.only and not all(n.strip().isdigit() for n in args.only.split(",")):
-        parser.error(f"--only takes scenario numbers separated by commas, e.g. 1,4; got {args.only!r}")
+    try:
+        scenarios = select_scenarios(args.experiments, args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    directory = stack.run_dir()
+    try:
+        left_running = stack.status(directory)["running"]
+    except stack.StateDamaged as exc:
+        _say(f"error: {exc}")
+        return 2
     signal.signal(signal.SIGTERM, _interrupt)
     # Even when started with SIGINT ignored (a background job), Ctrl-C stops the demo.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    scenarios = sorted(args.experiments.glob("*.json"))
-    if args.only:
-        wanted = {int(n) for n in args.only.split(",")}
-        scenarios = [s for s in scenarios if int(s.name.split("-", 1)[0]) in wanted]
-    if not scenarios:
-        _say(f"no scenario found in {args.experiments}")
-        return 2
     args.journals.mkdir(parents=True, exist_ok=True)
     (args.reports / "logs").mkdir(parents=True, exist_ok=True)
-    directory = stack.run_dir()
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     journal_files: list[Path] = []
     _say(f"chaosllm demo: {len(scenarios)} scenarios on the local sandbox ({directory})")
     try:
-        if stack.status(directory)["running"]:
+        if left_running:
             _say("stopping the sandbox left running there")
             stack.down(directory)
         _say("[setup] starting the sandbox")
@@ -192,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             journal_path = _run_scenario(path, args.journals, args.reports / "logs", env)
             seconds = time.monotonic() - t0
-            number, _, name = path.stem.partition("-")
-            row: dict[str, Any] = {"index": int(number) if number.isdigit() else index,
+            number = scenario_number(path)
+            name = path.stem.partition("-")[2] if number is not None else path.stem
+            row: dict[str, Any] = {"index": index if number is None else number,
                                    "name": name or path.stem, "seconds": seconds}  # fmt: skip
             if journal_path.exists():
                 journal = json.loads(journal_path.read_text())
@@ -222,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         return_code = 0 if rows and all(r["result"] == "PASSED" for r in rows) else 1
     finally:
-        stack.down(directory)
-        left = [s["name"] for s in stack.status(directory)["services"] if s["running"]]
+        result = stack.down(directory)
+        left = [s["name"] for s in result["running"]]
         _say("[teardown] sandbox stopped: " + (
             f"still running: {', '.join(left)}" if left else "nothing running, no port open"))  # fmt: skip
+        if result["damaged"]:
+            _say(f"[teardown] {result['damaged']}")
     _say("")
     _say(summary_table(rows))
     _say("")

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from chaosllm.errors import TargetNotFound
+from chaosllm.errors import ConfigurationError, TargetNotFound
 from chaosllm.faults import state_dir
 from chaosllm.sandbox import launcher
 from chaosllm.settings import env_name, get_setting, redact
 
-__all__ = ["run_dir", "read_state", "up", "down", "status", "settings_env", "STATE_FILE"]
+__all__ = ["run_dir", "read_state", "up", "down", "status", "settings_env", "STATE_FILE", "StateDamaged"]
 
 STATE_FILE = "state.json"
 # Every service proxied: name -> what it fronts.
@@ -44,14 +44,93 @@ def run_dir(configuration: Mapping[str, Any] | None = None,
     return Path(found) if found else state_dir() / "sandbox"
 
 
+class StateDamaged(ConfigurationError):
+    """The state file exists but cannot be trusted; ``usable`` keeps its well-formed services."""
+
+    def __init__(self, path: Path, problems: list[str], usable: dict[str, Any]) -> None:
+        super().__init__(
+            f"sandbox state file {path} is damaged: {'; '.join(problems)}; remove it after "
+            "checking that nothing from it is still running"
+        )
+        self.path = path
+        self.problems = problems
+        self.usable = usable
+
+
+def _is_id(value: Any) -> bool:
+    """A PID or port the sandbox could have recorded (never 0 or 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 1
+
+
+def _service_problem(name: str, info: Any) -> str | None:
+    if not isinstance(info, dict):
+        return f"service {name!r} is not an object"
+    for key in ("pid", "port"):
+        if not _is_id(info.get(key)):
+            return f"service {name!r} has no valid {key!r}"
+    for key in ("postmaster_pid", "management_port"):
+        if key in info and not _is_id(info[key]):
+            return f"service {name!r} has an invalid {key!r}"
+    for key in ("pids", "ports"):
+        if key in info and not (isinstance(info[key], list) and all(map(_is_id, info[key]))):
+            return f"service {name!r} has an invalid {key!r}"
+    if not isinstance(info.get("url", ""), str):
+        return f"service {name!r} has an invalid 'url'"
+    return None
+
+
+def _parse_state(text: str) -> tuple[dict[str, Any], list[str]]:
+    """The state in ``text`` and what is wrong with it; with problems, only its
+    well-formed services are kept."""
+    if not text.strip():
+        return {"services": {}}, ["it is empty"]
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        return {"services": {}}, [f"it is not JSON ({exc})"]
+    if not isinstance(state, dict):
+        return {"services": {}}, [f"it holds a JSON {type(state).__name__}, not an object"]
+    problems = []
+    services = state.get("services")
+    if not isinstance(services, dict):
+        problems.append("'services' is missing or not an object")
+        services = {}
+    usable = {}
+    for name, info in services.items():
+        problem = _service_problem(name, info)
+        if problem:
+            problems.append(problem)
+        else:
+            usable[name] = info
+    settings = state.get("settings")
+    if not (isinstance(settings, dict) and all(isinstance(v, str) for v in settings.values())):
+        problems.append("'settings' is missing or not an object of strings")
+    remove_dirs = state.get("remove_dirs", [])
+    if not (isinstance(remove_dirs, list) and all(isinstance(d, str) for d in remove_dirs)):
+        problems.append("'remove_dirs' is not a list of paths")
+    if problems:
+        return {"services": usable}, problems
+    return state, []
+
+
 def read_state(directory: Path | None = None) -> dict[str, Any]:
+    """The sandbox state; ``TargetNotFound`` without a state file, ``StateDamaged``
+    when it is not what ``up()`` writes."""
     path = (directory or run_dir()) / STATE_FILE
     try:
-        return dict(json.loads(path.read_text()))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise TargetNotFound(
             f"could not find the sandbox: no state file at {path} (run 'chaosllm sandbox up')"
         ) from None
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise StateDamaged(path, [f"it is not text ({exc})"], {"services": {}}) from None
+    state, problems = _parse_state(text)
+    if problems:
+        raise StateDamaged(path, problems, state)
+    return state
 
 
 def _write_state(directory: Path, state: dict[str, Any]) -> None:
@@ -263,13 +342,20 @@ STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "proxy", "redis", "r
 
 def down(directory: Path | None = None,
          progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
-    """Stop every process of the sandbox by PID; the state file is kept as a record."""
+    """Stop every process of the sandbox by PID; the state file is kept as a record.
+
+    With no state file, ``found`` is false. With a damaged one, only its
+    well-formed services are stopped, ``damaged`` says what is wrong and the
+    file is left as it is."""
     directory = directory or run_dir()
+    damaged = None
     try:
         state = read_state(directory)
     except TargetNotFound:
-        return {"stopped": [], "running": []}
-    services = state.get("services", {})
+        return {"dir": str(directory), "found": False, "stopped": [], "running": [], "damaged": None}
+    except StateDamaged as exc:
+        state, damaged = exc.usable, str(exc)
+    services = state["services"]
     for load in (directory / "load").glob("*.pid") if (directory / "load").exists() else ():
         with contextlib.suppress(ValueError, OSError):
             _stop_group(int(load.read_text()), 5)
@@ -288,11 +374,14 @@ def down(directory: Path | None = None,
             _stop_group(pid, 5)
         stopped.append(name)
         progress(f"stopped {name}")
-    for extra_dir in state.get("remove_dirs", []):
-        shutil.rmtree(extra_dir, ignore_errors=True)
-    state["stopped_at"] = time.time()
-    _write_state(directory, state)
-    return {"stopped": stopped, "running": [s for s in status(directory)["services"] if s["running"]]}
+    if damaged is None:
+        for extra_dir in state.get("remove_dirs", []):
+            shutil.rmtree(extra_dir, ignore_errors=True)
+        state["stopped_at"] = time.time()
+        _write_state(directory, state)
+    running = [r for r in _service_rows(services) if r["running"]]
+    return {"dir": str(directory), "found": True, "stopped": stopped, "running": running,
+            "damaged": damaged}  # fmt: skip
 
 
 def _ports(info: Mapping[str, Any]) -> list[int]:
@@ -302,15 +391,9 @@ def _ports(info: Mapping[str, Any]) -> list[int]:
     return ports
 
 
-def status(directory: Path | None = None) -> dict[str, Any]:
-    """Which sandbox processes are alive and which of their ports are open."""
-    directory = directory or run_dir()
-    try:
-        state = read_state(directory)
-    except TargetNotFound:
-        return {"dir": str(directory), "running": False, "services": []}
+def _service_rows(services: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for name, info in state.get("services", {}).items():
+    for name, info in services.items():
         pids = [int(info["pid"]), *map(int, info.get("pids", []))]
         if info.get("postmaster_pid"):
             pids.append(int(info["postmaster_pid"]))
@@ -319,4 +402,17 @@ def status(directory: Path | None = None) -> dict[str, Any]:
         rows.append({"name": name, "pid": info["pid"], "url": info.get("url", ""),
                      "running": bool(alive or open_ports), "alive_pids": alive,
                      "open_ports": open_ports})  # fmt: skip
-    return {"dir": str(directory), "running": any(r["running"] for r in rows), "services": rows}
+    return rows
+
+
+def status(directory: Path | None = None) -> dict[str, Any]:
+    """Which sandbox processes are alive and which of their ports are open;
+    ``StateDamaged`` when the state file cannot be trusted."""
+    directory = directory or run_dir()
+    try:
+        state = read_state(directory)
+    except TargetNotFound:
+        return {"dir": str(directory), "found": False, "running": False, "services": []}
+    rows = _service_rows(state["services"])
+    return {"dir": str(directory), "found": True, "running": any(r["running"] for r in rows),
+            "services": rows}  # fmt: skip
