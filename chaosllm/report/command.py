@@ -79,7 +79,13 @@ def _load_many(items: list[str], detail: bool = True) -> tuple[list[Any], list[s
     skipped (returned as notes), named files must be journals."""
     from chaosllm.report.model import JournalError, load_journal
 
-    paths = list(_walk(items))
+    seen: set[str] = set()
+    paths = []
+    for path, named in _walk(items):  # a journal named twice (or also found in a folder) counts once
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            paths.append((path, named))
     if not paths:
         raise FileNotFoundError(f"no journal found in {', '.join(items)}")
     progress = _Progress(len(paths), "read journals")

@@ -135,7 +135,10 @@ def read_state(directory: Path | None = None) -> dict[str, Any]:
 
 def _write_state(directory: Path, state: dict[str, Any]) -> None:
     tmp = directory / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
+    # It holds the sandbox's connection URLs: readable by its owner only.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(state, indent=2))
     os.replace(tmp, directory / STATE_FILE)
 
 

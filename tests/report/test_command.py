@@ -133,3 +133,14 @@ def test_gameday_to_stdout_asks_for_one_format() -> None:
 def test_gameday_help_states_the_default_out() -> None:
     done = run("gameday", "--help")
     assert "output folder (default reports)" in " ".join(done.stdout.split())
+
+
+def test_a_journal_named_twice_counts_once(tmp_path: Path) -> None:
+    journal = str(SAMPLES / "redis-pause.json")
+
+    def runs(*items: str) -> int:
+        assert main(["gameday", *items, "--format", "json", "--out", str(tmp_path)]) == 0
+        return int(json.loads((tmp_path / "gameday.json").read_text())["runs"])
+
+    assert runs(journal, journal) == 1
+    assert runs(journal, str(SAMPLES)) == runs(str(SAMPLES)) > 1

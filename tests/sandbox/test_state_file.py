@@ -235,3 +235,8 @@ def test_demo_refuses_a_damaged_state_file(no_sandbox: Path, capsys: pytest.Capt
     _write(no_sandbox, "[1]")
     assert demo.main(["--only", "1"]) == 2
     assert f"error: sandbox state file {no_sandbox / stack.STATE_FILE} is damaged" in capsys.readouterr().out
+
+
+def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    stack._write_state(tmp_path, {"services": {}, "settings": {"redis_url": "redis://:pw@127.0.0.1:1/0"}})
+    assert (tmp_path / stack.STATE_FILE).stat().st_mode & 0o777 == 0o600
