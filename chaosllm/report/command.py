@@ -195,7 +195,7 @@ def _report(args: argparse.Namespace) -> int:
             args.report_parser.error(f"argument --format: {exc}")
         return _gameday(args.gameday + args.journals, args.format, args.out)
     if not args.journals:
-        raise ValueError("name at least one journal, or use --gameday DIR_OR_JOURNALS")
+        args.report_parser.error("name at least one journal, or use --gameday DIR_OR_JOURNALS")
     import importlib
 
     per_journal = [f for f in args.format if f != "junit"]

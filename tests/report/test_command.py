@@ -144,3 +144,8 @@ def test_a_journal_named_twice_counts_once(tmp_path: Path) -> None:
 
     assert runs(journal, journal) == 1
     assert runs(journal, str(SAMPLES)) == runs(str(SAMPLES)) > 1
+
+
+def test_report_without_a_journal_is_a_usage_error() -> None:
+    proc = run("report")
+    assert proc.returncode == 2 and "name at least one journal" in proc.stderr and "usage:" in proc.stderr
