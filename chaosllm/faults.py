@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib
 import json
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "state_dir",
     "record_fault",
     "restore_fault",
+    "fault_lock",
     "cleanup",
     "utcnow_iso",
     "hold_fault",
@@ -46,6 +48,8 @@ __all__ = [
     "held_faults",
 ]
 
+# Longer than any fault should last, and short enough for every timer to hold.
+MAX_DURATION = 366 * 86400.0
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 
@@ -80,6 +84,8 @@ def parse_duration(value: str | int | float, what: str = "duration") -> float:
         raise InvalidArgument(f"{what} must be a duration string, got {type(value).__name__}")
     if seconds < 0 or seconds != seconds:
         raise InvalidArgument(f"{what} {value!r} must not be negative")
+    if seconds > MAX_DURATION:
+        raise InvalidArgument(f"{what} {value!r} is too long: at most {MAX_DURATION / 86400:g} days")
     return seconds
 
 
@@ -216,6 +222,35 @@ class Ledger:
             return entries.pop(entry_id)
 
 
+_locks_held = threading.local()
+
+
+@contextlib.contextmanager
+def fault_lock(entry_id: str, ledger: Ledger | None = None) -> Iterator[None]:
+    """Hold while reading a fault's original state, recording it and applying it.
+
+    :func:`restore_fault` holds it too, so a healer's restore never falls
+    between a re-application's check of the ledger and its change (which
+    would leave the change with no entry to undo it). Re-entrant in a thread.
+    """
+    held: set[str] = getattr(_locks_held, "ids", set())
+    if entry_id in held:
+        yield
+        return
+    folder = (ledger or Ledger()).path.parent / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(entry_id.encode()).hexdigest()[:32] + ".lock"
+    with open(folder / name, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        held.add(entry_id)
+        _locks_held.ids = held
+        try:
+            yield
+        finally:
+            held.discard(entry_id)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _resolve(entry_id: str, entry: Any) -> Callable[[dict[str, Any]], Any]:
     """The restorer an entry names; a hand-edited, malformed entry is a clear error."""
     restorer = entry.get("restorer") if isinstance(entry, dict) else None
@@ -326,12 +361,13 @@ def _stop_healer(entry_id: str, entry: dict[str, Any]) -> None:
 def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]:
     """Restore one ledger entry. Idempotent: a missing entry is ``removed: false``."""
     ledger = ledger or Ledger()
-    entry = ledger.get(entry_id)
-    if entry is None:
-        return {"removed": False, "id": entry_id}
-    result = _resolve(entry_id, entry)(entry)
-    # A new fault recorded under the same id meanwhile is not ours to drop.
-    ledger.pop(entry_id, entry.get("token"))
+    with fault_lock(entry_id, ledger):
+        entry = ledger.get(entry_id)
+        if entry is None:
+            return {"removed": False, "id": entry_id}
+        result = _resolve(entry_id, entry)(entry)
+        # A new fault recorded under the same id meanwhile is not ours to drop.
+        ledger.pop(entry_id, entry.get("token"))
     _stop_healer(entry_id, entry)
     return {"removed": True, "id": entry_id, "description": entry.get("description", ""), "result": result}
 

@@ -25,9 +25,14 @@ def resolve_url(
 
 
 def redis_target(url: str) -> str:
-    """A printable name for the server: ``redis 127.0.0.1:6390``, never the password."""
+    """A printable name for the server, never the password: ``redis 127.0.0.1:6390``
+    or ``redis unix:/run/redis.sock``. It names the server in fault ids, so one
+    server reached as ``localhost`` or ``127.0.0.1`` has one name."""
     parts = urlsplit(url)
-    return f"redis {parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+    if parts.scheme == "unix":
+        return f"redis unix:{parts.path}"
+    host = (parts.hostname or "127.0.0.1").lower()
+    return f"redis {'127.0.0.1' if host == 'localhost' else host}:{parts.port or 6379}"
 
 
 def _new_client(url: str, timeout: float, read_timeout: float) -> Any:

@@ -23,6 +23,7 @@ from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import (
     Ledger,
     fault_handle,
+    fault_lock,
     format_duration,
     held_faults,
     hold_fault,
@@ -244,10 +245,11 @@ def lock_table(
             conn.rollback()
         _close_quietly(conn)
 
-    _locks[fault_id] = {"target": target, "requested": table, "qualified": found.qualified,
-                        "name": found.name}
+    info = {"target": target, "requested": table, "qualified": found.qualified, "name": found.name}
+    _locks.setdefault(fault_id, info)  # a lock taken meanwhile by another thread keeps its entry
     if not hold_fault(fault_id, release, seconds):
-        _locks.pop(fault_id, None)
+        if _locks.get(fault_id) is info:
+            _locks.pop(fault_id, None)
         _close_quietly(conn)
         spec["already_active"] = True
     else:
@@ -387,7 +389,7 @@ def set_statement_timeout(
     target = postgres_target(dsn)
     fault_id = statement_timeout_id(dsn, role)
     value = f"{milliseconds}ms"
-    with postgres_connection(f"set statement timeout of role {role}", dsn) as conn:
+    with postgres_connection(f"set statement timeout of role {role}", dsn) as conn, fault_lock(fault_id):
         if not role_exists(conn, role):
             raise TargetNotFound(f"role {role!r} does not exist on {target}")
         original = role_statement_timeout(conn, role)

@@ -19,7 +19,15 @@ from typing import Any
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm._signature import call_part, compose, publish
 from chaosllm.errors import FaultFailed, InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, fault_seconds, parse_duration, record_fault, restore_fault
+from chaosllm.faults import (
+    Ledger,
+    fault_handle,
+    fault_lock,
+    fault_seconds,
+    parse_duration,
+    record_fault,
+    restore_fault,
+)
 from chaosllm.proxy._address import parse_address
 
 __all__ = [
@@ -207,15 +215,16 @@ def _inject(
     with proxy_api(action, url) as api:
         api.request("GET", path("proxies", proxy))  # unknown proxy: refused before any change
         entry_id = _toxic_entry(url, proxy, name)
-        fresh = _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
-                        {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
-                        f"{kind} toxic {name} on proxy {proxy} at {url}")
-        try:
-            status, _ = api.request("POST", path("proxies", proxy, "toxics"), body, expect=(409,))
-        except Exception:
-            if fresh:  # an entry already in force belongs to the toxic that is still there
-                Ledger().pop(entry_id)
-            raise
+        with fault_lock(entry_id):
+            fresh = _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
+                            {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
+                            f"{kind} toxic {name} on proxy {proxy} at {url}")
+            try:
+                status, _ = api.request("POST", path("proxies", proxy, "toxics"), body, expect=(409,))
+            except Exception:
+                if fresh:  # an entry already in force belongs to the toxic that is still there
+                    Ledger().pop(entry_id)
+                raise
     spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
             "attributes": attributes, "duration": duration, "proxy_api_url": url,
             "already_present": status == 409}
@@ -372,15 +381,16 @@ def disable_proxy(
     with proxy_api(f"disable proxy {proxy}", url) as api:
         api.request("GET", path("proxies", proxy))
         entry_id = _disabled_entry(url, proxy)
-        new = _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
-                      {"proxy_api_url": url, "proxy": proxy}, seconds,
-                      f"proxy {proxy} disabled at {url}")
-        if new:
-            try:
-                api.request("POST", path("proxies", proxy), body)
-            except Exception:
-                Ledger().pop(entry_id)
-                raise
+        with fault_lock(entry_id):
+            new = _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
+                          {"proxy_api_url": url, "proxy": proxy}, seconds,
+                          f"proxy {proxy} disabled at {url}")
+            if new:
+                try:
+                    api.request("POST", path("proxies", proxy), body)
+                except Exception:
+                    Ledger().pop(entry_id)
+                    raise
     return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
                         {"proxy": proxy, "duration": duration, "proxy_api_url": url,
                          "already_present": not new}, seconds)

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, fault_seconds, record_fault, restore_fault
+from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
 from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, settle_expired, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
@@ -327,33 +327,34 @@ def set_queue_limit(
     vhost = ref.vhost
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
     mgmt.queue(vhost, queue)
-    policies = mgmt.policies(vhost)
-    pname = policy_name(queue)
-    original = stored(effective_policy(policies, queue, exclude=pname))
-    state = {
-        "management_url": ref.management_url,
-        "vhost": vhost,
-        "queue": queue,
-        "policy": pname,
-        "original": original,
-    }
     entry_id = ledger_id(mgmt, vhost, queue)
-    description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
-    restorer = "chaosllm.rabbitmq._limit:restore_entry"
-    settle_expired(entry_id)  # a limit whose duration is over is not re-applied but replaced
-    fresh = record_fault(entry_id, restorer, state, seconds, description)
-    if not fresh:
-        # Re-applied while it holds: lay the new limit over the policy recorded first.
-        recorded = Ledger().get(entry_id)
-        original = recorded["state"]["original"] if recorded else original
-    try:
-        mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
-    except Exception:
-        if fresh:
-            # If even this fails, the entry stays for the healer; the first error is the one to report.
-            with contextlib.suppress(Exception):
-                restore_fault(entry_id)
-        raise
+    with fault_lock(entry_id):  # no restore of this limit between reading and applying it
+        policies = mgmt.policies(vhost)
+        pname = policy_name(queue)
+        original = stored(effective_policy(policies, queue, exclude=pname))
+        state = {
+            "management_url": ref.management_url,
+            "vhost": vhost,
+            "queue": queue,
+            "policy": pname,
+            "original": original,
+        }
+        description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
+        restorer = "chaosllm.rabbitmq._limit:restore_entry"
+        settle_expired(entry_id)  # a limit whose duration is over is not re-applied but replaced
+        fresh = record_fault(entry_id, restorer, state, seconds, description)
+        if not fresh:
+            # Re-applied while it holds: lay the new limit over the policy recorded first.
+            recorded = Ledger().get(entry_id)
+            original = recorded["state"]["original"] if recorded else original
+        try:
+            mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
+        except Exception:
+            if fresh:
+                # If even this fails, the entry stays for the healer; the first error is the one to report.
+                with contextlib.suppress(Exception):
+                    restore_fault(entry_id)
+            raise
     return fault_handle(
         "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",
         {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration,

@@ -20,6 +20,7 @@ from chaosllm._clients.redis import (
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
     fault_handle,
+    fault_lock,
     held_faults,
     hold_fault,
     parse_duration,
@@ -226,7 +227,8 @@ def limit_memory(
         raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
-    with redis_client("limit memory", url) as client:
+    entry_id = _ledger_id("maxmemory", url)
+    with redis_client("limit memory", url) as client, fault_lock(entry_id):
         original = client.config_get("maxmemory")
         original_policy = client.config_get("maxmemory-policy")
         state = {
@@ -234,7 +236,6 @@ def limit_memory(
             "maxmemory": original["maxmemory"],
             "policy": original_policy["maxmemory-policy"],
         }
-        entry_id = _ledger_id("maxmemory", url)
         fresh = record_fault(
             entry_id, "chaosllm.redis.actions:_restore_memory_entry", state, seconds,
             f"maxmemory {maxmemory} {policy} on {target} (was {state['maxmemory']} "

@@ -35,7 +35,7 @@ def _experiment_file(tmp_path: Path, data: object) -> Path:
 @pytest.mark.parametrize(
     ("expires_in", "message"),
     [
-        ("99999999h", "--expires-in 99999999h is too long"),
+        ("99999999h", "--expires-in '99999999h' is too long: at most 366 days"),
         ("9" * 400 + "h", "is too long"),
         ("0s", "--expires-in 0s is too short"),
         ("0", "--expires-in 0 is too short"),

@@ -31,7 +31,8 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
     assert faults.parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("bad", ["-1s", "ten", "", "5x", "1h-3m", "s", -2, True, None, "1s 2s"])
+@pytest.mark.parametrize("bad", ["-1s", "ten", "", "5x", "1h-3m", "s", -2, True, None, "1s 2s",
+                                 "9" * 400, "100000000h", float("inf"), float("nan")])
 def test_parse_duration_refuses_bad_values(bad: object) -> None:
     with pytest.raises(InvalidArgument) as info:
         faults.parse_duration(bad, "duration")  # type: ignore[arg-type]
@@ -251,3 +252,39 @@ def test_an_unreadable_ledger_is_refused_not_overwritten(
         time.sleep(0.05)
     assert marker.read_text() == "healed"
     assert wait_gone(pid)  # exited and reaped: no zombie
+
+
+def _slow_restore(entry: dict[str, object]) -> str:
+    time.sleep(0.5)
+    return _restore(entry)
+
+
+def test_a_reapply_waits_for_a_restore_in_progress(tmp_path: Path) -> None:
+    """Re-applying while the healer restores: the re-application is recorded afresh
+    once the restore is done, never left with no entry to undo it."""
+    import threading
+
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    first = {"marker": str(tmp_path / "first")}
+    assert faults.record_fault("x", f"{__name__}:_slow_restore", first, None, "first", ledger)
+    restoring = threading.Thread(target=faults.restore_fault, args=("x", ledger))
+    restoring.start()
+    deadline = time.monotonic() + 5
+    while not list((tmp_path / "locks").glob("*.lock")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the restorer is running now, holding the fault's lock
+    with faults.fault_lock("x", ledger):
+        assert Path(first["marker"]).read_text() == "restored"  # waited for the restore
+        fresh = faults.record_fault("x", f"{__name__}:_restore", {"marker": str(tmp_path / "second")},
+                                    None, "second", ledger)  # fmt: skip
+    restoring.join(5)
+    assert fresh and ledger.entries()["x"]["description"] == "second"
+    assert faults.restore_fault("x", ledger)["removed"] is True
+    assert faults.restore_fault("x", ledger)["removed"] is False
+
+
+def test_fault_lock_is_reentrant_in_a_thread(tmp_path: Path) -> None:
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    faults.record_fault("y", f"{__name__}:_restore", {"marker": str(tmp_path / "m")}, None, "y", ledger)
+    with faults.fault_lock("y", ledger):
+        assert faults.restore_fault("y", ledger)["removed"] is True  # no deadlock

@@ -39,3 +39,12 @@ def test_well_formed_urls_pass_unchanged() -> None:
         "https://mq:15671",
     )
     assert resolve_base_url("http://prom:9090/", None, None) == "http://prom:9090"
+
+
+def test_redis_target_names_one_server_once() -> None:
+    from chaosllm._clients.redis import redis_target
+
+    assert redis_target("unix:///tmp/a.sock") == "redis unix:/tmp/a.sock"
+    assert redis_target("unix:///tmp/a.sock") != redis_target("unix:///tmp/b.sock")
+    assert redis_target("redis://localhost:6390/0") == redis_target("redis://:pw@127.0.0.1:6390/1")
+    assert "pw" not in redis_target("redis://:pw@127.0.0.1:6390/1")
