@@ -16,7 +16,7 @@ import signal as signals
 from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
-from chaosllm.faults import Ledger, fault_handle, fault_seconds, record_fault, restore_fault
+from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
 from chaosllm.process._select import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
@@ -137,17 +137,18 @@ def suspend_processes(
     entry_id = _entry_id(pattern, pidfile)
     state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": shown_cmdline(p)}
                            for p in chosen]}
-    if not record_fault(entry_id, "chaosllm.process.actions:_resume_entry", state, seconds,
-                        f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
-        current = Ledger().get(entry_id) or {}
-        pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]
-        return fault_handle("process-suspend", name or f"suspend-{target}", target,
-                            {"pids": pids, "already_present": True}, seconds)
-    try:
-        stopped = [p.pid for p in chosen if _send(p, signals.SIGSTOP, "suspend")]
-    except Exception:
-        restore_fault(entry_id)
-        raise
+    with fault_lock(entry_id):  # a resume in progress finishes first
+        if not record_fault(entry_id, "chaosllm.process.actions:_resume_entry", state, seconds,
+                            f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
+            current = Ledger().get(entry_id) or {}
+            pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]
+            return fault_handle("process-suspend", name or f"suspend-{target}", target,
+                                {"pids": pids, "already_present": True}, seconds)
+        try:
+            stopped = [p.pid for p in chosen if _send(p, signals.SIGSTOP, "suspend")]
+        except Exception:
+            restore_fault(entry_id)
+            raise
     return fault_handle("process-suspend", name or f"suspend-{target}", target,
                         {"pids": stopped, "duration": duration}, seconds)
 
