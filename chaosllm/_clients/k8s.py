@@ -123,8 +123,11 @@ class ChaosMeshApi:
 
     def delete(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
+            # Foreground: a Schedule or Workflow stays until the faults it started are
+            # gone, so waiting for it to disappear means its targets are recovered.
             result = self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout
+                GROUP, VERSION, namespace, plural, name, propagation_policy="Foreground",
+                _request_timeout=self._timeout,
             )
         return None if box["status"] == 404 else dict(result or {})
 

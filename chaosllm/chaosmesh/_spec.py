@@ -134,6 +134,12 @@ def stamp(
     """Give a manifest its namespace, the managed-by label and the experiment annotation."""
     meta = manifest.setdefault("metadata", {})
     meta.setdefault("namespace", namespace)
+    if not isinstance(meta["namespace"], str) or not meta["namespace"]:
+        # YAML reads `namespace: 2024` as a number; the API would refuse it half-way.
+        raise InvalidArgument(
+            f"{manifest.get('kind')} {meta.get('name')}: metadata.namespace must be a string, "
+            f"got {meta['namespace']!r} (quote it in YAML)"
+        )
     meta.setdefault("labels", {})[MANAGED_BY[0]] = MANAGED_BY[1]
     experiment = get_setting("experiment_title", None, configuration, secrets, default="adhoc")
     meta.setdefault("annotations", {})[EXPERIMENT_ANNOTATION] = str(experiment)[:250]

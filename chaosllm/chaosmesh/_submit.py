@@ -264,24 +264,25 @@ def submit(
                     kind = entry["manifest"]["kind"]
                     if kind_of(kind).is_chaos or kind == "Workflow":
                         entry["object"] = _confirm(api, entry["manifest"], timeout)
-        except ChaosLLMError as exc:
+        except BaseException as exc:  # also Ctrl-C and unexpected errors: nothing is left behind
             _undo(api, created, exc)
             raise
         return created
 
 
-def _undo(api: ChaosMeshApi, created: list[dict[str, Any]], cause: Exception) -> None:
-    """Remove what this call created; a failure here is added to the original error."""
+def _undo(api: ChaosMeshApi, created: list[dict[str, Any]], cause: BaseException) -> None:
+    """Remove what this call created; a chaosllm error says so, or that removing failed too."""
     problems = []
     for entry in reversed(created):
         meta = entry["manifest"]["metadata"]
         try:
             remove(api, entry["manifest"]["kind"], meta["namespace"], meta["name"], True,
                    REMOVE_TIMEOUT)
-        except ChaosLLMError as exc:
+        except Exception as exc:
             problems.append(str(exc))
-    suffix = "; it was removed" if not problems else "; removing it failed too: " + "; ".join(problems)
-    cause.args = (str(cause) + suffix, *cause.args[1:])
+    if isinstance(cause, ChaosLLMError):
+        suffix = "; it was removed" if not problems else "; removing it failed too: " + "; ".join(problems)
+        cause.args = (str(cause) + suffix, *cause.args[1:])
 
 
 def submit_fault(manifest: dict[str, Any], common: Common) -> dict[str, Any]:

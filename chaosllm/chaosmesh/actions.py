@@ -640,13 +640,16 @@ def _submit_one(
 
 
 def _set_pause(
-    kind: str, name: str, namespace: str, paused: bool,
+    kind: str, name: str, namespace: str, paused: bool, dry_run: bool,
     configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None,
 ) -> dict[str, Any] | None:
+    """The patched object (None when it does not exist); in a dry run, the object unchanged."""
     spec = kind_of(kind)
     patch = {"metadata": {"annotations": {PAUSE_ANNOTATION: "true" if paused else None}}}
     verb = "pause" if paused else "resume"
     with chaos_mesh_api(f"{verb} {spec.kind} {namespace}/{name}", configuration, secrets) as api:
+        if dry_run_requested(dry_run):
+            return api.get(spec.plural, namespace, name)
         return api.merge_patch(spec.plural, namespace, name, patch)
 
 
@@ -654,6 +657,7 @@ def pause_chaos(
     kind: str,
     name: str,
     namespace: str = "default",
+    dry_run: bool = False,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -669,15 +673,17 @@ def pause_chaos(
     """
     from chaosllm.errors import TargetNotFound
 
-    if _set_pause(kind, name, namespace, True, configuration, secrets) is None:
+    if _set_pause(kind, name, namespace, True, dry_run, configuration, secrets) is None:
         raise TargetNotFound(f"could not pause {kind_of(kind).kind} {namespace}/{name}: not found")
-    return {"kind": kind_of(kind).kind, "name": name, "namespace": namespace, "paused": True}
+    return {"kind": kind_of(kind).kind, "name": name, "namespace": namespace,
+            **({"dry_run": True, "paused": False} if dry_run_requested(dry_run) else {"paused": True})}
 
 
 def resume_chaos(
     kind: str,
     name: str,
     namespace: str = "default",
+    dry_run: bool = False,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -691,9 +697,12 @@ def resume_chaos(
                                 "namespace": "shop"}}}
     ```
     """
-    found = _set_pause(kind, name, namespace, False, configuration, secrets)
-    return {"kind": kind_of(kind).kind, "name": name, "namespace": namespace,
-            "paused": False, "removed": found is not None}
+    found = _set_pause(kind, name, namespace, False, dry_run, configuration, secrets)
+    result = {"kind": kind_of(kind).kind, "name": name, "namespace": namespace,
+              "paused": False, "removed": found is not None}
+    if dry_run_requested(dry_run):
+        result.update(dry_run=True, removed=False, exists=found is not None)
+    return result
 
 
 def remove_chaos(
@@ -702,6 +711,7 @@ def remove_chaos(
     namespace: str = "default",
     force: bool = False,
     timeout: str = "30s",
+    dry_run: bool = False,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -709,7 +719,8 @@ def remove_chaos(
 
     Idempotent: an object already gone returns `{"removed": false}`. With
     `force`, an object stuck deleting for `timeout` gets the clean-finalizer
-    annotation.
+    annotation. A dry run (or `CHAOSLLM_DRY_RUN=1`) deletes nothing and says
+    whether the object exists.
 
     ```json
     {"type": "action", "name": "remove-delay",
@@ -722,6 +733,10 @@ def remove_chaos(
     spec = kind_of(kind)
     seconds = parse_duration(timeout, "timeout")
     with chaos_mesh_api(f"remove {spec.kind} {namespace}/{name}", configuration, secrets) as api:
+        if dry_run_requested(dry_run):
+            exists = api.get(spec.plural, namespace, name) is not None
+            return {"dry_run": True, "removed": False, "exists": exists, "kind": spec.kind,
+                    "name": name, "namespace": namespace}
         return remove(api, spec.kind, namespace, name, bool(force), seconds)
 
 
@@ -729,12 +744,14 @@ def remove_all_chaos(
     namespace: str | None = None,
     force: bool = False,
     timeout: str = "30s",
+    dry_run: bool = False,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Remove every object chaosllm created (label managed-by=chaosllm), in one namespace or all.
 
-    Schedules and workflows go first, so that they start nothing new.
+    Schedules and workflows go first, so that they start nothing new. A dry
+    run (or `CHAOSLLM_DRY_RUN=1`) deletes nothing and lists what it would remove.
 
     ```json
     {"type": "action", "name": "remove-all-chaos",
@@ -751,6 +768,10 @@ def remove_all_chaos(
         for kind in order:
             for obj in api.list(kind.plural, namespace, label):
                 meta = obj["metadata"]
+                if dry_run_requested(dry_run):
+                    removed.append({"removed": False, "would_remove": True, "kind": kind.kind,
+                                    "name": meta["name"], "namespace": meta["namespace"]})
+                    continue
                 try:
                     removed.append(remove(api, kind.kind, meta["namespace"], meta["name"],
                                           bool(force), seconds))
@@ -758,6 +779,8 @@ def remove_all_chaos(
                     failed.append(str(exc))
     if failed:
         raise FaultFailed(f"removed {len(removed)} object(s), but: " + "; ".join(failed))
+    if dry_run_requested(dry_run):
+        return {"dry_run": True, "removed": [], "count": 0, "would_remove": removed}
     return {"removed": [r for r in removed if r["removed"]], "count": sum(r["removed"] for r in removed)}
 
 

@@ -105,7 +105,8 @@ def selections(manifest: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
     """Every pod-selecting spec in a manifest: ``(where, spec)``.
 
     A chaos object has one (two for a NetworkChaos with a ``target``); a
-    Schedule embeds one; a Workflow has one per chaos or schedule template.
+    Schedule embeds one, or a whole Workflow; a Workflow has one per chaos or
+    schedule template.
     """
     from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS
 
@@ -116,14 +117,58 @@ def selections(manifest: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
         yield name, spec
         if isinstance(spec.get("target"), Mapping) and "selector" in spec["target"]:
             yield f"{name} target", dict(spec["target"])
+    elif kind == "Schedule" and spec.get("type") == "Workflow":
+        yield from _workflow(name, spec.get("workflow") or {})
     elif kind == "Schedule":
         yield from _embedded(name, spec, CHAOS_KINDS)
     elif kind == "Workflow":
-        for template in spec.get("templates") or []:
-            where = f"{name} template {template.get('name')}"
-            yield from _embedded(where, template, CHAOS_KINDS)
-            if isinstance(template.get("schedule"), Mapping):
-                yield from _embedded(where, template["schedule"], CHAOS_KINDS)
+        yield from _workflow(name, spec)
+
+
+def _workflow(name: str, spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    from chaosllm.chaosmesh._kinds import CHAOS_KINDS
+
+    for template in spec.get("templates") or []:
+        where = f"{name} template {template.get('name')}"
+        yield from _embedded(where, template, CHAOS_KINDS)
+        if isinstance(template.get("schedule"), Mapping):
+            yield from _embedded(where, template["schedule"], CHAOS_KINDS)
+
+
+# Workflow template types that select no pods themselves.
+_FLOW_TEMPLATES = ("Serial", "Parallel", "Suspend", "Task", "StatusCheck", "Schedule")
+
+
+def unchecked(manifest: Mapping[str, Any]) -> list[str]:
+    """Parts of a manifest that may select pods in a way the policy cannot check:
+    a Schedule or Workflow template of a kind chaosllm does not know (JVMChaos,
+    KernelChaos, ...). They are refused, as such kinds are refused on their own."""
+    from chaosllm.chaosmesh._kinds import KINDS
+
+    def known(kind: Any) -> bool:
+        return kind in KINDS and KINDS[kind].is_chaos
+
+    kind = str(manifest.get("kind"))
+    spec = manifest.get("spec") or {}
+    name = f"{kind} {(manifest.get('metadata') or {}).get('name', '?')}"
+    found = []
+    templates: list[Any] = []
+    if kind == "Schedule" and spec.get("type") == "Workflow":
+        templates = (spec.get("workflow") or {}).get("templates") or []
+    elif kind == "Schedule" and not known(spec.get("type")):
+        found.append(f"{name}: schedule type {spec.get('type')} cannot be checked against the policy")
+    elif kind == "Workflow":
+        templates = spec.get("templates") or []
+    for template in templates:
+        template_type = template.get("templateType") if isinstance(template, Mapping) else None
+        inner = template.get("schedule") if isinstance(template, Mapping) else None
+        if template_type == "Schedule" and isinstance(inner, Mapping) and not known(inner.get("type")):
+            template_type = inner.get("type")
+        elif template_type in _FLOW_TEMPLATES or known(template_type):
+            continue
+        where = f"{name} template {template.get('name') if isinstance(template, Mapping) else '?'}"
+        found.append(f"{where}: template type {template_type} cannot be checked against the policy")
+    return found
 
 
 def _embedded(where: str, holder: Mapping[str, Any], kinds: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -164,7 +209,7 @@ def violations(
     from chaosllm.chaosmesh._selector import selector_namespaces
 
     default_ns = (manifest.get("metadata") or {}).get("namespace") or "default"
-    found: list[str] = []
+    found = unchecked(manifest)
     for where, spec in selections(manifest):
         selector = spec.get("selector") or {}
         for ns in selector_namespaces(selector, default_ns):

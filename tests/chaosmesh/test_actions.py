@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chaosllm.chaosmesh import actions, probes
-from chaosllm.errors import FaultFailed, NotInjected, PolicyViolation, TargetUnreachable
+from chaosllm.errors import FaultFailed, InvalidArgument, NotInjected, PolicyViolation, TargetUnreachable
 from tests.chaosmesh.fake_k8s import CLEAN, PAUSE, FakeCluster
 
 NS = "shop"
@@ -315,3 +315,69 @@ def test_remove_all_chaos_removes_the_others_when_one_is_stuck(cluster: FakeClus
     with pytest.raises(FaultFailed, match="removed 1 object.*DNSChaos shop/dns-web: still deleting"):
         actions.remove_all_chaos(NS, timeout="1s")
     assert [key[0] for key in cluster.objects] == ["dnschaos"]
+
+
+def test_an_interrupted_wait_removes_the_fault(cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaosllm.chaosmesh import _submit
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_submit, "_confirm", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        actions.kill_pods(**WEB)
+    assert cluster.get("podchaos", NS, "pod-kill-web") is None
+
+
+def test_a_numeric_namespace_is_refused_before_any_request(cluster: FakeCluster) -> None:
+    docs = ("apiVersion: chaos-mesh.org/v1alpha1\nkind: PodChaos\nmetadata: {name: one, namespace: shop}\n"
+            "spec: {action: pod-kill, mode: one, duration: 10s, selector: {namespaces: [shop]}}\n---\n"
+            "apiVersion: chaos-mesh.org/v1alpha1\nkind: PodChaos\nmetadata: {name: two, namespace: 2024}\n"
+            "spec: {action: pod-kill, mode: one, duration: 10s, selector: {namespaces: [shop]}}\n")
+    with pytest.raises(InvalidArgument, match="metadata.namespace must be a string, got 2024"):
+        actions.apply_manifest(docs)
+    assert cluster.requests == []
+
+
+def test_a_dry_run_rollback_deletes_and_patches_nothing(
+    cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    actions.kill_pods(**WEB)
+    monkeypatch.setenv("CHAOSLLM_DRY_RUN", "1")
+    before = len(cluster.requests)
+    assert actions.remove_chaos("PodChaos", "pod-kill-web", NS)["exists"] is True
+    assert actions.pause_chaos("PodChaos", "pod-kill-web", NS)["dry_run"] is True
+    assert actions.resume_chaos("PodChaos", "pod-kill-web", NS)["exists"] is True
+    listed = actions.remove_all_chaos(NS)
+    assert listed["count"] == 0 and listed["would_remove"][0]["name"] == "pod-kill-web"
+    assert {r["method"] for r in cluster.requests[before:]} == {"GET"}
+    assert cluster.get("podchaos", NS, "pod-kill-web") is not None
+
+
+def test_deletes_ask_for_foreground_propagation(cluster: FakeCluster) -> None:
+    actions.kill_pods(**WEB)
+    actions.remove_chaos("PodChaos", "pod-kill-web", NS)
+    (delete,) = [r for r in cluster.requests if r["method"] == "DELETE"]
+    assert (delete["body"] or {}).get("propagationPolicy") == "Foreground" or (
+        delete["query"].get("propagationPolicy") == "Foreground")
+
+
+def test_the_policy_sees_into_scheduled_workflows_and_refuses_unknown_templates(
+    cluster: FakeCluster,
+) -> None:
+    pod_kill = {"action": "pod-kill", "mode": "one", "duration": "10s",
+                "selector": {"namespaces": ["kube-system"]}}
+    scheduled = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "Schedule",
+                 "metadata": {"name": "sched-wf", "namespace": NS},
+                 "spec": {"schedule": "@every 5m", "type": "Workflow", "historyLimit": 1,
+                          "concurrencyPolicy": "Forbid",
+                          "workflow": {"entry": "kill", "templates": [
+                              {"name": "kill", "templateType": "PodChaos", "deadline": "1m",
+                               "podChaos": pod_kill}]}}}  # fmt: skip
+    with pytest.raises(PolicyViolation, match="template kill .*namespace kube-system is forbidden"):
+        actions.apply_manifest(scheduled)
+    jvm = {"name": "jvm", "templateType": "JVMChaos", "deadline": "1m",
+           "jvmChaos": {"action": "exception", "mode": "one", "selector": {"namespaces": [NS]}}}
+    with pytest.raises(PolicyViolation, match="template jvm: template type JVMChaos cannot be checked"):
+        actions.create_workflow([jvm], "2m", namespace=NS, name="jvm-flow")
+    assert cluster.requests == []
