@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import socket
 import urllib.error
@@ -122,6 +123,8 @@ def _fetch(
         raise TargetUnreachable(f"could not {what}: {reason} (timeout {timeout:.1f} s)") from exc
     except OSError as exc:
         raise TargetUnreachable(f"could not {what}: {exc} (timeout {timeout:.1f} s)") from exc
+    except http.client.HTTPException as exc:  # cut off mid-answer, or not HTTP at all
+        raise TargetUnreachable(f"could not {what}: broken answer ({type(exc).__name__})") from exc
 
 
 class PrometheusAPI:

@@ -62,6 +62,8 @@ gets, under ``extensions``::
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 import signal
 import threading
@@ -145,10 +147,15 @@ class Guard:
         self.rollback_runs: list[Any] | None = None
         self.rollback_strategy = "default"
         self.reported = False
+        self.started = False
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> None:
+        """Start watching (once): the method is starting."""
         with self._lock:
+            if self.started:
+                return
+            self.started = True
             self.in_method = True
         groups: dict[str, list[Condition]] = {}
         for condition in self.conditions:
@@ -180,9 +187,10 @@ class Guard:
             tick = time.monotonic()
             try:
                 values = fetch()
-            except ChaosLLMError as exc:
+            except Exception as exc:  # whatever the source does, the guard keeps watching
                 self.errors += 1
-                logger.warning(f"chaosllm guard: {exc}")
+                shown = exc if isinstance(exc, ChaosLLMError) else f"{type(exc).__name__}: {exc}"
+                logger.warning(f"chaosllm guard: {shown}")
                 values = [None] * len(members)
             for condition, value in zip(members, values, strict=True):
                 self.judge(condition, value)
@@ -283,17 +291,14 @@ def _shown(condition: Any) -> Any:
     return condition
 
 
-def _method_code() -> Any:
+def _code(module: str, name: str) -> Any:
     try:
-        from chaoslib.run import apply_activities
-    except ImportError:
+        return getattr(importlib.import_module(module), name).__code__
+    except (ImportError, AttributeError):
         return None
-    return apply_activities.__code__
 
 
-def _inside_method(frame: Any) -> bool:
-    """True while the main thread's stack still runs chaoslib's method."""
-    code = _method_code()
+def _on_stack(frame: Any, code: Any) -> bool:
     if code is None:
         return True
     while frame is not None:
@@ -303,14 +308,27 @@ def _inside_method(frame: Any) -> bool:
     return False
 
 
+def _in_method(frame: Any) -> bool:
+    """True while the main thread's stack still runs chaoslib's method."""
+    return _on_stack(frame, _code("chaoslib.run", "apply_activities"))
+
+
+def _in_method_activity(frame: Any) -> bool:
+    """True while the main thread runs a method activity or its pause; not while
+    chaoslib waits for the method's background activities, so that the
+    rollbacks start after every activity has ended, as Chaos Toolkit orders them."""
+    return _in_method(frame) and _on_stack(frame, _code("chaoslib.activity", "execute_activity"))
+
+
 def install_interrupter(guard: Guard) -> bool:
     """Wrap chaoslib's SIGUSR1 handler so that the guard can stop the method.
 
     A real signal is needed: it wakes a main thread blocked in ``time.sleep``
     (a pause) or waiting for a process probe, which an exception injected
     from another thread cannot do. The wrapper raises chaoslib's own
-    ``SystemExit(20)`` (interrupted, rollbacks allowed) only while the method
-    is still on the stack, so a late signal never cuts short the rollbacks.
+    ``SystemExit(20)`` (interrupted, rollbacks allowed) only while a method
+    activity runs on the main thread, so a late signal never cuts short the
+    wait for background activities or the rollbacks.
     Must be called from the main thread, where chaoslib runs controls.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -324,9 +342,10 @@ def install_interrupter(guard: Guard) -> bool:
         if not guard.aborted:
             previous(signum, frame)
             return
-        if guard.in_method and _inside_method(frame):
+        if guard.in_method and _in_method_activity(frame):
             raise SystemExit(20)
-        guard.in_method = False
+        if not _in_method(frame):
+            guard.in_method = False
 
     signal.signal(signal.SIGUSR1, handler)
     guard.restore_handler = lambda: signal.signal(signal.SIGUSR1, previous)
@@ -361,6 +380,8 @@ def _build(arguments: dict[str, Any], configuration: Any, secrets: Any) -> Guard
 def validate_control(control: dict[str, Any]) -> None:
     """Refuse a malformed guard at ``chaos validate`` time."""
     arguments = control.get("provider", {}).get("arguments", {})
+    if "${" in json.dumps(arguments):  # filled in at run time, and checked then
+        return
     try:
         _build(arguments, None, None)
     except InvalidArgument as exc:
@@ -368,7 +389,8 @@ def validate_control(control: dict[str, Any]) -> None:
 
 
 def _observer(guard: Guard) -> Any:
-    """A run event handler that learns the rollback strategy the run really uses.
+    """A run event handler that learns the rollback strategy the run really uses
+    and starts the guard when the method starts.
 
     The ``--rollback-strategy`` option reaches chaoslib's runner, not the
     settings that controls are given, so it is read from the runner's event.
@@ -379,6 +401,11 @@ def _observer(guard: Guard) -> Any:
         def running(self, experiment: Any, journal: Any, configuration: Any, secrets: Any,
                     schedule: Any, settings: Any) -> None:  # fmt: skip
             guard.rollback_strategy = _strategy(settings)
+
+        def start_method(self, experiment: Any) -> None:
+            # Chaos Toolkit gives a guard from the settings file no method-level
+            # hooks when the experiment declares controls of its own: start here.
+            _begin(guard)
 
     return Observer()
 
@@ -393,12 +420,17 @@ def configure_control(
 ) -> None:
     """Parse the guard; a bad one is refused at the start of the experiment."""
     global _current, _setup_error
+    from chaoslib import substitute
+
     _current, _setup_error = None, None
     try:
-        _current = _build(arguments, configuration, secrets)
+        # ${...} placeholders come from the configuration and secrets, as in activities;
+        # the journal keeps the conditions as written, placeholders and all.
+        _current = _build(substitute(arguments, configuration or {}, secrets or {}), configuration, secrets)
     except InvalidArgument as exc:
         _setup_error = str(exc)
         return
+    _current.raw_conditions = list(arguments.get("conditions") or [])
     _current.rollback_strategy = _strategy(settings)
     if event_registry is not None:
         event_registry.register(_observer(_current))
@@ -410,10 +442,15 @@ def before_experiment_control(context: Any, **arguments: Any) -> None:
         raise InterruptExecution(f"chaosllm guard refused the experiment: {_setup_error}")
 
 
+def _begin(guard: Guard) -> None:
+    if not guard.started:
+        install_interrupter(guard)
+        guard.start()
+
+
 def before_method_control(context: Any, **arguments: Any) -> None:
     if _current is not None:
-        install_interrupter(_current)
-        _current.start()
+        _begin(_current)
 
 
 def _strategy(settings: Any) -> str:

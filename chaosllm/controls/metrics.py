@@ -160,7 +160,9 @@ def after_experiment_control(
     **arguments: Any,
 ) -> None:
     """Append the recorded series to the journal's ``extensions``."""
+    global _started
     end = time.time()
+    started, _started = _started, None  # the next run in this process starts afresh
     try:
         series = parse_series(arguments.get("series"))
         step = max(parse_duration(arguments.get("step", "1s"), "metrics: 'step'"), 0.001)
@@ -168,7 +170,7 @@ def after_experiment_control(
     except InvalidArgument as exc:
         logger.error(f"chaosllm metrics: {exc}")
         return
-    start = (_started if _started is not None else end) - before
+    start = (started if started is not None else end) - before
     entry = collect(
         series, start, end, step, arguments.get("prometheus_base_url"), configuration,
         flat_secrets(secrets),

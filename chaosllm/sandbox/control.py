@@ -28,17 +28,35 @@ EXTENSION_NAME = "sandbox-load"
 _LOAD_ARGUMENTS = ("rate", "duration", "target", "mix", "name", "max_requests")
 
 
+# The load this control started in this run, if any: only that one is stopped and reported.
+_running: str | None = None
+
+
 def before_experiment_control(context: Any, configuration: Any = None, secrets: Any = None,
                               **arguments: Any) -> None:  # fmt: skip
-    started = start_load(configuration=configuration, secrets=secrets,
-                         **{k: v for k, v in arguments.items() if k in _LOAD_ARGUMENTS})  # fmt: skip
+    """Start the load; an experiment that asked for load does not run without it."""
+    from chaoslib.exceptions import InterruptExecution
+
+    global _running
+    _running = None
+    try:
+        warmup = parse_duration(arguments.get("warmup", "10s"), "warmup")
+        started = start_load(configuration=configuration, secrets=secrets,
+                             **{k: v for k, v in arguments.items() if k in _LOAD_ARGUMENTS})  # fmt: skip
+    except Exception as exc:
+        raise InterruptExecution(f"sandbox load could not start: {exc}") from exc
+    _running = str(started["name"])
     logger.info(f"sandbox load '{started['name']}' started: {started['rate']} requests/s")
-    time.sleep(parse_duration(arguments.get("warmup", "10s"), "warmup"))
+    time.sleep(warmup)
 
 
 def after_experiment_control(context: Any, state: Any = None, configuration: Any = None,
                              secrets: Any = None, **arguments: Any) -> None:  # fmt: skip
-    summary = stop_load(arguments.get("name", "load"), configuration, secrets)
+    global _running
+    name, _running = _running, None
+    if name is None:  # no load was started by this run: nothing to stop or to report
+        return
+    summary = stop_load(name, configuration, secrets)
     logger.info(
         f"sandbox load '{summary['name']}': {summary.get('requests', 0)} requests, "
         f"{summary.get('failed', 0)} failed, p95 {summary.get('p95')} s"

@@ -139,3 +139,29 @@ def test_load_is_open_loop_against_a_slow_target(tmp_path: object) -> None:
     gaps = [b["t"] - a["t"] for a, b in zip(rows, rows[1:], strict=False)]
     assert all(abs(gap - 0.05) < 0.005 for gap in gaps)  # the schedule, not the answers
     assert max(r["lat"] for r in rows) > 2.0  # the 20th waited behind 19 others
+
+
+def test_the_load_control_refuses_to_run_without_load_and_reports_only_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    from chaosllm.sandbox import control
+
+    stopped: list[str] = []
+
+    def refuse(**kwargs: object) -> dict[str, object]:
+        raise ValueError("rate 5000 is above the maximum")
+
+    monkeypatch.setattr(control, "start_load", refuse)
+    monkeypatch.setattr(control, "stop_load", lambda name, *a: stopped.append(name) or {"name": name})
+    with pytest.raises(InterruptExecution, match="sandbox load could not start: rate 5000"):
+        control.before_experiment_control({}, rate=5000, warmup="0s")
+    state: dict[str, object] = {}
+    control.after_experiment_control({}, state)
+    assert stopped == [] and "extensions" not in state  # no stale summary of an older load
+
+    monkeypatch.setattr(control, "start_load", lambda **kw: {"name": "load", "rate": 5})
+    control.before_experiment_control({}, rate=5, warmup="0s")
+    control.after_experiment_control({}, state)
+    assert stopped == ["load"] and state["extensions"]

@@ -162,3 +162,59 @@ def test_guard_and_audit_declared_in_the_settings_file(
     assert (tmp_path / "rolled-back").read_text() == "done\n"
     audit = (tmp_path / "audit.jsonl").read_text()
     assert '"phase":"rollback"' in audit and '"outcome":"interrupted"' in audit
+
+
+def test_rollbacks_wait_for_a_background_activity_of_the_method(
+    tmp_path: Path, target: Target, traffic: Traffic
+) -> None:
+    from datetime import datetime
+
+    finished = tmp_path / "background-finished"
+    method = [{"type": "action", "name": "bg", "background": True,
+               "provider": {"type": "process", "path": "sh",
+                            "arguments": ["-c", f"sleep 3; echo done > {finished}"]}},
+              *LONG_PAUSE]  # fmt: skip
+    _later(0.5, lambda: setattr(traffic, "error_share", 0.5))
+    proc, journal = run_experiment(_experiment(tmp_path, method, _error_guard(target)), tmp_path)
+    assert journal["status"] == "interrupted", proc.stderr
+    assert finished.read_text() == "done\n"  # not left running past the run
+    background = next(r for r in journal["run"] if r["activity"]["name"] == "bg")
+    rollback = journal["rollbacks"][0]
+    assert datetime.fromisoformat(rollback["start"]) >= datetime.fromisoformat(background["end"])
+
+
+def test_a_settings_file_guard_runs_beside_the_experiments_own_controls(
+    tmp_path: Path, target: Target, traffic: Traffic
+) -> None:
+    import yaml
+
+    guard = _error_guard(target)
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(
+        {"controls": {"chaosllm-guard": {"provider": guard["provider"]}}}))
+    audit = {"name": "chaosllm-audit",
+             "provider": {"type": "python", "module": "chaosllm.controls.audit",
+                          "arguments": {"path": str(tmp_path / "audit.jsonl")}}}  # fmt: skip
+    experiment = {**_experiment(tmp_path, LONG_PAUSE, guard), "controls": [audit]}
+    _later(1.0, lambda: setattr(traffic, "error_share", 0.5))
+    started = time.monotonic()
+    proc, journal = run_experiment(experiment, tmp_path)
+    assert time.monotonic() - started < 40, "the guard from the settings file never started"
+    assert journal["status"] == "interrupted", proc.stderr
+    assert _guard_entry(journal)["aborted"] is True
+    assert (tmp_path / "rolled-back").read_text() == "done\n"
+
+
+def test_guard_arguments_take_placeholders_from_the_configuration(
+    tmp_path: Path, target: Target, traffic: Traffic
+) -> None:
+    guard = _guard({"interval": "250ms", "conditions": [
+        {"scrape": "${metrics_url}", "error_ratio": {"metric": "http_requests_total"},
+         "above": "${max_errors}"}]})  # fmt: skip
+    experiment = {**_experiment(tmp_path, LONG_PAUSE, guard),
+                  "configuration": {"metrics_url": target.url, "max_errors": "5%"}}
+    _later(1.0, lambda: setattr(traffic, "error_share", 0.5))
+    proc, journal = run_experiment(experiment, tmp_path)
+    assert journal["status"] == "interrupted", proc.stderr
+    entry = _guard_entry(journal)
+    assert entry["breaches"][0]["threshold"] == 0.05
+    assert entry["conditions"][0]["above"] == "${max_errors}"  # the journal keeps what was written

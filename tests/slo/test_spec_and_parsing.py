@@ -199,3 +199,30 @@ def test_prometheus_auth_header_comes_from_the_settings() -> None:
     api = PrometheusAPI("http://u:p%40ss@127.0.0.1:9090/prom", "read")
     assert api.base_url == "http://127.0.0.1:9090/prom" and "p@ss" not in repr(api)
     assert api._authorization == "Basic " + base64.b64encode(b"u:p@ss").decode()
+
+
+def test_a_metrics_answer_cut_off_mid_body_is_unreachable_not_a_crash() -> None:
+    import socket
+    import threading
+
+    from chaosllm._clients.prometheus import scrape
+    from chaosllm.errors import TargetUnreachable
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_half() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nhttp_requests_total 1\n")
+        conn.close()
+
+    thread = threading.Thread(target=answer_half, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(TargetUnreachable, match="broken answer"):
+            scrape(f"http://127.0.0.1:{server.getsockname()[1]}/metrics")
+    finally:
+        thread.join(5)
+        server.close()
