@@ -69,7 +69,7 @@ class ChaosMeshApi:
         except (HTTPError, OSError) as exc:
             raise TargetUnreachable(
                 f"could not {self.action} on {what}: Kubernetes API {self.host} unreachable: "
-                f"{exc} (connect timeout {self._timeout[0]:.1f} s)"
+                f"{exc} (connect timeout {self._timeout[0]:.1f} s){_fallback_hint(self.host)}"
             ) from exc
 
     # chaos-mesh.org custom objects -------------------------------------------------
@@ -179,6 +179,19 @@ def _no_retries(api_client: Any) -> None:
     api_client.configuration.retries = False
     api_client.rest_client.close()
     api_client.rest_client = rest.RESTClientObject(api_client.configuration)
+
+
+def _fallback_hint(host: str) -> str:
+    """Why the client talks to localhost: no kubeconfig and not in a cluster."""
+    import os
+
+    if "://localhost" not in host:
+        return ""
+    config = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config"))
+    if os.path.exists(config) or os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return ""
+    return (f"; no kubeconfig at {config} and not running in a cluster, so the client fell back "
+            "to localhost: set KUBECONFIG or the kubernetes secrets")
 
 
 @contextlib.contextmanager

@@ -280,7 +280,7 @@ def _undo(api: ChaosMeshApi, created: list[dict[str, Any]], cause: BaseException
                    REMOVE_TIMEOUT)
         except Exception as exc:
             problems.append(str(exc))
-    if isinstance(cause, ChaosLLMError):
+    if created and isinstance(cause, ChaosLLMError):
         suffix = "; it was removed" if not problems else "; removing it failed too: " + "; ".join(problems)
         cause.args = (str(cause) + suffix, *cause.args[1:])
 

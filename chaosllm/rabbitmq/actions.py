@@ -138,9 +138,11 @@ def flood_queue(
 
     Bounded: at most 1,000,000 messages, 16 MiB each and 1 GiB in all. The
     messages are transient, typed `application/octet-stream` and carry the
-    header `x-chaosllm: flood`. When the call returns they have all reached
-    the queue; `refused` is true when the broker refused them because the
-    queue is full and set to reject publishes.
+    header `x-chaosllm: flood`. When the call returns, every message the
+    broker accepted is in the queue: `published` is `sent` then. When the
+    queue is full and set to reject publishes, `refused` is true and
+    `published` is null (the broker does not say how many it took); `depth`
+    shows what the queue holds.
 
     ```json
     {"type": "action", "name": "flood-orders",
@@ -169,7 +171,8 @@ def flood_queue(
     return {
         "target": rabbitmq_target(ref.url),
         "queue": queue,
-        "published": count,
+        "sent": count,
+        "published": count if accepted else None,
         "bytes": count * size_bytes,
         "refused": not accepted,
         "depth": depth,
@@ -219,7 +222,8 @@ def publish_poison_messages(
     return {
         "target": rabbitmq_target(ref.url),
         "queue": queue,
-        "published": count,
+        "sent": count,
+        "published": count if accepted else None,
         "refused": not accepted,
         "message_id_prefix": prefix,
     }

@@ -381,3 +381,14 @@ def test_the_policy_sees_into_scheduled_workflows_and_refuses_unknown_templates(
     with pytest.raises(PolicyViolation, match="template jvm: template type JVMChaos cannot be checked"):
         actions.create_workflow([jvm], "2m", namespace=NS, name="jvm-flow")
     assert cluster.requests == []
+
+
+def test_no_kubeconfig_is_named_when_the_client_falls_back_to_localhost(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    hint = "no kubeconfig at .*missing and not running in a cluster"
+    with pytest.raises(TargetUnreachable, match=hint) as info:
+        actions.kill_pods(**WEB)
+    assert "it was removed" not in str(info.value)  # nothing was created

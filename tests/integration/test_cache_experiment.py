@@ -25,16 +25,19 @@ def test_cache_failure_experiment_validates(tmp_path: Path) -> None:
 def test_cache_failure_experiment_runs_and_rolls_back(redis_url: str, tmp_path: Path) -> None:
     client = redislib.Redis.from_url(redis_url)
     client.mset({f"catalog:{i}": "x" * 100 for i in range(200)})
-    env = {"CHAOSLLM_REDIS_URL": redis_url, "CHAOSLLM_STATE_DIR": os.environ["CHAOSLLM_STATE_DIR"]}
+    client.set("session:keep", "not part of the cache")
+    env = {"CHAOSLLM_REDIS_URL": redis_url, "CHAOSLLM_STATE_DIR": os.environ["CHAOSLLM_STATE_DIR"],
+           "CHAOSLLM_CACHE_PATTERN": "catalog:*"}
     proc, journal = run_experiment(EXPERIMENT, tmp_path, env)
     assert journal.get("status") == "completed", proc.stdout + proc.stderr
     outputs = {run["activity"]["name"]: run for run in journal["run"]}
-    assert outputs["eviction-storm"]["output"]["deleted"] >= 0
+    assert outputs["thundering-herd"]["output"]["expired"] == 200
+    assert 0 <= outputs["eviction-storm"]["output"]["deleted"] <= 200  # what the 1 s TTL left
     assert outputs["squeeze-memory"]["output"]["kind"] == "redis-maxmemory"
     rollbacks = {run["activity"]["name"]: run for run in journal["rollbacks"]}
     assert rollbacks["restore-redis-memory"]["output"]["removed"] is True
     assert client.config_get("maxmemory") == {"maxmemory": "0"}
-    assert client.dbsize() == 0
+    assert client.keys("catalog:*") == [] and client.get("session:keep") == b"not part of the cache"
     assert redis_url.split("@")[-1] not in json.dumps(journal) or "password" not in redis_url
 
 

@@ -249,6 +249,10 @@ def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, que
     accepted = broker.publish(queue, [b"m"] * 10)
     assert accepted == [False] * 10
     assert probes.queue_depth(queue, **broker.kw) == 5
+    flood = actions.flood_queue(queue, count=20, size_bytes=8, **broker.kw)
+    # A full queue refused them: the result does not claim they were published.
+    assert flood["refused"] is True and flood["sent"] == 20 and flood["published"] is None
+    assert flood["depth"] == 5
     assert len(Ledger().entries()) == 1
 
     removed = actions.remove_queue_limit(queue, **kw)
