@@ -92,11 +92,20 @@ def _pidfile_pid(pidfile: str) -> int | None:
     return int(text[0])
 
 
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def find(pattern: str | None, pidfile: str | None, state: str | None = None) -> list[Proc]:
     """Matching processes, oldest PID first, protected ones left out.
 
-    Raises :class:`InvalidArgument` for bad selectors, or when a pidfile
-    names a protected process.
+    A pattern matches only processes of the user running chaosllm; another
+    user's process is targeted by naming its pidfile. Raises
+    :class:`InvalidArgument` for bad selectors, or when a pidfile names a
+    protected process.
     """
     regex = _check(pattern, pidfile)
     protected = protected_pids()
@@ -122,6 +131,8 @@ def find(pattern: str | None, pidfile: str | None, state: str | None = None) -> 
         if "chaosllm.faults heal" in proc.cmdline:
             continue
         if regex is not None and not regex.search(proc.cmdline):
+            continue
+        if pidfile is None and _owner(pid) != os.geteuid():
             continue
         if state is not None and proc.state != state:
             continue

@@ -75,7 +75,9 @@ def kill_processes(
 ) -> dict[str, Any]:
     """Send `signal` to `count` processes (chosen at random; null for all)
     whose command line matches the regular expression `pattern`, or to the
-    PID in `pidfile`. PID 1, the caller and its ancestors are never targets.
+    PID in `pidfile`. A pattern matches only the processes of the user that
+    runs chaos (name another user's process by its pidfile). PID 1, the
+    caller and its ancestors are never targets.
 
     ```json
     {"type": "action", "name": "kill-a-gateway-replica",

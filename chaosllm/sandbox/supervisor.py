@@ -57,6 +57,10 @@ def node_cpu_times() -> tuple[float, float]:
     return total - idle, total
 
 
+# A replica that exits within this many seconds of its start counts as crash-looping.
+QUICK_EXIT = 5.0
+
+
 class Replica:
     def __init__(self, index: int, port: int) -> None:
         self.index, self.port = index, port
@@ -65,6 +69,9 @@ class Replica:
         self.started = 0.0
         self.exited_at: float | None = None
         self.stopping = False
+        # Exits soon after a start, in a row, and when the next start is due.
+        self.quick_exits = 0
+        self.restart_at: float | None = None
 
 
 class Supervisor:
@@ -72,7 +79,7 @@ class Supervisor:
         self.args = args
         self.dir = Path(args.dir)
         self.replicas = [Replica(i, int(p)) for i, p in enumerate(args.replica_ports.split(","))]
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # the signal handler may run while the main thread holds it
         self.events_lock = threading.Lock()
         self.rr = itertools.count()
         self.stop = threading.Event()
@@ -97,12 +104,31 @@ class Supervisor:
         replica.ready, replica.started, replica.stopping = False, time.time(), False
         (self.dir / f"gateway-{replica.index}.pid").write_text(f"{replica.proc.pid}\n")
 
+    def restart(self, replica: Replica, code: int) -> None:
+        """Start an exited replica again: at once, unless it keeps exiting right
+        after its start (a crash loop), then after a delay that doubles up to 30 s."""
+        now = time.time()
+        if replica.restart_at is None:  # this exit is new
+            assert replica.proc is not None
+            replica.ready, replica.exited_at = False, now
+            quick = now - replica.started < QUICK_EXIT
+            replica.quick_exits = replica.quick_exits + 1 if quick else 0
+            delay = 0.0 if replica.quick_exits < 2 else min(30.0, 0.5 * 2 ** (replica.quick_exits - 2))
+            replica.restart_at = now + delay
+            self.event("replica_exited", replica=replica.index, pid=replica.proc.pid,
+                       returncode=code, restart_in=round(delay, 1))  # fmt: skip
+        if now >= replica.restart_at:
+            replica.restart_at = None
+            RESTARTS.inc()
+            self.spawn(replica)
+
     def retire(self, replica: Replica) -> None:
         replica.stopping = True
         replica.ready = False
         proc = replica.proc
         if proc is not None:
             with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)  # a suspended replica must be able to exit
                 proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
@@ -130,12 +156,7 @@ class Supervisor:
                     assert r.proc is not None
                     code = r.proc.poll()
                     if code is not None:
-                        r.ready = False
-                        r.exited_at = time.time()
-                        self.event("replica_exited", replica=r.index, pid=r.proc.pid,
-                                   returncode=code)  # fmt: skip
-                        RESTARTS.inc()
-                        self.spawn(r)
+                        self.restart(r, code)
                     elif not r.ready and self.healthy(r):
                         r.ready = True
                         if r.exited_at is not None:
@@ -232,6 +253,8 @@ class Supervisor:
         serve_http(port, self.respond)
 
     def shutdown(self, *_: Any) -> None:
+        if self.stop.is_set():  # a second signal while shutting down: the first one finishes
+            return
         self.stop.set()
         with self.lock:
             for r in self.active():

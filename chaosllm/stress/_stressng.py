@@ -26,6 +26,8 @@ from chaosllm.process._select import read_proc, shown_cmdline
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]
 
 ENTRY_PREFIX = "stress:"
+# How long a new run is watched for an exit on bad arguments before it counts as started.
+EARLY_EXIT_WINDOW = 0.2
 _UNITS = {"": 1, "b": 1}
 for _power, _letter in enumerate("kmgt", start=1):
     _UNITS.update(dict.fromkeys((_letter, _letter + "b", _letter + "ib"), 1024**_power))
@@ -88,16 +90,20 @@ def start(kind: str, name: str, args: list[str], seconds: float, spec: dict[str,
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
-    _reap(proc)
     info = None
     for _ in range(100):
         info = read_proc(proc.pid)
         if info is None or "stress-ng" in info.cmdline:
             break
         time.sleep(0.01)  # until exec has replaced the forked child
+    # stress-ng checks its arguments right after it starts: give it that moment,
+    # before the reaper thread takes over waiting for it.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(EARLY_EXIT_WINDOW)
     if info is None or proc.poll() is not None:
         raise FaultFailed(f"could not start stress-ng {' '.join(args)}: it exited at once "
                           f"(see {log})")
+    _reap(proc)
     state = {"pid": proc.pid, "start": info.start, "spec": spec, "command": cmd}
     record_fault(entry_id, "chaosllm.stress._stressng:_stop_entry", state, seconds,
                  f"stress-ng {kind} PID {proc.pid}")

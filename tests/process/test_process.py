@@ -173,3 +173,31 @@ def test_command_lines_shown_with_credentials_masked() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_pattern_never_matches_another_users_process(tmp_path: os.PathLike[str]) -> None:
+    import pytest
+
+    from chaosllm.process import actions as process_actions
+    from chaosllm.process import probes as process_probes
+
+    if os.geteuid() != 0:
+        pytest.skip("starting a process as another user needs root")
+    marker = f"chaosllm-other-user-{random.randrange(10**9)}"
+    mine = subprocess.Popen(["sh", "-c", f"sleep 300; : {marker}"])
+    other = subprocess.Popen(["sh", "-c", f"sleep 300; : {marker}"], preexec_fn=lambda: os.setuid(65534))
+    try:
+        assert process_probes.process_count(pattern=marker) == 1
+        result = process_actions.kill_processes(pattern=marker, signal="SIGTERM", count=None)
+        assert result["pids"] == [mine.pid]
+        assert mine.wait(5) is not None and other.poll() is None
+        pidfile = os.path.join(tmp_path, "other.pid")
+        with open(pidfile, "w") as fh:
+            fh.write(str(other.pid))
+        assert process_actions.kill_processes(pidfile=pidfile, signal="SIGTERM")["pids"] == [other.pid]
+        assert other.wait(5) is not None  # named by its pidfile: allowed
+    finally:
+        for proc in (mine, other):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)

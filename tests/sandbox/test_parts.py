@@ -165,3 +165,35 @@ def test_the_load_control_refuses_to_run_without_load_and_reports_only_its_own(
     control.before_experiment_control({}, rate=5, warmup="0s")
     control.after_experiment_control({}, state)
     assert stopped == ["load"] and state["extensions"]
+
+
+def test_a_crash_looping_replica_is_restarted_with_backoff_and_stopped_cleanly(tmp_path: object) -> None:
+    import json
+    import os
+    import signal
+    from pathlib import Path
+
+    from chaosllm.sandbox.launcher import free_port
+
+    folder = Path(str(tmp_path))
+    ports = ",".join(str(free_port()) for _ in range(4))
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "chaosllm.sandbox.supervisor", "--dir", str(folder),
+         "--port", str(free_port()), "--replica-ports", ports, "--", "--no-such-option"],
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(6)
+        events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+        exits = [e for e in events if e.get("event") == "replica_exited"]
+        assert 2 <= len(exits) <= 16, len(exits)  # without a backoff: about 75 in 6 s
+        assert max(e.get("restart_in", 0) for e in exits) >= 1.0
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.send_signal(signal.SIGTERM)  # a second signal while it shuts down
+        assert supervisor.wait(20) == 0
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait(5)
+    left = [p for p in folder.glob("gateway-*.pid") if Path(f"/proc/{p.read_text().strip()}").exists()]
+    assert left == []

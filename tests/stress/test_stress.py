@@ -140,3 +140,13 @@ def test_refused_pid_is_shown_without_its_credentials() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the shell and its sleep
         proc.wait()
+
+
+def test_a_run_that_stress_ng_refuses_at_once_is_an_error_not_a_fault() -> None:
+    from chaosllm.errors import FaultFailed
+    from chaosllm.faults import Ledger
+    from chaosllm.stress import actions as stress_actions
+
+    with pytest.raises(FaultFailed, match="it exited at once"):
+        stress_actions.stress_memory("100", duration="5s", name="too-small")  # below stress-ng's 4K
+    assert Ledger().entries() == {}
