@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -35,20 +36,25 @@ def redis_target(url: str) -> str:
     return f"redis {'127.0.0.1' if host == 'localhost' else host}:{parts.port or 6379}"
 
 
+@functools.cache
+def _no_setinfo() -> dict[str, Any]:
+    """Client options that skip CLIENT SETINFO: during CLIENT PAUSE it would block.
+    redis-py 7+ names the option ``driver_info``; older versions take lib_name/lib_version."""
+    if importlib.util.find_spec("redis.driver_info"):
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
+
+
 def _new_client(url: str, timeout: float, read_timeout: float) -> Any:
     import redis
 
-    # No handshake commands (CLIENT SETINFO): during CLIENT PAUSE they would block.
-    no_setinfo: dict[str, Any] = {"lib_name": None, "lib_version": None}
-    if importlib.util.find_spec("redis.driver_info"):  # redis-py 7+ names it driver_info
-        no_setinfo = {"driver_info": None}
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
         socket_timeout=read_timeout,
         retry_on_timeout=False,
         protocol=2,
-        **no_setinfo,
+        **_no_setinfo(),
     )
 
 
