@@ -37,7 +37,7 @@ _state: dict[str, Any] = {"bad": 0.0, "rollback_at": None}
 def gauge_ok(url: str) -> bool:
     """The safeguard's probe: True while ``bench_bad`` is below 0.5."""
     from chaosllm._clients.prometheus import scrape
-    from chaosllm.slo._exposition import parse_exposition, total
+    from chaosllm.slo.exposition import parse_exposition, total
 
     value = total(parse_exposition(scrape(url)), "bench_bad")
     return value is None or value < 0.5

@@ -15,13 +15,13 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
-from chaosllm.slo import _exposition as expo
-from chaosllm.slo._promql import (
+from chaosllm.slo import exposition as expo
+from chaosllm.slo.promql import (
     availability_query,
     error_ratio_query,
     latency_quantile_query,
-    parse_threshold,
 )
+from chaosllm.thresholds import parse_threshold
 
 __all__ = ["Condition", "parse_conditions", "ScrapeState", "build_query", "PROMETHEUS_KINDS"]
 

@@ -78,6 +78,7 @@ from chaosllm.controls._conditions import Condition, ScrapeState, parse_conditio
 from chaosllm.controls._experiment import flat_secrets
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
+from chaosllm.journal_keys import GUARD_EXTENSION
 from chaosllm.settings import redact
 
 __all__ = [
@@ -95,7 +96,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("chaostoolkit")
-EXTENSION_NAME = "chaosllm-guard"
+EXTENSION_NAME = GUARD_EXTENSION
 
 
 def _iso(ts: float) -> str:
@@ -198,7 +199,7 @@ class Guard:
 
     def _querier(self, condition: Condition) -> Callable[[], list[float | None]]:
         from chaosllm._clients.prometheus import prometheus_api
-        from chaosllm.slo._promql import single_value
+        from chaosllm.slo.promql import single_value
 
         assert condition.query is not None
         query = condition.query
@@ -214,7 +215,7 @@ class Guard:
 
     def _scraper(self, members: list[Condition]) -> Callable[[], list[float | None]]:
         from chaosllm._clients.prometheus import scrape
-        from chaosllm.slo._exposition import parse_exposition
+        from chaosllm.slo.exposition import parse_exposition
 
         url = members[0].scrape_url
         assert url is not None

@@ -49,7 +49,8 @@ from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
-from chaosllm.slo._promql import parse_threshold
+from chaosllm.journal_keys import METRICS_EXTENSION
+from chaosllm.thresholds import parse_threshold
 
 __all__ = [
     "parse_series",
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("chaostoolkit")
-EXTENSION_NAME = "chaosllm-metrics"
+EXTENSION_NAME = METRICS_EXTENSION
 _started: float | None = None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
-from chaosllm.process._select import Proc, describe, find, read_proc, shown_cmdline
+from chaosllm.process.procs import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosllm.process._select import find
+from chaosllm.process.procs import find
 
 __all__ = ["process_count"]
 

@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from chaosllm.journal_keys import FAULT_HANDLE_KEYS, GUARD_EXTENSION, METRICS_EXTENSION, SLO_TOLERANCE_MODULE
+
 __all__ = [
     "STATES",
     "STATUSES",
@@ -47,10 +49,6 @@ __all__ = [
 
 STATES = ("completed", "deviated", "failed", "interrupted", "aborted")
 STATUSES = ("completed", "failed", "aborted", "interrupted")  # what chaoslib writes
-SLO_TOLERANCE_MODULE = "chaosllm.slo.tolerances"
-GUARD_EXTENSION = "chaosllm-guard"
-METRICS_EXTENSION = "chaosllm-metrics"
-FAULT_HANDLE_KEYS = frozenset(("kind", "name", "target", "started_at", "expires_at"))
 OUTPUT_LIMIT = 2000
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|auth", re.I)

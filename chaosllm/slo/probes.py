@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
-from chaosllm.slo._promql import (
+from chaosllm.slo.promql import (
     availability_query,
     error_ratio_query,
     latency_quantile_query,

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosllm.errors import ConfigurationError, InvalidArgument
-from chaosllm.slo._promql import check_window, latency_quantile_query, parse_threshold
+from chaosllm.slo.promql import check_window, latency_quantile_query
+from chaosllm.thresholds import parse_threshold
 
 __all__ = ["SLO", "load_slos", "find_slo", "parse_objective"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
-from chaosllm.slo._promql import parse_threshold
+from chaosllm.thresholds import parse_threshold
 
 __all__ = ["below", "above", "between", "slo_met"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, record_fault, restore_fault, state_dir
-from chaosllm.process._select import read_proc, shown_cmdline
+from chaosllm.process.procs import read_proc, shown_cmdline
 
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]
 

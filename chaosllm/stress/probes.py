@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm.faults import Ledger
-from chaosllm.process._select import read_proc
+from chaosllm.process.procs import read_proc
 from chaosllm.stress._stressng import ENTRY_PREFIX
 
 __all__ = ["stress_runs"]

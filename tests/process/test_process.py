@@ -17,7 +17,7 @@ import pytest
 from chaosllm.errors import InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger
 from chaosllm.process import actions, probes
-from chaosllm.process._select import read_proc
+from chaosllm.process.procs import read_proc
 from chaosllm.sandbox.launcher import wait_until
 
 

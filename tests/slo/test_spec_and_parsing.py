@@ -8,10 +8,10 @@ import pytest
 
 from chaosllm.controls._conditions import parse_conditions
 from chaosllm.errors import ConfigurationError, InvalidArgument
-from chaosllm.slo import _exposition as expo
+from chaosllm.slo import exposition as expo
 from chaosllm.slo import tolerances
-from chaosllm.slo._promql import parse_threshold
 from chaosllm.slo.spec import load_slos
+from chaosllm.thresholds import parse_threshold
 
 GOOD = """
 slos:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
 from chaosllm._clients.prometheus import PrometheusAPI
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import parse_duration
 
 __all__ = [
     "check_window",
@@ -21,7 +19,6 @@ __all__ = [
     "availability_query",
     "latency_quantile_query",
     "single_value",
-    "parse_threshold",
 ]
 
 _WINDOW = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -105,26 +102,3 @@ def single_value(api: PrometheusAPI, query: str) -> float | None:
             f"could not {api.action} on {api.target}: expected one number, got a {kind} result"
         )
     return None if math.isnan(value) else value
-
-
-def parse_threshold(value: Any, what: str = "threshold") -> float:
-    """A number, a percentage ("5%" is 0.05) or a duration ("2000ms" is 2.0 seconds)."""
-    if isinstance(value, bool):
-        raise InvalidArgument(f"{what} must be a number, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if text.endswith("%"):
-                return float(text[:-1]) / 100.0
-            return float(text)
-        except ValueError:
-            pass
-        try:
-            return parse_duration(text, what)
-        except InvalidArgument:
-            raise InvalidArgument(
-                f"{what} must be a number, a percentage ('5%') or a duration ('500ms'), got {value!r}"
-            ) from None
-    raise InvalidArgument(f"{what} must be a number, a percentage or a duration, got {value!r}")

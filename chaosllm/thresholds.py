@@ -1,0 +1,37 @@
+"""Thresholds as experiments write them: 0.5, "5%" or "2000ms".
+
+One parser for every place that reads a threshold: the SLO tolerances, the
+SLO file, the guard's conditions, the metrics control and the reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm.errors import InvalidArgument
+from chaosllm.faults import parse_duration
+
+__all__ = ["parse_threshold"]
+
+
+def parse_threshold(value: Any, what: str = "threshold") -> float:
+    """A number, a percentage ("5%" is 0.05) or a duration ("2000ms" is 2.0 seconds)."""
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{what} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                return float(text[:-1]) / 100.0
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            return parse_duration(text, what)
+        except InvalidArgument:
+            raise InvalidArgument(
+                f"{what} must be a number, a percentage ('5%') or a duration ('500ms'), got {value!r}"
+            ) from None
+    raise InvalidArgument(f"{what} must be a number, a percentage or a duration, got {value!r}")
