@@ -418,9 +418,9 @@ def scale_out_seconds(
 
 
 def _increase(query: str, configuration: Any, secrets: Any) -> float:
-    from chaosllm.slo.probes import query_value
+    from chaosllm.slo.promql import query_number
 
-    return float(query_value(query, configuration=configuration, secrets=secrets) or 0.0)
+    return float(query_number("read a counter", query, None, configuration, secrets) or 0.0)
 
 
 def breaker_trips(

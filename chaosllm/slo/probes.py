@@ -13,7 +13,7 @@ from chaosllm.slo.promql import (
     availability_query,
     error_ratio_query,
     latency_quantile_query,
-    single_value,
+    query_number,
 )
 from chaosllm.slo.spec import find_slo
 
@@ -25,12 +25,6 @@ __all__ = [
     "slo_status",
     "alerts_firing",
 ]
-
-
-def _value(action: str, query: str, prometheus_base_url: str | None, configuration: Any,
-           secrets: Any) -> float | None:  # fmt: skip
-    with prometheus_api(action, prometheus_base_url, configuration, secrets) as api:
-        return single_value(api, query)
 
 
 def query_value(
@@ -49,7 +43,7 @@ def query_value(
                   "arguments": {"query": "sum(rate(http_requests_total[1m]))"}}}
     ```
     """
-    return _value("run query", query, prometheus_base_url, configuration, secrets)
+    return query_number("run query", query, prometheus_base_url, configuration, secrets)
 
 
 def latency_quantile(
@@ -78,7 +72,7 @@ def latency_quantile(
     ```
     """
     query = latency_quantile_query(metric, quantile, selector, window)
-    return _value(f"read p{quantile * 100:g} latency", query, prometheus_base_url, configuration,
+    return query_number(f"read p{quantile * 100:g} latency", query, prometheus_base_url, configuration,
                   secrets)  # fmt: skip
 
 
@@ -103,7 +97,7 @@ def error_ratio(
     ```
     """
     query = error_ratio_query(metric, selector, error_selector, window)
-    return _value("read error ratio", query, prometheus_base_url, configuration, secrets)
+    return query_number("read error ratio", query, prometheus_base_url, configuration, secrets)
 
 
 def availability(
@@ -128,7 +122,7 @@ def availability(
     ```
     """
     query = availability_query(metric, selector, error_selector, window)
-    return _value("read availability", query, prometheus_base_url, configuration, secrets)
+    return query_number("read availability", query, prometheus_base_url, configuration, secrets)
 
 
 def slo_status(
@@ -158,7 +152,7 @@ def slo_status(
     """
     slo = find_slo(slo_file, name)
     query = slo.query(window)
-    value = _value(f"evaluate SLO {name!r}", query, prometheus_base_url, configuration, secrets)
+    value = query_number(f"evaluate SLO {name!r}", query, prometheus_base_url, configuration, secrets)
     return {
         "name": slo.name,
         "value": value,

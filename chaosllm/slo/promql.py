@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
-from chaosllm._clients.prometheus import PrometheusAPI
+from chaosllm._clients.prometheus import PrometheusAPI, prometheus_api
 from chaosllm.errors import InvalidArgument
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "availability_query",
     "latency_quantile_query",
     "single_value",
+    "query_number",
 ]
 
 _WINDOW = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -102,3 +104,13 @@ def single_value(api: PrometheusAPI, query: str) -> float | None:
             f"could not {api.action} on {api.target}: expected one number, got a {kind} result"
         )
     return None if math.isnan(value) else value
+
+
+def query_number(action: str, query: str, prometheus_base_url: str | None = None,
+                 configuration: Any = None, secrets: Any = None) -> float | None:  # fmt: skip
+    """The one number ``query`` returns from the configured Prometheus; None for no data.
+
+    ``action`` names what the caller was doing, for the error message.
+    """
+    with prometheus_api(action, prometheus_base_url, configuration, secrets) as api:
+        return single_value(api, query)
