@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosllm.errors import ConfigurationError
+from chaosllm.redaction import redact_url as redact
 
 __all__ = ["get_setting", "require_setting", "env_name", "redact"]
 
@@ -61,22 +62,3 @@ def require_setting(
             f"configuration, or set {env_name(key)}"
         )
     return found
-
-
-def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        if "password=" in url:
-            import re
-
-            return re.sub(r"password=\S+", "password=***", url)
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from chaosllm.report.model import ActivityRun, Journal, describe_breach, short
+from chaosllm.report.journal import ActivityRun, Journal, describe_breach, short
 
 __all__ = [
     "STATE_MARK", "when", "took", "mark", "observed", "verdict", "summary_line", "observations",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from html import escape
 
-from chaosllm.report.model import ActivityRun, FaultWindow, Journal, MetricSeries, short
+from chaosllm.report.journal import ActivityRun, FaultWindow, Journal, MetricSeries, short
 
 __all__ = ["esc", "timeline", "line_chart", "sparkline"]
 

@@ -77,7 +77,8 @@ def _walk(items: list[str]) -> Iterator[tuple[str, bool]]:
 def _load_many(items: list[str], detail: bool = True) -> tuple[list[Any], list[str]]:
     """Journals from files and folders; files found in folders that are not journals are
     skipped (returned as notes), named files must be journals."""
-    from chaosllm.report.model import JournalError, load_journal
+    from chaosllm.report.journal import JournalError
+    from chaosllm.report.parse import load_journal
 
     seen: set[str] = set()
     paths = []

@@ -19,8 +19,8 @@ from typing import Any
 
 from chaosllm.report._format import when
 from chaosllm.report.charts import esc, sparkline
+from chaosllm.report.journal import Journal
 from chaosllm.report.markdown import md
-from chaosllm.report.model import Journal
 from chaosllm.report.summary import iso
 
 __all__ = ["GameDay", "ExperimentRuns", "RESULT", "build_gameday", "render_gameday_markdown",

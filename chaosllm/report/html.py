@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from chaosllm.report._format import actions, observations, observed, took, when
 from chaosllm.report.charts import esc, line_chart, timeline
-from chaosllm.report.model import ActivityRun, Journal, short
+from chaosllm.report.journal import ActivityRun, Journal, short
 
 __all__ = ["render_html", "page", "STYLE"]
 

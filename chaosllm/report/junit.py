@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from chaosllm.report._format import observed
-from chaosllm.report.model import ActivityRun, Journal, short
+from chaosllm.report.journal import ActivityRun, Journal, short
 
 __all__ = ["render_junit", "journal_suite"]
 

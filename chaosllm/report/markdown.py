@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from chaosllm.report._format import actions, mark, observations, observed, took, verdict, when
-from chaosllm.report.model import ActivityRun, Journal, MetricSeries, short
+from chaosllm.report.journal import ActivityRun, Journal, MetricSeries, short
 
 __all__ = ["render_markdown", "md", "code"]
 

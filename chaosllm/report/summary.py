@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chaosllm.report.model import ActivityRun, Journal
+from chaosllm.report.journal import ActivityRun, Journal
 
 __all__ = ["journal_summary", "render_json", "iso"]
 

@@ -1,0 +1,105 @@
+"""One probe or action run of a journal, as a report shows it: its status and
+timing, its output and error as short redacted text, the threshold and observed
+value of a probe, and the fault window of a method action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosllm.journal_keys import FAULT_HANDLE_KEYS
+from chaosllm.redaction import redact_value
+from chaosllm.report._values import as_dict, provider_text, timestamp
+from chaosllm.report.journal import ActivityRun, FaultWindow, short
+from chaosllm.report.thresholds import threshold
+
+__all__ = ["OUTPUT_LIMIT", "activity_run", "secret_values"]
+
+OUTPUT_LIMIT = 2000
+
+
+def secret_values(experiment: dict[str, Any]) -> frozenset[str]:
+    """Inline secret values written in the experiment, to hide wherever they appear."""
+    found: set[str] = set()
+    secrets = experiment.get("secrets")
+    if isinstance(secrets, dict):
+        for scope in secrets.values():
+            if isinstance(scope, dict):
+                for value in scope.values():
+                    if isinstance(value, str) and len(value) >= 4:
+                        found.add(value)
+    return frozenset(found)
+
+
+def _observed(output: Any, provider: Any, target: Any = None) -> Any:
+    """The value a tolerance looked at: a process's exit code, an HTTP status, ..."""
+    if isinstance(output, dict) and isinstance(target, str) and target in output:
+        value = output[target]
+        return value if not isinstance(value, dict | list) else short(value, 60)
+    if isinstance(output, dict):
+        kind = provider.get("type") if isinstance(provider, dict) else None
+        if kind in ("process", "http") and "status" in output:
+            return output["status"]
+        for key in ("value", "observed", "ratio"):
+            if key in output and not isinstance(output[key], dict | list):
+                return output[key]
+    if isinstance(output, dict | list):
+        return short(output, 60)
+    return output
+
+
+def _fault(output: Any) -> FaultWindow | None:
+    if not isinstance(output, dict) or not FAULT_HANDLE_KEYS.issubset(output):
+        return None
+    start = timestamp(output.get("started_at"))
+    if start is None:
+        return None
+    end = timestamp(output.get("expires_at"))
+    return FaultWindow(
+        str(output.get("name", "")), str(output.get("kind", "")), str(output.get("target", "")),
+        start, end if end is not None else start,
+    )  # fmt: skip
+
+
+def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = True) -> ActivityRun:
+    """One run of a journal's ``run``, ``rollbacks`` or steady-state ``probes``.
+
+    With ``detail=False`` its output and error are not turned into text."""
+    if not isinstance(raw, dict):
+        raw = {}
+    activity = raw.get("activity") if isinstance(raw.get("activity"), dict) else {}
+    provider = as_dict(activity.get("provider"))
+    output = raw.get("output")
+    status = raw.get("status")
+    error = raw.get("exception") if detail else None
+    if isinstance(error, list):
+        # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
+        error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]
+        error = error[0].removeprefix("chaoslib.exceptions.ActivityFailed: ")
+    run = ActivityRun(
+        name=str(activity.get("name", "(unnamed)")),
+        type=str(activity.get("type", "action")),
+        phase=phase,
+        status=str(status) if status else "interrupted",
+        start=timestamp(raw.get("start")),
+        end=timestamp(raw.get("end")),
+        provider=provider_text(provider),
+        output="" if output is None or not detail else short(redact_value(output, secrets), OUTPUT_LIMIT),
+        error=short(redact_value(str(error), secrets), OUTPUT_LIMIT) if error else None,
+        background=bool(activity.get("background")),
+    )
+    if "tolerance" in activity and phase in ("before", "after", "during"):
+        run.threshold = threshold(activity.get("tolerance"))
+        met = raw.get("tolerance_met")
+        run.tolerance_met = met if isinstance(met, bool) else None
+        tolerance = activity.get("tolerance")
+        target = as_dict(as_dict(as_dict(tolerance).get("provider")).get("arguments")).get("target")
+        target = target or as_dict(tolerance).get("target")
+        run.observed = redact_value(_observed(output, provider, target), secrets)
+    if phase == "method" and run.type == "action":
+        run.fault = _fault(output)
+        if run.fault is None and run.start is not None:
+            run.fault = FaultWindow(run.name, "action", "", run.start, run.end or run.start)
+        elif run.fault is not None and run.fault.end == run.fault.start and run.end:
+            run.fault.end = max(run.end, run.fault.start)
+    return run
