@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,6 +184,39 @@ def test_bad_files_name_the_file(tmp_path: Path, content: str | None, message: s
     with pytest.raises(JournalError, match=message) as info:
         load_journal(path)
     assert str(path) in str(info.value)
+
+
+def test_nested_secrets_are_hidden_under_secret_keys_and_by_value() -> None:
+    value = {"auth": {"user": "u"}, "api-key": 1, "items": ["Bearer b-1", {"dsn": "x://u:pw@h"}],
+             "note": "known s3cret-value here"}  # fmt: skip
+    assert redact(value, frozenset({"s3cret-value"})) == {
+        "auth": "***", "api-key": "***", "items": ["Bearer ***", {"dsn": "x://u:***@h"}],
+        "note": "known *** here",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("limit,text,number", [
+    ("1m", "< 1m", 60.0), ("250ms", "< 250ms", 0.25), (" 5% ", "< 5%", 0.05), ("2", "< 2", 2.0),
+    ("1 s", "< 1 s", None), ("abc", "< abc", None), ("inf", "< inf", None), (True, "< true", None),
+    ({"x": 1}, '< {"x": 1}', None), (None, "< null", None),
+])  # fmt: skip
+def test_slo_thresholds_are_read_as_the_tolerance_reads_them(limit: object, text: str,
+                                                             number: float | None) -> None:
+    raw = slo_journal()
+    raw["steady_states"]["after"]["probes"][0]["activity"]["tolerance"]["provider"]["arguments"] = {
+        "threshold": limit}  # fmt: skip
+    threshold = parse_journal(raw).after[0].threshold
+    assert threshold and threshold.slo and threshold.text == text and threshold.upper == number
+
+
+def test_reports_load_only_the_shared_contracts_of_chaosllm() -> None:
+    # Nor chaoslib: the SLO threshold parser (and chaoslib with it) loads only when a journal has one.
+    modules = ["model", "command", "html", "junit", "markdown", "gameday", "summary"]
+    code = (f"import sys, {', '.join('chaosllm.report.' + m for m in modules)}; "
+            "print(*sorted(m for m in sys.modules if m.startswith(('chaosllm', 'chaoslib'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    outside = [m for m in loaded.stdout.split() if not m.startswith("chaosllm.report")]
+    assert outside == ["chaosllm", "chaosllm.journal_keys", "chaosllm.redaction"]
 
 
 def test_malformed_parts_do_not_crash() -> None:
