@@ -61,8 +61,8 @@ def threshold(tolerance: Any) -> Threshold | None:
 def _limit(value: Any) -> tuple[str, float | None]:
     """Text and number of a threshold: 0.5, "1%" (0.01) or "500ms" (0.5); no number
     for one the tolerance itself would refuse."""
-    # Imported here, not above: chaosllm.errors loads chaoslib, which would
-    # double the start-up time of every report, needed only for SLO tolerances.
+    # Imported here, not above: chaosllm.errors loads chaoslib (about 0.1 s, near
+    # doubling a report's run), and only journals with SLO tolerances need it.
     from chaosllm.errors import InvalidArgument
     from chaosllm.thresholds import parse_threshold
 
