@@ -32,6 +32,13 @@ class JournalError(ValueError):
     """A file is missing or is not a Chaos Toolkit journal; the message names it."""
 
 
+def _seconds(start: float | None, end: float | None) -> float:
+    """How long from ``start`` to ``end``; 0 when either is unknown."""
+    if start is None or end is None:
+        return 0.0
+    return max(0.0, end - start)
+
+
 @dataclass(slots=True)
 class Threshold:
     """What a steady-state probe's value was compared with."""
@@ -73,9 +80,7 @@ class ActivityRun:
 
     @property
     def duration(self) -> float:
-        if self.start is None or self.end is None:
-            return 0.0
-        return max(0.0, self.end - self.start)
+        return _seconds(self.start, self.end)
 
     @property
     def passed(self) -> bool:
@@ -133,9 +138,7 @@ class Journal:
 
     @property
     def duration(self) -> float:
-        if self.start is None or self.end is None:
-            return 0.0
-        return max(0.0, self.end - self.start)
+        return _seconds(self.start, self.end)
 
     @property
     def key(self) -> str:
