@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosllm.errors import InvalidArgument
+from chaosllm.redaction import redact_text
 
 __all__ = ["Proc", "find", "describe", "read_proc", "protected_pids", "shown_cmdline"]
 
 # Command lines often carry credentials (``--requirepass x``, ``amqp://u:pw@h``);
-# what is shown in results, errors and the ledger has them masked.
-_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@", re.I)
+# what is shown in results, errors and the ledger has them masked: URLs and
+# key=value pairs by the shared redaction, options given as separate words here.
 _SECRET_OPTION = re.compile(
     r"((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|auth)[\w.-]*(?:=|\s+))(?!-)\S+", re.I
 )
@@ -61,7 +62,7 @@ def protected_pids() -> set[int]:
 
 def shown_cmdline(proc: Proc, limit: int = 200) -> str:
     """The command line to show, credentials masked, at most ``limit`` characters."""
-    text = _URL_CREDENTIALS.sub(r"\1:***@", proc.cmdline)
+    text = redact_text(proc.cmdline)
     return _SECRET_OPTION.sub(r"\1***", text)[:limit]
 
 
