@@ -123,3 +123,17 @@ def test_pod_counts_apply_per_selection() -> None:
     where = "PodChaos pod-kill-shop"
     assert violations(manifest, policy, {where: 4}) == []
     assert "reaches 3 pod(s)" in violations(manifest, policy, {where: 5})[0]
+
+
+def test_submitting_a_fault_never_reaches_the_controls() -> None:
+    from tests.contract.test_imports import graph
+
+    edges = graph()
+    reached, todo = set(), ["chaosllm.chaosmesh.actions", "chaosllm.chaosmesh.probes"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(edge.target for edge in edges[module])
+    assert "chaosllm.chaosmesh.policy" in reached
+    assert not [m for m in reached if m.startswith("chaosllm.controls")]
