@@ -97,9 +97,8 @@ def _describe(error: Any) -> str:
     path = list(error.absolute_path)
     key = ".".join(map(str, path)) or "(the whole policy)"
     # The rule is explained by the description of the top-level key it belongs to.
-    properties = _validator().schema.get("properties", {})
-    expected = properties.get(path[0], {}).get("description") if path else _validator().schema.get(
-        "description")
+    schema = _validator().schema
+    expected = (schema["properties"].get(path[0], {}) if path else schema).get("description")
     rule = f"rule {error.validator}" + (f": {expected}" if expected else "")
     return f"key {key}: {error.message} ({rule})"
 
