@@ -1,28 +1,20 @@
 """The arguments every Chaos Mesh fault action shares, declared once, and the manifest they build.
 
-A fault action is a thin function that declares only its own arguments and
-returns its part of the spec; :func:`fault_action` appends the parameters of
-:func:`common_arguments` to its published signature (so discovery and Chaos
-Toolkit's argument check see every parameter explicitly), builds the
-selector and shared spec fields, and hands the manifest to the submitter::
-
-    @fault_action("NetworkChaos", "network-loss", shared=_network_arguments)
-    def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, Any]:
-        return {"action": "loss", "loss": {"loss": loss, "correlation": correlation}}
+:func:`common_arguments` is the signature every fault action takes after its
+own parameters; :func:`render_fault` checks those arguments, builds the
+selector and the shared spec fields around a fault's own spec part, and
+stamps the result. The decorator that publishes a fault action is
+:func:`chaosllm.chaosmesh._action.fault_action`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosllm._signature import call_part, compose, publish
-from chaosllm.chaosmesh._kinds import KINDS
 from chaosllm.chaosmesh._selector import build_selector, check_mode
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
@@ -33,8 +25,9 @@ __all__ = [
     "MANAGED_BY",
     "EXPERIMENT_ANNOTATION",
     "Common",
+    "COMMON_DOC",
     "common_arguments",
-    "fault_action",
+    "render_fault",
     "stamp",
     "check_name",
     "default_name",
@@ -146,9 +139,11 @@ def stamp(
     return manifest
 
 
-def _render(
+def render_fault(
     kind: str, fault: str, part: dict[str, Any], args: Mapping[str, Any]
 ) -> tuple[dict[str, Any], Common]:
+    """One fault's manifest: its own spec ``part`` inside the shared fields built
+    from ``args`` (the bound common arguments), with those arguments checked."""
     namespace = str(args["namespace"] or "default")
     seconds = check_duration(args["duration"], bool(args["allow_unbounded"]))
     timeout = parse_duration(str(args["timeout"]), "timeout")
@@ -166,46 +161,3 @@ def _render(
     common = Common(namespace, seconds, bool(args["wait"]), timeout,
                     dry_run_requested(bool(args["dry_run"])), args["configuration"], args["secrets"])
     return manifest, common
-
-
-SpecPart = Callable[..., dict[str, Any]]
-
-
-def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Callable[[SpecPart], Any]:
-    """Publish ``build`` as a fault action of ``kind`` (see the module docstring).
-
-    The published function takes ``build``'s own parameters, then those of
-    ``shared`` (a family's common spec part, such as NetworkChaos direction
-    and target), then :func:`common_arguments`. It has ``.render(**args)``,
-    which builds the manifest without touching the cluster.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind}")
-
-    def decorate(build: SpecPart) -> Any:
-        parts = [build] + ([shared] if shared else [])
-        signature = compose(parts, common_arguments)
-
-        def render(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], Common]:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            values = bound.arguments
-            part: dict[str, Any] = {}
-            for func in parts:
-                part.update(call_part(func, values))
-            return _render(kind, fault, part, values)
-
-        @functools.wraps(build)
-        def action(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            from chaosllm.chaosmesh._submit import submit_fault
-
-            manifest, common = render(*args, **kwargs)
-            return submit_fault(manifest, common)
-
-        family = "\n\n" + (inspect.getdoc(shared) or "") if shared else ""
-        publish(action, signature, (inspect.getdoc(build) or "") + family + "\n" + COMMON_DOC)
-        action.render = lambda *a, **k: render(*a, **k)[0]  # type: ignore[attr-defined]
-        action.kind = kind  # type: ignore[attr-defined]
-        return action
-
-    return decorate

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chaosllm.errors import NotInjected
+
 __all__ = [
     "PAUSE_ANNOTATION",
     "CLEAN_FINALIZER_ANNOTATION",
@@ -62,8 +64,6 @@ def injection_state(obj: Mapping[str, Any]) -> str:
 
 def workflow_started(obj: Mapping[str, Any], where: str) -> bool:
     """True once a Workflow is scheduled; an aborted one is an error."""
-    from chaosllm.errors import NotInjected
-
     conds = conditions(obj)
     if conds.get("Aborted"):
         raise NotInjected(f"{where} was aborted (its status check failed)")

@@ -16,6 +16,7 @@ from typing import Any
 
 from chaosllm._clients.k8s import ChaosMeshApi, chaos_mesh_api
 from chaosllm.chaosmesh._kinds import kind_of
+from chaosllm.chaosmesh._selections import selections
 from chaosllm.chaosmesh._selector import describe_selector, matching_pods, selector_namespaces
 from chaosllm.chaosmesh._spec import MANAGED_BY, Common
 from chaosllm.chaosmesh._status import (
@@ -24,7 +25,7 @@ from chaosllm.chaosmesh._status import (
     summarise,
     workflow_started,
 )
-from chaosllm.controls.blast_radius import Policy, enforce, policy_from, selections
+from chaosllm.chaosmesh.policy import Policy, enforce, policy_from
 from chaosllm.errors import ChaosLLMError, FaultFailed, NotInjected
 from chaosllm.faults import fault_handle, format_duration
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chaosllm.chaosmesh import actions
-from chaosllm.controls.blast_radius import ALWAYS_FORBIDDEN, policy_from, violations
+from chaosllm.chaosmesh.policy import ALWAYS_FORBIDDEN, Selection, check, policy_from, violations
 from chaosllm.errors import ConfigurationError
 
 
@@ -23,8 +23,74 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     assert policy_from({"max_percent": "25"}).max_percent == 25.0  # the argument wins
     with pytest.raises(ConfigurationError, match="unknown key"):
         policy_from({"max_pod": 1})
-    with pytest.raises(ConfigurationError, match="must be numbers"):
+    with pytest.raises(ConfigurationError, match="key max_count: 'many' does not match .*\\(rule pattern"):
         policy_from({"max_count": "many"})
+
+
+@pytest.mark.parametrize(("where", "expected"), [
+    ({"policy": {"max_pod": 1}},
+     r"blast_radius from the control's policy argument breaks policy.schema.json: unknown key\(s\) "
+     r"max_pod \(rule additionalProperties: the keys are allowed_namespaces, forbidden_namespaces, "
+     r"max_count, max_percent, required_labels\)"),
+    ({"configuration": {"blast_radius": {"max_percent": "half"}}},
+     r"from configuration key blast_radius .*: key max_percent: 'half' does not match .*\(rule pattern: "
+     r"the largest share"),
+    ({"secrets": {"blast_radius": {"max_count": -1}}},
+     r"from secrets key blast_radius .*: key max_count: -1 is less than the minimum of 0 \(rule minimum"),
+    ({"configuration": {"blast_radius": {"allowed_namespaces": "shop"}}},
+     r"key allowed_namespaces: 'shop' is not of type 'array', 'null' \(rule type: a list"),
+    ({"configuration": {"blast_radius": {"forbidden_namespaces": ["ok", 7]}}},
+     r"key forbidden_namespaces.1: 7 is not of type 'string' \(rule type"),
+    ({"configuration": {"blast_radius": {"required_labels": {"chaos-ready": True}}}},
+     r"key required_labels.chaos-ready: True is not of type 'string', 'number'"),
+    ({"configuration": {"blast_radius": "{not json"}},
+     r"blast_radius from configuration key blast_radius is not valid JSON"),
+    ({"configuration": {"blast_radius": ["shop"]}},
+     r"key \(the whole policy\): \['shop'\] is not of type 'object' \(rule type"),
+    ({"configuration": {"blast_radius": {"required_labels": "chaos-ready"}}},
+     r"blast_radius from configuration key blast_radius: blast_radius.required_labels 'chaos-ready'"),
+])
+def test_policy_errors_name_the_source_the_key_and_the_rule(where: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigurationError, match=expected):
+        policy_from(**where)
+
+
+def test_every_error_is_listed_and_the_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", '{"max_count": 1.5, "max_percent": true}')
+    with pytest.raises(ConfigurationError) as raised:
+        policy_from()
+    message = str(raised.value)
+    assert message.startswith("blast_radius from $CHAOSLLM_BLAST_RADIUS breaks policy.schema.json: ")
+    assert "key max_count: 1.5 is not of type 'integer', 'string', 'null'" in message
+    assert "; key max_percent: True is not of type 'number', 'string', 'null'" in message
+
+
+def test_null_keys_mean_no_limit() -> None:
+    policy = policy_from({"allowed_namespaces": None, "forbidden_namespaces": None,
+                          "required_labels": None, "max_percent": None, "max_count": None})
+    assert policy == policy_from({})
+
+
+def test_the_control_module_re_exports_the_policy() -> None:
+    from chaosllm.chaosmesh import policy
+    from chaosllm.controls import blast_radius
+
+    for name in ("Policy", "ALWAYS_FORBIDDEN", "policy_from", "selections", "violations", "enforce"):
+        assert getattr(blast_radius, name) is getattr(policy, name)
+
+
+def test_the_rules_take_any_list_of_selections() -> None:
+    targets = [Selection("engine a", ("shop",), {"chaos-ready": "true"}, mode="fixed-percent", value="60"),
+               Selection("engine b", ("payments",), mode="one")]
+    found = check(targets, policy_from({"forbidden_namespaces": ["payments"], "max_percent": 50,
+                                        "required_labels": "chaos-ready=true", "max_count": 4}),
+                  {"engine a": 10})
+    assert found == [
+        "engine a: mode fixed-percent reaches 60% of the selected pods, more than max_percent 50%",
+        "engine a: mode fixed-percent reaches 6 pod(s), more than max_count 4",
+        "engine b: namespace payments is forbidden",
+        "engine b: selector does not require the opt-in label chaos-ready=true",
+    ]
 
 
 @pytest.mark.parametrize(("policy", "kwargs", "expected"), [
@@ -57,3 +123,17 @@ def test_pod_counts_apply_per_selection() -> None:
     where = "PodChaos pod-kill-shop"
     assert violations(manifest, policy, {where: 4}) == []
     assert "reaches 3 pod(s)" in violations(manifest, policy, {where: 5})[0]
+
+
+def test_submitting_a_fault_never_reaches_the_controls() -> None:
+    from tests.contract.test_imports import graph
+
+    edges = graph()
+    reached, todo = set(), ["chaosllm.chaosmesh.actions", "chaosllm.chaosmesh.probes"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(edge.target for edge in edges[module])
+    assert "chaosllm.chaosmesh.policy" in reached
+    assert not [m for m in reached if m.startswith("chaosllm.controls")]

@@ -31,11 +31,31 @@ def _module(name: str) -> ModuleType:
 
 
 def _public_functions(module: ModuleType) -> list[str]:
-    return [
+    """The functions ``module`` defines or re-exports as activities.
+
+    A façade re-exports whole private family modules of its package: everything
+    they publish, and every function imported from them whose example names it.
+    """
+    own = [
         name
         for name, obj in vars(module).items()
         if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("_")
     ]
+    homes = {getattr(getattr(module, name), "__module__", module.__name__) for name in module.__all__}
+    homes.discard(module.__name__)
+    package = module.__name__.rpartition(".")[0]
+    assert all(home.startswith(f"{package}._") for home in homes), (
+        f"{module.__name__} publishes functions from outside its package's private modules: {homes}"
+    )
+    # A re-exported activity names its public module in its docstring's example.
+    named = [
+        name
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and obj.__module__.startswith(f"{package}._")
+        and f'"{module.__name__}"' in (inspect.getdoc(obj) or "") and not name.startswith("_")
+    ]
+    family = [name for home in sorted(homes) for name in importlib.import_module(home).__all__]
+    return sorted(set(own + named + family))
 
 
 def test_there_are_activity_modules() -> None:

@@ -1,0 +1,260 @@
+"""The blast-radius policy: which pods a fault may reach, checked before anything is created.
+
+The policy comes from the ``blast_radius`` setting (the control's ``policy``
+argument, secrets, configuration, or ``$CHAOSLLM_BLAST_RADIUS`` as JSON) and
+is validated against ``policy.schema.json`` beside this module::
+
+    {"blast_radius": {"allowed_namespaces": ["shop", "staging-*"],
+                      "forbidden_namespaces": ["payments"],
+                      "required_labels": {"chaos-ready": "true"},
+                      "max_percent": 50, "max_count": 3}}
+
+``kube-system`` is always forbidden. The rules (:func:`check`) take a list of
+:class:`Selection`, one per set of pods a fault selects, so that they do not
+depend on where the selection was written; :func:`violations` and
+:func:`enforce` read those selections out of a Chaos Mesh manifest (a chaos
+object, a Schedule, a Workflow). The Chaos Mesh actions enforce the policy on
+every manifest before creating it, and :mod:`chaosllm.controls.blast_radius`
+on every Chaos Mesh activity of an experiment before it starts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaosllm.chaosmesh._selections import selections, unchecked
+from chaosllm.chaosmesh._selector import parse_labels, selector_namespaces
+from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
+from chaosllm.settings import env_name, get_setting
+
+__all__ = [
+    "ALWAYS_FORBIDDEN",
+    "Policy",
+    "Selection",
+    "policy_from",
+    "check",
+    "selections",
+    "unchecked",
+    "violations",
+    "enforce",
+]
+
+ALWAYS_FORBIDDEN = ("kube-system",)
+SETTING = "blast_radius"
+SCHEMA = Path(__file__).with_name("policy.schema.json")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A blast-radius policy; the empty policy still forbids ``kube-system``."""
+
+    allowed_namespaces: tuple[str, ...] = ()
+    forbidden_namespaces: tuple[str, ...] = ALWAYS_FORBIDDEN
+    required_labels: dict[str, str] = field(default_factory=dict)
+    max_percent: float | None = None
+    max_count: int | None = None
+
+    @property
+    def needs_pod_count(self) -> bool:
+        return self.max_count is not None
+
+
+# -- reading and validating the policy ------------------------------------------------
+
+
+def _source(raw: Any, policy: Any, configuration: Any, secrets: Any) -> str:
+    """Where the policy was found, for error messages (get_setting's order)."""
+    if raw is policy:
+        return "the control's policy argument"
+    for name, holder in (("secrets", secrets), ("configuration", configuration)):
+        if isinstance(holder, Mapping) and any(holder.get(k) is raw for k in (SETTING, SETTING.upper())):
+            return f"{name} key {SETTING}"
+    return f"${env_name(SETTING)}"
+
+
+@functools.cache
+def _validator() -> Any:
+    # jsonschema is imported on first use, so that loading the actions stays light.
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _describe(error: Any) -> str:
+    """One schema error as "key K: what is wrong (rule R: what is expected)"."""
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key(s) {', '.join(unknown)} (rule additionalProperties: the keys are {known})"
+    path = list(error.absolute_path)
+    key = ".".join(map(str, path)) or "(the whole policy)"
+    # The rule is explained by the description of the top-level key it belongs to.
+    schema = _validator().schema
+    expected = (schema["properties"].get(path[0], {}) if path else schema).get("description")
+    rule = f"rule {error.validator}" + (f": {expected}" if expected else "")
+    return f"key {key}: {error.message} ({rule})"
+
+
+def _validated(raw: Any, source: str) -> Mapping[str, Any]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{SETTING} from {source} is not valid JSON: {exc}") from exc
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        problems = "; ".join(_describe(error) for error in errors)
+        raise ConfigurationError(f"{SETTING} from {source} breaks {SCHEMA.name}: {problems}")
+    return raw  # type: ignore[no-any-return]
+
+
+def policy_from(
+    policy: Mapping[str, Any] | str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+) -> Policy:
+    """Build the policy from an argument, configuration or the environment."""
+    raw = get_setting(SETTING, policy, configuration, secrets, default={})
+    source = _source(raw, policy, configuration, secrets)
+    rules = _validated(raw, source)
+    try:
+        labels = parse_labels(rules.get("required_labels"), f"{SETTING}.required_labels")
+    except InvalidArgument as exc:
+        raise ConfigurationError(f"{SETTING} from {source}: {exc}") from exc
+    percent, count = rules.get("max_percent"), rules.get("max_count")
+    return Policy(
+        allowed_namespaces=tuple(rules.get("allowed_namespaces") or ()),
+        forbidden_namespaces=tuple(
+            dict.fromkeys([*ALWAYS_FORBIDDEN, *(rules.get("forbidden_namespaces") or ())])
+        ),
+        required_labels=labels,
+        max_percent=None if percent is None else float(percent),
+        max_count=None if count is None else int(count),
+    )
+
+
+# -- the rules ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One set of pods a fault selects, as the rules see it.
+
+    ``where`` names it in messages and in the ``matched`` counts; ``namespaces``
+    are every namespace it can reach; ``names_pods`` is true when it lists
+    pods by name (which bypasses label selection); ``mode`` and ``value`` say
+    how many of the matched pods are affected (Chaos Mesh's modes).
+    """
+
+    where: str
+    namespaces: tuple[str, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    names_pods: bool = False
+    mode: str | None = None
+    value: Any = None
+
+
+def _reach(selection: Selection, matched: int | None) -> tuple[float | None, int | None]:
+    """(percent, count) a mode/value can affect; None when it cannot be known."""
+    mode, value = selection.mode, selection.value
+    try:
+        number = float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        number = None
+    if mode == "one":
+        return None, 1
+    if mode == "fixed":
+        return None, int(number) if number is not None else None
+    percent = 100.0 if mode == "all" else number
+    if matched is None or percent is None:
+        return percent, None
+    return percent, math.ceil(matched * percent / 100)
+
+
+def _namespace_problems(where: str, namespaces: Iterable[str], policy: Policy) -> Iterator[str]:
+    for ns in namespaces:
+        if any(fnmatch.fnmatchcase(ns, pattern) for pattern in policy.forbidden_namespaces):
+            yield f"{where}: namespace {ns} is forbidden"
+        elif policy.allowed_namespaces and not any(
+            fnmatch.fnmatchcase(ns, pattern) for pattern in policy.allowed_namespaces
+        ):
+            yield (f"{where}: namespace {ns} is not in allowed namespaces "
+                   f"{', '.join(policy.allowed_namespaces)}")
+
+
+def check(
+    targets: Iterable[Selection], policy: Policy, matched: Mapping[str, int] | None = None
+) -> list[str]:
+    """Every way the ``targets`` break ``policy`` (empty when they comply).
+
+    ``matched`` maps a selection's ``where`` to the number of pods it
+    matches now, when known; without it, ``max_count`` is checked only for
+    modes with a fixed count.
+    """
+    found: list[str] = []
+    for target in targets:
+        where = target.where
+        found.extend(_namespace_problems(where, target.namespaces, policy))
+        if policy.required_labels and target.names_pods:
+            # Chaos Mesh ignores every other selector field when pods are named.
+            found.append(f"{where}: selector names pods explicitly, which bypasses the opt-in label")
+        for key, value in policy.required_labels.items():
+            if target.labels.get(key) != value:
+                found.append(f"{where}: selector does not require the opt-in label {key}={value}")
+        percent, count = _reach(target, (matched or {}).get(where))
+        if policy.max_percent is not None and percent is not None and percent > policy.max_percent:
+            found.append(
+                f"{where}: mode {target.mode} reaches {percent:g}% of the selected pods, "
+                f"more than max_percent {policy.max_percent:g}%"
+            )
+        if policy.max_count is not None and count is not None and count > policy.max_count:
+            found.append(
+                f"{where}: mode {target.mode} reaches {count} pod(s), more than max_count {policy.max_count}"
+            )
+    return found
+
+
+# -- a Chaos Mesh manifest ----------------------------------------------------------
+
+
+def _selection(where: str, spec: Mapping[str, Any], default_namespace: str) -> Selection:
+    selector = spec.get("selector") or {}
+    return Selection(
+        where=where,
+        namespaces=tuple(selector_namespaces(selector, default_namespace)),
+        labels=dict(selector.get("labelSelectors") or {}),
+        names_pods=bool(selector.get("pods")),
+        mode=spec.get("mode"),
+        value=spec.get("value"),
+    )
+
+
+def violations(
+    manifest: Mapping[str, Any], policy: Policy, matched: Mapping[str, int] | None = None
+) -> list[str]:
+    """Every way ``manifest`` breaks ``policy`` (empty when it complies).
+
+    ``matched`` maps each selection (as :func:`selections` names it) to the
+    number of pods its selector matches now, when known; without it,
+    ``max_count`` is checked only for modes with a fixed count.
+    """
+    default_ns = (manifest.get("metadata") or {}).get("namespace") or "default"
+    targets = [_selection(where, spec, default_ns) for where, spec in selections(manifest)]
+    return unchecked(manifest) + check(targets, policy, matched)
+
+
+def enforce(
+    manifest: Mapping[str, Any], policy: Policy, matched: Mapping[str, int] | None = None
+) -> None:
+    """Raise :class:`PolicyViolation` listing every violation of ``policy``."""
+    found = violations(manifest, policy, matched)
+    if found:
+        raise PolicyViolation("blast-radius policy refused: " + "; ".join(found))
