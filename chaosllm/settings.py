@@ -16,7 +16,7 @@ from typing import Any
 from chaosllm.errors import ConfigurationError
 from chaosllm.redaction import redact_url as redact
 
-__all__ = ["get_setting", "require_setting", "env_name", "redact"]
+__all__ = ["get_setting", "find_setting", "require_setting", "env_name", "redact"]
 
 def env_name(key: str) -> str:
     return "CHAOSLLM_" + key.upper()
@@ -31,6 +31,25 @@ def _lookup(source: Mapping[str, Any] | None, key: str) -> Any:
     return value
 
 
+def find_setting(
+    key: str,
+    value: Any = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+) -> tuple[Any, str | None]:
+    """The value of ``key`` and where it came from, for messages; (None, None) if unset.
+
+    The place is "argument", "secrets key K", "configuration key K" or "$CHAOSLLM_K".
+    """
+    places = (("argument", value), (f"secrets key {key}", _lookup(secrets, key)),
+              (f"configuration key {key}", _lookup(configuration, key)),
+              (f"${env_name(key)}", os.environ.get(env_name(key))))  # fmt: skip
+    for place, candidate in places:
+        if candidate not in (None, ""):
+            return candidate, place
+    return None, None
+
+
 def get_setting(
     key: str,
     value: Any = None,
@@ -39,13 +58,8 @@ def get_setting(
     default: Any = None,
 ) -> Any:
     """Resolve ``key`` from the argument, secrets, configuration, environment."""
-    for candidate in (value, _lookup(secrets, key), _lookup(configuration, key)):
-        if candidate not in (None, ""):
-            return candidate
-    from_env = os.environ.get(env_name(key))
-    if from_env not in (None, ""):
-        return from_env
-    return default
+    found, place = find_setting(key, value, configuration, secrets)
+    return default if place is None else found
 
 
 def require_setting(

@@ -32,7 +32,7 @@ from typing import Any
 from chaosllm.chaosmesh._selections import selections, unchecked
 from chaosllm.chaosmesh._selector import parse_labels, selector_namespaces
 from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
-from chaosllm.settings import env_name, get_setting
+from chaosllm.settings import find_setting
 
 __all__ = [
     "ALWAYS_FORBIDDEN",
@@ -67,16 +67,6 @@ class Policy:
 
 
 # -- reading and validating the policy ------------------------------------------------
-
-
-def _source(raw: Any, policy: Any, configuration: Any, secrets: Any) -> str:
-    """Where the policy was found, for error messages (get_setting's order)."""
-    if raw is policy:
-        return "the control's policy argument"
-    for name, holder in (("secrets", secrets), ("configuration", configuration)):
-        if isinstance(holder, Mapping) and any(holder.get(k) is raw for k in (SETTING, SETTING.upper())):
-            return f"{name} key {SETTING}"
-    return f"${env_name(SETTING)}"
 
 
 @functools.cache
@@ -122,8 +112,10 @@ def policy_from(
     secrets: Mapping[str, Any] | None = None,
 ) -> Policy:
     """Build the policy from an argument, configuration or the environment."""
-    raw = get_setting(SETTING, policy, configuration, secrets, default={})
-    source = _source(raw, policy, configuration, secrets)
+    raw, place = find_setting(SETTING, policy, configuration, secrets)
+    if place is None:
+        raw, place = {}, "argument"
+    source = "the control's policy argument" if place == "argument" else place
     rules = _validated(raw, source)
     try:
         labels = parse_labels(rules.get("required_labels"), f"{SETTING}.required_labels")
