@@ -104,6 +104,22 @@ def test_exposition_parser_and_histogram_quantile() -> None:
     assert expo.bucket_quantile(0.5, {0.1: 0.0, float("inf"): 0.0}) is None
 
 
+def test_exposition_keeps_names_as_written_and_skips_only_bad_lines() -> None:
+    text = (
+        "# A plain comment.\n"
+        '# HELP jobs_done Jobs done, with "quotes" and a \\\\ in the help.\n'
+        "# TYPE jobs_done counter\n"
+        'jobs_done{queue="say \\"hi\\"",path="C:\\\\tmp\\nx"} 4 1700000000000\n'
+        "jobs_done{queue=unquoted} 99\n"
+        'jobs_done{queue="b"} 6\n'
+    )
+    samples = expo.parse_exposition(text)
+    # a counter declared without _total keeps its name, as PromQL shows it
+    assert expo.total(samples, "jobs_done") == 10 and expo.total(samples, "jobs_done_total") is None
+    (quoted,) = expo.select(samples, "jobs_done", {"queue": 'say "hi"'})
+    assert quoted.labels["path"] == "C:\\tmp\nx" and quoted.value == 4
+
+
 def test_guard_conditions_are_checked_field_by_field() -> None:
     (condition,) = parse_conditions(
         [{"scrape": "http://127.0.0.1:1/metrics", "latency_quantile": {"metric": "h"},
