@@ -52,12 +52,17 @@ def test_seed_slos_load_with_their_comparisons(tmp_path: Path) -> None:
         ("- name: a\n  objective: 1\n  window: 5 min\n  indicator: {query: up}",
          "slos[0] ('a'): field 'window'"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {sql: x}",
-         "slos[0] ('a'): field 'indicator' has unknown kind 'sql'"),
+         "slos[0] ('a'): field 'indicator' has unknown key(s) 'sql' (allowed: ratio, latency, query)"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x}}",
          "slos[0] ('a'): field 'indicator.ratio' needs 'total'"),
         ("- objective: 1\n  window: 5m\n  indicator: {query: up}", "slos[0]: field 'name'"),
         ("- name: a\n  objective: fast\n  window: 5m\n  indicator: {query: up}",
          "slos[0] ('a'): field 'objective'"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x, bad: y, total: z}}",
+         "slos[0] ('a'): field 'indicator.ratio': give exactly one of good, bad (rule: oneOf)"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {latency: {metric: h, quantile: 2}}",
+         "slos[0] ('a'): field 'indicator.latency.quantile' must be a number between 0 and 1, got 2 "
+         "(rule: exclusiveMaximum)"),
     ],
 )
 def test_loader_errors_name_file_entry_and_field(tmp_path: Path, entry: str, message: str) -> None:
