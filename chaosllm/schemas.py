@@ -65,7 +65,8 @@ def _describe(error: Any, field: str) -> str:
         text = f"unknown {noun}(s) " + _names(repr(k) for k in extra) + f" (allowed: {_names(allowed)})"
         return text if not field else f"{subject} has {text}"
     if rule in ("oneOf", "anyOf") and (names := _alternatives(schema, rule)):
-        text = "give exactly one of " + _names(names)
+        quoted = [repr(n) for n in names]
+        text = "give exactly one of " + _names(quoted[:-1]) + " or " + quoted[-1]
         return f"{subject}: {text}" if field else text
     if rule in ("minProperties", "maxProperties") and schema.get("properties"):
         return f"{subject} needs exactly one of {_names(schema['properties'])}"

@@ -59,7 +59,7 @@ def test_seed_slos_load_with_their_comparisons(tmp_path: Path) -> None:
         ("- name: a\n  objective: fast\n  window: 5m\n  indicator: {query: up}",
          "slos[0] ('a'): field 'objective'"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x, bad: y, total: z}}",
-         "slos[0] ('a'): field 'indicator.ratio': give exactly one of good, bad (rule: oneOf)"),
+         "slos[0] ('a'): field 'indicator.ratio': give exactly one of 'good' or 'bad' (rule: oneOf)"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {latency: {metric: h, quantile: 2}}",
          "slos[0] ('a'): field 'indicator.latency.quantile' must be a number between 0 and 1, got 2 "
          "(rule: exclusiveMaximum)"),
@@ -133,10 +133,10 @@ def test_guard_conditions_are_checked_field_by_field() -> None:
     assert condition.source == "metrics"
     with pytest.raises(InvalidArgument, match="guard condition 1: unknown field"):
         parse_conditions([{"query": "up", "above": 1, "treshold": 2}], 0.0, 1)
-    with pytest.raises(InvalidArgument, match="guard condition 2 \\('p95'\\): 'min_samples'"):
+    with pytest.raises(InvalidArgument, match="guard condition 2 \\('p95'\\): field 'min_samples' .*minimum"):
         parse_conditions([{"query": "up", "above": 1},
                           {"name": "p95", "query": "up", "above": 1, "min_samples": 0}], 0.0, 1)
-    with pytest.raises(InvalidArgument, match="give exactly one of query"):
+    with pytest.raises(InvalidArgument, match="give exactly one of 'query', 'error_ratio'"):
         parse_conditions([{"above": 1}], 0.0, 1)
 
 
