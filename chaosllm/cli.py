@@ -4,6 +4,12 @@ Subcommands are registered by small ``command.py`` modules next to the code
 they drive (``chaosllm.report.command``, ``chaosllm.proxy.command``, ...);
 each exposes ``register(subparsers)`` and keeps heavy imports inside its
 handler so that ``chaosllm --help`` stays fast.
+
+What a command produces (tables, JSON, reports) goes to stdout as before;
+progress, warnings and errors go through ``logzero.logger`` to stderr, set up
+the way Chaos Toolkit's own CLI sets up its console: plain messages, coloured
+on a terminal, and with ``--verbose`` debug records with their time and origin
+(an error's traceback among them).
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from logzero import logger
 
 from chaosllm import __version__
 
@@ -116,8 +125,25 @@ def _docs(args: argparse.Namespace) -> int:
     else:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        print(f"wrote {args.output}")
+        logger.info(f"wrote {args.output}")
     return 0
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Console logging for one run of the command, on the ``sys.stderr`` of that run."""
+    import logzero
+
+    if verbose:
+        fmt = "%(color)s[%(asctime)s %(levelname)s] [%(module)s:%(lineno)d]%(end_color)s %(message)s"
+    else:
+        fmt = "%(color)s%(message)s%(end_color)s"
+    logzero.loglevel(logging.DEBUG if verbose else logging.INFO)
+    logzero.formatter(logzero.LogFormatter(fmt=fmt, datefmt="%Y-%m-%d %H:%M:%S"))
+    for handler in logger.handlers:
+        if type(handler) is logging.StreamHandler:
+            # logzero binds its handler to the stderr of its first use; follow the current
+            # one (not setStream, which flushes the old stream, perhaps closed by now)
+            handler.stream = sys.stderr
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"chaosllm {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug records too, with their time and origin")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cleanup = sub.add_parser(
@@ -188,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.verbose)
     handler: Any = getattr(args, "handler", None)
     if handler is None:
         # A command group without its subcommand: show that group's help.
@@ -196,19 +225,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        logger.error("interrupted")
         return 130
     except Exception as exc:
         from chaoslib.exceptions import ChaosException
 
         if isinstance(exc, OSError) and exc.filename:
-            print(f"chaosllm {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            logger.debug("details", exc_info=True)
+            logger.error(f"chaosllm {args.command}: error: {exc.filename}: {exc.strerror}")
             return 1
         if isinstance(exc, ChaosException | OSError | ValueError):
-            print(f"chaosllm {args.command}: error: {exc}", file=sys.stderr)
+            logger.debug("details", exc_info=True)
+            logger.error(f"chaosllm {args.command}: error: {exc}")
             return 1
         raise
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,14 @@
 """Prometheus HTTP API and ``/metrics`` scrapes: ``prometheus_api(...)`` and error translation.
 
-Every request has a real timeout. Authentication comes from secrets (or
-configuration, or the environment): ``prometheus_bearer_token``, or
+The server is ``prometheus_base_url``, the key and meaning chaostoolkit-prometheus
+uses (the base URL, without ``/api/v1``). Requests go through ``requests``, as
+chaostoolkit-prometheus's do, but with what its ``query`` functions lack (see
+docs/DESIGN.md): a connect timeout (2 s) and an answer timeout
+(``prometheus_timeout``, 5 s) on every call, authentication from secrets (or
+configuration, or the environment: ``prometheus_bearer_token``, or
 ``prometheus_username`` with ``prometheus_password``, or credentials in the
-URL. Credentials never appear in an error message.
+URL), and errors translated into :mod:`chaosllm.errors`. Credentials never
+appear in an error message.
 
     with prometheus_api("read error ratio", configuration=cfg, secrets=sec) as api:
         series = api.query('sum(rate(http_requests_total[1m]))')
@@ -13,12 +18,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -89,42 +90,91 @@ def _target(url: str) -> str:
     return f"{parts.hostname or '127.0.0.1'}{port}"
 
 
+def _root(exc: BaseException) -> BaseException:
+    """The innermost exception of a requests error (refused, reset, bad status line...)."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _hide(text: str, hidden: tuple[str, ...]) -> str:
+    for secret in hidden:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secrets_of(authorization: str | None) -> tuple[str, ...]:
+    """The credentials inside an ``Authorization`` value, to keep out of messages."""
+    if not authorization:
+        return ()
+    scheme, _, value = authorization.partition(" ")
+    hidden = [value]
+    if scheme == "Basic":
+        with contextlib.suppress(ValueError):
+            hidden.append(base64.b64decode(value).decode(errors="replace").partition(":")[2])
+    return tuple(h for h in hidden if h)
+
+
 def _fetch(
     url: str, authorization: str | None, timeout: float, what: str, params: Mapping[str, Any]
 ) -> bytes:
-    """GET ``url`` and return the body; every failure becomes a chaosllm error."""
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    req = urllib.request.Request(url + ("?" + query if query else ""), method="GET")
+    """GET ``url`` and return the body; every failure becomes a chaosllm error.
+
+    The connection must open within :data:`DEFAULT_CONNECT_TIMEOUT` (or
+    ``timeout`` when shorter) and the server must answer within ``timeout``.
+    """
+    import requests
+
+    hidden = _secrets_of(authorization)
+    connect = min(DEFAULT_CONNECT_TIMEOUT, timeout)
+    headers = {"Accept": "application/json, text/plain"}
     if authorization:
-        req.add_header("Authorization", authorization)
-    req.add_header("Accept", "application/json, text/plain")
+        headers["Authorization"] = authorization
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
-        detail = body[:300]
+        # A request of its own, no shared session: guard threads query in parallel.
+        resp = requests.get(
+            url, params={k: v for k, v in params.items() if v is not None}, headers=headers,
+            timeout=(connect, timeout),
+        )  # fmt: skip
+        body = resp.content
+    except requests.ConnectTimeout as exc:
+        raise TargetUnreachable(f"could not {what}: no connection after {connect:.1f} s") from exc
+    except requests.ReadTimeout as exc:
+        raise TargetUnreachable(f"could not {what}: no answer after {timeout:.1f} s") from exc
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise TargetUnreachable(f"could not {what}: broken answer ({type(_root(exc)).__name__})") from exc
+    except requests.RequestException as exc:
+        root = _root(exc)
+        if isinstance(root, OSError) and root.strerror:
+            reason = root.strerror.lower()
+            raise TargetUnreachable(
+                f"could not {what}: {reason} (connect timeout {connect:.1f} s)"
+            ) from exc
+        # cut off mid-answer, or not HTTP at all
+        raise TargetUnreachable(f"could not {what}: broken answer ({type(root).__name__})") from exc
+    try:
+        resp.raise_for_status()
+    except requests.HTTPError as exc:
+        text = body.decode(errors="replace")
+        detail = text[:300]
         with contextlib.suppress(ValueError, AttributeError):
-            detail = str(json.loads(body).get("error", detail))
-        if exc.code in (401, 403):
+            detail = str(json.loads(text).get("error", detail))
+        detail = _hide(detail, hidden)
+        code = resp.status_code
+        if code in (401, 403):
             raise ConfigurationError(
-                f"could not {what}: HTTP {exc.code} (check prometheus_bearer_token or "
+                f"could not {what}: HTTP {code} (check prometheus_bearer_token or "
                 f"prometheus_username/prometheus_password)"
             ) from exc
-        if exc.code in (400, 422):
+        if code in (400, 422):
             raise InvalidArgument(f"could not {what}: {detail}") from exc
-        raise FaultFailed(f"could not {what}: HTTP {exc.code} {detail}") from exc
-    except TimeoutError as exc:
-        raise TargetUnreachable(f"could not {what}: no answer after {timeout:.1f} s") from exc
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError | socket.timeout):
-            raise TargetUnreachable(f"could not {what}: no answer after {timeout:.1f} s") from exc
-        raise TargetUnreachable(f"could not {what}: {reason} (timeout {timeout:.1f} s)") from exc
-    except OSError as exc:
-        raise TargetUnreachable(f"could not {what}: {exc} (timeout {timeout:.1f} s)") from exc
-    except http.client.HTTPException as exc:  # cut off mid-answer, or not HTTP at all
-        raise TargetUnreachable(f"could not {what}: broken answer ({type(exc).__name__})") from exc
+        raise FaultFailed(f"could not {what}: HTTP {code} {detail}") from exc
+    return bytes(body)
 
 
 class PrometheusAPI:
@@ -157,7 +207,8 @@ class PrometheusAPI:
         except ValueError as exc:
             raise FaultFailed(f"could not {what}: the answer is not JSON") from exc
         if body.get("status") != "success":
-            raise FaultFailed(f"could not {what}: {body.get('error', body.get('status'))}")
+            problem = _hide(str(body.get("error", body.get("status"))), _secrets_of(self._authorization))
+            raise FaultFailed(f"could not {what}: {problem}")
         return body.get("data")
 
     def query(self, promql: str, at: float | None = None) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
+from chaosllm.schemas import first_problem
 from chaosllm.slo import exposition as expo
 from chaosllm.slo.promql import (
     availability_query,
@@ -27,8 +29,7 @@ __all__ = ["Condition", "parse_conditions", "ScrapeState", "build_query", "PROME
 
 PROMETHEUS_KINDS = ("query", "error_ratio", "availability", "latency_quantile")
 SCRAPE_KINDS = ("metric", "error_ratio", "availability", "latency_quantile")
-_KNOWN = {"name", "above", "below", "for", "min_samples", "scrape", "labels", *PROMETHEUS_KINDS,
-          *SCRAPE_KINDS}
+SCHEMA = Path(__file__).with_name("guard-conditions.schema.json")
 
 
 @dataclass
@@ -78,8 +79,8 @@ class Condition:
         )
 
 
-def _where(index: int, raw: Mapping[str, Any]) -> str:
-    name = raw.get("name")
+def _where(index: int, raw: Any) -> str:
+    name = raw.get("name") if isinstance(raw, Mapping) else None
     return f"guard condition {index + 1}" + (f" ({name!r})" if name else "")
 
 
@@ -122,53 +123,37 @@ def build_query(kind: str, spec: Any, where: str) -> str:
 def parse_conditions(
     raw_conditions: Any, default_for: float, default_min_samples: int
 ) -> list[Condition]:
-    """Check and parse the ``conditions`` argument; errors name the condition and field."""
-    if not isinstance(raw_conditions, list) or not raw_conditions:
-        raise InvalidArgument("guard: 'conditions' must be a non-empty list")
+    """Check and parse the ``conditions`` argument; errors name the condition, the field and the rule.
+
+    ``guard-conditions.schema.json`` checks the shape; what it cannot (a
+    threshold or duration that parses, PromQL that builds) is checked here.
+    """
+    problem = first_problem(raw_conditions, SCHEMA, entry_depth=1)
+    if problem is not None:
+        entry, text = problem
+        where = _where(entry[0], raw_conditions[entry[0]]) if entry else "guard: 'conditions'"
+        raise InvalidArgument(f"{where}: {text}")
+    if isinstance(default_min_samples, bool) or not isinstance(default_min_samples, int) or (
+        default_min_samples < 1
+    ):
+        raise InvalidArgument("guard: 'min_samples' must be an integer >= 1")
     parsed: list[Condition] = []
     for index, raw in enumerate(raw_conditions):
-        if not isinstance(raw, Mapping):
-            raise InvalidArgument(f"guard condition {index + 1} must be an object")
         where = _where(index, raw)
-        unknown = sorted(set(raw) - _KNOWN)
-        if unknown:
-            raise InvalidArgument(f"{where}: unknown field(s) {', '.join(unknown)}")
         scrape = raw.get("scrape")
-        allowed = SCRAPE_KINDS if scrape else PROMETHEUS_KINDS
-        kinds = [k for k in allowed if k in raw]
-        if len(kinds) != 1:
-            raise InvalidArgument(
-                f"{where}: give exactly one of {', '.join(allowed)}"
-                + (" (with 'scrape')" if scrape else "")
-            )
-        ops = [k for k in ("above", "below") if k in raw]
-        if len(ops) != 1:
-            raise InvalidArgument(f"{where}: give exactly one of 'above' or 'below'")
-        kind, op_key = kinds[0], ops[0]
-        threshold = parse_threshold(raw[op_key], f"{where}: '{op_key}'")
-        for_seconds = parse_duration(raw.get("for", default_for), f"{where}: 'for'")
-        min_samples = raw.get("min_samples", default_min_samples)
-        if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
-            raise InvalidArgument(f"{where}: 'min_samples' must be an integer >= 1")
+        kind = next(k for k in (SCRAPE_KINDS if scrape else PROMETHEUS_KINDS) if k in raw)
+        op_key = "above" if "above" in raw else "below"
+        threshold = parse_threshold(raw[op_key], f"{where}: field '{op_key}'")
+        for_seconds = parse_duration(raw.get("for", default_for), f"{where}: field 'for'")
         spec = raw[kind]
-        labels = raw.get("labels") or {}
-        if scrape:
-            if not isinstance(scrape, str) or not scrape.startswith(("http://", "https://")):
-                raise InvalidArgument(f"{where}: 'scrape' must be an http(s) URL of a /metrics page")
-            if kind == "metric":
-                if not isinstance(spec, str):
-                    raise InvalidArgument(f"{where}: 'metric' must be a metric name")
-            elif not isinstance(spec, Mapping) or "metric" not in spec:
-                raise InvalidArgument(f"{where}: '{kind}' needs 'metric'")
-            query = None
-        else:
-            query = build_query(kind, spec, where)
         parsed.append(
             Condition(
                 index=index, kind=kind, spec=spec, op=">" if op_key == "above" else "<",
                 threshold=threshold, label=str(raw.get("name") or _label(kind, spec)),
-                scrape_url=scrape or None, for_seconds=for_seconds, min_samples=min_samples,
-                query=query, labels=dict(labels),
+                scrape_url=scrape or None, for_seconds=for_seconds,
+                min_samples=raw.get("min_samples", default_min_samples),
+                query=None if scrape else build_query(kind, spec, where),
+                labels=dict(raw.get("labels") or {}),
             )  # fmt: skip
         )
     return parsed

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from logzero import logger
+
 __all__ = ["register"]
 
 
@@ -73,10 +75,10 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         count, problems = verify_log(Path(args.file), args.head)
     except OSError as exc:
-        print(f"chaosllm audit verify: error: {args.file}: {exc.strerror}", file=sys.stderr)
+        logger.error(f"chaosllm audit verify: error: {args.file}: {exc.strerror}")
         return 1
     except ValueError as exc:
-        print(f"chaosllm audit verify: error: {exc}", file=sys.stderr)
+        logger.error(f"chaosllm audit verify: error: {exc}")
         return 1
     if problems:
         for problem in problems:
@@ -158,6 +160,6 @@ def _approve(args: argparse.Namespace) -> int:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        print(f"wrote {args.output}: {args.approver} approves {approval['experiment_digest']} "
-              f"on {args.environment} until {approval['expires_at']}")  # fmt: skip
+        logger.info(f"wrote {args.output}: {args.approver} approves {approval['experiment_digest']} "
+                    f"on {args.environment} until {approval['expires_at']}")  # fmt: skip
     return 0

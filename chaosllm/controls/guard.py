@@ -62,24 +62,18 @@ gets, under ``extensions``::
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import signal
 import threading
-import time
-from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
-from chaosllm.controls._conditions import Condition, ScrapeState, parse_conditions
 from chaosllm.controls._experiment import flat_secrets
-from chaosllm.errors import ChaosLLMError, InvalidArgument
-from chaosllm.faults import parse_duration
+from chaosllm.controls._interrupt import install_interrupter, run_rollbacks
+from chaosllm.controls._poller import Guard
+from chaosllm.errors import InvalidArgument
 from chaosllm.journal_keys import GUARD_EXTENSION
-from chaosllm.settings import redact
 
 __all__ = [
     "Guard",
@@ -97,268 +91,6 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit")
 EXTENSION_NAME = GUARD_EXTENSION
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
-
-
-class Guard:
-    """Background evaluation of abort conditions for one experiment run."""
-
-    def __init__(
-        self,
-        conditions: list[Any],
-        interval: Any = "1s",
-        min_samples: int = 1,
-        for_: Any = "0s",
-        on_no_data: str = "ignore",
-        prometheus_base_url: str | None = None,
-        configuration: Mapping[str, Any] | None = None,
-        secrets: Mapping[str, Any] | None = None,
-        interrupt: Callable[[], None] | None = None,
-    ) -> None:
-        self.interval = parse_duration(interval, "guard: 'interval'")
-        if self.interval <= 0:
-            raise InvalidArgument("guard: 'interval' must be above zero")
-        if on_no_data not in ("ignore", "breach"):
-            raise InvalidArgument("guard: 'on_no_data' must be 'ignore' or 'breach'")
-        self.raw_conditions = list(conditions or [])
-        self.conditions = parse_conditions(
-            conditions, parse_duration(for_, "guard: 'for'"), min_samples
-        )
-        self.on_no_data = on_no_data
-        self.prometheus_base_url = prometheus_base_url
-        self.configuration = configuration
-        self.secrets = secrets
-        self._interrupt = interrupt or _signal_self
-        self.can_interrupt = interrupt is not None
-        self.restore_handler: Callable[[], Any] | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.in_method = False
-        self.aborted = False
-        self.breaches: list[dict[str, Any]] = []
-        self.samples = 0
-        self.errors = 0
-        self.resignals = 0
-        self.rollbacks_seen = False
-        self.rollbacks_run_by: str | None = None
-        self.rollback_runs: list[Any] | None = None
-        self.rollback_strategy = "default"
-        self.reported = False
-        self.started = False
-
-    # lifecycle -----------------------------------------------------------
-    def start(self) -> None:
-        """Start watching (once): the method is starting."""
-        with self._lock:
-            if self.started:
-                return
-            self.started = True
-            self.in_method = True
-        groups: dict[str, list[Condition]] = {}
-        for condition in self.conditions:
-            key = condition.scrape_url or f"prometheus#{condition.index}"
-            groups.setdefault(key, []).append(condition)
-        for key, members in groups.items():
-            self._spawn(f"chaosllm-guard {key}", self._poll, members)
-
-    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def method_ended(self) -> None:
-        # a plain store: the signal handler may run while this thread holds _lock
-        self.in_method = False
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=max(2.0, self.interval * 2))
-        self._threads.clear()
-
-    # evaluation ----------------------------------------------------------
-    def _poll(self, members: list[Condition]) -> None:
-        fetch = self._scraper(members) if members[0].scrape_url else self._querier(members[0])
-        while not self._stop.is_set():
-            tick = time.monotonic()
-            try:
-                values = fetch()
-            except Exception as exc:  # whatever the source does, the guard keeps watching
-                self.errors += 1
-                shown = exc if isinstance(exc, ChaosLLMError) else f"{type(exc).__name__}: {exc}"
-                logger.warning(f"chaosllm guard: {shown}")
-                values = [None] * len(members)
-            for condition, value in zip(members, values, strict=True):
-                self.judge(condition, value)
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - tick)))
-
-    def _querier(self, condition: Condition) -> Callable[[], list[float | None]]:
-        from chaosllm._clients.prometheus import prometheus_api
-        from chaosllm.slo.promql import single_value
-
-        assert condition.query is not None
-        query = condition.query
-
-        def fetch() -> list[float | None]:
-            with prometheus_api(
-                f"evaluate guard condition {condition.text!r}", self.prometheus_base_url,
-                self.configuration, self.secrets, timeout=max(1.0, 2 * self.interval),
-            ) as api:  # fmt: skip
-                return [single_value(api, query)]
-
-        return fetch
-
-    def _scraper(self, members: list[Condition]) -> Callable[[], list[float | None]]:
-        from chaosllm._clients.prometheus import scrape
-        from chaosllm.slo.exposition import parse_exposition
-
-        url = members[0].scrape_url
-        assert url is not None
-        state = ScrapeState()
-
-        def fetch() -> list[float | None]:
-            samples = parse_exposition(scrape(url, timeout=max(1.0, 2 * self.interval)))
-            return [state.value(condition, samples) for condition in members]
-
-        return fetch
-
-    def judge(self, condition: Condition, value: float | None) -> None:
-        """Judge one sample the moment it arrives; interrupt on a confirmed breach."""
-        now = time.time()
-        self.samples += 1
-        breaching = condition.breaching(value) or (value is None and self.on_no_data == "breach")
-        if not condition.observe(breaching, time.monotonic()):
-            return
-        with self._lock:
-            condition.triggered = True
-            self.breaches.append(
-                {
-                    "condition": condition.text,
-                    "observed": value,
-                    "threshold": condition.threshold,
-                    "at": _iso(now),
-                    "source": condition.source,
-                }
-            )
-            first = not self.aborted
-            self.aborted = True
-            interrupt = first and self.in_method and self.can_interrupt
-        shown = "no data" if value is None else f"{value:g}"
-        logger.critical(f"chaosllm guard: {condition.text} (observed {shown})")
-        if interrupt:
-            logger.critical("chaosllm guard: interrupting the method; rollbacks will run")
-            self._interrupt()
-            self._spawn("chaosllm-guard interrupter", self.keep_interrupting)
-
-    def keep_interrupting(self) -> None:
-        """Signal the main thread until the method has really stopped.
-
-        One signal is not always enough: chaoslib sleeps an activity's
-        ``pauses.after`` in a ``finally`` block, so an interruption raised
-        during the activity still waits out the whole pause.
-        """
-        while not self._stop.wait(RESIGNAL_EVERY):
-            with self._lock:
-                if not self.in_method:
-                    return
-                self.resignals += 1
-                self._interrupt()
-
-    # journal -------------------------------------------------------------
-    def extension(self) -> dict[str, Any]:
-        return {
-            "name": EXTENSION_NAME,
-            "aborted": self.aborted,
-            "conditions": [_shown(c) for c in self.raw_conditions],
-            "breaches": list(self.breaches),
-            "rollbacks_run_by": self.rollbacks_run_by,
-            "samples": self.samples,
-            "errors": self.errors,
-        }
-
-
-RESIGNAL_EVERY = 0.1
-
-
-def _shown(condition: Any) -> Any:
-    """A condition as configured, with any password in its scrape URL hidden."""
-    if isinstance(condition, dict) and isinstance(condition.get("scrape"), str):
-        return {**condition, "scrape": redact(condition["scrape"])}
-    return condition
-
-
-def _code(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name).__code__
-    except (ImportError, AttributeError):
-        return None
-
-
-def _on_stack(frame: Any, code: Any) -> bool:
-    if code is None:
-        return True
-    while frame is not None:
-        if frame.f_code is code:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _in_method(frame: Any) -> bool:
-    """True while the main thread's stack still runs chaoslib's method."""
-    return _on_stack(frame, _code("chaoslib.run", "apply_activities"))
-
-
-def _in_method_activity(frame: Any) -> bool:
-    """True while the main thread runs a method activity or its pause; not while
-    chaoslib waits for the method's background activities, so that the
-    rollbacks start after every activity has ended, as Chaos Toolkit orders them."""
-    return _in_method(frame) and _on_stack(frame, _code("chaoslib.activity", "execute_activity"))
-
-
-def install_interrupter(guard: Guard) -> bool:
-    """Wrap chaoslib's SIGUSR1 handler so that the guard can stop the method.
-
-    A real signal is needed: it wakes a main thread blocked in ``time.sleep``
-    (a pause) or waiting for a process probe, which an exception injected
-    from another thread cannot do. The wrapper raises chaoslib's own
-    ``SystemExit(20)`` (interrupted, rollbacks allowed) only while a method
-    activity runs on the main thread, so a late signal never cuts short the
-    wait for background activities or the rollbacks.
-    Must be called from the main thread, where chaoslib runs controls.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    previous = signal.getsignal(signal.SIGUSR1)
-    if not callable(previous):
-        logger.warning("chaosllm guard: not run by Chaos Toolkit; breaches are only recorded")
-        return False
-
-    def handler(signum: int, frame: Any) -> None:
-        if not guard.aborted:
-            previous(signum, frame)
-            return
-        if guard.in_method and _in_method_activity(frame):
-            raise SystemExit(20)
-        if not _in_method(frame):
-            guard.in_method = False
-
-    signal.signal(signal.SIGUSR1, handler)
-    guard.restore_handler = lambda: signal.signal(signal.SIGUSR1, previous)
-    guard.can_interrupt = True
-    return True
-
-
-def _signal_self() -> None:
-    # Aimed at the main thread: a process-wide kill() sent from this thread is
-    # sometimes taken by this thread, and the main thread sleeps on (measured:
-    # 2 trials in 12 of the safeguards benchmark waited out a 10 s pause).
-    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
 
 
 _current: Guard | None = None
@@ -492,23 +224,13 @@ def after_rollback_control(context: Any, **arguments: Any) -> None:
 def _run_rollbacks(
     guard: Guard, experiment: dict[str, Any], configuration: Any, secrets: Any
 ) -> None:
-    """Play the experiment's rollbacks once, as chaoslib would."""
-    from chaoslib.run import EventHandlerRegistry, apply_rollbacks, get_background_pools
-
+    """Play the experiment's rollbacks once, and note that the guard ran them."""
     if not experiment.get("rollbacks"):
         return
     logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
                    "running them now")  # fmt: skip
     guard.rollbacks_run_by = EXTENSION_NAME
-    _, pool = get_background_pools(experiment)
-    guard.rollback_runs = []
-    try:
-        apply_rollbacks(
-            experiment, configuration, secrets, pool, experiment.get("dry"),
-            EventHandlerRegistry(), guard.rollback_runs,
-        )  # fmt: skip
-    except (InterruptExecution, KeyboardInterrupt, SystemExit) as exc:
-        logger.error(f"chaosllm guard: rollbacks were interrupted: {exc!r}")
+    guard.rollback_runs = run_rollbacks(experiment, configuration, secrets)
 
 
 def after_experiment_control(

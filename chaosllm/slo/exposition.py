@@ -1,11 +1,14 @@
 """The Prometheus text exposition format, parsed, and what the guard computes from it.
 
-A scrape gives cumulative counters, so ratios and quantiles come from the
-difference between two scrapes: ``delta_ratio`` and ``delta_quantile``.
+Pages are parsed by ``prometheus_client``'s text parser into flat samples.
+A scrape gives cumulative counters, so the guard takes ratios and quantiles
+from the difference between two scrapes: ``total`` and ``buckets`` read one
+scrape, ``bucket_quantile`` interpolates a histogram as Prometheus does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -20,9 +23,7 @@ __all__ = [
     "bucket_quantile",
 ]
 
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(?:\s+\S+)?\s*$")
-_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
-_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+_TYPE_LINE = re.compile(r"^\s*#\s*TYPE\b")
 
 
 @dataclass(frozen=True)
@@ -32,44 +33,34 @@ class Sample:
     value: float
 
 
-def _unescape(text: str) -> str:
-    return re.sub(r"\\[\\\"n]", lambda m: _ESCAPES[m.group(0)], text)
+def _parse(text: str) -> list[Sample]:
+    from prometheus_client.parser import text_string_to_metric_families
 
-
-def _number(text: str) -> float:
-    lowered = text.lower()
-    if lowered in ("+inf", "inf"):
-        return math.inf
-    if lowered == "-inf":
-        return -math.inf
-    return float(text)
+    return [
+        Sample(s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
 
 
 def parse_exposition(text: str) -> list[Sample]:
-    """Every sample of a ``/metrics`` page; comments and malformed lines are skipped."""
-    samples: list[Sample] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.match(line)
-        if match is None:
-            continue
-        labels: dict[str, str] = {}
-        body = match.group(3) or ""
-        pos = 0
-        while pos < len(body):
-            label = _LABEL.match(body, pos)
-            if label is None:
-                break
-            labels[label.group(1)] = _unescape(label.group(2))
-            pos = label.end()
-        try:
-            value = _number(match.group(4))
-        except ValueError:
-            continue
-        samples.append(Sample(match.group(1), labels, value))
-    return samples
+    """Every sample of a ``/metrics`` page, named as the page writes it.
+
+    Parsed by ``prometheus_client``'s text parser. ``# TYPE`` lines are left
+    out first: the parser renames the samples of a counter declared without
+    ``_total`` (``x`` becomes ``x_total``), while conditions name series as
+    the page and PromQL show them. A malformed line is skipped, not fatal.
+    """
+    lines = [line for line in text.splitlines() if not _TYPE_LINE.match(line)]
+    try:
+        return _parse("\n".join(lines) + "\n")
+    except ValueError:
+        # The parser stops at the first line it refuses: keep every other one.
+        samples: list[Sample] = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                samples.extend(_parse(line + "\n"))
+        return samples
 
 
 def select(samples: list[Sample], name: str, labels: Mapping[str, str] | None = None) -> list[Sample]:
@@ -95,7 +86,7 @@ def buckets(
     out: dict[float, float] = {}
     for s in select(samples, metric + "_bucket", labels):
         if "le" in s.labels:
-            le = _number(s.labels["le"])
+            le = float(s.labels["le"])
             out[le] = out.get(le, 0.0) + s.value
     return out
 

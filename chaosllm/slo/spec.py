@@ -39,13 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from chaosllm.errors import ConfigurationError, InvalidArgument
+from chaosllm.schemas import first_problem
 from chaosllm.slo.promql import check_window, latency_quantile_query
 from chaosllm.thresholds import parse_threshold
 
 __all__ = ["SLO", "load_slos", "find_slo", "parse_objective"]
 
 _COMPARISON = re.compile(r"^\s*(>=|<=|>|<)?\s*(.+?)\s*$")
-_SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.S)
+SCHEMA = Path(__file__).with_name("slo-file.schema.json")
 
 
 @dataclass(frozen=True)
@@ -105,59 +106,25 @@ def parse_objective(value: Any, default_comparison: str, what: str) -> tuple[str
     return default_comparison, parse_threshold(value, what)
 
 
-def _indicator(raw: Any, where: str) -> tuple[str, dict[str, Any]]:
-    if not isinstance(raw, dict) or len(raw) != 1:
-        raise ConfigurationError(f"{where}: field 'indicator' needs exactly one of ratio, latency, query")
-    kind, spec = next(iter(raw.items()))
-    if kind == "query":
-        if not isinstance(spec, str) or not spec.strip():
-            raise ConfigurationError(f"{where}: field 'indicator.query' must be a PromQL string")
-        return kind, {"query": spec}
-    if kind == "latency":
-        if not isinstance(spec, dict) or not isinstance(spec.get("metric"), str):
-            raise ConfigurationError(f"{where}: field 'indicator.latency.metric' is required")
-        return kind, dict(spec)
+def _entry(raw: dict[str, Any], where: str) -> SLO:
+    """An entry the schema accepted, with what a schema cannot check: numbers and PromQL."""
+    (kind, spec), = raw["indicator"].items()
+    spec = {"query": spec} if kind == "query" else dict(spec)
     if kind == "ratio":
-        if not isinstance(spec, dict) or "total" not in spec or ("good" in spec) == ("bad" in spec):
-            raise ConfigurationError(
-                f"{where}: field 'indicator.ratio' needs 'total' and one of 'good' or 'bad'"
-            )
-        for key in ("good", "bad", "total"):
-            if key in spec and not (isinstance(spec[key], str) and _SELECTOR.match(spec[key].strip())):
-                raise ConfigurationError(
-                    f"{where}: field 'indicator.ratio.{key}' must be a series selector "
-                    f"such as http_requests_total{{job=\"api\"}}"
-                )
-        return kind, {k: str(v).strip() for k, v in spec.items()}
-    raise ConfigurationError(
-        f"{where}: field 'indicator' has unknown kind {kind!r} (use ratio, latency or query)"
-    )
-
-
-def _entry(raw: Any, index: int, path: str) -> SLO:
-    name = raw.get("name") if isinstance(raw, dict) else None
-    where = f"{path}: slos[{index}]" + (f" ({name!r})" if name else "")
-    if not isinstance(raw, dict):
-        raise ConfigurationError(f"{where}: each entry must be a mapping")
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError(f"{where}: field 'name' is required")
-    kind, spec = _indicator(raw.get("indicator"), where)
-    objective = raw.get("objective", raw.get("target"))
-    if objective is None:
-        raise ConfigurationError(f"{where}: field 'objective' is required")
+        spec = {k: str(v).strip() for k, v in spec.items()}
     default = ">=" if kind == "ratio" else "<="
     try:
-        comparison, value = parse_objective(objective, default, f"{where}: field 'objective'")
-        window = check_window(str(raw.get("window", "")), f"{where}: field 'window'")
-        slo = SLO(name, value, comparison, window, kind, spec)
-        slo.query()  # builds, so a bad latency quantile or metric name is reported here
+        comparison, value = parse_objective(raw["objective"], default, f"{where}: field 'objective'")
+        window = check_window(raw["window"], f"{where}: field 'window'")
+        slo = SLO(raw["name"], value, comparison, window, kind, spec)
+        slo.query()  # builds, so a bad metric name is reported here
     except InvalidArgument as exc:
         raise ConfigurationError(str(exc)) from exc
     return slo
 
 
 def load_slos(path: str | Path) -> list[SLO]:
-    """Read and check an SLO file; errors name the file, the entry and the field."""
+    """Read and check an SLO file; errors name the file, the entry, the field and the rule."""
     import yaml
 
     shown = str(path)
@@ -167,14 +134,34 @@ def load_slos(path: str | Path) -> list[SLO]:
         raise ConfigurationError(f"could not read SLO file {shown}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{shown}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("slos"), list):
-        raise ConfigurationError(f"{shown}: expected a top-level 'slos' list")
-    slos = [_entry(raw, i, shown) for i, raw in enumerate(data["slos"])]
+    if isinstance(data, dict) and isinstance(data.get("slos"), list):
+        # ``target`` is another name for ``objective``
+        data["slos"] = [
+            {**raw, "objective": raw["target"]}
+            if isinstance(raw, dict) and "objective" not in raw and "target" in raw else raw
+            for raw in data["slos"]
+        ]  # fmt: skip
+    problem = first_problem(data, SCHEMA, entry_depth=2)
+    if problem is not None:
+        entry, text = problem
+        raise ConfigurationError(f"{_where(shown, data, entry)}: {text}")
+    slos = [
+        _entry(raw, _where(shown, data, ("slos", index))) for index, raw in enumerate(data["slos"])
+    ]
     names = [s.name for s in slos]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigurationError(f"{shown}: duplicate SLO name(s) {', '.join(duplicates)}")
     return slos
+
+
+def _where(shown: str, data: Any, entry: tuple[Any, ...]) -> str:
+    """``slos.yaml: slos[2] ('error_rate')`` for an entry; ``slos.yaml`` for the file."""
+    if len(entry) < 2:
+        return shown
+    raw = data["slos"][entry[1]]
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"{shown}: slos[{entry[1]}]" + (f" ({name!r})" if isinstance(name, str) and name else "")
 
 
 def find_slo(path: str | Path, name: str) -> SLO:

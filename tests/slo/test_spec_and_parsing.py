@@ -52,12 +52,17 @@ def test_seed_slos_load_with_their_comparisons(tmp_path: Path) -> None:
         ("- name: a\n  objective: 1\n  window: 5 min\n  indicator: {query: up}",
          "slos[0] ('a'): field 'window'"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {sql: x}",
-         "slos[0] ('a'): field 'indicator' has unknown kind 'sql'"),
+         "slos[0] ('a'): field 'indicator' has unknown key(s) 'sql' (allowed: ratio, latency, query)"),
         ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x}}",
          "slos[0] ('a'): field 'indicator.ratio' needs 'total'"),
         ("- objective: 1\n  window: 5m\n  indicator: {query: up}", "slos[0]: field 'name'"),
         ("- name: a\n  objective: fast\n  window: 5m\n  indicator: {query: up}",
          "slos[0] ('a'): field 'objective'"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {ratio: {good: x, bad: y, total: z}}",
+         "slos[0] ('a'): field 'indicator.ratio': give exactly one of 'good' or 'bad' (rule: oneOf)"),
+        ("- name: a\n  objective: 1\n  window: 5m\n  indicator: {latency: {metric: h, quantile: 2}}",
+         "slos[0] ('a'): field 'indicator.latency.quantile' must be a number between 0 and 1, got 2 "
+         "(rule: exclusiveMaximum)"),
     ],
 )
 def test_loader_errors_name_file_entry_and_field(tmp_path: Path, entry: str, message: str) -> None:
@@ -104,6 +109,22 @@ def test_exposition_parser_and_histogram_quantile() -> None:
     assert expo.bucket_quantile(0.5, {0.1: 0.0, float("inf"): 0.0}) is None
 
 
+def test_exposition_keeps_names_as_written_and_skips_only_bad_lines() -> None:
+    text = (
+        "# A plain comment.\n"
+        '# HELP jobs_done Jobs done, with "quotes" and a \\\\ in the help.\n'
+        "# TYPE jobs_done counter\n"
+        'jobs_done{queue="say \\"hi\\"",path="C:\\\\tmp\\nx"} 4 1700000000000\n'
+        "jobs_done{queue=unquoted} 99\n"
+        'jobs_done{queue="b"} 6\n'
+    )
+    samples = expo.parse_exposition(text)
+    # a counter declared without _total keeps its name, as PromQL shows it
+    assert expo.total(samples, "jobs_done") == 10 and expo.total(samples, "jobs_done_total") is None
+    (quoted,) = expo.select(samples, "jobs_done", {"queue": 'say "hi"'})
+    assert quoted.labels["path"] == "C:\\tmp\nx" and quoted.value == 4
+
+
 def test_guard_conditions_are_checked_field_by_field() -> None:
     (condition,) = parse_conditions(
         [{"scrape": "http://127.0.0.1:1/metrics", "latency_quantile": {"metric": "h"},
@@ -112,10 +133,10 @@ def test_guard_conditions_are_checked_field_by_field() -> None:
     assert condition.source == "metrics"
     with pytest.raises(InvalidArgument, match="guard condition 1: unknown field"):
         parse_conditions([{"query": "up", "above": 1, "treshold": 2}], 0.0, 1)
-    with pytest.raises(InvalidArgument, match="guard condition 2 \\('p95'\\): 'min_samples'"):
+    with pytest.raises(InvalidArgument, match="guard condition 2 \\('p95'\\): field 'min_samples' .*minimum"):
         parse_conditions([{"query": "up", "above": 1},
                           {"name": "p95", "query": "up", "above": 1, "min_samples": 0}], 0.0, 1)
-    with pytest.raises(InvalidArgument, match="give exactly one of query"):
+    with pytest.raises(InvalidArgument, match="give exactly one of 'query', 'error_ratio'"):
         parse_conditions([{"above": 1}], 0.0, 1)
 
 

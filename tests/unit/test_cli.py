@@ -66,6 +66,24 @@ def test_unwritable_output_is_a_one_line_error(tmp_path: Path, capsys: pytest.Ca
     assert capsys.readouterr().err == f"chaosllm docs: error: {tmp_path}: Is a directory\n"
 
 
+def test_progress_and_errors_are_logged_to_stderr_with_details_under_verbose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "ACTIVITIES.md"
+    assert main(["docs", "-o", str(output)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"wrote {output}\n"
+
+    assert main(["--verbose", "docs", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    # the debug record carries the traceback; the error keeps its one line, now dated
+    assert "DEBUG] [cli:" in err and "IsADirectoryError" in err
+    assert "ERROR] [cli:" in err and f"chaosllm docs: error: {tmp_path}: Is a directory\n" in err
+
+    assert main(["docs", "-o", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"chaosllm docs: error: {tmp_path}: Is a directory\n"
+
+
 def test_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["proxy", "serve", "--port", "99999"])
