@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["first_problem", "load_schema"]
+__all__ = ["first_problem", "all_problems", "load_schema"]
 
 
 @functools.cache
@@ -70,10 +70,23 @@ def _describe(error: Any, field: str) -> str:
         return f"{subject}: {text}" if field else text
     if rule in ("minProperties", "maxProperties") and schema.get("properties"):
         return f"{subject} needs exactly one of {_names(schema['properties'])}"
-    if hint and rule in ("type", "pattern", "minLength", "minimum", "exclusiveMinimum",
+    if hint and field and rule in ("type", "pattern", "minLength", "minimum", "exclusiveMinimum",
                          "exclusiveMaximum", "maximum", "format", "minItems"):  # fmt: skip
         return f"{subject + ' ' if subject else ''}must be {hint}, got {value!r}"
     return f"{subject}: {error.message}" if subject else error.message
+
+
+def _errors(instance: Any, schema_path: Path) -> list[Any]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
+    return list(validator.iter_errors(instance))
+
+
+def all_problems(instance: Any, schema_path: Path) -> list[str]:
+    """Every error of ``instance`` against the schema, one text each, in path order."""
+    errors = sorted(_errors(instance, schema_path), key=lambda e: _order(tuple(e.absolute_path)))
+    return [f"{_describe(e, '.'.join(map(str, e.absolute_path)))} (rule: {e.validator})" for e in errors]
 
 
 def first_problem(
@@ -84,12 +97,9 @@ def first_problem(
     The first entry with an error wins (the order a reader scans the file);
     within it, ``jsonschema``'s most relevant error.
     """
-    import jsonschema
     from jsonschema.exceptions import best_match
 
-    schema = load_schema(schema_path)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = list(validator.iter_errors(instance))
+    errors = _errors(instance, schema_path)
     if not errors:
         return None
     first = min((tuple(e.absolute_path)[:entry_depth] for e in errors), key=_order)

@@ -21,7 +21,6 @@ on every Chaos Mesh activity of an experiment before it starts.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +31,7 @@ from typing import Any
 from chaosllm.chaosmesh._selections import selections, unchecked
 from chaosllm.chaosmesh._selector import parse_labels, selector_namespaces
 from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
+from chaosllm.schemas import all_problems
 from chaosllm.settings import find_setting
 
 __all__ = [
@@ -69,40 +69,15 @@ class Policy:
 # -- reading and validating the policy ------------------------------------------------
 
 
-@functools.cache
-def _validator() -> Any:
-    # jsonschema is imported on first use, so that loading the actions stays light.
-    import jsonschema
-
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _describe(error: Any) -> str:
-    """One schema error as "key K: what is wrong (rule R: what is expected)"."""
-    if error.validator == "additionalProperties":
-        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        known = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown key(s) {', '.join(unknown)} (rule additionalProperties: the keys are {known})"
-    path = list(error.absolute_path)
-    key = ".".join(map(str, path)) or "(the whole policy)"
-    # The rule is explained by the description of the top-level key it belongs to.
-    schema = _validator().schema
-    expected = (schema["properties"].get(path[0], {}) if path else schema).get("description")
-    rule = f"rule {error.validator}" + (f": {expected}" if expected else "")
-    return f"key {key}: {error.message} ({rule})"
-
-
 def _validated(raw: Any, source: str) -> Mapping[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
             raise ConfigurationError(f"{SETTING} from {source} is not valid JSON: {exc}") from exc
-    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        problems = "; ".join(_describe(error) for error in errors)
-        raise ConfigurationError(f"{SETTING} from {source} breaks {SCHEMA.name}: {problems}")
+    problems = all_problems(raw, SCHEMA)
+    if problems:
+        raise ConfigurationError(f"{SETTING} from {source} breaks {SCHEMA.name}: {'; '.join(problems)}")
     return raw  # type: ignore[no-any-return]
 
 

@@ -21,32 +21,32 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     policy = policy_from()
     assert policy.max_count == 1 and policy.forbidden_namespaces == ("kube-system", "pay*")
     assert policy_from({"max_percent": "25"}).max_percent == 25.0  # the argument wins
-    with pytest.raises(ConfigurationError, match="unknown key"):
+    with pytest.raises(ConfigurationError, match="unknown field"):
         policy_from({"max_pod": 1})
-    with pytest.raises(ConfigurationError, match="key max_count: 'many' does not match .*\\(rule pattern"):
+    with pytest.raises(ConfigurationError, match=r"field 'max_count' must be .*, got 'many' \(rule: pattern"):
         policy_from({"max_count": "many"})
 
 
 @pytest.mark.parametrize(("where", "expected"), [
     ({"policy": {"max_pod": 1}},
-     r"blast_radius from the control's policy argument breaks policy.schema.json: unknown key\(s\) "
-     r"max_pod \(rule additionalProperties: the keys are allowed_namespaces, forbidden_namespaces, "
-     r"max_count, max_percent, required_labels\)"),
+     r"blast_radius from the control's policy argument breaks policy.schema.json: unknown field\(s\) "
+     r"'max_pod' \(allowed: allowed_namespaces, forbidden_namespaces, required_labels, max_percent, "
+     r"max_count\) \(rule: additionalProperties\)"),
     ({"configuration": {"blast_radius": {"max_percent": "half"}}},
-     r"from configuration key blast_radius .*: key max_percent: 'half' does not match .*\(rule pattern: "
-     r"the largest share"),
+     r"from configuration key blast_radius .*: field 'max_percent' must be the largest share .*, "
+     r"got 'half' \(rule: pattern\)"),
     ({"secrets": {"blast_radius": {"max_count": -1}}},
-     r"from secrets key blast_radius .*: key max_count: -1 is less than the minimum of 0 \(rule minimum"),
+     r"from secrets key blast_radius .*: field 'max_count' must be .*, got -1 \(rule: minimum\)"),
     ({"configuration": {"blast_radius": {"allowed_namespaces": "shop"}}},
-     r"key allowed_namespaces: 'shop' is not of type 'array', 'null' \(rule type: a list"),
+     r"field 'allowed_namespaces' must be a list of namespace glob patterns.*, got 'shop' \(rule: type\)"),
     ({"configuration": {"blast_radius": {"forbidden_namespaces": ["ok", 7]}}},
-     r"key forbidden_namespaces.1: 7 is not of type 'string' \(rule type"),
+     r"field 'forbidden_namespaces.1': 7 is not of type 'string' \(rule: type\)"),
     ({"configuration": {"blast_radius": {"required_labels": {"chaos-ready": True}}}},
-     r"key required_labels.chaos-ready: True is not of type 'string', 'number'"),
+     r"field 'required_labels.chaos-ready': True is not of type 'string', 'number'"),
     ({"configuration": {"blast_radius": "{not json"}},
      r"blast_radius from configuration key blast_radius is not valid JSON"),
     ({"configuration": {"blast_radius": ["shop"]}},
-     r"key \(the whole policy\): \['shop'\] is not of type 'object' \(rule type"),
+     r"breaks policy.schema.json: \['shop'\] is not of type 'object' \(rule: type\)"),
     ({"configuration": {"blast_radius": {"required_labels": "chaos-ready"}}},
      r"blast_radius from configuration key blast_radius: blast_radius.required_labels 'chaos-ready'"),
 ])
@@ -61,8 +61,10 @@ def test_every_error_is_listed_and_the_environment_is_named(monkeypatch: pytest.
         policy_from()
     message = str(raised.value)
     assert message.startswith("blast_radius from $CHAOSLLM_BLAST_RADIUS breaks policy.schema.json: ")
-    assert "key max_count: 1.5 is not of type 'integer', 'string', 'null'" in message
-    assert "; key max_percent: True is not of type 'number', 'string', 'null'" in message
+    assert "field 'max_count' must be the most pods a fault may reach, a whole number such as 3, got 1.5" in (
+        message)
+    assert ("; field 'max_percent' must be the largest share of the selected pods a fault may reach, "
+            "a number such as 50, got True (rule: type)") in message
 
 
 def test_null_keys_mean_no_limit() -> None:
