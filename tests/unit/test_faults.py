@@ -11,6 +11,7 @@ import pytest
 
 from chaosllm import faults
 from chaosllm.errors import InvalidArgument
+from chaosllm.faults.healer import is_healer
 from tests.procs import wait_gone
 
 restored: list[dict[str, object]] = []
@@ -97,7 +98,7 @@ def test_rollback_stops_the_healer(tmp_path: Path) -> None:
     ledger = faults.Ledger(tmp_path / "ledger.json")
     faults.record_fault("r", f"{__name__}:_restore", {"marker": str(marker)}, 600, "long", ledger)
     pid = ledger.entries()["r"]["healer_pid"]
-    assert faults._is_healer(pid, "r") or _wait_healer(pid)
+    assert is_healer(pid, "r") or _wait_healer(pid)
     faults.restore_fault("r", ledger)
     assert not Path(f"/proc/{pid}").exists()
 
@@ -105,7 +106,7 @@ def test_rollback_stops_the_healer(tmp_path: Path) -> None:
 def _wait_healer(pid: int) -> bool:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if faults._is_healer(pid, "r"):
+        if is_healer(pid, "r"):
             return True
         time.sleep(0.02)
     return False
@@ -186,7 +187,7 @@ def test_reapplying_a_fault_whose_healer_is_gone_starts_a_new_one(tmp_path: Path
     entry = ledger.entries()["o"]
     assert entry["description"] == "first" and entry["deadline"] > time.time()
     pid = entry["healer_pid"]
-    assert pid and (faults._is_healer(pid, "o") or not marker.exists())
+    assert pid and (is_healer(pid, "o") or not marker.exists())
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not marker.exists():
         time.sleep(0.05)
@@ -215,7 +216,7 @@ def test_a_test_that_leaves_a_fault_leaves_no_healer_running(tmp_path: Path) -> 
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    healers = [int(p) for p in os.listdir("/proc") if p.isdigit() and faults._is_healer(int(p), entry_id)]
+    healers = [int(p) for p in os.listdir("/proc") if p.isdigit() and is_healer(int(p), entry_id)]
     for pid in healers:
         os.kill(pid, 15)
     assert healers == []
@@ -245,7 +246,7 @@ def test_an_unreadable_ledger_is_refused_not_overwritten(
         faults.cleanup(ledger)
     assert ledger.path.read_text() == broken
     time.sleep(1.5)  # past the deadline: the healer waits instead of giving up
-    assert not marker.exists() and faults._is_healer(pid, "u")
+    assert not marker.exists() and is_healer(pid, "u")
     ledger.path.write_text(good)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not marker.exists():
