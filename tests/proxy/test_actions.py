@@ -161,61 +161,12 @@ def test_fault_expires_after_the_caller_is_killed(
     assert Ledger().entries() == {}
 
 
-
-def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
-    """A Toxiproxy-like API that refuses every new toxic (HTTP 500)."""
-    import http.server
-    import threading
-
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._reply(200, {"name": "pg", "listen": "127.0.0.1:1", "upstream": "127.0.0.1:2"})
-
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._reply(500, {"error": "refused"})
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        entry_id = f"proxy-toxic:{url}/pg/latency-pg"
-        # As if a first injection had succeeded: its ledger entry is in force.
-        record_fault(entry_id, "proxy.toxic",
-                     {"proxy_api_url": url, "proxy": "pg", "name": "latency-pg"}, 30.0, "first",
-                     healer=False)
-        token = Ledger().get(entry_id)["token"]  # type: ignore[index]
-        with pytest.raises(FaultFailed, match="refused"):
-            actions.inject_latency("pg", "200ms", duration="30s", proxy_api_url=url)
-        assert Ledger().get(entry_id)["token"] == token  # type: ignore[index]
-        with pytest.raises(FaultFailed):  # a fresh injection leaves no entry behind
-            actions.inject_latency("pg", "200ms", duration="30s", name="other", proxy_api_url=url)
-        assert list(Ledger().entries()) == [entry_id]
-    finally:
-        left = Ledger().pop(entry_id)
-        if left is not None:
-            stop_healer(entry_id, left)
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 class _Toxiproxy:
     """Toxiproxy's API as far as these actions use it, and like Toxiproxy it ignores
-    ``ttl_ms``: its replies carry no ``expires_at`` or ``disabled_until``."""
+    ``ttl_ms``: its replies carry no ``expires_at`` or ``disabled_until``. With
+    ``refuse``, it refuses every change (HTTP 500)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: bool = False) -> None:
         import http.server
         import threading
 
@@ -240,7 +191,9 @@ class _Toxiproxy:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self._body()
-                if self.path.endswith("/toxics"):
+                if refuse:
+                    self._reply(500, {"error": "refused"})
+                elif self.path.endswith("/toxics"):
                     toxic = {k: v for k, v in body.items() if k != "ttl_ms"}
                     fake.toxics[str(body["name"])] = toxic
                     self._reply(200, toxic)
@@ -264,6 +217,30 @@ class _Toxiproxy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
+    """A Toxiproxy-like API that refuses every new toxic (HTTP 500)."""
+    fake = _Toxiproxy(refuse=True)
+    url = fake.url
+    entry_id = f"proxy-toxic:{url}/pg/latency-pg"
+    try:
+        # As if a first injection had succeeded: its ledger entry is in force.
+        record_fault(entry_id, "proxy.toxic",
+                     {"proxy_api_url": url, "proxy": "pg", "name": "latency-pg"}, 30.0, "first",
+                     healer=False)
+        token = Ledger().get(entry_id)["token"]  # type: ignore[index]
+        with pytest.raises(FaultFailed, match="refused"):
+            actions.inject_latency("pg", "200ms", duration="30s", proxy_api_url=url)
+        assert Ledger().get(entry_id)["token"] == token  # type: ignore[index]
+        with pytest.raises(FaultFailed):  # a fresh injection leaves no entry behind
+            actions.inject_latency("pg", "200ms", duration="30s", name="other", proxy_api_url=url)
+        assert list(Ledger().entries()) == [entry_id]
+    finally:
+        left = Ledger().pop(entry_id)
+        if left is not None:
+            stop_healer(entry_id, left)
+        fake.close()
 
 
 def test_a_server_that_ignores_ttl_gets_a_healer_for_each_fault() -> None:
