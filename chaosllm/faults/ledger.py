@@ -229,7 +229,10 @@ def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]
                 f"fault ledger entry {entry_id} is malformed (it needs a 'restorer' and a "
                 f"'state' object); restore it by hand, then chaosllm cleanup --forget {entry_id}"
             )
-        result = load_restorer(entry_id, entry.get("restorer"))(entry)
+        if entry.get("ended_by_backend") and (entry.get("deadline") or 0) <= time.time():
+            result = None  # the backend ended it at its deadline: nothing is left to undo
+        else:
+            result = load_restorer(entry_id, entry.get("restorer"))(entry)
         # A new fault recorded under the same id meanwhile is not ours to drop.
         ledger.pop(entry_id, entry.get("token"))
     stop_healer(entry_id, entry)
@@ -274,11 +277,19 @@ class Recording:
         self.state = recorded["state"] if recorded else state
         return self.fresh
 
-    def start_healer(self) -> None:
-        """Heal the fault from a detached process after all: for a fault recorded
-        with ``healer=False`` whose backend turned out not to end it by itself."""
-        if self.duration is not None:
+    def ends_by(self, backend: bool) -> None:
+        """Say how a fault recorded with ``healer=False`` ends, once the apply shows it.
+
+        With ``backend``, the backend ends it at its deadline (it said so):
+        the entry is only a record until then, and afterwards there is
+        nothing to undo. Otherwise a detached healer restores it.
+        """
+        if self.duration is None:
+            return
+        if not backend:
             _ensure_healer(self.entry_id, self.duration, self.ledger, self.fresh)
+        elif self.fresh:
+            self.ledger.update(self.entry_id, ended_by_backend=True)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,9 @@ Each toxic action is a small function that returns the toxic's ``type`` and
 toxic shares (:func:`toxic_arguments`) and :func:`inject` does the rest. A
 fault goes to the fault ledger, so that ``chaosllm cleanup`` can remove it,
 and the request carries ``ttl_ms``: chaosllm's server then ends the fault by
-itself and says so in its reply (``expires_at``, ``disabled_until``). Only a
-server that does not (a real Toxiproxy) gets a detached healer.
+itself and says so in its reply (``expires_at``, ``disabled_until``); its
+entry is then only a record until the deadline. Only a server that does not
+(a real Toxiproxy) gets a detached healer.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def inject(
                        seconds, f"{kind} toxic {name} on proxy {proxy} at {url}", healer=False)
             status, payload = api.request("POST", path("proxies", proxy, "toxics"), body,
                                           expect=(409,))  # fmt: skip
-            if status != 409 and not _ends_itself(payload, "expires_at"):
-                rec.start_healer()
+            if status != 409:
+                rec.ends_by(backend=_ends_itself(payload, "expires_at"))
     spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
             "attributes": attributes, "duration": duration, "proxy_api_url": url,
             "already_present": status == 409}
@@ -142,8 +143,7 @@ def disable(proxy: str, seconds: float | None, url: str) -> bool:
             if rec.record("proxy.partition", {"proxy_api_url": url, "proxy": proxy}, seconds,
                           f"proxy {proxy} disabled at {url}", healer=False):
                 _, payload = api.request("POST", path("proxies", proxy), body)
-                if not _ends_itself(payload, "disabled_until"):
-                    rec.start_healer()
+                rec.ends_by(backend=_ends_itself(payload, "disabled_until"))
     return rec.fresh
 
 

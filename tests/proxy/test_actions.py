@@ -153,11 +153,11 @@ def test_fault_expires_after_the_caller_is_killed(
     assert handle["name"] == "latency-pg"
     assert [t["name"] for t in probes.list_toxics("pg", proxy_api_url=api.url)] == ["latency-pg"]
     wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 10, "expiry")
-    # The server ended it, not a healer: the entry stays for `chaosllm cleanup`, which finds
-    # the toxic gone already and clears the entry.
+    # The server ended it, not a healer: the entry stays for `chaosllm cleanup`, which
+    # clears it without asking the server (it said it would end the toxic itself).
     (entry,) = Ledger().entries().values()
-    assert entry["healer_pid"] is None
-    assert [(r["removed"], r["result"]) for r in cleanup()] == [(True, False)]
+    assert entry["healer_pid"] is None and entry["ended_by_backend"] is True
+    assert [(r["removed"], r["result"]) for r in cleanup()] == [(True, None)]
     assert Ledger().entries() == {}
 
 

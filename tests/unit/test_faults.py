@@ -420,14 +420,31 @@ def test_recording_replaces_an_entry_whose_duration_is_over(tmp_path: Path) -> N
     assert ledger.entries()["e"]["description"] == "new"
 
 
-def test_start_healer_heals_a_fault_recorded_without_one(tmp_path: Path) -> None:
+def test_a_fault_its_backend_does_not_end_gets_a_healer_after_all(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     ledger = faults.Ledger(tmp_path / "ledger.json")
     with faults.recording("s", ledger) as rec:
         rec.record("proxy.toxic", {"marker": str(marker)}, 600, "s", healer=False)
         assert ledger.entries()["s"]["healer_pid"] is None
-        rec.start_healer()  # the backend turned out not to end it by itself
+        rec.ends_by(backend=False)  # the apply showed the backend will not end it
     pid = ledger.entries()["s"]["healer_pid"]
     assert pid and (is_healer(pid, "s") or _wait_healer(pid, "s"))
     stop_healer("s", ledger.entries()["s"])
     assert wait_gone(pid)
+
+
+def test_a_fault_its_backend_ended_needs_no_restorer_after_its_deadline(tmp_path: Path) -> None:
+    ledger = faults.Ledger(tmp_path / "ledger.json")
+    for entry_id, seconds in (("ended", 0.05), ("running", 600)):
+        with faults.recording(entry_id, ledger) as rec:
+            # The restorer could not run (the backend is gone by now, say).
+            rec.record("chaosllm.no_such_module:restore", {}, seconds, entry_id, healer=False)
+            rec.ends_by(backend=True)
+    entries = ledger.entries()
+    assert entries["ended"]["ended_by_backend"] and entries["ended"]["healer_pid"] is None
+    time.sleep(0.1)
+    report = {item["id"]: item for item in faults.cleanup(ledger)}
+    assert report["ended"]["removed"] is True and report["ended"]["result"] is None
+    # Before its deadline the fault is still there to undo, by its restorer.
+    assert report["running"]["removed"] is False and "cannot be loaded" in report["running"]["error"]
+    assert list(ledger.entries()) == ["running"]
