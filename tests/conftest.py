@@ -30,7 +30,8 @@ def _start(factory: Callable[..., launcher.Server], *args: Any, **kwargs: Any) -
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test gets its own fault ledger, never the user's; held faults end with it."""
-    from chaosllm.faults import Ledger, _stop_healer, held_faults, release_held
+    from chaosllm.faults import Ledger, held_faults, release_held
+    from chaosllm.faults.healer import stop_healer
 
     monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(tmp_path / "state"))
     yield
@@ -38,7 +39,7 @@ def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         release_held(entry_id)
     # A test that failed before its rollback leaves no healer retrying for long after.
     for entry_id, entry in Ledger().entries().items():
-        _stop_healer(entry_id, entry)
+        stop_healer(entry_id, entry)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosllm.chaosmesh._selector import build_selector, check_mode
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import parse_duration
+from chaosllm.faults import fault_seconds, parse_duration
 from chaosllm.settings import get_setting
 
 __all__ = [
@@ -89,17 +89,7 @@ def dry_run_requested(flag: bool) -> bool:
 
 def check_duration(duration: str | None, allow_unbounded: bool, what: str = "duration") -> float | None:
     """Seconds, or None for an unbounded fault, which needs ``allow_unbounded``."""
-    if duration in (None, ""):
-        if not allow_unbounded:
-            raise InvalidArgument(
-                f"{what} is required: a fault without one runs until removed; "
-                "pass allow_unbounded=true to accept that"
-            )
-        return None
-    seconds = parse_duration(str(duration), what)
-    if seconds <= 0:
-        raise InvalidArgument(f"{what} {duration!r} must be positive")
-    return seconds
+    return fault_seconds(duration, allow_unbounded, field=what)
 
 
 def check_name(name: str) -> str:

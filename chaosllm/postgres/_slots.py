@@ -8,6 +8,7 @@ slots, so only client backends count as used.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,12 @@ class Slots:
         return max(0, self.max_connections - self.reserved - self.used)
 
 
+def close_quietly(conn: Any) -> None:
+    """Close a connection that may already be broken (its session gone)."""
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
 def keep_idle(conn: Any) -> None:
     """Exempt a held session from the server's idle_session_timeout (PostgreSQL 14+),
     which would otherwise end the fault before its duration."""
@@ -62,10 +69,7 @@ class Opened:
 
     def close(self) -> None:
         for conn in self.connections:
-            try:
-                conn.close()
-            except Exception:  # a held connection may already be broken
-                pass
+            close_quietly(conn)
         self.connections.clear()
 
 

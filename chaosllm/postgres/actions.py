@@ -8,7 +8,6 @@ written to the fault ledger first and a detached healer restores it.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from chaosllm._clients.postgres import (
@@ -21,18 +20,24 @@ from chaosllm._clients.postgres import (
 )
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import (
-    Ledger,
+    bounded_seconds,
     fault_handle,
-    fault_lock,
-    format_duration,
     held_faults,
     hold_fault,
     parse_duration,
-    record_fault,
+    recording,
     release_held,
     restore_fault,
 )
 from chaosllm.postgres._catalog import find_table, split_table
+from chaosllm.postgres._locks import (
+    LOCK_APPLICATION,
+    hold_lock,
+    lock_id,
+    lock_mode,
+    release_locks,
+    take_lock,
+)
 from chaosllm.postgres._roles import (
     alter_statement_timeout,
     check_role,
@@ -40,7 +45,7 @@ from chaosllm.postgres._roles import (
     role_statement_timeout,
     statement_timeout_id,
 )
-from chaosllm.postgres._slots import take_free_slots
+from chaosllm.postgres._slots import close_quietly, take_free_slots
 
 __all__ = [
     "exhaust_connections",
@@ -58,37 +63,7 @@ ROLLBACKS = {
     "set_statement_timeout": "reset_statement_timeout",
 }
 
-LOCK_MODES = (
-    "ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
-    "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE",
-)  # fmt: skip
 EXHAUST_APPLICATION = "chaosllm-exhaust"
-LOCK_APPLICATION = "chaosllm-lock"
-# How long lock_table waits for a conflicting lock before giving up.
-LOCK_WAIT = 5.0
-
-# Held locks by fault id, so that unlock_table("orders") finds the lock that
-# lock_table("public.orders") took.
-_locks: dict[str, dict[str, str]] = {}
-
-
-def _duration(duration: str | float) -> float:
-    seconds = parse_duration(duration)
-    if seconds <= 0:
-        raise InvalidArgument(f"duration must be positive, got {duration!r}")
-    return seconds
-
-
-def _lock_mode(mode: str) -> str:
-    normal = " ".join(str(mode).replace("_", " ").upper().split())
-    if normal not in LOCK_MODES:
-        raise InvalidArgument(f"mode must be one of {', '.join(LOCK_MODES)}, got {mode!r}")
-    return normal
-
-
-def _close_quietly(conn: Any) -> None:
-    with contextlib.suppress(Exception):  # the session may be gone already
-        conn.close()
 
 
 def exhaust_connections(
@@ -115,7 +90,7 @@ def exhaust_connections(
                   "arguments": {"duration": "30s", "leave_free": 2}}}
     ```
     """
-    seconds = _duration(duration)
+    seconds = bounded_seconds(duration)
     if isinstance(leave_free, bool) or not isinstance(leave_free, int) or leave_free < 0:
         raise InvalidArgument(f"leave_free must be a whole number >= 0, got {leave_free!r}")
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
@@ -133,7 +108,7 @@ def exhaust_connections(
         with postgres_connection(action, dsn, connection=first):
             taken = take_free_slots(first, dsn, leave_free, EXHAUST_APPLICATION)
     except BaseException:
-        _close_quietly(first)
+        close_quietly(first)
         raise
     if taken.error is not None or taken.shortfall is not None:
         why = describe_error(taken.error, dsn) if taken.error is not None else taken.shortfall
@@ -142,7 +117,7 @@ def exhaust_connections(
 
     def release() -> None:
         for conn in held:
-            _close_quietly(conn)
+            close_quietly(conn)
 
     if held and not hold_fault(fault_id, release, seconds):
         release()  # another call got there first; do not stack
@@ -203,11 +178,8 @@ def lock_table(
                                 "duration": "20s"}}}
     ```
     """
-    from psycopg import errors as pgerrors
-    from psycopg import sql
-
-    seconds = _duration(duration)
-    lock_mode = _lock_mode(mode)
+    seconds = bounded_seconds(duration)
+    mode = lock_mode(mode)
     split_table(table)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
@@ -216,44 +188,21 @@ def lock_table(
     try:
         with postgres_connection(action, dsn, connection=conn):
             found = find_table(conn, table, target)
-            fault_id = f"postgres-lock@{target}:{found.qualified}"
-            spec: dict[str, Any] = {"table": found.qualified, "mode": lock_mode, "duration": duration}
+            fault_id = lock_id(target, found)
+            spec: dict[str, Any] = {"table": found.qualified, "mode": mode, "duration": duration}
             handle_name = name or f"lock-{found.qualified}"
             if fault_id in held_faults():
-                _close_quietly(conn)
+                close_quietly(conn)
                 spec["already_active"] = True
                 return fault_handle("postgres-lock", handle_name, target, spec, seconds)
-            conn.autocommit = False
-            conn.execute("select set_config('lock_timeout', %s, true), "
-                         "set_config('idle_in_transaction_session_timeout', '0', true)",
-                         (f"{int(LOCK_WAIT * 1000)}ms",))
-            try:
-                conn.execute(sql.SQL("lock table {} in {} mode").format(
-                    found.identifier(), sql.SQL(lock_mode)))
-            except pgerrors.LockNotAvailable as exc:
-                raise FaultFailed(
-                    f"could not {action} on {target}: another session held a conflicting lock "
-                    f"for more than {format_duration(LOCK_WAIT)}"
-                ) from exc
+            take_lock(conn, found, mode, f"could not {action} on {target}")
     except BaseException:
-        _close_quietly(conn)
+        close_quietly(conn)
         raise
-
-    def release() -> None:
-        _locks.pop(fault_id, None)
-        with contextlib.suppress(Exception):
-            conn.rollback()
-        _close_quietly(conn)
-
-    info = {"target": target, "requested": table, "qualified": found.qualified, "name": found.name}
-    _locks.setdefault(fault_id, info)  # a lock taken meanwhile by another thread keeps its entry
-    if not hold_fault(fault_id, release, seconds):
-        if _locks.get(fault_id) is info:
-            _locks.pop(fault_id, None)
-        _close_quietly(conn)
-        spec["already_active"] = True
-    else:
+    if hold_lock(fault_id, conn, table, found, target, seconds):
         spec["backend_pid"] = conn.info.backend_pid
+    else:
+        spec["already_active"] = True
     return fault_handle("postgres-lock", handle_name, target, spec, seconds)
 
 
@@ -277,12 +226,7 @@ def unlock_table(
     split_table(table)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
-    wanted = table.strip().lower()
-    released = []
-    for fault_id, lock in list(_locks.items()):
-        names = {lock["requested"].lower(), lock["qualified"].lower(), lock["name"].lower()}
-        if lock["target"] == target and wanted in names and release_held(fault_id):
-            released.append(lock["qualified"])
+    released = release_locks(target, table)
     return {"removed": bool(released), "target": target, "table": table, "released": released}
 
 
@@ -384,38 +328,30 @@ def set_statement_timeout(
     milliseconds = round(parse_duration(timeout, "timeout") * 1000)
     if milliseconds <= 0:
         raise InvalidArgument(f"timeout must be at least 1ms (0 would disable it), got {timeout!r}")
-    seconds = _duration(duration)
+    seconds = bounded_seconds(duration)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
     fault_id = statement_timeout_id(dsn, role)
     value = f"{milliseconds}ms"
-    with postgres_connection(f"set statement timeout of role {role}", dsn) as conn, fault_lock(fault_id):
+    with postgres_connection(f"set statement timeout of role {role}", dsn) as conn, \
+            recording(fault_id) as rec:
         if not role_exists(conn, role):
             raise TargetNotFound(f"role {role!r} does not exist on {target}")
         original = role_statement_timeout(conn, role)
         # ALTER ROLE runs first, in a transaction, so that a refusal (no
         # privilege) leaves no ledger entry; the ledger is written before the
         # change is committed.
-        recorded = False
-        try:
-            with conn.transaction():
-                alter_statement_timeout(conn, role, value)
-                recorded = record_fault(
-                    fault_id, "chaosllm.postgres._roles:restore_statement_timeout",
-                    {"postgres_dsn": dsn, "role": role, "original": original}, seconds,
-                    f"statement_timeout {value} for role {role} on {target} "
-                    f"(was {original if original is not None else 'not set'})",
-                )  # fmt: skip
-        except BaseException:
-            if recorded:
-                with contextlib.suppress(Exception):
-                    restore_fault(fault_id)
-            raise
-    entry = Ledger().get(fault_id)
-    if entry is not None:
-        original = entry["state"]["original"]
+        with conn.transaction():
+            alter_statement_timeout(conn, role, value)
+            rec.record(
+                "postgres.statement_timeout",
+                {"postgres_dsn": dsn, "role": role, "original": original}, seconds,
+                f"statement_timeout {value} for role {role} on {target} "
+                f"(was {original if original is not None else 'not set'})",
+            )  # fmt: skip
+        original = rec.state["original"]
     spec: dict[str, Any] = {"role": role, "timeout": value, "duration": duration, "original": original}
-    if not recorded:
+    if not rec.fresh:
         spec["already_active"] = True
     return fault_handle(
         "postgres-statement-timeout", name or f"statement-timeout-{role}", target, spec, seconds

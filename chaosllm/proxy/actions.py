@@ -3,32 +3,30 @@ resets and partitions.
 
 The actions speak Toxiproxy's documented API only, so they drive
 ``chaosllm proxy serve`` or a real Toxiproxy server (set ``proxy_api_url``).
-Every fault has a duration and heals twice over: it is written to the fault
-ledger with a detached healer that removes it when it expires (this works
-with Toxiproxy too), and the request carries ``ttl_ms``, so that chaosllm's
-server also expires it by itself even if the healer is gone.
+Every fault has a duration and is written to the fault ledger, so that
+``chaosllm cleanup`` removes it. The request carries ``ttl_ms``, so that
+chaosllm's server ends the fault by itself when it expires, even if the
+``chaos`` process is killed; a server that ignores it (Toxiproxy) gets a
+detached healer that removes the fault instead.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
-from chaosllm._signature import call_part, compose, publish
+from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
 from chaosllm.errors import FaultFailed, InvalidArgument
-from chaosllm.faults import (
-    Ledger,
-    fault_handle,
-    fault_lock,
-    fault_seconds,
-    parse_duration,
-    record_fault,
-    restore_fault,
+from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
+from chaosllm.proxy._inject import (
+    check_address,
+    delete_toxic,
+    disable,
+    disabled_entry,
+    enable,
+    millis,
+    toxic_action,
+    toxic_entry,
 )
-from chaosllm.proxy._address import parse_address
 
 __all__ = [
     "create_proxy",
@@ -53,41 +51,8 @@ ROLLBACKS = {
     "disable_proxy": "enable_proxy",
 }
 
-STREAMS = ("downstream", "upstream")
 TOXIC_TYPES = ("latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer",
                "limit_data")
-
-
-def _check_address(value: str, what: str) -> None:
-    try:
-        parse_address(value, what)
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
-def _millis(value: str | int | float, what: str) -> int:
-    return int(round(parse_duration(value, what) * 1000))
-
-
-def _toxic_entry(url: str, proxy: str, name: str) -> str:
-    return f"proxy-toxic:{url}/{proxy}/{name}"
-
-
-def _disabled_entry(url: str, proxy: str) -> str:
-    return f"proxy-disabled:{url}/{proxy}"
-
-
-def _record(entry_id: str, restorer: str, state: dict[str, Any], seconds: float | None,
-            description: str) -> bool:
-    """Record a fault; False when it is already recorded and still in force.
-
-    An entry left from an earlier, expired run is healed and replaced."""
-    import time
-
-    entry = Ledger().get(entry_id)
-    if entry and entry.get("deadline") and entry["deadline"] <= time.time():
-        restore_fault(entry_id)
-    return record_fault(entry_id, restorer, state, seconds, description)
 
 
 def create_proxy(
@@ -112,8 +77,8 @@ def create_proxy(
                                 "upstream": "127.0.0.1:5432"}}}
     ```
     """
-    _check_address(listen, "listen")
-    _check_address(upstream, "upstream")
+    check_address(listen, "listen")
+    check_address(upstream, "upstream")
     body = {"name": name, "listen": listen, "upstream": upstream, "enabled": bool(enabled)}
     with proxy_api("create proxy " + name, proxy_api_url, configuration, secrets) as api:
         status, payload = api.request("POST", "/proxies", body, expect=(409,))
@@ -146,103 +111,14 @@ def delete_proxy(
     return {"removed": status != 404, "name": name}
 
 
-def _toxic_arguments(
-    proxy: str,
-    stream: str = "downstream",
-    toxicity: float = 1.0,
-    duration: str | None = "30s",
-    name: str | None = None,
-    allow_unbounded: bool = False,
-    proxy_api_url: str | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> None:
-    """Common arguments (every toxic): `proxy` to add it to; `stream`, "downstream"
-    (server to client, the default) or "upstream"; `toxicity`, the share of
-    connections it affects (0 to 1); `duration` before it is removed
-    (default 30s; none at all only with `allow_unbounded`); `name` (default
-    `<type>-<proxy>`, with `-upstream` for that stream; remove it early with
-    `remove_toxic`); `proxy_api_url` (else `proxy_api_url` in secrets or
-    configuration, then `CHAOSLLM_PROXY_API_URL`, then
-    http://127.0.0.1:8474)."""
-
-
-def _toxic_action(build: Callable[..., dict[str, Any]]) -> Any:
-    """Publish ``build``, which returns a toxic's ``type`` and ``attributes``,
-    as an action that also takes :func:`_toxic_arguments`."""
-    signature = compose([build], _toxic_arguments)
-
-    @functools.wraps(build)
-    def action(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        toxic = call_part(build, bound.arguments)
-        return call_part(_inject, {**bound.arguments, **toxic})
-
-    common = inspect.getdoc(_toxic_arguments) or ""
-    publish(action, signature, (inspect.getdoc(build) or "") + "\n\n" + common)
-    return action
-
-
-def _inject(
-    proxy: str,
-    type: str,
-    attributes: dict[str, int],
-    stream: str,
-    toxicity: float,
-    duration: str | None,
-    name: str | None,
-    allow_unbounded: bool,
-    proxy_api_url: str | None,
-    configuration: dict[str, Any] | None,
-    secrets: dict[str, Any] | None,
-) -> dict[str, Any]:
-    kind = type
-    if stream not in STREAMS:
-        raise InvalidArgument(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
-    if isinstance(toxicity, bool) or not isinstance(toxicity, int | float) or not (
-        0.0 <= float(toxicity) <= 1.0
-    ):
-        raise InvalidArgument(f"toxicity must be a number between 0 and 1, got {toxicity!r}")
-    seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
-    name = name or (f"{kind}-{proxy}" if stream == "downstream" else f"{kind}-{proxy}-{stream}")
-    url = resolve_api_url(proxy_api_url, configuration, secrets)
-    body: dict[str, Any] = {"name": name, "type": kind, "stream": stream,
-                            "toxicity": float(toxicity), "attributes": attributes}
-    if seconds is not None:
-        body["ttl_ms"] = int(seconds * 1000)
-    action = f"add {kind} toxic to proxy {proxy}"
-    with proxy_api(action, url) as api:
-        api.request("GET", path("proxies", proxy))  # unknown proxy: refused before any change
-        entry_id = _toxic_entry(url, proxy, name)
-        with fault_lock(entry_id):
-            fresh = _record(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
-                            {"proxy_api_url": url, "proxy": proxy, "name": name}, seconds,
-                            f"{kind} toxic {name} on proxy {proxy} at {url}")
-            try:
-                status, _ = api.request("POST", path("proxies", proxy, "toxics"), body, expect=(409,))
-            except Exception:
-                if fresh:  # an entry already in force belongs to the toxic that is still there
-                    Ledger().pop(entry_id)
-                raise
-    spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
-            "attributes": attributes, "duration": duration, "proxy_api_url": url,
-            "already_present": status == 409}
-    return fault_handle(f"proxy-{kind}", name, f"proxy {proxy}", spec, seconds)
-
-
-def _delete_toxic(api: ProxyApi, proxy: str, name: str) -> bool:
-    status, _ = api.request("DELETE", path("proxies", proxy, "toxics", name), expect=(404,))
-    return status != 404
-
-
 def _remove_toxic_entry(entry: dict[str, Any]) -> bool:
+    """The ledger's restorer of a toxic (id "proxy.toxic")."""
     state = entry["state"]
     with proxy_api(f"remove toxic {state['name']}", state["proxy_api_url"]) as api:
-        return _delete_toxic(api, state["proxy"], state["name"])
+        return delete_toxic(api, state["proxy"], state["name"])
 
 
-@_toxic_action
+@toxic_action
 def inject_latency(latency: str = "500ms", jitter: str = "0ms") -> dict[str, Any]:
     """Delay every chunk by `latency` ± `jitter` for `duration`.
 
@@ -254,11 +130,11 @@ def inject_latency(latency: str = "500ms", jitter: str = "0ms") -> dict[str, Any
                                 "duration": "60s"}}}
     ```
     """
-    attributes = {"latency": _millis(latency, "latency"), "jitter": _millis(jitter, "jitter")}
+    attributes = {"latency": millis(latency, "latency"), "jitter": millis(jitter, "jitter")}
     return {"type": "latency", "attributes": attributes}
 
 
-@_toxic_action
+@toxic_action
 def inject_bandwidth_limit(rate_kbps: int) -> dict[str, Any]:
     """Limit throughput to `rate_kbps` kilobytes per second (Toxiproxy's `rate`).
 
@@ -274,7 +150,7 @@ def inject_bandwidth_limit(rate_kbps: int) -> dict[str, Any]:
     return {"type": "bandwidth", "attributes": {"rate": rate_kbps}}
 
 
-@_toxic_action
+@toxic_action
 def inject_timeout(timeout: str = "0s") -> dict[str, Any]:
     """Black-hole the stream: data is swallowed, and after `timeout` (unless
     "0s") the connection is closed.
@@ -286,10 +162,10 @@ def inject_timeout(timeout: str = "0s") -> dict[str, Any]:
                   "arguments": {"proxy": "rabbitmq", "timeout": "5s", "duration": "30s"}}}
     ```
     """
-    return {"type": "timeout", "attributes": {"timeout": _millis(timeout, "timeout")}}
+    return {"type": "timeout", "attributes": {"timeout": millis(timeout, "timeout")}}
 
 
-@_toxic_action
+@toxic_action
 def inject_reset_peer(timeout: str = "0s") -> dict[str, Any]:
     """Reset connections (TCP RST, "connection reset by peer") after `timeout`.
 
@@ -300,10 +176,10 @@ def inject_reset_peer(timeout: str = "0s") -> dict[str, Any]:
                   "arguments": {"proxy": "redis", "timeout": "100ms", "duration": "20s"}}}
     ```
     """
-    return {"type": "reset_peer", "attributes": {"timeout": _millis(timeout, "timeout")}}
+    return {"type": "reset_peer", "attributes": {"timeout": millis(timeout, "timeout")}}
 
 
-@_toxic_action
+@toxic_action
 def inject_toxic(type: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Add any Toxiproxy toxic with its raw attributes (integers, Toxiproxy's
     units): `slow_close` (`delay` ms), `slicer` (`average_size`,
@@ -345,13 +221,13 @@ def remove_toxic(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    result = restore_fault(_toxic_entry(url, proxy, name))
+    result = restore_fault(toxic_entry(url, proxy, name))
     if result["removed"]:
         removed = bool(result["result"])
     else:
         with proxy_api(f"remove toxic {name}", url) as api:
             status, _ = api.request("GET", path("proxies", proxy), expect=(404,))
-            removed = status != 404 and _delete_toxic(api, proxy, name)
+            removed = status != 404 and delete_toxic(api, proxy, name)
     return {"removed": removed, "proxy": proxy, "name": name}
 
 
@@ -375,39 +251,17 @@ def disable_proxy(
     """
     seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    body: dict[str, Any] = {"enabled": False}
-    if seconds is not None:
-        body["ttl_ms"] = int(seconds * 1000)
-    with proxy_api(f"disable proxy {proxy}", url) as api:
-        api.request("GET", path("proxies", proxy))
-        entry_id = _disabled_entry(url, proxy)
-        with fault_lock(entry_id):
-            new = _record(entry_id, "chaosllm.proxy.actions:_enable_entry",
-                          {"proxy_api_url": url, "proxy": proxy}, seconds,
-                          f"proxy {proxy} disabled at {url}")
-            if new:
-                try:
-                    api.request("POST", path("proxies", proxy), body)
-                except Exception:
-                    Ledger().pop(entry_id)
-                    raise
+    new = disable(proxy, seconds, url)
     return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
                         {"proxy": proxy, "duration": duration, "proxy_api_url": url,
                          "already_present": not new}, seconds)
 
 
-def _enable(api: ProxyApi, proxy: str) -> bool:
-    status, payload = api.request("GET", path("proxies", proxy), expect=(404,))
-    if status == 404 or payload.get("enabled"):
-        return False
-    api.request("POST", path("proxies", proxy), {"enabled": True})
-    return True
-
-
 def _enable_entry(entry: dict[str, Any]) -> bool:
+    """The ledger's restorer of a partition (id "proxy.partition")."""
     state = entry["state"]
     with proxy_api(f"enable proxy {state['proxy']}", state["proxy_api_url"]) as api:
-        return _enable(api, state["proxy"])
+        return enable(api, state["proxy"])
 
 
 def enable_proxy(
@@ -425,12 +279,12 @@ def enable_proxy(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    result = restore_fault(_disabled_entry(url, proxy))
+    result = restore_fault(disabled_entry(url, proxy))
     if result["removed"]:
         removed = bool(result["result"])
     else:
         with proxy_api(f"enable proxy {proxy}", url) as api:
-            removed = _enable(api, proxy)
+            removed = enable(api, proxy)
     return {"removed": removed, "proxy": proxy}
 
 

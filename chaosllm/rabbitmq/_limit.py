@@ -12,11 +12,9 @@ not restored, since restoring it would bring the fault back.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management
-from chaosllm.faults import Ledger, restore_fault
 
 OVERFLOWS = ("drop-head", "reject-publish", "reject-publish-dlx")
 _POLICY_FIELDS = ("pattern", "definition", "priority", "apply-to")
@@ -61,20 +59,3 @@ def restore_entry(entry: dict[str, Any]) -> dict[str, Any]:
     original = state.get("original")
     return {"policy": state["policy"], "restored_policy": original["name"] if original else None}
 
-
-def settle_expired(entry_id: str, wait: float = 2.0) -> bool:
-    """Finish restoring a ledger entry whose duration is over; True if there was one.
-
-    Its healer may be removing it at this very moment, or may have died. A
-    new injection must not be taken for a re-application of that fault, or
-    the healer would drop the new entry right after restoring the old one.
-    """
-    ledger = Ledger()
-    entry = ledger.get(entry_id)
-    if entry is None or entry.get("deadline") is None or entry["deadline"] > time.time():
-        return False
-    deadline = time.monotonic() + wait
-    while ledger.get(entry_id) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    restore_fault(entry_id, ledger)  # a no-op when the healer has finished
-    return True

@@ -8,7 +8,6 @@ its duration ends. The other actions are one-off events with no rollback.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -17,8 +16,8 @@ from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
-from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, settle_expired, stored
+from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
+from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
     MAX_FLOOD_BYTES,
@@ -332,33 +331,23 @@ def set_queue_limit(
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
     mgmt.queue(vhost, queue)
     entry_id = ledger_id(mgmt, vhost, queue)
-    with fault_lock(entry_id):  # no restore of this limit between reading and applying it
+    # An expired limit is settled first, so that it is replaced, not re-applied: its
+    # healer would otherwise drop the new entry right after restoring the old one.
+    with recording(entry_id) as rec:
         policies = mgmt.policies(vhost)
         pname = policy_name(queue)
-        original = stored(effective_policy(policies, queue, exclude=pname))
         state = {
             "management_url": ref.management_url,
             "vhost": vhost,
             "queue": queue,
             "policy": pname,
-            "original": original,
+            "original": stored(effective_policy(policies, queue, exclude=pname)),
         }
         description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
-        restorer = "chaosllm.rabbitmq._limit:restore_entry"
-        settle_expired(entry_id)  # a limit whose duration is over is not re-applied but replaced
-        fresh = record_fault(entry_id, restorer, state, seconds, description)
-        if not fresh:
-            # Re-applied while it holds: lay the new limit over the policy recorded first.
-            recorded = Ledger().get(entry_id)
-            original = recorded["state"]["original"] if recorded else original
-        try:
-            mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
-        except Exception:
-            if fresh:
-                # If even this fails, the entry stays for the healer; the first error is the one to report.
-                with contextlib.suppress(Exception):
-                    restore_fault(entry_id)
-            raise
+        rec.record("rabbitmq.queue_limit", state, seconds, description)
+        # Re-applied while it holds: the new limit goes over the policy recorded first.
+        original = rec.state["original"]
+        mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
     return fault_handle(
         "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",
         {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration,

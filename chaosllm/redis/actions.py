@@ -19,12 +19,12 @@ from chaosllm._clients.redis import (
 )
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
+    bounded_seconds,
     fault_handle,
-    fault_lock,
     held_faults,
     hold_fault,
     parse_duration,
-    record_fault,
+    recording,
     release_held,
     restore_fault,
 )
@@ -56,13 +56,6 @@ def _ledger_id(fault: str, url: str) -> str:
     return f"{fault}@{redis_target(url)}"
 
 
-def _fault_seconds(duration: str) -> float:
-    seconds = parse_duration(duration)
-    if seconds <= 0:
-        raise InvalidArgument(f"duration must be positive, got {duration!r}")
-    return seconds
-
-
 def _pause_id(url: str) -> str:
     return f"redis-pause@{redis_target(url)}"
 
@@ -91,7 +84,7 @@ def pause_clients(
     """
     from chaosllm.redis._pause import PauseHolder
 
-    seconds = _fault_seconds(duration)
+    seconds = bounded_seconds(duration)
     mode = str(mode).upper()
     if mode not in PAUSE_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
@@ -220,7 +213,7 @@ def limit_memory(
                                 "duration": "2m"}}}
     ```
     """
-    seconds = _fault_seconds(duration)
+    seconds = bounded_seconds(duration)
     if policy not in POLICIES:
         raise InvalidArgument(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     if not _SIZE.fullmatch(str(maxmemory).strip()):
@@ -228,7 +221,7 @@ def limit_memory(
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
     entry_id = _ledger_id("maxmemory", url)
-    with redis_client("limit memory", url) as client, fault_lock(entry_id):
+    with redis_client("limit memory", url) as client, recording(entry_id) as rec:
         original = client.config_get("maxmemory")
         original_policy = client.config_get("maxmemory-policy")
         state = {
@@ -236,18 +229,13 @@ def limit_memory(
             "maxmemory": original["maxmemory"],
             "policy": original_policy["maxmemory-policy"],
         }
-        fresh = record_fault(
-            entry_id, "chaosllm.redis.actions:_restore_memory_entry", state, seconds,
+        rec.record(
+            "redis.maxmemory", state, seconds,
             f"maxmemory {maxmemory} {policy} on {target} (was {state['maxmemory']} "
             f"{state['policy']})",
         )  # fmt: skip
-        try:
-            client.config_set("maxmemory-policy", policy)
-            client.config_set("maxmemory", str(maxmemory))
-        except Exception:
-            if fresh:  # an entry already in force keeps its original values and healer
-                restore_fault(entry_id)
-            raise
+        client.config_set("maxmemory-policy", policy)
+        client.config_set("maxmemory", str(maxmemory))
     return fault_handle(
         "redis-maxmemory", name or f"limit-memory-{target}", target,
         {"maxmemory": str(maxmemory), "policy": policy, "duration": duration}, seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -116,6 +117,28 @@ def test_limit_memory_heals_after_duration(redis_url: str) -> None:
         time.sleep(0.1)
     assert client.config_get("maxmemory")["maxmemory"] == "0"
     assert Ledger().entries() == {}
+
+
+def test_a_ledger_entry_written_before_restorer_ids_still_heals(redis_url: str) -> None:
+    """An entry as an older version wrote it, naming its restorer by function."""
+    from chaosllm.faults import cleanup, restore_fault
+
+    client = redislib.Redis.from_url(redis_url)
+    client.config_set("maxmemory", "7mb")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    old = {"id": "maxmemory@old", "token": "t0", "restorer": "chaosllm.redis.actions:_restore_memory_entry",
+           "state": {"redis_url": redis_url, "maxmemory": "0", "policy": "noeviction"},
+           "description": "maxmemory 7mb allkeys-lru", "created_at": "2026-01-01T00:00:00.000+00:00",
+           "expires_at": None, "deadline": None, "healer_pid": None}  # fmt: skip
+    Ledger().path.write_text(json.dumps({old["id"]: old}))
+    assert [r["removed"] for r in cleanup()] == [True]
+    assert client.config_get("maxmemory") == {"maxmemory": "0"}
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    # New entries name the restorer by its stable id.
+    actions.limit_memory(maxmemory="5mb", duration="60s", redis_url=redis_url)
+    (entry,) = Ledger().entries().values()
+    assert entry["restorer"] == "redis.maxmemory"
+    assert restore_fault(entry["id"])["removed"] is True
 
 
 def test_flush_and_expire_change_what_the_server_reports(redis_url: str) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound, TargetUnreachable
-from chaosllm.faults import Ledger, _stop_healer, record_fault
+from chaosllm.faults import Ledger, cleanup, record_fault
+from chaosllm.faults.healer import is_healer, stop_healer
 from chaosllm.proxy import actions, probes
 from chaosllm.sandbox.launcher import free_port, wait_until
 from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
@@ -51,7 +52,8 @@ def test_inject_latency_does_not_stack_and_rolls_back(
     toxics = probes.list_toxics("pg", configuration=config)
     assert [(t["name"], t["attributes"]["latency"]) for t in toxics] == [("latency-pg", 200)]
     entry = Ledger().get(f"proxy-toxic:{api.url}/pg/latency-pg")
-    assert entry is not None and entry["healer_pid"]
+    # Recorded for `chaosllm cleanup`; the server ends it by itself, so no healer process.
+    assert entry is not None and entry["restorer"] == "proxy.toxic" and entry["healer_pid"] is None
     with connect(port) as sock:
         start = time.monotonic()
         sock.sendall(b"x")
@@ -151,42 +153,80 @@ def test_fault_expires_after_the_caller_is_killed(
     assert handle["name"] == "latency-pg"
     assert [t["name"] for t in probes.list_toxics("pg", proxy_api_url=api.url)] == ["latency-pg"]
     wait_until(lambda: probes.list_toxics("pg", proxy_api_url=api.url) == [], 10, "expiry")
-    # The detached healer also clears the ledger entry once the fault is over.
-    wait_until(lambda: Ledger().entries() == {}, 10, "ledger cleared")
+    # The server ended it, not a healer: the entry stays for `chaosllm cleanup`, which
+    # clears it without asking the server (it said it would end the toxic itself).
+    (entry,) = Ledger().entries().values()
+    assert entry["healer_pid"] is None and entry["ended_by_backend"] is True
+    assert [(r["removed"], r["result"]) for r in cleanup()] == [(True, None)]
+    assert Ledger().entries() == {}
 
+
+class _Toxiproxy:
+    """Toxiproxy's API as far as these actions use it, and like Toxiproxy it ignores
+    ``ttl_ms``: its replies carry no ``expires_at`` or ``disabled_until``. With
+    ``refuse``, it refuses every change (HTTP 500)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        import http.server
+        import threading
+
+        self.proxy: dict[str, object] = {"name": "pg", "listen": "127.0.0.1:1",
+                                          "upstream": "127.0.0.1:2", "enabled": True}
+        self.toxics: dict[str, dict[str, object]] = {}
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, object]:
+                return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reply(200, {**fake.proxy, "toxics": list(fake.toxics.values())})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self._body()
+                if refuse:
+                    self._reply(500, {"error": "refused"})
+                elif self.path.endswith("/toxics"):
+                    toxic = {k: v for k, v in body.items() if k != "ttl_ms"}
+                    fake.toxics[str(body["name"])] = toxic
+                    self._reply(200, toxic)
+                else:
+                    fake.proxy["enabled"] = body["enabled"]
+                    self._reply(200, fake.proxy)
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                name = self.path.rsplit("/", 1)[1]
+                self._reply(204 if fake.toxics.pop(name, None) else 404, {})
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
 
 
 def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
     """A Toxiproxy-like API that refuses every new toxic (HTTP 500)."""
-    import http.server
-    import threading
-
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._reply(200, {"name": "pg", "listen": "127.0.0.1:1", "upstream": "127.0.0.1:2"})
-
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._reply(500, {"error": "refused"})
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    fake = _Toxiproxy(refuse=True)
+    url = fake.url
+    entry_id = f"proxy-toxic:{url}/pg/latency-pg"
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        entry_id = f"proxy-toxic:{url}/pg/latency-pg"
         # As if a first injection had succeeded: its ledger entry is in force.
-        record_fault(entry_id, "chaosllm.proxy.actions:_remove_toxic_entry",
+        record_fault(entry_id, "proxy.toxic",
                      {"proxy_api_url": url, "proxy": "pg", "name": "latency-pg"}, 30.0, "first",
                      healer=False)
         token = Ledger().get(entry_id)["token"]  # type: ignore[index]
@@ -199,7 +239,23 @@ def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
     finally:
         left = Ledger().pop(entry_id)
         if left is not None:
-            _stop_healer(entry_id, left)
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+            stop_healer(entry_id, left)
+        fake.close()
+
+
+def test_a_server_that_ignores_ttl_gets_a_healer_for_each_fault() -> None:
+    fake = _Toxiproxy()
+    try:
+        actions.inject_latency("pg", "200ms", duration="1s", proxy_api_url=fake.url)
+        actions.disable_proxy("pg", duration="1s", proxy_api_url=fake.url)
+        entries = Ledger().entries()
+        assert len(entries) == 2
+        for entry_id, entry in entries.items():
+            assert entry["healer_pid"] and is_healer(entry["healer_pid"], entry_id)
+        # The healers, not the server, end both faults.
+        wait_until(lambda: Ledger().entries() == {}, 15, "healers restoring")
+        assert fake.toxics == {} and fake.proxy["enabled"] is True
+    finally:
+        for entry_id, entry in Ledger().entries().items():
+            stop_healer(entry_id, entry)
+        fake.close()
