@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import parse_duration
+from chaosllm.faults.durations import parse_duration
 
 __all__ = ["parse_threshold"]
 

@@ -140,7 +140,7 @@ def suspend_processes(
     state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": shown_cmdline(p)}
                            for p in chosen]}
     with fault_lock(entry_id):  # a resume in progress finishes first
-        if not record_fault(entry_id, "chaosllm.process.actions:_resume_entry", state, seconds,
+        if not record_fault(entry_id, "process.suspension", state, seconds,
                             f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
             current = Ledger().get(entry_id) or {}
             pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]

@@ -105,7 +105,7 @@ def start(kind: str, name: str, args: list[str], seconds: float, spec: dict[str,
                           f"(see {log})")
     _reap(proc)
     state = {"pid": proc.pid, "start": info.start, "spec": spec, "command": cmd}
-    record_fault(entry_id, "chaosllm.stress._stressng:_stop_entry", state, seconds,
+    record_fault(entry_id, "stress.run", state, seconds,
                  f"stress-ng {kind} PID {proc.pid}")
     return fault_handle(f"stress-{kind}", name, "localhost", {**spec, "pid": proc.pid}, seconds)
 
