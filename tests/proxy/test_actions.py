@@ -15,7 +15,7 @@ import pytest
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound, TargetUnreachable
 from chaosllm.faults import Ledger, _stop_healer, record_fault
 from chaosllm.proxy import actions, probes
-from chaosllm.sandbox.launcher import free_port, wait_until
+from chaosllm.sandbox.app.launcher import free_port, wait_until
 from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
 
 

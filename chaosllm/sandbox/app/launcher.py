@@ -39,6 +39,9 @@ __all__ = [
     "start_prometheus",
     "wait_until",
     "stop_pid",
+    "alive",
+    "port_open",
+    "spawn",
 ]
 
 
@@ -110,7 +113,7 @@ def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None =
         if proc is not None:
             if proc.poll() is not None:
                 return
-        elif not _alive(pid):
+        elif not alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -119,7 +122,8 @@ def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None =
         proc.wait(5)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -130,13 +134,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """True when something accepts connections on loopback ``port``."""
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, **kw: Any) -> Any:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, **kw: Any) -> Any:
+    """Start ``cmd`` in its own session (so that its group can be stopped), output to ``log``."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             cmd,
@@ -165,7 +171,7 @@ def start_redis(
         conf.touch(mode=0o600)
         conf.write_text(f"requirepass {password}\n")
         cmd.insert(1, str(conf))
-    proc = _spawn(cmd, workdir / "redis.log")
+    proc = spawn(cmd, workdir / "redis.log")
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
@@ -223,7 +229,7 @@ def start_postgres(workdir: Path, port: int | None = None, max_connections: int 
         "-c", "full_page_writes=off", "-c", f"max_connections={max_connections}",
         "-c", "superuser_reserved_connections=3",
     ]  # fmt: skip
-    proc = _spawn(cmd, workdir / "postgres.log")
+    proc = spawn(cmd, workdir / "postgres.log")
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def ready() -> bool:
@@ -292,15 +298,15 @@ def start_rabbitmq(workdir: Path) -> Server:
         "RABBITMQ_CONF_ENV_FILE": str(workdir / "rabbitmq-env.conf"),
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(workdir / "advanced.config"),
     }
-    epmd_proc = _spawn([epmd, "-port", str(epmd_port), "-address", "127.0.0.1"], workdir / "epmd.log")
-    proc = _spawn([script], workdir / "rabbitmq.log", env=env)
+    epmd_proc = spawn([epmd, "-port", str(epmd_port), "-address", "127.0.0.1"], workdir / "epmd.log")
+    proc = spawn([script], workdir / "rabbitmq.log", env=env)
     mgmt_url = f"http://guest:guest@127.0.0.1:{mgmt}"
 
     def ready() -> bool:
         req = urllib.request.Request(f"http://127.0.0.1:{mgmt}/api/overview")
         req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")
         with urllib.request.urlopen(req, timeout=1) as resp:
-            return resp.status == 200 and _port_open(amqp)
+            return resp.status == 200 and port_open(amqp)
 
     def stop() -> None:
         stop_pid(proc.pid, 20, proc)
@@ -347,7 +353,7 @@ def start_prometheus(
         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
         "--storage.tsdb.retention.time=1d",
     ]  # fmt: skip
-    proc = _spawn(cmd, workdir / "prometheus.log")
+    proc = spawn(cmd, workdir / "prometheus.log")
 
     def ready() -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as resp:
