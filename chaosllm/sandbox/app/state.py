@@ -18,7 +18,7 @@ from typing import Any
 
 from chaosllm.errors import ConfigurationError, TargetNotFound
 from chaosllm.faults import state_dir
-from chaosllm.sandbox.app.launcher import alive, port_open
+from chaosllm.sandbox.app import launcher
 from chaosllm.settings import env_name, get_setting
 
 __all__ = ["STATE_FILE", "StateDamaged", "run_dir", "read_state", "write_state", "status",
@@ -149,8 +149,8 @@ def service_rows(services: Mapping[str, Any]) -> list[dict[str, Any]]:
         pids = [int(info["pid"]), *map(int, info.get("pids", []))]
         if info.get("postmaster_pid"):
             pids.append(int(info["postmaster_pid"]))
-        alive = [p for p in pids if alive(p)]
-        open_ports = [p for p in _ports(info) if port_open(p)]
+        alive = [p for p in pids if launcher.alive(p)]
+        open_ports = [p for p in _ports(info) if launcher.port_open(p)]
         rows.append({"name": name, "pid": info["pid"], "url": info.get("url", ""),
                      "running": bool(alive or open_ports), "alive_pids": alive,
                      "open_ports": open_ports})  # fmt: skip
