@@ -103,6 +103,16 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Any =
     raise TimeoutError(f"{what} was not ready after {timeout:.0f} s")
 
 
+def _ready_or_stopped(check: Callable[[], bool], timeout: float, what: str, proc: Any,
+                      stop: Callable[[], None]) -> None:  # fmt: skip
+    """``wait_until`` for a server just started; one that never gets ready is stopped."""
+    try:
+        wait_until(check, timeout, what, proc)
+    except Exception:
+        stop()
+        raise
+
+
 def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None = None) -> None:
     """SIGTERM ``pid``, wait up to ``grace`` seconds, then SIGKILL."""
     with contextlib.suppress(ProcessLookupError):
@@ -178,11 +188,7 @@ def start_redis(
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
 
-    try:
-        wait_until(ping, 15, "redis-server", proc)
-    except Exception:
-        stop_pid(proc.pid, 2, proc)
-        raise
+    _ready_or_stopped(ping, 15, "redis-server", proc, lambda: stop_pid(proc.pid, 2, proc))
     return Server(
         "redis", proc.pid, port,
         f"redis://{':' + password + '@' if password else ''}127.0.0.1:{port}/0", workdir,
@@ -245,11 +251,7 @@ def start_postgres(workdir: Path, port: int | None = None, max_connections: int 
             os.kill(_postmaster_pid(data, proc.pid), signal.SIGINT)
         stop_pid(proc.pid, 15, proc)
 
-    try:
-        wait_until(ready, 30, "postgres", proc)
-    except Exception:
-        stop()
-        raise
+    _ready_or_stopped(ready, 30, "postgres", proc, stop)
     return Server("postgres", proc.pid, port, dsn, workdir, _stop=stop)
 
 
@@ -312,11 +314,7 @@ def start_rabbitmq(workdir: Path) -> Server:
         stop_pid(proc.pid, 20, proc)
         stop_pid(epmd_proc.pid, 5, epmd_proc)
 
-    try:
-        wait_until(ready, 90, "rabbitmq-server", proc)
-    except Exception:
-        stop()
-        raise
+    _ready_or_stopped(ready, 90, "rabbitmq-server", proc, stop)
     return Server(
         "rabbitmq", proc.pid, amqp, f"amqp://guest:guest@127.0.0.1:{amqp}/%2F", workdir,
         extra={"management_url": mgmt_url, "management_port": mgmt, "epmd_pid": epmd_proc.pid},
@@ -359,11 +357,7 @@ def start_prometheus(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as resp:
             return resp.status == 200
 
-    try:
-        wait_until(ready, 30, "prometheus", proc)
-    except Exception:
-        stop_pid(proc.pid, 5, proc)
-        raise
+    _ready_or_stopped(ready, 30, "prometheus", proc, lambda: stop_pid(proc.pid, 5, proc))
     return Server(
         "prometheus", proc.pid, port, f"http://127.0.0.1:{port}", workdir,
         extra={"config": str(config)}, _stop=lambda: stop_pid(proc.pid, 10, proc),
