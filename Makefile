@@ -16,7 +16,7 @@ help:
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,sandbox]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,7 +38,7 @@ docs: install
 	$(VENV)/bin/chaosllm docs -o docs/ACTIVITIES.md
 
 demo: install system-packages
-	$(PY) -m chaosllm.sandbox.demo
+	$(PY) -m chaosllm.sandbox.app.demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports

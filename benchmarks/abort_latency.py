@@ -148,7 +148,7 @@ def _trial(
     _state.update(bad=0.0, rollback_at=None)
     if prometheus:
         # Prometheus still holds the previous trial's 1 until its next scrape
-        from chaosllm.sandbox.launcher import wait_until
+        from chaosllm.sandbox.app.launcher import wait_until
         from chaosllm.slo.probes import query_value
 
         wait_until(lambda: query_value(QUERY, prometheus_base_url=prometheus) == 0.0, 10,
@@ -226,7 +226,7 @@ def _start_prometheus(port: int) -> Any:
     import tempfile
     from pathlib import Path
 
-    from chaosllm.sandbox import launcher
+    from chaosllm.sandbox.app import launcher
     from chaosllm.slo.probes import query_value
 
     workdir = Path(tempfile.mkdtemp(prefix="abort-latency-"))

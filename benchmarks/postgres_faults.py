@@ -56,7 +56,7 @@ def main() -> None:
     import psycopg
 
     from chaosllm.postgres import actions, probes
-    from chaosllm.sandbox import launcher
+    from chaosllm.sandbox.app import launcher
 
     # As root the server runs as the postgres user, which needs to reach its
     # directory; the fault ledger goes there too, not to the user's.

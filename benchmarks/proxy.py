@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaosllm.sandbox.launcher import free_port, stop_pid, wait_until  # noqa: E402
+from chaosllm.sandbox.app.launcher import free_port, stop_pid, wait_until  # noqa: E402
 
 MESSAGE = 64
 CHUNK = 1 << 20

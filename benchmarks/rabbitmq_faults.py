@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     args = parser.parse_args()
 
-    from chaosllm.sandbox import launcher
+    from chaosllm.sandbox.app import launcher
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CHAOSLLM_STATE_DIR"] = str(Path(tmp) / "state")

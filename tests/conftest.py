@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chaosllm.sandbox import launcher
+from chaosllm.sandbox.app import launcher
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

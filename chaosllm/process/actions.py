@@ -83,7 +83,7 @@ def kill_processes(
     {"type": "action", "name": "kill-a-gateway-replica",
      "provider": {"type": "python", "module": "chaosllm.process.actions",
                   "func": "kill_processes",
-                  "arguments": {"pattern": "chaosllm.sandbox.gateway", "count": 1}}}
+                  "arguments": {"pattern": "chaosllm.sandbox.app.gateway", "count": 1}}}
     ```
     """
     signum = _signal_number(signal)
@@ -130,7 +130,7 @@ def suspend_processes(
     {"type": "action", "name": "freeze-recommendations",
      "provider": {"type": "python", "module": "chaosllm.process.actions",
                   "func": "suspend_processes",
-                  "arguments": {"pattern": "chaosllm.sandbox.recs", "duration": "20s"}}}
+                  "arguments": {"pattern": "chaosllm.sandbox.app.recs", "duration": "20s"}}}
     ```
     """
     seconds = fault_seconds(duration, allow_unbounded, "suspension")
@@ -169,7 +169,7 @@ def resume_processes(
     {"type": "action", "name": "thaw-recommendations",
      "provider": {"type": "python", "module": "chaosllm.process.actions",
                   "func": "resume_processes",
-                  "arguments": {"pattern": "chaosllm.sandbox.recs"}}}
+                  "arguments": {"pattern": "chaosllm.sandbox.app.recs"}}}
     ```
     """
     find(pattern, pidfile)  # validates the selector before anything changes

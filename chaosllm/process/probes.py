@@ -25,7 +25,7 @@ def process_count(
     {"type": "probe", "name": "gateway-replicas",
      "provider": {"type": "python", "module": "chaosllm.process.probes",
                   "func": "process_count",
-                  "arguments": {"pattern": "chaosllm.sandbox.gateway"}},
+                  "arguments": {"pattern": "chaosllm.sandbox.app.gateway"}},
      "tolerance": {"type": "range", "range": [2, 10]}}
     ```
     """

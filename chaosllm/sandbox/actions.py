@@ -7,18 +7,12 @@ configuration or ``CHAOSLLM_SANDBOX_DIR``), by default
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
-import time
 from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
-from chaosllm.sandbox import launcher
-from chaosllm.sandbox._load import pid_path, read_results, results_path, summarise
-from chaosllm.sandbox.stack import read_state, run_dir
+from chaosllm.sandbox.app import loadrun
+from chaosllm.sandbox.app.state import read_state, run_dir
 
 __all__ = ["start_load", "stop_load"]
 
@@ -59,21 +53,9 @@ def start_load(
     state = read_state(directory)
     service = state["services"]["gateway" if target == "gateway" else "ml-recs"]
     stop_load(name, configuration, secrets)
-    out = results_path(directory, name)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("")
-    out.with_suffix(".start").write_text(f"{time.time():.3f}\n")
-    cmd = [sys.executable, "-m", "chaosllm.sandbox.loadgen", "--url", service["url"],
-           "--out", str(out), "--rate", str(rate), "--duration", str(seconds),
-           "--target", target]  # fmt: skip
-    if mix:
-        cmd += ["--mix", mix]
-    if max_requests:
-        cmd += ["--max-requests", str(int(max_requests))]
-    proc = launcher._spawn(cmd, out.with_suffix(".log"))
-    pid_path(directory, name).write_text(f"{proc.pid}\n")
-    return {"name": name, "pid": proc.pid, "rate": rate, "duration": duration,
-            "target": target, "results": str(out)}  # fmt: skip
+    pid = loadrun.start(directory, name, service["url"], rate, seconds, target, mix, max_requests)
+    return {"name": name, "pid": pid, "rate": rate, "duration": duration,
+            "target": target, "results": str(loadrun.results_path(directory, name))}  # fmt: skip
 
 
 def stop_load(
@@ -93,22 +75,7 @@ def stop_load(
     ```
     """
     directory = run_dir(configuration, secrets)
-    pidfile = pid_path(directory, name)
-    stopped = False
-    if pidfile.exists():
-        pid = int(pidfile.read_text())
-        if launcher._alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while launcher._alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            launcher.stop_pid(pid, 0.5)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            stopped = True
-        pidfile.unlink()
-    summary: dict[str, Any] = {"name": name, "stopped": stopped}
-    if results_path(directory, name).exists():
-        summary.update(summarise(read_results(directory, name)))
+    summary: dict[str, Any] = {"name": name, "stopped": loadrun.stop(directory, name)}
+    if loadrun.results_path(directory, name).exists():
+        summary.update(loadrun.summarise(loadrun.read_results(directory, name)))
     return summary

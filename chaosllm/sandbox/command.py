@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from chaosllm.sandbox import stack
+    from chaosllm.sandbox.app import stack
 
     state = stack.up(args.dir, replicas=args.replicas, memory_limit_mb=args.memory_limit_mb,
                      progress=(lambda _: None) if args.json else print)  # fmt: skip
@@ -97,7 +97,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from chaosllm.sandbox import stack
+    from chaosllm.sandbox.app import stack
 
     result = stack.down(args.dir, progress=(lambda _: None) if args.json else print)
     if args.json:
@@ -115,9 +115,9 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from chaosllm.sandbox import stack
+    from chaosllm.sandbox.app.state import status
 
-    result = stack.status(args.dir)
+    result = status(args.dir)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -135,12 +135,12 @@ def _status(args: argparse.Namespace) -> int:
 def _env(args: argparse.Namespace) -> int:
     import shlex
 
-    from chaosllm.sandbox import stack
+    from chaosllm.sandbox.app.state import read_state, settings_env, status
 
-    result = stack.status(args.dir)
+    result = status(args.dir)
     if not result["found"]:
         return _error(args, f"no sandbox in {result['dir']} (run 'chaosllm sandbox up')")
-    variables = stack.settings_env(stack.read_state(args.dir))
+    variables = settings_env(read_state(args.dir))
     if not result["running"] or not variables:
         return _error(args, f"the sandbox in {result['dir']} is not running (run 'chaosllm sandbox up')")
     if args.json:

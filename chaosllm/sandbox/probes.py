@@ -10,39 +10,25 @@ it, so that one scenario never judges the faults of the previous one.
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from typing import Any
 
-from chaosllm.errors import TargetUnreachable
 from chaosllm.faults import parse_duration
-from chaosllm.sandbox import _load
-from chaosllm.sandbox._load import accepted_orders, read_results, summarise
-from chaosllm.sandbox.stack import read_state, run_dir, status
+from chaosllm.sandbox.app import counters, events, front, loadrun
+from chaosllm.sandbox.app.loadrun import read_results, summarise
+from chaosllm.sandbox.app.orders import compare_orders
+from chaosllm.sandbox.app.state import read_state, run_dir, status
 
 __all__ = [
-    "load_stats",
-    "failed_requests",
-    "load_error_ratio",
-    "load_latency",
-    "load_throughput",
+    # What the load generator saw.
+    "load_stats", "failed_requests", "load_error_ratio", "load_latency", "load_throughput",
     "latency_degradation",
-    "order_consistency",
-    "orders_consistent",
-    "services_running",
-    "gateway_healthy",
-    "ready_replicas",
-    "recovery_seconds",
-    "replica_exits",
-    "scale_events",
-    "scale_out_seconds",
-    "breaker_trips",
-    "fallback_serves",
-    "catalog_fresh",
-    "recommendations_source",
+    # Data consistency.
+    "order_consistency", "orders_consistent",
+    # Processes, replicas and the supervisor's recovery and scaling.
+    "services_running", "gateway_healthy", "ready_replicas", "recovery_seconds", "replica_exits",
+    "scale_events", "scale_out_seconds",
+    # Resilience patterns at work, and the data path healed.
+    "breaker_trips", "fallback_serves", "catalog_fresh", "recommendations_source",
 ]
 
 
@@ -122,7 +108,7 @@ def load_latency(
     ```
     """
     rows = read_results(run_dir(configuration, secrets), name, window, _ops(ops))
-    return _load.quantile([float(r["lat"]) for r in rows], quantile)
+    return loadrun.quantile([float(r["lat"]) for r in rows], quantile)
 
 
 def load_throughput(
@@ -140,10 +126,7 @@ def load_throughput(
     ```
     """
     seconds = parse_duration(window, "window")
-    rows = read_results(run_dir(configuration, secrets), name, window)
-    # The last second's requests may still be in flight; leave it out.
-    recent = [r for r in rows if r["t"] < time.time() - 1.0]
-    return round(sum(1 for r in recent if r.get("ok")) / max(seconds - 1.0, 1.0), 2)
+    return loadrun.throughput(read_results(run_dir(configuration, secrets), name, window), seconds)
 
 
 def latency_degradation(
@@ -167,16 +150,7 @@ def latency_degradation(
     ```
     """
     rows = read_results(run_dir(configuration, secrets), name)
-    if not rows:
-        return None
-    start = min(r["t"] for r in rows)
-    first = [float(r["lat"]) for r in rows if r["t"] < start + parse_duration(baseline)]
-    since = time.time() - parse_duration(window, "window")
-    last = [float(r["lat"]) for r in rows if r["t"] >= since]
-    before, now = _load.quantile(first, quantile), _load.quantile(last, quantile)
-    if before is None or now is None:
-        return None
-    return round(now / max(before, parse_duration(floor, "floor")), 3)
+    return loadrun.degradation(rows, quantile, baseline, window, floor)
 
 
 def order_consistency(
@@ -195,27 +169,10 @@ def order_consistency(
                   "func": "order_consistency", "arguments": {"timeout": "30s"}}}
     ```
     """
-    from chaosllm._clients.postgres import postgres_connection
-
     directory = run_dir(configuration, secrets)
-    accepted = accepted_orders(read_results(directory, name))
+    accepted = loadrun.accepted_orders(read_results(directory, name))
     dsn = postgres_dsn or read_state(directory)["settings"]["postgres_dsn"]
-    deadline = time.monotonic() + parse_duration(timeout, "timeout")
-    while True:
-        with postgres_connection("check orders", dsn, configuration, secrets) as conn:
-            rows = conn.execute(
-                "SELECT order_id, count(*) FROM orders WHERE order_id = ANY(%s) GROUP BY order_id",
-                (accepted,),
-            ).fetchall()
-        persisted = {r[0]: r[1] for r in rows}
-        missing = [o for o in accepted if o not in persisted]
-        if not missing or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
-    duplicates = sum(1 for c in persisted.values() if c > 1)
-    return {"accepted": len(accepted), "persisted": len(persisted), "missing": len(missing),
-            "duplicates": duplicates, "missing_sample": missing[:5],
-            "consistent": not missing and not duplicates}  # fmt: skip
+    return compare_orders(accepted, dsn, parse_duration(timeout, "timeout"), configuration, secrets)
 
 
 def orders_consistent(
@@ -233,8 +190,7 @@ def orders_consistent(
                   "func": "orders_consistent", "arguments": {"timeout": "30s"}}}
     ```
     """
-    result = order_consistency(name, timeout, postgres_dsn, configuration, secrets)
-    return bool(result["consistent"])
+    return bool(order_consistency(name, timeout, postgres_dsn, configuration, secrets)["consistent"])
 
 
 def services_running(
@@ -253,22 +209,6 @@ def services_running(
     return bool(rows) and all(r["running"] for r in rows)
 
 
-def _front(configuration: Any, secrets: Any) -> str:
-    return str(read_state(run_dir(configuration, secrets))["settings"]["gateway_url"])
-
-
-def _get_json(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=2) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except OSError as exc:
-        raise TargetUnreachable(f"could not reach the sandbox gateway at {url}: {exc}") from exc
-
-
 def gateway_healthy(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -281,15 +221,7 @@ def gateway_healthy(
                   "func": "gateway_healthy"}}
     ```
     """
-    url = _front(configuration, secrets)
-    try:
-        code, health = _get_json(url + "/healthz")
-        if code != 200 or not health.get("ready_replicas"):
-            return False
-        code, answer = _get_json(url + "/graphql", {"query": "{ catalog { models { id } } }"})
-    except TargetUnreachable:
-        return False
-    return code == 200 and bool(answer.get("data", {}).get("catalog", {}).get("models"))
+    return front.healthy(run_dir(configuration, secrets))
 
 
 def ready_replicas(
@@ -304,22 +236,13 @@ def ready_replicas(
                   "func": "ready_replicas"}}
     ```
     """
-    code, health = _get_json(_front(configuration, secrets) + "/healthz")
+    code, health = front.ask(run_dir(configuration, secrets), "/healthz")
     return int(health["ready_replicas"]) if health else 0
 
 
-def _events(directory: Path, window: str | None) -> list[dict[str, Any]]:
-    path = directory / "events.jsonl"
-    if not path.exists():
-        return []
-    start = _load.since(directory, window)
-    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [e for e in events if e["t"] >= start]
-
-
-def _promql_window(configuration: Any, secrets: Any, window: str | None) -> str:
-    start = _load.since(run_dir(configuration, secrets), window)
-    return f"{max(1, int(time.time() - start) + 1)}s" if start else "5m"
+def _events(configuration: Any, secrets: Any, window: str | None) -> list[dict[str, Any]]:
+    directory = run_dir(configuration, secrets)
+    return events.read_events(directory, loadrun.since(directory, window))
 
 
 def recovery_seconds(
@@ -337,17 +260,7 @@ def recovery_seconds(
                   "func": "recovery_seconds", "arguments": {"window": "2m"}}}
     ```
     """
-    events = _events(run_dir(configuration, secrets), window)
-    pending: dict[int, float] = {}
-    worst = 0.0
-    for event in events:
-        if event["event"] == "replica_exited":
-            pending.setdefault(event["replica"], event["t"])
-        elif event["event"] == "replica_ready" and event["replica"] in pending:
-            worst = max(worst, event["t"] - pending.pop(event["replica"]))
-    for exited_at in pending.values():
-        worst = max(worst, time.time() - exited_at)
-    return round(worst, 3)
+    return events.longest_recovery(_events(configuration, secrets, window))
 
 
 def replica_exits(
@@ -363,8 +276,7 @@ def replica_exits(
                   "func": "replica_exits", "arguments": {"window": "1m"}}}
     ```
     """
-    events = _events(run_dir(configuration, secrets), window)
-    return sum(1 for e in events if e["event"] == "replica_exited")
+    return events.count(_events(configuration, secrets, window), "replica_exited")
 
 
 def scale_events(
@@ -381,8 +293,7 @@ def scale_events(
                   "func": "scale_events", "arguments": {"direction": "up", "window": "60s"}}}
     ```
     """
-    events = _events(run_dir(configuration, secrets), window)
-    return sum(1 for e in events if e["event"] == f"scale_{direction}")
+    return events.count(_events(configuration, secrets, window), f"scale_{direction}")
 
 
 def scale_out_seconds(
@@ -404,23 +315,7 @@ def scale_out_seconds(
                   "func": "scale_out_seconds", "arguments": {"window": "2m"}}}
     ```
     """
-    events = _events(run_dir(configuration, secrets), window)
-    pressure = next((e for e in events if e["event"] == "cpu_pressure"), None)
-    if pressure is None:
-        return 0.0
-    since = float(pressure["since"])
-    answer = next((e for e in events if e["event"] in ("scale_up", "scale_up_blocked")
-                   and e["t"] >= since), None)  # fmt: skip
-    if answer is None:
-        return None
-    # Already at the maximum: the autoscaler had scaled out before this pressure.
-    return 0.0 if answer["event"] == "scale_up_blocked" else round(answer["t"] - since, 3)
-
-
-def _increase(query: str, configuration: Any, secrets: Any) -> float:
-    from chaosllm.slo.promql import query_number
-
-    return float(query_number("read a counter", query, None, configuration, secrets) or 0.0)
+    return events.scale_out_delay(_events(configuration, secrets, window))
 
 
 def breaker_trips(
@@ -440,14 +335,8 @@ def breaker_trips(
                   "func": "breaker_trips", "arguments": {"dependency": "postgres"}}}
     ```
     """
-    selector = f'dependency="{_label(dependency)}"'
-    window = _promql_window(configuration, secrets, window)
-    failures = _increase(f'sum(increase(sandbox_dependency_failures_total{{{selector},'
-                         f'reason="error"}}[{window}]))', configuration, secrets)  # fmt: skip
-    if failures < min_failures:
-        return True
-    return _increase(f"sum(increase(sandbox_circuit_breaker_opens_total{{{selector}}}[{window}]))",
-                     configuration, secrets) > 0  # fmt: skip
+    return counters.failures_imply(counters.BREAKER_OPENS, dependency, run_dir(configuration, secrets),
+                                   window, min_failures, configuration, secrets, "error")  # fmt: skip
 
 
 def fallback_serves(
@@ -466,22 +355,8 @@ def fallback_serves(
                   "func": "fallback_serves", "arguments": {"dependency": "postgres"}}}
     ```
     """
-    selector = f'dependency="{_label(dependency)}"'
-    window = _promql_window(configuration, secrets, window)
-    failures = _increase(f"sum(increase(sandbox_dependency_failures_total{{{selector}}}[{window}]))",
-                         configuration, secrets)  # fmt: skip
-    if failures < min_failures:
-        return True
-    return _increase(f"sum(increase(sandbox_fallbacks_total{{{selector}}}[{window}]))",
-                     configuration, secrets) > 0  # fmt: skip
-
-
-def _label(value: str) -> str:
-    from chaosllm.errors import InvalidArgument
-
-    if not isinstance(value, str) or not value.replace("-", "").isalnum():
-        raise InvalidArgument(f"dependency {value!r} must be a name such as 'postgres' or 'ml-recs'")
-    return value
+    return counters.failures_imply(counters.FALLBACKS, dependency, run_dir(configuration, secrets),
+                                   window, min_failures, configuration, secrets)  # fmt: skip
 
 
 def catalog_fresh(
@@ -497,8 +372,7 @@ def catalog_fresh(
                   "func": "catalog_fresh"}}
     ```
     """
-    code, answer = _get_json(_front(configuration, secrets) + "/graphql",
-                             {"query": "{ catalog { source } }"})  # fmt: skip
+    code, answer = front.graphql(run_dir(configuration, secrets), "{ catalog { source } }")
     return code == 200 and answer["data"]["catalog"]["source"] in ("cache", "database")
 
 
@@ -516,8 +390,7 @@ def recommendations_source(
     ```
     """
     query = 'query($t: ID!) { recommendations(tenantId: $t) { source } }'
-    code, answer = _get_json(_front(configuration, secrets) + "/graphql",
-                             {"query": query, "variables": {"t": tenant}})  # fmt: skip
+    code, answer = front.graphql(run_dir(configuration, secrets), query, {"t": tenant})
     if code != 200 or not answer:
         return f"error {code}"
     return str(answer["data"]["recommendations"]["source"])

@@ -141,7 +141,7 @@ def chaos_run(experiment: Path, journal: Path, env: dict[str, str], work: Path,
 
 def main() -> int:
     sys.path.insert(0, str(HERE.parents[1]))
-    from chaosllm.sandbox import launcher
+    from chaosllm.sandbox.app import launcher
 
     write_large_experiment()
     with tempfile.TemporaryDirectory(prefix="chaosllm-samples-") as tmp:

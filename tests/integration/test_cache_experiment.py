@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis as redislib
 
-from chaosllm.sandbox.launcher import stop_pid, wait_until
+from chaosllm.sandbox.app.launcher import stop_pid, wait_until
 from tests.chaos_run import CHAOSLLM, chaos_args, chaos_env, run_experiment, validate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from chaosllm.errors import (
 )
 from chaosllm.faults import Ledger, cleanup, held_faults, release_held
 from chaosllm.postgres import actions, probes
-from chaosllm.sandbox import launcher
-from chaosllm.sandbox.launcher import free_port, wait_until
+from chaosllm.sandbox.app import launcher
+from chaosllm.sandbox.app.launcher import free_port, wait_until
 from tests.chaos_run import run_experiment, validate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from chaosllm._clients.rabbitmq import Management
 from chaosllm.errors import ConfigurationError, InvalidArgument, TargetNotFound, TargetUnreachable
 from chaosllm.faults import Ledger, cleanup
 from chaosllm.rabbitmq import actions, probes
-from chaosllm.sandbox import launcher
+from chaosllm.sandbox.app import launcher
 from tests.procs import wait_gone
 
 EXPERIMENT = Path(__file__).resolve().parents[2] / "experiments" / "application" / "queue-failure.json"

@@ -196,7 +196,7 @@ def test_bad_input_changes_nothing(redis_url: str, call: object) -> None:
 
 
 def test_unreachable_server_fails_fast_and_names_target() -> None:
-    from chaosllm.sandbox.launcher import free_port
+    from chaosllm.sandbox.app.launcher import free_port
 
     url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
     started = time.monotonic()

@@ -13,7 +13,7 @@ import pytest
 from chaosllm.errors import ConfigurationError
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions
-from chaosllm.sandbox import launcher
+from chaosllm.sandbox.app import launcher
 from tests.chaos_run import CHAOSLLM, chaos_env, run_experiment
 from tests.conftest import _start
 

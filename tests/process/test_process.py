@@ -18,7 +18,7 @@ from chaosllm.errors import InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger
 from chaosllm.process import actions, probes
 from chaosllm.process.procs import read_proc
-from chaosllm.sandbox.launcher import wait_until
+from chaosllm.sandbox.app.launcher import wait_until
 
 
 @pytest.fixture

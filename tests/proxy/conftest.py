@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chaosllm.sandbox.launcher import free_port, stop_pid, wait_until
+from chaosllm.sandbox.app.launcher import free_port, stop_pid, wait_until
 
 
 class EchoServer:

@@ -16,7 +16,7 @@ from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound, Target
 from chaosllm.faults import Ledger, cleanup, record_fault
 from chaosllm.faults.healer import is_healer, stop_healer
 from chaosllm.proxy import actions, probes
-from chaosllm.sandbox.launcher import free_port, wait_until
+from chaosllm.sandbox.app.launcher import free_port, wait_until
 from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
 
 

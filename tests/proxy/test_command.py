@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from chaosllm.sandbox.launcher import free_port, wait_until
+from chaosllm.sandbox.app.launcher import free_port, wait_until
 from tests.proxy.conftest import EchoServer, connect, recv_exactly
 
 

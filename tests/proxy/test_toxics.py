@@ -265,7 +265,7 @@ def test_disable_drops_connections_and_ttl_reenables(api: Api, make_proxy: MakeP
 
 
 def test_unreachable_upstream_closes_the_client(api: Api, make_proxy: MakeProxy) -> None:
-    from chaosllm.sandbox.launcher import free_port
+    from chaosllm.sandbox.app.launcher import free_port
 
     _, port = make_proxy(upstream=f"127.0.0.1:{free_port()}")
     with connect(port) as sock:

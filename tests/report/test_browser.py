@@ -22,7 +22,7 @@ import pytest
 
 from chaosllm.report.html import render_html
 from chaosllm.report.model import load_journal, parse_journal
-from chaosllm.sandbox.launcher import stop_pid
+from chaosllm.sandbox.app.launcher import stop_pid
 from tests.report.conftest import SAMPLES
 from tests.report.test_outputs import hostile_journal
 

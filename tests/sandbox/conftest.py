@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chaosllm.sandbox import launcher, stack
+from chaosllm.sandbox.app import launcher, stack
 from tests.conftest import IN_CI
 
 

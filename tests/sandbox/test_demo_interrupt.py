@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from chaosllm.sandbox import launcher, stack
+from chaosllm.sandbox.app import launcher, stack
+from chaosllm.sandbox.app.state import status
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def test_ctrl_c_during_a_fault_heals_it_and_stops_everything(tmp_path: Path) -> 
     env.pop("CHAOSLLM_SANDBOX_DIR", None)
     directory = state_dir / "sandbox"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "chaosllm.sandbox.demo", "--only", "4",
+        [sys.executable, "-m", "chaosllm.sandbox.app.demo", "--only", "4",
          "--journals", str(tmp_path / "journals"), "--reports", str(tmp_path / "reports")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
@@ -70,7 +71,7 @@ def test_ctrl_c_during_a_fault_heals_it_and_stops_everything(tmp_path: Path) -> 
     output = "".join(lines)
     assert "interrupted: restoring faults left in the ledger" in output
     assert "nothing running, no port open" in output
-    after = stack.status(directory)
+    after = status(directory)
     assert not after["running"], after
     assert all(not row["alive_pids"] and not row["open_ports"] for row in after["services"])
     ledger = state_dir / "ledger.json"

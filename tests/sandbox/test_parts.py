@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from chaosllm.sandbox._load import quantile, summarise
-from chaosllm.sandbox._resilience import CircuitBreaker, Dependency, Unavailable
-from chaosllm.sandbox.demo import summary_table, verdict
+from chaosllm.sandbox.app._resilience import CircuitBreaker, Dependency, Unavailable
+from chaosllm.sandbox.app.demo import summary_table, verdict
+from chaosllm.sandbox.app.loadrun import quantile, summarise
 
 
 def test_breaker_opens_half_opens_and_closes() -> None:
@@ -127,7 +127,7 @@ def test_load_is_open_loop_against_a_slow_target(tmp_path: object) -> None:
     thread.start()
     out = Path(str(tmp_path)) / "load.jsonl"
     try:
-        subprocess.run([sys.executable, "-m", "chaosllm.sandbox.loadgen", "--url",
+        subprocess.run([sys.executable, "-m", "chaosllm.sandbox.app.loadgen", "--url",
                         f"http://127.0.0.1:{server.server_port}", "--out", str(out),
                         "--rate", "20", "--duration", "1", "--target", "recs"],
                        check=True, timeout=30)  # fmt: skip
@@ -173,12 +173,12 @@ def test_a_crash_looping_replica_is_restarted_with_backoff_and_stopped_cleanly(t
     import signal
     from pathlib import Path
 
-    from chaosllm.sandbox.launcher import free_port
+    from chaosllm.sandbox.app.launcher import free_port
 
     folder = Path(str(tmp_path))
     ports = ",".join(str(free_port()) for _ in range(4))
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "chaosllm.sandbox.supervisor", "--dir", str(folder),
+        [sys.executable, "-m", "chaosllm.sandbox.app.supervisor", "--dir", str(folder),
          "--port", str(free_port()), "--replica-ports", ports, "--", "--no-such-option"],
         start_new_session=True,
     )  # fmt: skip

@@ -19,8 +19,9 @@ import pika
 import psycopg
 import pytest
 
-from chaosllm.sandbox import launcher, stack
-from chaosllm.sandbox._data import DEAD_QUEUE, ORDERS_QUEUE
+from chaosllm.sandbox.app import launcher, stack
+from chaosllm.sandbox.app._data import DEAD_QUEUE, ORDERS_QUEUE
+from chaosllm.sandbox.app.state import read_state, status
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def wait_for(check: Any, timeout: float = 20.0) -> Any:
 
 
 def test_status_reports_every_service_running(sandbox: dict[str, Any]) -> None:
-    result = stack.status(Path(sandbox["dir"]))
+    result = status(Path(sandbox["dir"]))
     names = {row["name"] for row in result["services"]}
     assert names == {"postgres", "redis", "rabbitmq", "proxy", "ml-recs", "worker", "gateway",
                      "prometheus"}  # fmt: skip
@@ -114,7 +115,7 @@ def test_supervisor_restarts_a_killed_replica(sandbox: dict[str, Any]) -> None:
 
     def replaced() -> int:
         new = int(pidfile.read_text())
-        return new if new != old and launcher._alive(new) else 0
+        return new if new != old and launcher.alive(new) else 0
 
     new = wait_for(replaced)
     events = [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
@@ -155,18 +156,18 @@ def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: P
 
 def test_down_stops_every_process_and_port(sandbox: dict[str, Any]) -> None:
     directory = Path(sandbox["dir"])
-    state = stack.read_state(directory)
+    state = read_state(directory)
     pids = [int(p.read_text()) for p in directory.glob("gateway-*.pid")]
     ports = []
     for info in state["services"].values():
         pids += [info["pid"], *info.get("pids", []), info.get("postmaster_pid", info["pid"])]
         ports += [info["port"], *info.get("ports", [])]
-    assert all(launcher._alive(p) for p in pids)
+    assert all(launcher.alive(p) for p in pids)
     result = stack.down(directory)
     assert result["running"] == []
-    assert [p for p in pids if launcher._alive(p)] == []
-    assert [p for p in ports if launcher._port_open(p)] == []
-    assert stack.status(directory)["running"] is False
+    assert [p for p in pids if launcher.alive(p)] == []
+    assert [p for p in ports if launcher.port_open(p)] == []
+    assert status(directory)["running"] is False
     out = subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", "status", "--dir",
                           str(directory)], capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "nothing running, no port open" in out

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from chaosllm.cli import main as cli
-from chaosllm.sandbox import demo, launcher, stack
+from chaosllm.sandbox.app import demo, launcher, stack
+from chaosllm.sandbox.app.state import STATE_FILE, StateDamaged, read_state, status, write_state
 from chaosllm.settings import env_name
 
 DAMAGED = {
@@ -34,7 +35,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 
 def _write(directory: Path, state: Any) -> Path:
-    path = directory / stack.STATE_FILE
+    path = directory / STATE_FILE
     path.write_text(state if isinstance(state, str) else json.dumps(state))
     return path
 
@@ -58,8 +59,8 @@ def _dead_pid() -> int:
 def test_read_state_names_the_file_and_the_cause(tmp_path: Path, case: str) -> None:
     text, cause = DAMAGED[case]
     path = _write(tmp_path, text)
-    with pytest.raises(stack.StateDamaged) as info:
-        stack.read_state(tmp_path)
+    with pytest.raises(StateDamaged) as info:
+        read_state(tmp_path)
     message = str(info.value)
     assert message.startswith(f"sandbox state file {path} is damaged: ")
     assert cause in message
@@ -67,16 +68,16 @@ def test_read_state_names_the_file_and_the_cause(tmp_path: Path, case: str) -> N
 
 
 def test_read_state_refuses_binary_and_bad_ids(tmp_path: Path) -> None:
-    (tmp_path / stack.STATE_FILE).write_bytes(b"\xff\xfe")
-    with pytest.raises(stack.StateDamaged, match="it is not text"):
-        stack.read_state(tmp_path)
+    (tmp_path / STATE_FILE).write_bytes(b"\xff\xfe")
+    with pytest.raises(StateDamaged, match="it is not text"):
+        read_state(tmp_path)
     _write(tmp_path, {"services": {"redis": {"pid": 1, "port": 6379}}, "settings": {}})
-    with pytest.raises(stack.StateDamaged, match="service 'redis' has no valid 'pid'"):
-        stack.read_state(tmp_path)
+    with pytest.raises(StateDamaged, match="service 'redis' has no valid 'pid'"):
+        read_state(tmp_path)
     _write(tmp_path, {"services": {"redis": {"pid": 4242, "port": 6379, "pids": ["7"]}},
                       "settings": {}})  # fmt: skip
-    with pytest.raises(stack.StateDamaged, match="service 'redis' has an invalid 'pids'"):
-        stack.status(tmp_path)
+    with pytest.raises(StateDamaged, match="service 'redis' has an invalid 'pids'"):
+        status(tmp_path)
 
 
 @pytest.mark.parametrize("command", ["status", "env", "down"])
@@ -137,7 +138,7 @@ def test_down_of_a_stopped_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture
                       "settings": {}})  # fmt: skip
     assert cli(["sandbox", "down", "--dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.endswith("nothing running\n")
-    assert "stopped_at" in stack.read_state(tmp_path)
+    assert "stopped_at" in read_state(tmp_path)
 
 
 def test_env_needs_a_running_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -210,7 +211,7 @@ def no_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the demo must not get this far")
 
-    monkeypatch.setattr(stack, "run_dir", lambda *args: tmp_path)
+    monkeypatch.setattr(demo, "run_dir", lambda *args: tmp_path)
     monkeypatch.setattr(stack, "up", refuse)
     monkeypatch.setattr(stack, "down", refuse)
     return tmp_path
@@ -234,9 +235,9 @@ def test_demo_refuses_bad_selection(no_sandbox: Path, capsys: pytest.CaptureFixt
 def test_demo_refuses_a_damaged_state_file(no_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(no_sandbox, "[1]")
     assert demo.main(["--only", "1"]) == 2
-    assert f"error: sandbox state file {no_sandbox / stack.STATE_FILE} is damaged" in capsys.readouterr().out
+    assert f"error: sandbox state file {no_sandbox / STATE_FILE} is damaged" in capsys.readouterr().out
 
 
 def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    stack._write_state(tmp_path, {"services": {}, "settings": {"redis_url": "redis://:pw@127.0.0.1:1/0"}})
-    assert (tmp_path / stack.STATE_FILE).stat().st_mode & 0o777 == 0o600
+    write_state(tmp_path, {"services": {}, "settings": {"redis_url": "redis://:pw@127.0.0.1:1/0"}})
+    assert (tmp_path / STATE_FILE).stat().st_mode & 0o777 == 0o600

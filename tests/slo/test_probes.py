@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachable
-from chaosllm.sandbox import launcher
+from chaosllm.sandbox.app import launcher
 from chaosllm.slo import probes, tolerances
 from tests.conftest import IN_CI
 from tests.slo.target import Target, Traffic

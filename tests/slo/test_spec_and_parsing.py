@@ -182,7 +182,7 @@ def test_an_unreachable_source_is_no_data_and_can_count_as_a_breach() -> None:
 
     from chaosllm.controls.guard import Guard
     from chaosllm.controls.metrics import collect, parse_series
-    from chaosllm.sandbox.launcher import free_port
+    from chaosllm.sandbox.app.launcher import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     interrupted = threading.Event()

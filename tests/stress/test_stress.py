@@ -15,7 +15,7 @@ import pytest
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger
 from chaosllm.process.procs import read_proc
-from chaosllm.sandbox.launcher import wait_until
+from chaosllm.sandbox.app.launcher import wait_until
 from chaosllm.stress import actions, probes
 from tests.conftest import IN_CI
 

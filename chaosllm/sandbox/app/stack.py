@@ -1,12 +1,11 @@
-"""Start, inspect and stop the whole sandbox; its state lives in one JSON file.
+"""Start and stop the whole sandbox; what it started is kept in its state file.
 
 ``up()`` starts PostgreSQL, Redis and RabbitMQ through the launcher, the
 fault proxy in front of each of them and of ml-recs, ml-recs itself, the
 order worker, the gateway supervisor (front + replicas) and Prometheus, each
 on a free loopback port, and records every PID and port in
 ``<run dir>/state.json`` as it goes, so that ``down()`` can stop everything
-by PID even after an interrupted ``up()``. The run dir is
-``$CHAOSLLM_STATE_DIR/sandbox`` unless ``sandbox_dir`` is set.
+by PID even after an interrupted ``up()`` (see :mod:`chaosllm.sandbox.app.state`).
 """
 
 from __future__ import annotations
@@ -20,139 +19,35 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from chaosllm.errors import ConfigurationError, TargetNotFound
-from chaosllm.faults import state_dir
-from chaosllm.sandbox import launcher
-from chaosllm.settings import env_name, get_setting, redact
+from chaosllm.errors import TargetNotFound
+from chaosllm.sandbox.app import launcher
+from chaosllm.sandbox.app.extra import require_extra
+from chaosllm.sandbox.app.state import (
+    STATE_FILE,
+    StateDamaged,
+    read_state,
+    run_dir,
+    service_rows,
+    status,
+    write_state,
+)
+from chaosllm.settings import redact
 
-__all__ = ["run_dir", "read_state", "up", "down", "status", "settings_env", "STATE_FILE", "StateDamaged"]
+__all__ = ["up", "down", "STOP_ORDER"]
 
-STATE_FILE = "state.json"
 # Every service proxied: name -> what it fronts.
 PROXIED = ("postgres", "redis", "rabbitmq", "ml-recs")
 MAX_REPLICAS = 4
 
 
-def run_dir(configuration: Mapping[str, Any] | None = None,
-            secrets: Mapping[str, Any] | None = None) -> Path:  # fmt: skip
-    found = get_setting("sandbox_dir", None, configuration, secrets)
-    return Path(found) if found else state_dir() / "sandbox"
-
-
-class StateDamaged(ConfigurationError):
-    """The state file exists but cannot be trusted; ``usable`` keeps its well-formed services."""
-
-    def __init__(self, path: Path, problems: list[str], usable: dict[str, Any]) -> None:
-        super().__init__(
-            f"sandbox state file {path} is damaged: {'; '.join(problems)}; remove it after "
-            "checking that nothing from it is still running"
-        )
-        self.path = path
-        self.problems = problems
-        self.usable = usable
-
-
-def _is_id(value: Any) -> bool:
-    """A PID or port the sandbox could have recorded (never 0 or 1)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value > 1
-
-
-def _service_problem(name: str, info: Any) -> str | None:
-    if not isinstance(info, dict):
-        return f"service {name!r} is not an object"
-    for key in ("pid", "port"):
-        if not _is_id(info.get(key)):
-            return f"service {name!r} has no valid {key!r}"
-    for key in ("postmaster_pid", "management_port"):
-        if key in info and not _is_id(info[key]):
-            return f"service {name!r} has an invalid {key!r}"
-    for key in ("pids", "ports"):
-        if key in info and not (isinstance(info[key], list) and all(map(_is_id, info[key]))):
-            return f"service {name!r} has an invalid {key!r}"
-    if not isinstance(info.get("url", ""), str):
-        return f"service {name!r} has an invalid 'url'"
-    return None
-
-
-def _parse_state(text: str) -> tuple[dict[str, Any], list[str]]:
-    """The state in ``text`` and what is wrong with it; with problems, only its
-    well-formed services are kept."""
-    if not text.strip():
-        return {"services": {}}, ["it is empty"]
-    try:
-        state = json.loads(text)
-    except ValueError as exc:
-        return {"services": {}}, [f"it is not JSON ({exc})"]
-    if not isinstance(state, dict):
-        return {"services": {}}, [f"it holds a JSON {type(state).__name__}, not an object"]
-    problems = []
-    services = state.get("services")
-    if not isinstance(services, dict):
-        problems.append("'services' is missing or not an object")
-        services = {}
-    usable = {}
-    for name, info in services.items():
-        problem = _service_problem(name, info)
-        if problem:
-            problems.append(problem)
-        else:
-            usable[name] = info
-    settings = state.get("settings")
-    if not (isinstance(settings, dict) and all(isinstance(v, str) for v in settings.values())):
-        problems.append("'settings' is missing or not an object of strings")
-    remove_dirs = state.get("remove_dirs", [])
-    if not (isinstance(remove_dirs, list) and all(isinstance(d, str) for d in remove_dirs)):
-        problems.append("'remove_dirs' is not a list of paths")
-    if problems:
-        return {"services": usable}, problems
-    return state, []
-
-
-def read_state(directory: Path | None = None) -> dict[str, Any]:
-    """The sandbox state; ``TargetNotFound`` without a state file, ``StateDamaged``
-    when it is not what ``up()`` writes."""
-    path = (directory or run_dir()) / STATE_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise TargetNotFound(
-            f"could not find the sandbox: no state file at {path} (run 'chaosllm sandbox up')"
-        ) from None
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError as exc:
-        raise StateDamaged(path, [f"it is not text ({exc})"], {"services": {}}) from None
-    state, problems = _parse_state(text)
-    if problems:
-        raise StateDamaged(path, problems, state)
-    return state
-
-
-def _write_state(directory: Path, state: dict[str, Any]) -> None:
-    tmp = directory / (STATE_FILE + ".tmp")
-    # It holds the sandbox's connection URLs: readable by its owner only.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(state, indent=2))
-    os.replace(tmp, directory / STATE_FILE)
-
-
-def _alive(pid: int) -> bool:
-    return launcher._alive(pid)
-
-
-def _port_open(port: int) -> bool:
-    return launcher._port_open(port)
-
-
 def _spawn_python(directory: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
     env = {"PROMETHEUS_DISABLE_CREATED_SERIES": "True"}
-    proc = launcher._spawn([sys.executable, "-m", *args], directory / f"{name}.log", env=env)
+    proc = launcher.spawn([sys.executable, "-m", *args], directory / f"{name}.log", env=env)
     return proc  # type: ignore[no-any-return]
 
 
@@ -164,14 +59,10 @@ def _wait_http(url: str, timeout: float, what: str, proc: Any) -> None:
     launcher.wait_until(ok, timeout, what, proc)
 
 
-def settings_env(state: Mapping[str, Any]) -> dict[str, str]:
-    """The CHAOSLLM_* variables that point activities at this sandbox."""
-    return {env_name(k): str(v) for k, v in state.get("settings", {}).items()}
-
-
 def up(directory: Path | None = None, *, replicas: int = 2, memory_limit_mb: int = 1024,
        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
     """Start the sandbox and return its state; on failure everything started is stopped."""
+    require_extra()
     directory = directory or run_dir()
     if (directory / STATE_FILE).exists():
         running = [s for s in status(directory)["services"] if s["running"]]
@@ -186,11 +77,11 @@ def up(directory: Path | None = None, *, replicas: int = 2, memory_limit_mb: int
         "dir": str(directory), "started_at": time.time(), "services": {}, "settings": {},
         "memory_limit_mb": memory_limit_mb, "cpu_limit": os.cpu_count() or 1,
     }  # fmt: skip
-    _write_state(directory, state)
+    write_state(directory, state)
 
     def record(name: str, pid: int, port: int, url: str, **extra: Any) -> None:
         state["services"][name] = {"pid": pid, "port": port, "url": url, **extra}
-        _write_state(directory, state)
+        write_state(directory, state)
         progress(f"{name:<10} pid {pid:<7} {url}")
 
     try:
@@ -245,7 +136,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         if errors:
             raise errors[0]
 
-    from chaosllm.sandbox._data import declare_queues, seed
+    from chaosllm.sandbox.app._data import declare_queues, seed
 
     seed(servers["postgres"].url)
     import pika
@@ -275,13 +166,13 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
     amqp_url = f"amqp://guest:guest@127.0.0.1:{via['rabbitmq']}/%2F"
     recs_url = f"http://127.0.0.1:{via['ml-recs']}"
 
-    proc = _spawn_python(directory, "ml-recs", ["chaosllm.sandbox.recs", "--port", str(recs_port)])
+    proc = _spawn_python(directory, "ml-recs", ["chaosllm.sandbox.app.recs", "--port", str(recs_port)])
     _wait_http(f"http://127.0.0.1:{recs_port}/healthz", 20, "ml-recs", proc)
     record("ml-recs", proc.pid, recs_port, f"http://127.0.0.1:{recs_port}")
 
     worker_port = launcher.free_port()
     proc = _spawn_python(directory, "worker", [
-        "chaosllm.sandbox.worker", "--port", str(worker_port),
+        "chaosllm.sandbox.app.worker", "--port", str(worker_port),
         "--postgres-dsn", pg_dsn, "--rabbitmq-url", amqp_url,
     ])  # fmt: skip
     _wait_http(f"http://127.0.0.1:{worker_port}/healthz", 20, "the order worker", proc)
@@ -290,7 +181,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
     front = launcher.free_port()
     replica_ports = [launcher.free_port() for _ in range(MAX_REPLICAS)]
     proc = _spawn_python(directory, "supervisor", [
-        "chaosllm.sandbox.supervisor", "--dir", str(directory), "--port", str(front),
+        "chaosllm.sandbox.app.supervisor", "--dir", str(directory), "--port", str(front),
         "--replica-ports", ",".join(map(str, replica_ports)), "--min", str(replicas),
         "--max", str(MAX_REPLICAS), "--",
         "--postgres-dsn", pg_dsn, "--redis-url", redis_url, "--rabbitmq-url", amqp_url,
@@ -326,7 +217,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "sandbox_memory_stress": f"{int(state['memory_limit_mb'] * 0.85)}MB",
     }
     state["ready_at"] = time.time()
-    _write_state(directory, state)
+    write_state(directory, state)
 
 
 def _stop_group(pid: int, grace: float) -> None:
@@ -381,41 +272,9 @@ def down(directory: Path | None = None,
         for extra_dir in state.get("remove_dirs", []):
             shutil.rmtree(extra_dir, ignore_errors=True)
         state["stopped_at"] = time.time()
-        _write_state(directory, state)
-    running = [r for r in _service_rows(services) if r["running"]]
+        write_state(directory, state)
+    running = [r for r in service_rows(services) if r["running"]]
     return {"dir": str(directory), "found": True, "stopped": stopped, "running": running,
             "damaged": damaged}  # fmt: skip
 
 
-def _ports(info: Mapping[str, Any]) -> list[int]:
-    ports = [int(info["port"])] + [int(p) for p in info.get("ports", [])]
-    if info.get("management_port"):
-        ports.append(int(info["management_port"]))
-    return ports
-
-
-def _service_rows(services: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for name, info in services.items():
-        pids = [int(info["pid"]), *map(int, info.get("pids", []))]
-        if info.get("postmaster_pid"):
-            pids.append(int(info["postmaster_pid"]))
-        alive = [p for p in pids if _alive(p)]
-        open_ports = [p for p in _ports(info) if _port_open(p)]
-        rows.append({"name": name, "pid": info["pid"], "url": info.get("url", ""),
-                     "running": bool(alive or open_ports), "alive_pids": alive,
-                     "open_ports": open_ports})  # fmt: skip
-    return rows
-
-
-def status(directory: Path | None = None) -> dict[str, Any]:
-    """Which sandbox processes are alive and which of their ports are open;
-    ``StateDamaged`` when the state file cannot be trusted."""
-    directory = directory or run_dir()
-    try:
-        state = read_state(directory)
-    except TargetNotFound:
-        return {"dir": str(directory), "found": False, "running": False, "services": []}
-    rows = _service_rows(state["services"])
-    return {"dir": str(directory), "found": True, "running": any(r["running"] for r in rows),
-            "services": rows}  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from chaosllm.sandbox._http import serve_http
+from chaosllm.sandbox.app._http import serve_http
 
 __all__ = ["Service", "Route", "REQUESTS", "LATENCY", "exit_on_sigterm"]
 

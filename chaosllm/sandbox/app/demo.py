@@ -1,6 +1,6 @@
 """``make demo``: the five resilience scenarios on the local sandbox, end to end.
 
-``python -m chaosllm.sandbox.demo [--journals journals] [--reports reports]``
+``python -m chaosllm.sandbox.app.demo [--journals journals] [--reports reports]``
 starts the sandbox, runs every experiment of ``experiments/scenarios/local``
 with ``chaos run`` (journals to ``journals/``, chaos logs to
 ``reports/logs/``), writes each scenario's report
@@ -24,11 +24,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from chaosllm.sandbox import stack
+from chaosllm.errors import ConfigurationError
+from chaosllm.sandbox.app import stack
+from chaosllm.sandbox.app.extra import require_extra
+from chaosllm.sandbox.app.state import StateDamaged, run_dir, settings_env, status
 
 __all__ = ["main", "verdict", "summary_table", "select_scenarios", "scenario_number"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _say(text: str = "") -> None:
@@ -175,7 +178,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chaosllm.sandbox.demo",
+        prog="python -m chaosllm.sandbox.app.demo",
         description="Start the sandbox, run the five scenarios with `chaos run`, write journals "
         "and reports (each scenario's HTML report and a GameDay summary), stop everything. "
         "Ctrl-C stops the run, restores any fault in the ledger and stops the sandbox.",
@@ -197,10 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         scenarios = select_scenarios(args.experiments, args.only)
     except ValueError as exc:
         parser.error(str(exc))
-    directory = stack.run_dir()
+    directory = run_dir()
     try:
-        left_running = stack.status(directory)["running"]
-    except stack.StateDamaged as exc:
+        require_extra()
+        left_running = status(directory)["running"]
+    except (ConfigurationError, StateDamaged) as exc:
         _say(f"error: {exc}")
         return 2
     signal.signal(signal.SIGTERM, _interrupt)
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.down(directory)
         _say("[setup] starting the sandbox")
         state = stack.up(directory, progress=lambda line: _say(f"    {line}"))
-        env = {**os.environ, **stack.settings_env(state)}
+        env = {**os.environ, **settings_env(state)}
         _say(f"[setup] ready in {time.monotonic() - started:.0f} s")
         for index, path in enumerate(scenarios, 1):
             experiment = json.loads(path.read_text())

@@ -1,6 +1,6 @@
 """The gateway's supervisor: a load-balancing front, restarts and autoscaling.
 
-``python -m chaosllm.sandbox.supervisor --dir RUN --port N --replica-ports a,b,c,d
+``python -m chaosllm.sandbox.app.supervisor --dir RUN --port N --replica-ports a,b,c,d
 -- <gateway arguments>``. It is the local analogue of a Deployment with an
 HPA behind a Service:
 
@@ -36,7 +36,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
-from chaosllm.sandbox._http import serve_http
+from chaosllm.sandbox.app._http import serve_http
+from chaosllm.sandbox.app.events import EVENTS_FILE
 
 __all__ = ["Supervisor", "node_cpu_times", "main"]
 
@@ -88,14 +89,14 @@ class Supervisor:
 
     def event(self, kind: str, **fields: Any) -> None:
         line = json.dumps({"t": round(time.time(), 3), "event": kind, **fields})
-        with self.events_lock, open(self.dir / "events.jsonl", "a") as out:
+        with self.events_lock, open(self.dir / EVENTS_FILE, "a") as out:
             out.write(line + "\n")
 
     def active(self) -> list[Replica]:
         return [r for r in self.replicas if r.proc is not None and not r.stopping]
 
     def spawn(self, replica: Replica) -> None:
-        cmd = [sys.executable, "-m", "chaosllm.sandbox.gateway", "--port", str(replica.port),
+        cmd = [sys.executable, "-m", "chaosllm.sandbox.app.gateway", "--port", str(replica.port),
                "--replica", str(replica.index), *self.args.gateway_args]  # fmt: skip
         log = open(self.dir / f"gateway-{replica.index}.log", "ab")
         replica.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,

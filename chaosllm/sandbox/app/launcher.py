@@ -39,6 +39,9 @@ __all__ = [
     "start_prometheus",
     "wait_until",
     "stop_pid",
+    "alive",
+    "port_open",
+    "spawn",
 ]
 
 
@@ -100,6 +103,16 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Any =
     raise TimeoutError(f"{what} was not ready after {timeout:.0f} s")
 
 
+def _ready_or_stopped(check: Callable[[], bool], timeout: float, what: str, proc: Any,
+                      stop: Callable[[], None]) -> None:  # fmt: skip
+    """``wait_until`` for a server just started; one that never gets ready is stopped."""
+    try:
+        wait_until(check, timeout, what, proc)
+    except Exception:
+        stop()
+        raise
+
+
 def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None = None) -> None:
     """SIGTERM ``pid``, wait up to ``grace`` seconds, then SIGKILL."""
     with contextlib.suppress(ProcessLookupError):
@@ -110,7 +123,7 @@ def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None =
         if proc is not None:
             if proc.poll() is not None:
                 return
-        elif not _alive(pid):
+        elif not alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -119,7 +132,8 @@ def stop_pid(pid: int, grace: float = 10.0, proc: subprocess.Popen[Any] | None =
         proc.wait(5)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -130,13 +144,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """True when something accepts connections on loopback ``port``."""
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, **kw: Any) -> Any:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, **kw: Any) -> Any:
+    """Start ``cmd`` in its own session (so that its group can be stopped), output to ``log``."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             cmd,
@@ -165,18 +181,14 @@ def start_redis(
         conf.touch(mode=0o600)
         conf.write_text(f"requirepass {password}\n")
         cmd.insert(1, str(conf))
-    proc = _spawn(cmd, workdir / "redis.log")
+    proc = spawn(cmd, workdir / "redis.log")
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
 
-    try:
-        wait_until(ping, 15, "redis-server", proc)
-    except Exception:
-        stop_pid(proc.pid, 2, proc)
-        raise
+    _ready_or_stopped(ping, 15, "redis-server", proc, lambda: stop_pid(proc.pid, 2, proc))
     return Server(
         "redis", proc.pid, port,
         f"redis://{':' + password + '@' if password else ''}127.0.0.1:{port}/0", workdir,
@@ -223,7 +235,7 @@ def start_postgres(workdir: Path, port: int | None = None, max_connections: int 
         "-c", "full_page_writes=off", "-c", f"max_connections={max_connections}",
         "-c", "superuser_reserved_connections=3",
     ]  # fmt: skip
-    proc = _spawn(cmd, workdir / "postgres.log")
+    proc = spawn(cmd, workdir / "postgres.log")
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def ready() -> bool:
@@ -239,11 +251,7 @@ def start_postgres(workdir: Path, port: int | None = None, max_connections: int 
             os.kill(_postmaster_pid(data, proc.pid), signal.SIGINT)
         stop_pid(proc.pid, 15, proc)
 
-    try:
-        wait_until(ready, 30, "postgres", proc)
-    except Exception:
-        stop()
-        raise
+    _ready_or_stopped(ready, 30, "postgres", proc, stop)
     return Server("postgres", proc.pid, port, dsn, workdir, _stop=stop)
 
 
@@ -292,25 +300,21 @@ def start_rabbitmq(workdir: Path) -> Server:
         "RABBITMQ_CONF_ENV_FILE": str(workdir / "rabbitmq-env.conf"),
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(workdir / "advanced.config"),
     }
-    epmd_proc = _spawn([epmd, "-port", str(epmd_port), "-address", "127.0.0.1"], workdir / "epmd.log")
-    proc = _spawn([script], workdir / "rabbitmq.log", env=env)
+    epmd_proc = spawn([epmd, "-port", str(epmd_port), "-address", "127.0.0.1"], workdir / "epmd.log")
+    proc = spawn([script], workdir / "rabbitmq.log", env=env)
     mgmt_url = f"http://guest:guest@127.0.0.1:{mgmt}"
 
     def ready() -> bool:
         req = urllib.request.Request(f"http://127.0.0.1:{mgmt}/api/overview")
         req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")
         with urllib.request.urlopen(req, timeout=1) as resp:
-            return resp.status == 200 and _port_open(amqp)
+            return resp.status == 200 and port_open(amqp)
 
     def stop() -> None:
         stop_pid(proc.pid, 20, proc)
         stop_pid(epmd_proc.pid, 5, epmd_proc)
 
-    try:
-        wait_until(ready, 90, "rabbitmq-server", proc)
-    except Exception:
-        stop()
-        raise
+    _ready_or_stopped(ready, 90, "rabbitmq-server", proc, stop)
     return Server(
         "rabbitmq", proc.pid, amqp, f"amqp://guest:guest@127.0.0.1:{amqp}/%2F", workdir,
         extra={"management_url": mgmt_url, "management_port": mgmt, "epmd_pid": epmd_proc.pid},
@@ -347,17 +351,13 @@ def start_prometheus(
         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
         "--storage.tsdb.retention.time=1d",
     ]  # fmt: skip
-    proc = _spawn(cmd, workdir / "prometheus.log")
+    proc = spawn(cmd, workdir / "prometheus.log")
 
     def ready() -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as resp:
             return resp.status == 200
 
-    try:
-        wait_until(ready, 30, "prometheus", proc)
-    except Exception:
-        stop_pid(proc.pid, 5, proc)
-        raise
+    _ready_or_stopped(ready, 30, "prometheus", proc, lambda: stop_pid(proc.pid, 5, proc))
     return Server(
         "prometheus", proc.pid, port, f"http://127.0.0.1:{port}", workdir,
         extra={"config": str(config)}, _stop=lambda: stop_pid(proc.pid, 10, proc),

@@ -1,6 +1,6 @@
 """An open-loop load generator for the sandbox.
 
-``python -m chaosllm.sandbox.loadgen --url http://127.0.0.1:N --out FILE
+``python -m chaosllm.sandbox.app.loadgen --url http://127.0.0.1:N --out FILE
 --rate 20 --duration 60 [--max-requests N] [--target gateway|recs]``.
 
 Requests are started on a fixed schedule whatever the target's speed, and
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaosllm.sandbox._data import MODELS, TENANTS
+from chaosllm.sandbox.app._data import MODELS, TENANTS
 
 __all__ = ["DEFAULT_MIX", "build_request", "main"]
 

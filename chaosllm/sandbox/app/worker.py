@@ -1,6 +1,6 @@
 """The order worker: RabbitMQ ``orders`` -> PostgreSQL ``orders``, idempotently.
 
-``python -m chaosllm.sandbox.worker --port N --postgres-dsn ... --rabbitmq-url ...``.
+``python -m chaosllm.sandbox.app.worker --port N --postgres-dsn ... --rabbitmq-url ...``.
 Messages are taken in batches and written with one ``INSERT ... ON CONFLICT
 DO NOTHING``, then acknowledged; a redelivered order is therefore written
 once. A message that is not a valid order is rejected without requeue and
@@ -18,9 +18,9 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from chaosllm.sandbox._data import ORDERS_QUEUE, Pool, declare_queues
-from chaosllm.sandbox._resilience import Dependency, Unavailable
-from chaosllm.sandbox._service import Service
+from chaosllm.sandbox.app._data import ORDERS_QUEUE, Pool, declare_queues
+from chaosllm.sandbox.app._resilience import Dependency, Unavailable
+from chaosllm.sandbox.app._service import Service
 
 __all__ = ["parse_order", "main"]
 

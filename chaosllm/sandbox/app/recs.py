@@ -1,6 +1,6 @@
 """The "ml-recs" recommendations service: CPU-heavy on purpose.
 
-``python -m chaosllm.sandbox.recs --port N``. Each request scores every
+``python -m chaosllm.sandbox.app.recs --port N``. Each request scores every
 candidate model with a deliberately expensive hash loop, at most
 ``--workers`` at a time (its CPU limit). A request that waited longer than
 ``--max-wait`` for a slot is shed with 503, so that the service recovers by
@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from chaosllm.sandbox._service import Service
+from chaosllm.sandbox.app._service import Service
 
 __all__ = ["score", "main"]
 

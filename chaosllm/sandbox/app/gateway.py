@@ -1,6 +1,6 @@
 """One replica of the marketplace's GraphQL gateway.
 
-``python -m chaosllm.sandbox.gateway --port N --postgres-dsn ... --redis-url ...
+``python -m chaosllm.sandbox.app.gateway --port N --postgres-dsn ... --redis-url ...
 --rabbitmq-url ... --recs-url ...``. Every dependency is reached through the
 fault proxy and guarded by a breaker and a bulkhead. The catalog and tenants
 are read through a Redis cache that serves stale entries when PostgreSQL is
@@ -19,9 +19,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from chaosllm.sandbox._data import MODELS, ORDERS_QUEUE, Pool, declare_queues
-from chaosllm.sandbox._resilience import FALLBACKS, Dependency, Unavailable
-from chaosllm.sandbox._service import Service
+from chaosllm.sandbox.app._data import MODELS, ORDERS_QUEUE, Pool, declare_queues
+from chaosllm.sandbox.app._resilience import FALLBACKS, Dependency, Unavailable
+from chaosllm.sandbox.app._service import Service
 
 __all__ = ["SDL", "Gateway", "main"]
 
