@@ -1,8 +1,8 @@
 """What the application needs beyond chaosllm's own dependencies: the ``sandbox`` extra.
 
-The gateway speaks GraphQL through graphql-core, and the sandbox's fault
-proxy runs on uvloop. Neither is installed with chaosllm itself, so starting
-the stack first checks that they are there and says how to get them.
+The gateway speaks GraphQL through graphql-core, which is not installed with
+chaosllm itself, so starting the stack first checks that it is there and says
+how to get it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from chaosllm.errors import ConfigurationError
 __all__ = ["EXTRA_MODULES", "INSTALL_HINT", "missing_modules", "require_extra"]
 
 # import name -> distribution name, for the message.
-EXTRA_MODULES = {"graphql": "graphql-core", "uvloop": "uvloop"}
+EXTRA_MODULES = {"graphql": "graphql-core"}
 INSTALL_HINT = "pip install 'chaosllm[sandbox]'"
 
 
