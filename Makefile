@@ -32,7 +32,7 @@ test: install system-packages lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 unit: install
-	$(PY) -m pytest -q tests/unit tests/contract
+	$(PY) -m pytest -q -m "not integration"
 
 docs: install
 	$(VENV)/bin/chaosllm docs -o docs/ACTIVITIES.md

@@ -14,8 +14,23 @@ from typing import Any
 import pytest
 
 from chaosllm.sandbox.app import launcher
+from tests.target import Target, Traffic
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Fixtures that start a server process. A test that uses one, directly or
+# through another fixture, is marked ``integration``, so that ``make unit``
+# can run the fast tests alone; modules that start processes in other ways
+# carry ``pytestmark = pytest.mark.integration`` themselves.
+SERVER_FIXTURES = frozenset(
+    ("redis_server", "postgres_server", "rabbitmq_server", "prometheus_factory", "proxy_server", "sandbox")
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def _start(factory: Callable[..., launcher.Server], *args: Any, **kwargs: Any) -> launcher.Server:
@@ -108,3 +123,18 @@ def prometheus_factory(
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    """A /metrics target whose traffic the test controls."""
+    server = Target()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def traffic(target: Target) -> Iterator[Traffic]:
+    load = Traffic(target)
+    yield load
+    load.stop()

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ __all__ = ["HEALER_MODULE", "spawn_healer", "is_healer", "stop_healer"]
 
 # The module the healer runs as; also how a healer's command line is recognised.
 HEALER_MODULE = "chaosllm.faults"
+# How long stopping a healer waits for it to exit after SIGTERM.
+STOP_WAIT = 2.0
 
 
 def spawn_healer(entry_id: str, duration: float, ledger_path: Path) -> int:
@@ -58,3 +61,8 @@ def stop_healer(entry_id: str, entry: dict[str, Any]) -> None:
         # Reap it when it is our own child, so that no zombie is left behind.
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, 0)
+        # The reaper thread may be the one that reaps it: wait until it is gone, so
+        # that a rollback returns with nothing of the fault left running.
+        deadline = time.monotonic() + STOP_WAIT
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)

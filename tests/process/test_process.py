@@ -20,6 +20,9 @@ from chaosllm.process import actions, probes
 from chaosllm.process.procs import read_proc
 from chaosllm.sandbox.app.launcher import wait_until
 
+# These tests signal real processes.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def sleepers() -> Iterator[Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]]:

@@ -26,6 +26,9 @@ from chaosllm.sandbox.app.launcher import stop_pid
 from tests.report.conftest import SAMPLES
 from tests.report.test_outputs import hostile_journal
 
+# These tests render reports in headless Chromium.
+pytestmark = pytest.mark.integration
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

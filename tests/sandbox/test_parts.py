@@ -13,6 +13,9 @@ from chaosllm.sandbox.app._resilience import CircuitBreaker, Dependency, Unavail
 from chaosllm.sandbox.app.demo import summary_table, verdict
 from chaosllm.sandbox.app.loadrun import quantile, summarise
 
+# These tests start the sandbox services as processes.
+pytestmark = pytest.mark.integration
+
 
 def test_breaker_opens_half_opens_and_closes() -> None:
     breaker = CircuitBreaker("test-a", window=10, min_failures=5, reset_after=0.2)

@@ -21,7 +21,10 @@ from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachab
 from chaosllm.sandbox.app import launcher
 from chaosllm.slo import probes, tolerances
 from tests.conftest import IN_CI
-from tests.slo.target import Target, Traffic
+from tests.target import Target, Traffic
+
+# These tests start a private Prometheus.
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "chaos-alerts.yml"

@@ -25,6 +25,9 @@ from chaosprometheus import probes as ctk_prometheus
 from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachable
 from chaosllm.slo import probes
 
+# These tests wait out timeouts against silent servers.
+pytestmark = pytest.mark.integration
+
 VECTOR_ONE = {"status": "success",
               "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, "1"]}]}}  # fmt: skip
 

@@ -19,6 +19,9 @@ from chaosllm.sandbox.app.launcher import wait_until
 from chaosllm.stress import actions, probes
 from tests.conftest import IN_CI
 
+# These tests run stress-ng.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(autouse=True)
 def _stress_ng() -> Iterator[None]:

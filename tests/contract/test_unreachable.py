@@ -17,6 +17,9 @@ from chaosllm.proxy import actions as proxy
 from chaosllm.rabbitmq import actions as rabbitmq
 from chaosllm.redis import actions as redis
 
+# These tests wait out connect timeouts against silent servers.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:

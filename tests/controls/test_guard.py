@@ -7,8 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.chaos_run import run_experiment
-from tests.slo.target import Target, Traffic
+from tests.target import Target, Traffic
+
+# These tests run `chaos run` against live /metrics targets.
+pytestmark = pytest.mark.integration
 
 
 def _guard(arguments: dict[str, Any]) -> dict[str, Any]:

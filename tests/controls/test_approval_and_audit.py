@@ -14,6 +14,9 @@ from chaosllm.cli import main as chaosllm_main
 from chaosllm.controls.approval import sign_approval
 from tests.chaos_run import CHAOSLLM, chaos_env, run_experiment
 
+# These tests run `chaos run` as a subprocess.
+pytestmark = pytest.mark.integration
+
 KEY = "approval-key-for-tests"
 
 

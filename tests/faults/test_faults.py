@@ -233,7 +233,7 @@ def test_a_test_that_leaves_a_fault_leaves_no_healer_running(tmp_path: Path) -> 
     test_file.write_text(
         "from chaosllm import faults\n"
         "def test_leaves_a_fault(tmp_path):\n"
-        f"    faults.record_fault({entry_id!r}, 'tests.unit.test_faults:_restore',\n"
+        f"    faults.record_fault({entry_id!r}, 'tests.faults.test_faults:_restore',\n"
         "                        {'marker': str(tmp_path / 'm')}, 600, 'left behind')\n"
     )
     root = Path(__file__).resolve().parents[2]

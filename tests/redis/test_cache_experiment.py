@@ -8,10 +8,14 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import redis as redislib
 
 from chaosllm.sandbox.app.launcher import stop_pid, wait_until
 from tests.chaos_run import CHAOSLLM, chaos_args, chaos_env, run_experiment, validate
+
+# These tests run `chaos run` against a private Redis.
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "application" / "cache-failure.json"
