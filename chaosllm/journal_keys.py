@@ -8,10 +8,16 @@ one version is read by the same keys. This module imports nothing.
 from __future__ import annotations
 
 __all__ = [
+    "EFFECT_KEY",
+    "EFFECTS",
+    "ENDED_AT_KEY",
+    "EVIDENCE_KEY",
     "FAULT_HANDLE_KEYS",
     "GUARD_EXTENSION",
     "METRICS_EXTENSION",
+    "REMOVED_KEY",
     "SLO_TOLERANCE_MODULE",
+    "VERDICTS",
 ]
 
 # Keys every fault action's result carries; a result with all of them is a fault handle.
@@ -22,3 +28,21 @@ GUARD_EXTENSION = "chaosllm-guard"
 METRICS_EXTENSION = "chaosllm-metrics"
 # The module of the SLO tolerances, as experiments name it.
 SLO_TOLERANCE_MODULE = "chaosllm.slo.tolerances"
+
+# Every fault action's result says whether its fault took effect, measured on the
+# target where the target can tell: EFFECT_KEY holds one of EFFECTS and
+# EVIDENCE_KEY a flat mapping of what was measured (counts, seconds, PIDs), with
+# a "reason" entry when the effect is "unknown". A lasting fault whose effect
+# builds up over its window (a latency toxic) may answer "unknown" when applied;
+# its rollback's result then carries the final EFFECT_KEY and EVIDENCE_KEY for
+# the whole window, and a report takes the rollback's over the action's.
+EFFECT_KEY = "effect"
+EVIDENCE_KEY = "evidence"
+EFFECTS = ("observed", "none", "unknown")
+# A rollback's result: whether it removed anything (False when the fault was
+# already gone), and when, as an ISO 8601 UTC timestamp.
+REMOVED_KEY = "removed"
+ENDED_AT_KEY = "ended_at"
+
+# The one verdict a report gives each run.
+VERDICTS = ("passed", "failed", "inconclusive", "aborted", "interrupted")
