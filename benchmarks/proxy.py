@@ -53,7 +53,8 @@ def _sink(conn: socket.socket) -> None:
         conn.sendall(b"k")  # everything arrived
 
 
-def _serve(kind: str, port: int) -> None:
+def serve(kind: str, port: int) -> None:
+    """Accept on loopback ``port`` until killed: ``echo`` echoes, ``sink`` swallows and acks."""
     handler = _echo if kind == "echo" else _sink
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,7 +65,8 @@ def _serve(kind: str, port: int) -> None:
         threading.Thread(target=handler, args=(conn,), daemon=True).start()
 
 
-def _connect(port: int) -> socket.socket:
+def connect(port: int) -> socket.socket:
+    """A loopback client socket with Nagle off, so that small messages leave at once."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -74,7 +76,7 @@ def ping(port: int, count: int) -> list[float]:
     """Round trips of a MESSAGE-byte message, in microseconds."""
     payload = b"x" * MESSAGE
     samples = []
-    with _connect(port) as sock:
+    with connect(port) as sock:
         for _ in range(20):  # warm up
             sock.sendall(payload)
             sock.recv(MESSAGE)
@@ -91,7 +93,7 @@ def ping(port: int, count: int) -> list[float]:
 def stream(port: int, total: int) -> float:
     """Send ``total`` bytes; MB/s until the sink has them all."""
     chunk = memoryview(b"\0" * CHUNK)
-    with _connect(port) as sock:
+    with connect(port) as sock:
         start = time.perf_counter()
         sent = 0
         while sent < total:
@@ -149,7 +151,7 @@ def main() -> None:
     total = int(args.gib * (1 << 30)) // CHUNK * CHUNK
 
     echo_port, sink_port = free_port(), free_port()
-    servers = [multiprocessing.Process(target=_serve, args=(kind, port), daemon=True)
+    servers = [multiprocessing.Process(target=serve, args=(kind, port), daemon=True)
                for kind, port in (("echo", echo_port), ("sink", sink_port))]
     for server in servers:
         server.start()
