@@ -129,7 +129,7 @@ def memory(pid: int) -> dict[str, float]:
 
 def start(kind: str) -> Served:
     from chaosllm._clients.proxy import ProxyApi
-    from chaosllm.sandbox.launcher import free_port, stop_pid
+    from chaosllm.sandbox.app.launcher import free_port, stop_pid
 
     port = free_port()
     cmd = ([sys.executable, "-m", "chaosllm.cli", "proxy", "serve", "--port", str(port)]
@@ -159,7 +159,7 @@ def start(kind: str) -> Served:
 
 @contextlib.contextmanager
 def running(kind: str) -> Iterator[Served]:
-    from chaosllm.sandbox.launcher import stop_pid
+    from chaosllm.sandbox.app.launcher import stop_pid
 
     served = start(kind)
     try:
@@ -264,7 +264,7 @@ def main() -> None:
     from proxy import connect, serve  # benchmarks/proxy.py
 
     from chaosllm._clients.proxy import ProxyApi
-    from chaosllm.sandbox.launcher import free_port, wait_until
+    from chaosllm.sandbox.app.launcher import free_port, wait_until
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
