@@ -22,7 +22,7 @@ from chaosllm.errors import (
     TargetUnreachable,
 )
 from chaosllm.faults import format_duration
-from chaosllm.settings import get_setting
+from chaosllm.settings import require_setting
 
 __all__ = [
     "postgres_connection",
@@ -37,7 +37,6 @@ __all__ = [
     "DEFAULT_STATEMENT_TIMEOUT",
 ]
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 APPLICATION_NAME = "chaosllm"
 # Our own statements must never hang behind a lock or inherit a role's
 # injected statement_timeout, so each session sets its own.
@@ -53,7 +52,9 @@ def resolve_dsn(
     configuration: Mapping[str, Any] | None,
     secrets: Mapping[str, Any] | None,
 ) -> str:
-    return str(get_setting("postgres_dsn", postgres_dsn, configuration, secrets, default=DEFAULT_DSN))
+    """The DSN; an unset ``postgres_dsn`` is refused rather than left to libpq,
+    which would fall back to a local server and the ``PG*`` variables."""
+    return str(require_setting("postgres_dsn", postgres_dsn, configuration, secrets))
 
 
 def _conninfo(dsn: str) -> dict[str, Any]:
@@ -122,6 +123,8 @@ def connect(
     """
     import psycopg
 
+    if not str(dsn).strip():
+        require_setting("postgres_dsn", None)  # an empty DSN is libpq's "localhost": refuse it
     _conninfo(dsn)
     kwargs.setdefault("autocommit", True)
     conn = psycopg.connect(
