@@ -28,6 +28,7 @@ __all__ = [
     "postgres_connection",
     "postgres_target",
     "postgres_server",
+    "postgres_database",
     "resolve_dsn",
     "connect",
     "open_connection",
@@ -74,6 +75,12 @@ def postgres_server(dsn: str) -> str:
     """``host:port`` of the server, the scope of server-wide faults."""
     info = _conninfo(dsn)
     return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+
+
+def postgres_database(dsn: str) -> str:
+    """The database the DSN connects to (libpq's default: the user's name)."""
+    info = _conninfo(dsn)
+    return str(info.get("dbname") or info.get("user") or "")
 
 
 def postgres_target(dsn: str) -> str:

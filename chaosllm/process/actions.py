@@ -17,6 +17,7 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
+from chaosllm.process._guard import before_fault
 from chaosllm.process.procs import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
@@ -87,7 +88,13 @@ def kill_processes(
     ```
     """
     signum = _signal_number(signal)
-    chosen = _choose(pattern, pidfile, count, f"send {signum.name}")
+    chosen, early = before_fault(
+        "kill_processes", "process-kill", f"kill-{describe(pattern, pidfile)}", pattern, pidfile,
+        lambda: _choose(pattern, pidfile, count, f"send {signum.name}"),
+        {"signal": signum.name, "count": count}, configuration, secrets,
+    )  # fmt: skip
+    if early is not None:
+        return early
     signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
     return {
         "signal": signum.name,
@@ -135,7 +142,13 @@ def suspend_processes(
     """
     seconds = fault_seconds(duration, allow_unbounded, "suspension")
     target = describe(pattern, pidfile)
-    chosen = _choose(pattern, pidfile, count, "suspend")
+    chosen, early = before_fault(
+        "suspend_processes", "process-suspend", name or f"suspend-{target}", pattern, pidfile,
+        lambda: _choose(pattern, pidfile, count, "suspend"), {"count": count, "duration": duration},
+        configuration, secrets,
+    )  # fmt: skip
+    if early is not None:
+        return early
     entry_id = _entry_id(pattern, pidfile)
     state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": shown_cmdline(p)}
                            for p in chosen]}
