@@ -211,7 +211,7 @@ def test_policy_refuses_a_forbidden_process_before_any_signal(
 ) -> None:
     pattern, procs = sleepers(2)
     for rules, rule in (({"patterns": ["^sandbox-worker$"]}, "blast_radius.process.patterns"),
-                        ({"max_processes": 1}, "touch 2 processes, more than blast_radius.process.max_processes 1")):
+                        ({"max_processes": 1}, "2 processes, more than .*max_processes 1")):
         config = {"blast_radius": {"process": rules}}
         with pytest.raises(PolicyViolation, match=rule):
             actions.kill_processes(pattern=pattern, count=None, configuration=config)

@@ -13,7 +13,6 @@ from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachab
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions, probes
 
-
 ALLOW_MAXMEMORY = '{"redis": {"allow_maxmemory": true}}'
 
 

@@ -87,4 +87,4 @@ def test_control_checks_application_actions_before_the_run(monkeypatch: pytest.M
         before_experiment_control(ok, configuration={})
     process = _experiment("chaosllm.process.actions", "kill_processes", pattern="postgres")
     with pytest.raises(InterruptExecution, match="process.patterns"):
-        before_experiment_control(process, configuration={"blast_radius": {"process": {"patterns": ["recs"]}}})
+        before_experiment_control(process, configuration={"blast_radius": {"process": {"patterns": ["x"]}}})
