@@ -31,15 +31,14 @@ arguments of every application action of an experiment before it starts.
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaosllm.errors import ConfigurationError, PolicyViolation
-from chaosllm.schemas import all_problems
+from chaosllm.errors import PolicyViolation
+from chaosllm.schemas import validated_setting
 from chaosllm.settings import find_setting
 
 __all__ = ["BACKENDS", "SETTING", "AppPolicy", "Scope", "app_policy_from", "violations", "check_target"]
@@ -100,14 +99,7 @@ def app_policy_from(
     if place is None:
         return AppPolicy()
     source = _source(place)
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigurationError(f"{SETTING} from {source} is not valid JSON: {exc}") from exc
-    problems = all_problems(raw, SCHEMA)
-    if problems:
-        raise ConfigurationError(f"{SETTING} from {source} breaks {SCHEMA.name}: {'; '.join(problems)}")
+    raw = validated_setting(raw, SETTING, source, SCHEMA)
     sections = {name: dict(raw[name]) for name in BACKENDS if raw.get(name) is not None}
     return AppPolicy(sections, source)
 

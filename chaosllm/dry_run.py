@@ -7,11 +7,15 @@ instead of acting::
 
     if dry_run_requested(None, configuration, secrets):
         return preview("redis-flush", name, target, spec, {"keys": 120})
+
+or, in one step, ``preview_if_dry(Planned(kind, name, target, spec), configuration,
+secrets, read)``, which reads what would be touched only in a dry run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaosllm.errors import ConfigurationError
@@ -19,9 +23,11 @@ from chaosllm.faults.handles import fault_handle
 from chaosllm.journal_keys import EFFECT_KEY, EVIDENCE_KEY
 from chaosllm.settings import find_setting
 
-__all__ = ["SETTING", "dry_run_requested", "preview"]
+__all__ = ["SETTING", "Planned", "Settings", "dry_run_requested", "preview", "preview_if_dry"]
 
 SETTING = "dry_run"
+# An activity's (configuration, secrets), passed on together.
+Settings = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -64,3 +70,25 @@ def preview(
         EVIDENCE_KEY: {"reason": "dry run"},
     })  # fmt: skip
     return handle
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A fault about to be applied, named as its handle will name it."""
+
+    kind: str
+    name: str
+    target: str
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def preview_if_dry(
+    planned: Planned,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    read: Callable[[], Mapping[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """In a dry run, the preview of ``planned`` with what ``read`` finds; else None."""
+    if not dry_run_requested(None, configuration, secrets):
+        return None
+    return preview(planned.kind, planned.name, planned.target, planned.spec, read() if read else {})

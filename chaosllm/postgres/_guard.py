@@ -12,34 +12,26 @@ from chaosllm._clients.postgres import (
     postgres_target,
 )
 from chaosllm.app_policy import check_target
-from chaosllm.dry_run import dry_run_requested, preview
+from chaosllm.dry_run import Planned, Settings, dry_run_requested, preview, preview_if_dry
 from chaosllm.postgres._sessions import matching_sessions
 
+# Reads, on an open connection, what the fault would touch.
 Reader = Callable[[Any], Mapping[str, Any]]
 
 
 def before_fault(
-    action: str,
-    kind: str,
-    name: str,
-    dsn: str,
-    spec: dict[str, Any],
-    configuration: Mapping[str, Any] | None,
-    secrets: Mapping[str, Any] | None,
-    read: Reader | None = None,
-    **touches: Any,
+    action: str, planned: Planned, dsn: str, settings: Settings, read: Reader, **touches: Any
 ) -> dict[str, Any] | None:
     """Refuse what the policy forbids; in a dry run, the preview to return (else None)."""
     touches.setdefault("database", postgres_database(dsn))
-    check_target("postgres", action, postgres_server(dsn), configuration=configuration, secrets=secrets,
+    check_target("postgres", action, postgres_server(dsn), configuration=settings[0], secrets=settings[1],
                  **touches)  # fmt: skip
-    if not dry_run_requested(None, configuration, secrets):
-        return None
-    would: Mapping[str, Any] = {}
-    if read is not None:
+
+    def would() -> Mapping[str, Any]:
         with postgres_connection(f"preview {action}", dsn) as conn:
-            would = read(conn)
-    return preview(kind, name, postgres_target(dsn), spec, would)
+            return read(conn)
+
+    return preview_if_dry(planned, *settings, would)
 
 
 def before_terminate(

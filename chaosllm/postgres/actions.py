@@ -18,6 +18,7 @@ from chaosllm._clients.postgres import (
     postgres_target,
     resolve_dsn,
 )
+from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import (
     bounded_seconds,
@@ -100,8 +101,9 @@ def exhaust_connections(
     fault_id = f"postgres-connections@{postgres_server(dsn)}"
     spec: dict[str, Any] = {"duration": duration, "leave_free": leave_free}
     handle_name = name or f"exhaust-connections-{postgres_server(dsn)}"
-    early = before_fault("exhaust_connections", "postgres-connections", handle_name, dsn, dict(spec),
-                         configuration, secrets, lambda conn: _free_slots(read_slots(conn), leave_free))
+    planned = Planned("postgres-connections", handle_name, target, dict(spec))
+    early = before_fault("exhaust_connections", planned, dsn, (configuration, secrets),
+                         lambda conn: _free_slots(read_slots(conn), leave_free))
     if early is not None:
         return early
     if fault_id in held_faults():
@@ -195,9 +197,10 @@ def lock_table(
     split_table(table)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
+    planned = Planned("postgres-lock", name or f"lock-{table}", target,
+                      {"table": table, "mode": mode, "duration": duration})
     early = before_fault(
-        "lock_table", "postgres-lock", name or f"lock-{table}", dsn,
-        {"table": table, "mode": mode, "duration": duration}, configuration, secrets,
+        "lock_table", planned, dsn, (configuration, secrets),
         lambda conn: {"table": find_table(conn, table, target).qualified}, table=table,
     )  # fmt: skip
     if early is not None:
@@ -346,9 +349,10 @@ def set_statement_timeout(
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
     value = f"{milliseconds}ms"
+    planned = Planned("postgres-statement-timeout", name or f"statement-timeout-{role}", target,
+                      {"role": role, "timeout": value, "duration": duration})
     early = before_fault(
-        "set_statement_timeout", "postgres-statement-timeout", name or f"statement-timeout-{role}", dsn,
-        {"role": role, "timeout": value, "duration": duration}, configuration, secrets,
+        "set_statement_timeout", planned, dsn, (configuration, secrets),
         lambda conn: {"role": role, "exists": role_exists(conn, role),
                       "statement_timeout": role_statement_timeout(conn, role)}, role=role,
     )  # fmt: skip

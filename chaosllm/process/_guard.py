@@ -6,31 +6,25 @@ after, so that a forbidden pattern is refused even when nothing matches it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from chaosllm.app_policy import check_target
-from chaosllm.dry_run import dry_run_requested, preview
-from chaosllm.process.procs import Proc, describe, shown_cmdline
+from chaosllm.dry_run import Planned, Settings, preview_if_dry
+from chaosllm.process.procs import Proc, shown_cmdline
 
 
 def before_fault(
     action: str,
-    kind: str,
-    name: str,
+    planned: Planned,
     pattern: str | None,
-    pidfile: str | None,
     choose: Callable[[], list[Proc]],
-    spec: dict[str, Any],
-    configuration: Mapping[str, Any] | None,
-    secrets: Mapping[str, Any] | None,
+    settings: Settings,
 ) -> tuple[list[Proc], dict[str, Any] | None]:
     """The processes chosen, and in a dry run the preview to return (else None)."""
-    policy = check_target("process", action, None, configuration=configuration, secrets=secrets,
+    policy = check_target("process", action, None, configuration=settings[0], secrets=settings[1],
                           process=pattern)  # fmt: skip
     chosen = choose()
     check_target("process", action, None, policy=policy, process=pattern, processes=len(chosen))
-    if not dry_run_requested(None, configuration, secrets):
-        return chosen, None
     would = {"pids": [p.pid for p in chosen], "commands": [shown_cmdline(p) for p in chosen]}
-    return chosen, preview(kind, name, describe(pattern, pidfile), spec, would)
+    return chosen, preview_if_dry(planned, *settings, lambda: would)

@@ -15,6 +15,7 @@ import random
 import signal as signals
 from typing import Any
 
+from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
 from chaosllm.process._guard import before_fault
@@ -88,11 +89,11 @@ def kill_processes(
     ```
     """
     signum = _signal_number(signal)
-    chosen, early = before_fault(
-        "kill_processes", "process-kill", f"kill-{describe(pattern, pidfile)}", pattern, pidfile,
-        lambda: _choose(pattern, pidfile, count, f"send {signum.name}"),
-        {"signal": signum.name, "count": count}, configuration, secrets,
-    )  # fmt: skip
+    target = describe(pattern, pidfile)
+    planned = Planned("process-kill", f"kill-{target}", target, {"signal": signum.name, "count": count})
+    chosen, early = before_fault("kill_processes", planned, pattern,
+                                 lambda: _choose(pattern, pidfile, count, f"send {signum.name}"),
+                                 (configuration, secrets))  # fmt: skip
     if early is not None:
         return early
     signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
@@ -142,11 +143,11 @@ def suspend_processes(
     """
     seconds = fault_seconds(duration, allow_unbounded, "suspension")
     target = describe(pattern, pidfile)
-    chosen, early = before_fault(
-        "suspend_processes", "process-suspend", name or f"suspend-{target}", pattern, pidfile,
-        lambda: _choose(pattern, pidfile, count, "suspend"), {"count": count, "duration": duration},
-        configuration, secrets,
-    )  # fmt: skip
+    planned = Planned("process-suspend", name or f"suspend-{target}", target,
+                      {"count": count, "duration": duration})
+    chosen, early = before_fault("suspend_processes", planned, pattern,
+                                 lambda: _choose(pattern, pidfile, count, "suspend"),
+                                 (configuration, secrets))  # fmt: skip
     if early is not None:
         return early
     entry_id = _entry_id(pattern, pidfile)

@@ -7,31 +7,29 @@ from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api
 from chaosllm.app_policy import check_target
-from chaosllm.dry_run import dry_run_requested, preview
+from chaosllm.dry_run import Planned, Settings, preview_if_dry
 
 
 def before_fault(
-    action: str,
-    kind: str,
-    name: str,
-    url: str,
-    proxy: str,
-    spec: dict[str, Any],
-    configuration: Mapping[str, Any] | None,
-    secrets: Mapping[str, Any] | None,
+    action: str, planned: Planned, url: str, settings: Settings
 ) -> dict[str, Any] | None:
-    """Refuse what the policy forbids; in a dry run, the preview to return (else None)."""
-    check_target("proxy", action, url, configuration=configuration, secrets=secrets, proxy=proxy)
-    if not dry_run_requested(None, configuration, secrets):
-        return None
-    with proxy_api(f"preview {action} on proxy {proxy}", url) as api:
-        status, found = api.request("GET", path("proxies", proxy), expect=(404,))
-    exists = status != 404 and isinstance(found, dict)
-    would = {
-        "proxy": proxy,
-        "exists": exists,
-        "enabled": bool(found.get("enabled")) if exists else None,
-        "upstream": found.get("upstream") if exists else None,
-        "toxics": sorted(t.get("name") for t in found.get("toxics") or []) if exists else [],
-    }
-    return preview(kind, name, f"proxy {proxy}", spec, would)
+    """Refuse what the policy forbids; in a dry run, the preview to return (else None).
+
+    The proxy is ``planned.spec["proxy"]``.
+    """
+    proxy = planned.spec["proxy"]
+    check_target("proxy", action, url, configuration=settings[0], secrets=settings[1], proxy=proxy)
+
+    def would() -> Mapping[str, Any]:
+        with proxy_api(f"preview {action} on proxy {proxy}", url) as api:
+            status, found = api.request("GET", path("proxies", proxy), expect=(404,))
+        exists = status != 404 and isinstance(found, dict)
+        return {
+            "proxy": proxy,
+            "exists": exists,
+            "enabled": bool(found.get("enabled")) if exists else None,
+            "upstream": found.get("upstream") if exists else None,
+            "toxics": sorted(t.get("name") for t in found.get("toxics") or []) if exists else [],
+        }
+
+    return preview_if_dry(planned, *settings, would)

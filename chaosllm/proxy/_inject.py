@@ -19,6 +19,7 @@ from typing import Any
 
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm._signature import call_part, compose, publish
+from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, parse_duration, recording
 from chaosllm.proxy._address import parse_address
@@ -113,9 +114,9 @@ def inject(
     seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     name = name or (f"{kind}-{proxy}" if stream == "downstream" else f"{kind}-{proxy}-{stream}")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    early = before_fault(f"inject_{kind}", f"proxy-{kind}", name, url, proxy,
-                         {"proxy": proxy, "type": kind, "stream": stream, "attributes": attributes,
-                          "duration": duration}, configuration, secrets)  # fmt: skip
+    planned = Planned(f"proxy-{kind}", name, f"proxy {proxy}", {
+        "proxy": proxy, "type": kind, "stream": stream, "attributes": attributes, "duration": duration})
+    early = before_fault(f"inject_{kind}", planned, url, (configuration, secrets))
     if early is not None:
         return early
     body: dict[str, Any] = {"name": name, "type": kind, "stream": stream,

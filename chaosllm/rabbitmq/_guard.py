@@ -6,12 +6,12 @@ when the policy limits that number or a dry run asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from chaosllm._clients.rabbitmq import amqp_channel, rabbitmq_target
+from chaosllm._clients.rabbitmq import amqp_channel
 from chaosllm.app_policy import check_target
-from chaosllm.dry_run import dry_run_requested, preview
+from chaosllm.dry_run import Planned, Settings, dry_run_requested, preview
 from chaosllm.rabbitmq._queues import QueueRef, stat
 
 # From the queue's (ready messages, consumers): the messages the fault would drop.
@@ -20,20 +20,18 @@ Dropped = Callable[[int], int]
 
 def before_fault(
     action: str,
-    kind: str,
-    name: str,
+    planned: Planned,
     ref: QueueRef,
-    spec: dict[str, Any],
-    configuration: Mapping[str, Any] | None,
-    secrets: Mapping[str, Any] | None,
+    settings: Settings,
     dropped: Dropped | None = None,
     management: bool = False,
 ) -> dict[str, Any] | None:
     """Refuse what the policy forbids; in a dry run, the preview to return (else None).
 
     ``management``: the fault also goes through the management API, whose
-    server is checked as a target too.
+    server is checked too.
     """
+    configuration, secrets = settings
     scope: dict[str, Any] = {"vhost": ref.vhost, "queue": ref.name}
     policy = check_target("rabbitmq", action, ref.url, configuration=configuration, secrets=secrets,
                           **scope)  # fmt: skip
@@ -51,4 +49,4 @@ def before_fault(
         check_target("rabbitmq", action, ref.url, policy=policy, messages=would["messages_dropped"], **scope)
     if not dry:
         return None
-    return preview(kind, name, rabbitmq_target(ref.url), spec, would)
+    return preview(planned.kind, planned.name, planned.target, planned.spec, would)

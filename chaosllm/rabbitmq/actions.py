@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
+from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
 from chaosllm.rabbitmq._guard import before_fault
@@ -53,6 +54,10 @@ POISON_BODY = b'{"chaosllm": "poison", "payload": "\xff\xfe\xfd'
 CONSUMER_LISTING_WAIT = 8.0
 
 
+def _planned(kind: str, name: str, ref: Any, **spec: Any) -> Planned:
+    return Planned(kind, name, rabbitmq_target(ref.url), spec)
+
+
 def purge_queue(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -71,8 +76,8 @@ def purge_queue(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
-    early = before_fault("purge_queue", "rabbitmq-purge", f"purge-{queue}", ref, {"queue": queue},
-                         configuration, secrets, dropped=lambda ready: ready)
+    early = before_fault("purge_queue", _planned("rabbitmq-purge", f"purge-{queue}", ref, queue=queue),
+                         ref, (configuration, secrets), dropped=lambda ready: ready)
     if early is not None:
         return early
     with amqp_channel(f"purge {ref.label}", ref.url) as channel:
@@ -107,9 +112,9 @@ def drop_messages(
     share = check_fraction(fraction)
     check_int(limit, "limit", 1, MAX_DROP)
     early = before_fault(
-        "drop_messages", "rabbitmq-drop", f"drop-{queue}", ref,
-        {"queue": queue, "fraction": share, "limit": limit}, configuration, secrets,
-        dropped=lambda ready: math.floor(share * min(ready, limit) + 0.5),
+        "drop_messages", _planned("rabbitmq-drop", f"drop-{queue}", ref, queue=queue, fraction=share,
+                                  limit=limit),
+        ref, (configuration, secrets), dropped=lambda ready: math.floor(share * min(ready, limit) + 0.5),
     )  # fmt: skip
     if early is not None:
         return early
@@ -171,8 +176,9 @@ def flood_queue(
         raise InvalidArgument(
             f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
         )
-    early = before_fault("flood_queue", "rabbitmq-flood", f"flood-{queue}", ref,
-                         {"queue": queue, "count": count, "size_bytes": size_bytes}, configuration, secrets)
+    planned = _planned("rabbitmq-flood", f"flood-{queue}", ref, queue=queue, count=count,
+                       size_bytes=size_bytes)
+    early = before_fault("flood_queue", planned, ref, (configuration, secrets))
     if early is not None:
         return early
     body = b"x" * size_bytes
@@ -220,8 +226,8 @@ def publish_poison_messages(
 
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
     check_int(count, "count", 1, MAX_PUBLISH_COUNT)
-    early = before_fault("publish_poison_messages", "rabbitmq-poison", f"poison-{queue}", ref,
-                         {"queue": queue, "count": count}, configuration, secrets)
+    planned = _planned("rabbitmq-poison", f"poison-{queue}", ref, queue=queue, count=count)
+    early = before_fault("publish_poison_messages", planned, ref, (configuration, secrets))
     if early is not None:
         return early
     prefix = f"chaosllm-poison-{uuid.uuid4().hex[:8]}-"
@@ -271,8 +277,9 @@ def close_consumer_connections(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
-    early = before_fault("close_consumer_connections", "rabbitmq-close-consumers", f"close-consumers-{queue}",
-                         ref, {"queue": queue}, configuration, secrets, management=True)
+    early = before_fault("close_consumer_connections",
+                         _planned("rabbitmq-close-consumers", f"close-consumers-{queue}", ref, queue=queue),
+                         ref, (configuration, secrets), management=True)
     if early is not None:
         return early
     action = f"close the consumer connections of {ref.label}"
@@ -352,9 +359,9 @@ def set_queue_limit(
         raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
     seconds = fault_seconds(duration, allow_unbounded, "queue limit")
     early = before_fault(
-        "set_queue_limit", "rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref,
-        {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration},
-        configuration, secrets, management=True,
+        "set_queue_limit", _planned("rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref, queue=queue,
+                                    max_length=max_length, overflow=overflow, duration=duration),
+        ref, (configuration, secrets), management=True,
         dropped=(lambda ready: max(0, ready - max_length)) if overflow == "drop-head" else None,
     )  # fmt: skip
     if early is not None:

@@ -11,32 +11,24 @@ from typing import Any
 
 from chaosllm._clients.redis import redis_client, redis_target
 from chaosllm.app_policy import check_target
-from chaosllm.dry_run import dry_run_requested, preview
+from chaosllm.dry_run import Planned, Settings, dry_run_requested, preview, preview_if_dry
 from chaosllm.redis._keys import scan_batches
 
+# Reads, on an open connection, what the fault would touch.
 Reader = Callable[[Any], Mapping[str, Any]]
 
 
 def before_fault(
-    action: str,
-    kind: str,
-    name: str,
-    url: str,
-    spec: dict[str, Any],
-    configuration: Mapping[str, Any] | None,
-    secrets: Mapping[str, Any] | None,
-    read: Reader | None = None,
-    **touches: Any,
+    action: str, planned: Planned, url: str, settings: Settings, read: Reader, **touches: Any
 ) -> dict[str, Any] | None:
     """Refuse what the policy forbids; in a dry run, the preview to return (else None)."""
-    check_target("redis", action, url, configuration=configuration, secrets=secrets, **touches)
-    if not dry_run_requested(None, configuration, secrets):
-        return None
-    would: Mapping[str, Any] = {}
-    if read is not None:
+    check_target("redis", action, url, configuration=settings[0], secrets=settings[1], **touches)
+
+    def would() -> Mapping[str, Any]:
         with redis_client(f"preview {action}", url) as client:
-            would = read(client)
-    return preview(kind, name, redis_target(url), spec, would)
+            return read(client)
+
+    return preview_if_dry(planned, *settings, would)
 
 
 def before_keys(

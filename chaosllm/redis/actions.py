@@ -17,6 +17,7 @@ from chaosllm._clients.redis import (
     redis_target,
     resolve_url,
 )
+from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
     bounded_seconds,
@@ -91,8 +92,8 @@ def pause_clients(
         raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
-    early = before_fault("pause_clients", "redis-pause", name or f"pause-{target}", url,
-                         {"mode": mode, "duration": duration}, configuration, secrets,
+    planned = Planned("redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration})
+    early = before_fault("pause_clients", planned, url, (configuration, secrets),
                          lambda c: {"clients": int(c.info("clients")["connected_clients"]) - 1})
     if early is not None:
         return early
@@ -240,9 +241,10 @@ def limit_memory(
         raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
+    planned = Planned("redis-maxmemory", name or f"limit-memory-{target}", target,
+                      {"maxmemory": str(maxmemory), "policy": policy, "duration": duration})
     early = before_fault(
-        "limit_memory", "redis-maxmemory", name or f"limit-memory-{target}", url,
-        {"maxmemory": str(maxmemory), "policy": policy, "duration": duration}, configuration, secrets,
+        "limit_memory", planned, url, (configuration, secrets),
         lambda c: {"maxmemory": c.config_get("maxmemory")["maxmemory"],
                    "policy": c.config_get("maxmemory-policy")["maxmemory-policy"],
                    "used_memory": int(c.info("memory")["used_memory"]), "keys": int(c.dbsize())},
@@ -326,11 +328,10 @@ def kill_clients(
             f"client_type must be one of {', '.join(CLIENT_TYPES)}, got {client_type!r}"
         )
     url = resolve_url(redis_url, configuration, secrets)
-    early = before_fault(
-        "kill_clients", "redis-kill-clients", f"kill-clients-{redis_target(url)}", url,
-        {"client_name": client_name, "client_type": client_type}, configuration, secrets,
-        lambda c: {"clients": matching_clients(c, client_name, client_type)},
-    )  # fmt: skip
+    planned = Planned("redis-kill-clients", f"kill-clients-{redis_target(url)}", redis_target(url),
+                      {"client_name": client_name, "client_type": client_type})
+    early = before_fault("kill_clients", planned, url, (configuration, secrets),
+                         lambda c: {"clients": matching_clients(c, client_name, client_type)})
     if early is not None:
         return early
     killed = 0
