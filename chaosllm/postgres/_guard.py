@@ -14,6 +14,7 @@ from chaosllm._clients.postgres import (
 from chaosllm.app_policy import check_target
 from chaosllm.dry_run import Planned, Settings, dry_run_requested, preview, preview_if_dry
 from chaosllm.postgres._sessions import matching_sessions
+from chaosllm.postgres._slots import read_slots
 
 # Reads, on an open connection, what the fault would touch.
 Reader = Callable[[Any], Mapping[str, Any]]
@@ -58,3 +59,11 @@ def before_terminate(
               for pid, usename, app, datname in sessions]  # fmt: skip
     return preview("postgres-terminate", f"terminate-{server}", postgres_target(dsn), dict(filters),
                    {"sessions": len(listed), "pids": [s["pid"] for s in listed], "listed": listed})
+
+
+def free_slots(conn: Any, leave_free: int) -> dict[str, Any]:
+    """The connection slots ``exhaust_connections`` would take, as its preview shows them."""
+    slots = read_slots(conn)
+    free = slots.free + 1  # the slot the preview itself takes
+    return {"max_connections": slots.max_connections, "reserved": slots.reserved,
+            "in_use": slots.used - 1, "free": free, "would_open": max(0, free - leave_free)}

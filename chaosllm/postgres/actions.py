@@ -31,7 +31,7 @@ from chaosllm.faults import (
     restore_fault,
 )
 from chaosllm.postgres._catalog import find_table, split_table
-from chaosllm.postgres._guard import before_fault, before_terminate
+from chaosllm.postgres._guard import before_fault, before_terminate, free_slots
 from chaosllm.postgres._locks import (
     LOCK_APPLICATION,
     hold_lock,
@@ -48,7 +48,7 @@ from chaosllm.postgres._roles import (
     statement_timeout_id,
 )
 from chaosllm.postgres._sessions import matching_sessions
-from chaosllm.postgres._slots import close_quietly, read_slots, take_free_slots
+from chaosllm.postgres._slots import close_quietly, take_free_slots
 
 __all__ = [
     "exhaust_connections",
@@ -103,7 +103,7 @@ def exhaust_connections(
     handle_name = name or f"exhaust-connections-{postgres_server(dsn)}"
     planned = Planned("postgres-connections", handle_name, target, dict(spec))
     early = before_fault("exhaust_connections", planned, dsn, (configuration, secrets),
-                         lambda conn: _free_slots(read_slots(conn), leave_free))
+                         lambda conn: free_slots(conn, leave_free))
     if early is not None:
         return early
     if fault_id in held_faults():
@@ -139,12 +139,6 @@ def exhaust_connections(
         free=taken.after.free if held else taken.before.free + 1,
     )
     return fault_handle("postgres-connections", handle_name, target, spec, seconds)
-
-
-def _free_slots(slots: Any, leave_free: int) -> dict[str, Any]:
-    free = slots.free + 1  # the slot the preview itself takes
-    return {"max_connections": slots.max_connections, "reserved": slots.reserved,
-            "in_use": slots.used - 1, "free": free, "would_open": max(0, free - leave_free)}
 
 
 def release_connections(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chaosllm._clients.rabbitmq import amqp_channel
+from chaosllm._clients.rabbitmq import amqp_channel, rabbitmq_target
 from chaosllm.app_policy import check_target
 from chaosllm.dry_run import Planned, Settings, dry_run_requested, preview
 from chaosllm.rabbitmq._queues import QueueRef, stat
@@ -50,3 +50,8 @@ def before_fault(
     if not dry:
         return None
     return preview(planned.kind, planned.name, planned.target, planned.spec, would)
+
+
+def planned_for(kind: str, name: str, ref: QueueRef, **spec: Any) -> Planned:
+    """A queue fault about to be applied, named as its handle will name it."""
+    return Planned(kind, name, rabbitmq_target(ref.url), spec)

@@ -15,10 +15,9 @@ import uuid
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
-from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
-from chaosllm.rabbitmq._guard import before_fault
+from chaosllm.rabbitmq._guard import before_fault, planned_for
 from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
@@ -54,10 +53,6 @@ POISON_BODY = b'{"chaosllm": "poison", "payload": "\xff\xfe\xfd'
 CONSUMER_LISTING_WAIT = 8.0
 
 
-def _planned(kind: str, name: str, ref: Any, **spec: Any) -> Planned:
-    return Planned(kind, name, rabbitmq_target(ref.url), spec)
-
-
 def purge_queue(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -76,7 +71,7 @@ def purge_queue(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
-    early = before_fault("purge_queue", _planned("rabbitmq-purge", f"purge-{queue}", ref, queue=queue),
+    early = before_fault("purge_queue", planned_for("rabbitmq-purge", f"purge-{queue}", ref, queue=queue),
                          ref, (configuration, secrets), dropped=lambda ready: ready)
     if early is not None:
         return early
@@ -112,7 +107,7 @@ def drop_messages(
     share = check_fraction(fraction)
     check_int(limit, "limit", 1, MAX_DROP)
     early = before_fault(
-        "drop_messages", _planned("rabbitmq-drop", f"drop-{queue}", ref, queue=queue, fraction=share,
+        "drop_messages", planned_for("rabbitmq-drop", f"drop-{queue}", ref, queue=queue, fraction=share,
                                   limit=limit),
         ref, (configuration, secrets), dropped=lambda ready: math.floor(share * min(ready, limit) + 0.5),
     )  # fmt: skip
@@ -176,7 +171,7 @@ def flood_queue(
         raise InvalidArgument(
             f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
         )
-    planned = _planned("rabbitmq-flood", f"flood-{queue}", ref, queue=queue, count=count,
+    planned = planned_for("rabbitmq-flood", f"flood-{queue}", ref, queue=queue, count=count,
                        size_bytes=size_bytes)
     early = before_fault("flood_queue", planned, ref, (configuration, secrets))
     if early is not None:
@@ -226,7 +221,7 @@ def publish_poison_messages(
 
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
     check_int(count, "count", 1, MAX_PUBLISH_COUNT)
-    planned = _planned("rabbitmq-poison", f"poison-{queue}", ref, queue=queue, count=count)
+    planned = planned_for("rabbitmq-poison", f"poison-{queue}", ref, queue=queue, count=count)
     early = before_fault("publish_poison_messages", planned, ref, (configuration, secrets))
     if early is not None:
         return early
@@ -277,9 +272,9 @@ def close_consumer_connections(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
-    early = before_fault("close_consumer_connections",
-                         _planned("rabbitmq-close-consumers", f"close-consumers-{queue}", ref, queue=queue),
-                         ref, (configuration, secrets), management=True)
+    planned = planned_for("rabbitmq-close-consumers", f"close-consumers-{queue}", ref, queue=queue)
+    early = before_fault("close_consumer_connections", planned, ref, (configuration, secrets),
+                         management=True)
     if early is not None:
         return early
     action = f"close the consumer connections of {ref.label}"
@@ -358,10 +353,10 @@ def set_queue_limit(
     if overflow not in OVERFLOWS:
         raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
     seconds = fault_seconds(duration, allow_unbounded, "queue limit")
+    planned = planned_for("rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref, queue=queue,
+                          max_length=max_length, overflow=overflow, duration=duration)
     early = before_fault(
-        "set_queue_limit", _planned("rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref, queue=queue,
-                                    max_length=max_length, overflow=overflow, duration=duration),
-        ref, (configuration, secrets), management=True,
+        "set_queue_limit", planned, ref, (configuration, secrets), management=True,
         dropped=(lambda ready: max(0, ready - max_length)) if overflow == "drop-head" else None,
     )  # fmt: skip
     if early is not None:
