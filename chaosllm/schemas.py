@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["first_problem", "all_problems", "load_schema"]
+__all__ = ["first_problem", "all_problems", "load_schema", "validated_setting"]
 
 
 @functools.cache
@@ -109,3 +109,22 @@ def first_problem(
     entry, rest = (path[:entry_depth], path[entry_depth:]) if len(path) >= entry_depth else ((), path)
     field = ".".join(str(p) for p in rest)
     return entry, f"{_describe(error, field)} (rule: {error.validator})"
+
+
+def validated_setting(raw: Any, setting: str, source: str, schema_path: Path) -> Any:
+    """A setting's document (JSON text is parsed), checked against the schema.
+
+    Any problem is a ``ConfigurationError`` naming the setting, where it came
+    from (``source``) and every key at fault.
+    """
+    from chaosllm.errors import ConfigurationError
+
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{setting} from {source} is not valid JSON: {exc}") from exc
+    problems = all_problems(raw, schema_path)
+    if problems:
+        raise ConfigurationError(f"{setting} from {source} breaks {schema_path.name}: {'; '.join(problems)}")
+    return raw

@@ -3,8 +3,12 @@
 Order: the activity's argument, then ``secrets``, then ``configuration``,
 then the environment variable ``CHAOSLLM_<KEY>``, then the default::
 
-    url = get_setting("redis_url", redis_url, configuration, secrets,
-                      default="redis://127.0.0.1:6379/0")
+    timeout = get_setting("prometheus_timeout", None, configuration, secrets, default=5.0)
+
+A target (the server a fault changes) has no default: :func:`require_setting`
+refuses an unset one with a message naming the four places it can come from::
+
+    url = require_setting("redis_url", redis_url, configuration, secrets)
 """
 
 from __future__ import annotations
@@ -68,11 +72,17 @@ def require_setting(
     configuration: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Like :func:`get_setting`, but a missing value is a clear error."""
+    """Like :func:`get_setting`, but a missing value is a clear error.
+
+    The error names the setting and the four places it can come from, in the
+    order they are read; there is deliberately no default, so that nothing is
+    ever aimed at a server the user did not name.
+    """
     found = get_setting(key, value, configuration, secrets)
     if found in (None, ""):
         raise ConfigurationError(
-            f"setting '{key}' is not set: pass it as an argument, in secrets or "
-            f"configuration, or set {env_name(key)}"
+            f"setting '{key}' is not set, and chaosllm has no default target: give it as "
+            f"the activity's argument '{key}', in secrets (key {key}), in configuration "
+            f"(key {key}) or in the environment variable {env_name(key)}"
         )
     return found

@@ -22,12 +22,13 @@ from chaosllm.errors import (
     TargetUnreachable,
 )
 from chaosllm.faults import format_duration
-from chaosllm.settings import get_setting
+from chaosllm.settings import require_setting
 
 __all__ = [
     "postgres_connection",
     "postgres_target",
     "postgres_server",
+    "postgres_database",
     "resolve_dsn",
     "connect",
     "open_connection",
@@ -37,7 +38,6 @@ __all__ = [
     "DEFAULT_STATEMENT_TIMEOUT",
 ]
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 APPLICATION_NAME = "chaosllm"
 # Our own statements must never hang behind a lock or inherit a role's
 # injected statement_timeout, so each session sets its own.
@@ -53,7 +53,9 @@ def resolve_dsn(
     configuration: Mapping[str, Any] | None,
     secrets: Mapping[str, Any] | None,
 ) -> str:
-    return str(get_setting("postgres_dsn", postgres_dsn, configuration, secrets, default=DEFAULT_DSN))
+    """The DSN; an unset ``postgres_dsn`` is refused rather than left to libpq,
+    which would fall back to a local server and the ``PG*`` variables."""
+    return str(require_setting("postgres_dsn", postgres_dsn, configuration, secrets))
 
 
 def _conninfo(dsn: str) -> dict[str, Any]:
@@ -73,6 +75,12 @@ def postgres_server(dsn: str) -> str:
     """``host:port`` of the server, the scope of server-wide faults."""
     info = _conninfo(dsn)
     return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+
+
+def postgres_database(dsn: str) -> str:
+    """The database the DSN connects to (libpq's default: the user's name)."""
+    info = _conninfo(dsn)
+    return str(info.get("dbname") or info.get("user") or "")
 
 
 def postgres_target(dsn: str) -> str:
@@ -122,6 +130,8 @@ def connect(
     """
     import psycopg
 
+    if not str(dsn).strip():
+        require_setting("postgres_dsn", None)  # an empty DSN is libpq's "localhost": refuse it
     _conninfo(dsn)
     kwargs.setdefault("autocommit", True)
     conn = psycopg.connect(

@@ -25,7 +25,7 @@ from typing import Any
 
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import ConfigurationError, FaultFailed, InvalidArgument, TargetUnreachable
-from chaosllm.settings import get_setting
+from chaosllm.settings import get_setting, require_setting
 
 __all__ = [
     "PrometheusAPI",
@@ -33,11 +33,10 @@ __all__ = [
     "resolve_base_url",
     "auth_header",
     "scrape",
-    "DEFAULT_BASE_URL",
     "DEFAULT_QUERY_TIMEOUT",
 ]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:9090"
+EXAMPLE_BASE_URL = "http://127.0.0.1:9090"
 DEFAULT_QUERY_TIMEOUT = 5.0
 
 
@@ -46,10 +45,9 @@ def resolve_base_url(
     configuration: Mapping[str, Any] | None,
     secrets: Mapping[str, Any] | None,
 ) -> str:
-    url = get_setting(
-        "prometheus_base_url", prometheus_base_url, configuration, secrets, default=DEFAULT_BASE_URL
-    )
-    return check_url("prometheus_base_url", str(url).rstrip("/"), ("http", "https"), DEFAULT_BASE_URL)
+    """The server's base URL; an unset ``prometheus_base_url`` is refused (there is no default)."""
+    url = require_setting("prometheus_base_url", prometheus_base_url, configuration, secrets)
+    return check_url("prometheus_base_url", str(url).rstrip("/"), ("http", "https"), EXAMPLE_BASE_URL)
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None]:

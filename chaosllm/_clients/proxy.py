@@ -21,11 +21,11 @@ from chaosllm.errors import (
     TargetNotFound,
     TargetUnreachable,
 )
-from chaosllm.settings import get_setting
+from chaosllm.settings import require_setting
 
-__all__ = ["ProxyApi", "proxy_api", "resolve_api_url", "DEFAULT_API_URL", "path"]
+__all__ = ["ProxyApi", "proxy_api", "resolve_api_url", "path"]
 
-DEFAULT_API_URL = "http://127.0.0.1:8474"
+EXAMPLE_API_URL = "http://127.0.0.1:8474"
 
 
 def resolve_api_url(
@@ -33,9 +33,9 @@ def resolve_api_url(
     configuration: Mapping[str, Any] | None,
     secrets: Mapping[str, Any] | None,
 ) -> str:
-    url = str(get_setting("proxy_api_url", proxy_api_url, configuration, secrets,
-                          default=DEFAULT_API_URL)).rstrip("/")
-    return check_url("proxy_api_url", url, ("http", "https"), DEFAULT_API_URL)
+    """The API's base URL; an unset ``proxy_api_url`` is refused (there is no default)."""
+    url = str(require_setting("proxy_api_url", proxy_api_url, configuration, secrets)).rstrip("/")
+    return check_url("proxy_api_url", url, ("http", "https"), EXAMPLE_API_URL)
 
 
 def path(*parts: str) -> str:

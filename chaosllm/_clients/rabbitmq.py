@@ -25,7 +25,7 @@ from chaosllm.errors import (
     TargetNotFound,
     TargetUnreachable,
 )
-from chaosllm.settings import get_setting
+from chaosllm.settings import require_setting
 
 __all__ = [
     "amqp_channel",
@@ -33,16 +33,35 @@ __all__ = [
     "Management",
     "rabbitmq_target",
     "resolve_urls",
+    "resolve_amqp_url",
+    "resolve_management_url",
     "vhost_of",
-    "DEFAULT_URL",
-    "DEFAULT_MANAGEMENT_URL",
 ]
-
-DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
 # Management calls such as listing consumers can take a while on a big broker,
 # so only the connect is held to the short timeout.
 MANAGEMENT_READ_TIMEOUT = 5.0
+
+
+def resolve_amqp_url(
+    rabbitmq_url: str | None,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> str:
+    """The AMQP URL; an unset ``rabbitmq_url`` is refused (there is no default broker)."""
+    amqp = require_setting("rabbitmq_url", rabbitmq_url, configuration, secrets)
+    return check_url("rabbitmq_url", str(amqp), ("amqp", "amqps"), "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def resolve_management_url(
+    rabbitmq_management_url: str | None,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+) -> str:
+    """The management API's base URL; an unset ``rabbitmq_management_url`` is refused."""
+    mgmt = require_setting("rabbitmq_management_url", rabbitmq_management_url, configuration, secrets)
+    return check_url(
+        "rabbitmq_management_url", str(mgmt).rstrip("/"), ("http", "https"), "http://127.0.0.1:15672"
+    )
 
 
 def resolve_urls(
@@ -51,20 +70,10 @@ def resolve_urls(
     configuration: Mapping[str, Any] | None,
     secrets: Mapping[str, Any] | None,
 ) -> tuple[str, str]:
-    """The AMQP URL and the management base URL, from the one settings lookup."""
-    amqp = get_setting("rabbitmq_url", rabbitmq_url, configuration, secrets, default=DEFAULT_URL)
-    mgmt = get_setting(
-        "rabbitmq_management_url",
-        rabbitmq_management_url,
-        configuration,
-        secrets,
-        default=DEFAULT_MANAGEMENT_URL,
-    )
+    """The AMQP URL and the management base URL; both must be set."""
     return (
-        check_url("rabbitmq_url", str(amqp), ("amqp", "amqps"), "amqp://guest:guest@127.0.0.1:5672/%2F"),
-        check_url(
-            "rabbitmq_management_url", str(mgmt).rstrip("/"), ("http", "https"), "http://127.0.0.1:15672"
-        ),
+        resolve_amqp_url(rabbitmq_url, configuration, secrets),
+        resolve_management_url(rabbitmq_management_url, configuration, secrets),
     )
 
 
@@ -132,7 +141,7 @@ def amqp_channel(
     from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
     _quiet_pika()
-    url, _ = resolve_urls(rabbitmq_url, None, configuration, secrets)
+    url = resolve_amqp_url(rabbitmq_url, configuration, secrets)
     target = rabbitmq_target(url)
     try:
         params = pika.URLParameters(url)
@@ -313,5 +322,4 @@ def management(
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> Iterator[Management]:
     """Yield a :class:`Management` client for the configured broker."""
-    _, url = resolve_urls(None, rabbitmq_management_url, configuration, secrets)
-    yield Management(url, action, timeout)
+    yield Management(resolve_management_url(rabbitmq_management_url, configuration, secrets), action, timeout)

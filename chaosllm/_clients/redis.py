@@ -11,17 +11,16 @@ from urllib.parse import urlsplit
 
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import ChaosLLMError, ConfigurationError, FaultFailed, TargetUnreachable
-from chaosllm.settings import get_setting
+from chaosllm.settings import require_setting
 
 __all__ = ["redis_client", "redis_client_for_holder", "redis_target", "resolve_url"]
-
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 def resolve_url(
     redis_url: str | None, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
 ) -> str:
-    url = str(get_setting("redis_url", redis_url, configuration, secrets, default=DEFAULT_URL))
+    """The server's URL; an unset ``redis_url`` is refused (there is no default server)."""
+    url = str(require_setting("redis_url", redis_url, configuration, secrets))
     return check_url("redis_url", url, ("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0")
 
 

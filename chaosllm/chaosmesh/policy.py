@@ -21,7 +21,6 @@ on every Chaos Mesh activity of an experiment before it starts.
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import Any
 from chaosllm.chaosmesh._selections import selections, unchecked
 from chaosllm.chaosmesh._selector import parse_labels, selector_namespaces
 from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
-from chaosllm.schemas import all_problems
+from chaosllm.schemas import validated_setting
 from chaosllm.settings import find_setting
 
 __all__ = [
@@ -70,15 +69,7 @@ class Policy:
 
 
 def _validated(raw: Any, source: str) -> Mapping[str, Any]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigurationError(f"{SETTING} from {source} is not valid JSON: {exc}") from exc
-    problems = all_problems(raw, SCHEMA)
-    if problems:
-        raise ConfigurationError(f"{SETTING} from {source} breaks {SCHEMA.name}: {'; '.join(problems)}")
-    return raw  # type: ignore[no-any-return]
+    return validated_setting(raw, SETTING, source, SCHEMA)  # type: ignore[no-any-return]
 
 
 def policy_from(

@@ -1,4 +1,4 @@
-"""The blast-radius control: refuses an experiment whose Chaos Mesh targets break the policy.
+"""The blast-radius control: refuses an experiment whose targets break the policy.
 
 The policy itself (what it may contain, its rules, and how a manifest is
 checked) lives in :mod:`chaosllm.chaosmesh.policy`; its names are re-exported
@@ -11,10 +11,13 @@ argument, or ``$CHAOSLLM_BLAST_RADIUS`` as JSON)::
                       "required_labels": {"chaos-ready": "true"},
                       "max_percent": 50, "max_count": 3}}
 
-The Chaos Mesh actions enforce it on every manifest they are about to create;
-as a Chaos Toolkit control, this module checks every ``chaosllm.chaosmesh``
-activity of an experiment before it starts and interrupts the run on a
-violation::
+The Chaos Mesh actions enforce it on every manifest they are about to create,
+and the application actions (Redis, PostgreSQL, RabbitMQ, proxy, process) on
+what they touch (:mod:`chaosllm.app_policy`, the policy's ``redis``,
+``postgres``, ``rabbitmq``, ``proxy`` and ``process`` sections). As a Chaos
+Toolkit control, this module checks every Chaos Mesh and application action
+of an experiment, from its static arguments, before the run starts, and
+interrupts the run on a violation, so that nothing has changed::
 
     "controls": [{"name": "blast-radius",
                   "provider": {"type": "python", "module": "chaosllm.controls.blast_radius"}}]
@@ -28,6 +31,7 @@ from typing import Any
 from chaoslib import substitute
 from chaoslib.exceptions import InterruptExecution
 
+from chaosllm.app_policy import AppPolicy, app_policy_from, check_target
 from chaosllm.chaosmesh.actions import RENDERERS
 from chaosllm.chaosmesh.policy import (
     ALWAYS_FORBIDDEN,
@@ -37,6 +41,7 @@ from chaosllm.chaosmesh.policy import (
     selections,
     violations,
 )
+from chaosllm.controls._app_activities import MODULES, is_fault, touches_of
 from chaosllm.errors import ChaosLLMError, ConfigurationError
 
 __all__ = [
@@ -68,6 +73,7 @@ def configure_control(
     """
     try:
         policy_from(policy, configuration, secrets)
+        app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
     if isinstance(configuration, dict) and experiment and experiment.get("title"):
@@ -89,13 +95,17 @@ def before_experiment_control(
     secrets: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Check every Chaos Mesh activity's targets; interrupt the run on a violation."""
+    """Check every Chaos Mesh and application action's targets; interrupt the run on a violation."""
     try:
         rules = policy_from(policy, configuration, secrets)
+        app_rules = app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
     for activity in _activities(context):
         provider = activity["provider"]
+        if provider.get("type") == "python" and provider.get("module") in MODULES:
+            _check_application(activity, app_rules, configuration, secrets)
+            continue
         # Probes and the other chaosmesh modules create nothing, so only actions are checked.
         if provider.get("type") != "python" or provider.get("module") != CHAOSMESH_ACTIONS:
             continue
@@ -108,3 +118,22 @@ def before_experiment_control(
                 enforce(manifest, rules)
         except ChaosLLMError as exc:
             raise InterruptExecution(f"activity '{name}' refused: {exc}") from exc
+
+
+def _check_application(
+    activity: Mapping[str, Any],
+    policy: AppPolicy,
+    configuration: dict[str, Any] | None,
+    secrets: dict[str, Any] | None,
+) -> None:
+    """Interrupt the run if one application fault's static arguments break ``policy``."""
+    provider = activity["provider"]
+    backend, func = MODULES[provider["module"]], str(provider.get("func"))
+    if not is_fault(backend, func):
+        return
+    arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
+    try:
+        target, touches = touches_of(backend, func, arguments, configuration, secrets)
+        check_target(backend, func, target, policy=policy, **touches)
+    except ChaosLLMError as exc:
+        raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc

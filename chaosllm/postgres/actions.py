@@ -18,6 +18,7 @@ from chaosllm._clients.postgres import (
     postgres_target,
     resolve_dsn,
 )
+from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import (
     bounded_seconds,
@@ -30,6 +31,7 @@ from chaosllm.faults import (
     restore_fault,
 )
 from chaosllm.postgres._catalog import find_table, split_table
+from chaosllm.postgres._guard import before_fault, before_terminate, free_slots
 from chaosllm.postgres._locks import (
     LOCK_APPLICATION,
     hold_lock,
@@ -45,6 +47,7 @@ from chaosllm.postgres._roles import (
     role_statement_timeout,
     statement_timeout_id,
 )
+from chaosllm.postgres._sessions import matching_sessions
 from chaosllm.postgres._slots import close_quietly, take_free_slots
 
 __all__ = [
@@ -98,6 +101,11 @@ def exhaust_connections(
     fault_id = f"postgres-connections@{postgres_server(dsn)}"
     spec: dict[str, Any] = {"duration": duration, "leave_free": leave_free}
     handle_name = name or f"exhaust-connections-{postgres_server(dsn)}"
+    planned = Planned("postgres-connections", handle_name, target, dict(spec))
+    early = before_fault("exhaust_connections", planned, dsn, (configuration, secrets),
+                         lambda conn: free_slots(conn, leave_free))
+    if early is not None:
+        return early
     if fault_id in held_faults():
         spec["already_active"] = True
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
@@ -183,6 +191,14 @@ def lock_table(
     split_table(table)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
+    planned = Planned("postgres-lock", name or f"lock-{table}", target,
+                      {"table": table, "mode": mode, "duration": duration})
+    early = before_fault(
+        "lock_table", planned, dsn, (configuration, secrets),
+        lambda conn: {"table": find_table(conn, table, target).qualified}, table=table,
+    )  # fmt: skip
+    if early is not None:
+        return early
     action = f"lock table {table}"
     conn = open_connection(action, dsn, application_name=LOCK_APPLICATION)
     try:
@@ -263,18 +279,13 @@ def terminate_backends(
             "terminate_backends needs at least one of application_name, user or database"
         )
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
+    early = before_terminate(dsn, filters, configuration, secrets)
+    if early is not None:
+        return early
     terminated: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     with postgres_connection("terminate backends", dsn) as conn:
-        rows = conn.execute(
-            "select pid, usename, application_name, datname from pg_stat_activity"
-            " where backend_type = 'client backend' and pid <> pg_backend_pid()"
-            " and (%(app)s::text is null or application_name = %(app)s)"
-            " and (%(user)s::text is null or usename = %(user)s)"
-            " and (%(db)s::text is null or datname = %(db)s)"
-            " and (application_name not like 'chaosllm%%' or application_name = %(app)s)",
-            {"app": application_name, "user": user, "db": database},
-        ).fetchall()
+        rows = matching_sessions(conn, application_name, user, database)
         # From PostgreSQL 14 the call can wait until the session has gone.
         wait = conn.info.server_version >= 140000
         for pid, usename, app, datname in rows:
@@ -331,8 +342,17 @@ def set_statement_timeout(
     seconds = bounded_seconds(duration)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
-    fault_id = statement_timeout_id(dsn, role)
     value = f"{milliseconds}ms"
+    planned = Planned("postgres-statement-timeout", name or f"statement-timeout-{role}", target,
+                      {"role": role, "timeout": value, "duration": duration})
+    early = before_fault(
+        "set_statement_timeout", planned, dsn, (configuration, secrets),
+        lambda conn: {"role": role, "exists": role_exists(conn, role),
+                      "statement_timeout": role_statement_timeout(conn, role)}, role=role,
+    )  # fmt: skip
+    if early is not None:
+        return early
+    fault_id = statement_timeout_id(dsn, role)
     with postgres_connection(f"set statement timeout of role {role}", dsn) as conn, \
             recording(fault_id) as rec:
         if not role_exists(conn, role):

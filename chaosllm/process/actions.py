@@ -15,8 +15,10 @@ import random
 import signal as signals
 from typing import Any
 
+from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
+from chaosllm.process._guard import before_fault
 from chaosllm.process.procs import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
@@ -87,7 +89,13 @@ def kill_processes(
     ```
     """
     signum = _signal_number(signal)
-    chosen = _choose(pattern, pidfile, count, f"send {signum.name}")
+    target = describe(pattern, pidfile)
+    planned = Planned("process-kill", f"kill-{target}", target, {"signal": signum.name, "count": count})
+    chosen, early = before_fault("kill_processes", planned, pattern,
+                                 lambda: _choose(pattern, pidfile, count, f"send {signum.name}"),
+                                 (configuration, secrets))  # fmt: skip
+    if early is not None:
+        return early
     signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
     return {
         "signal": signum.name,
@@ -135,7 +143,13 @@ def suspend_processes(
     """
     seconds = fault_seconds(duration, allow_unbounded, "suspension")
     target = describe(pattern, pidfile)
-    chosen = _choose(pattern, pidfile, count, "suspend")
+    planned = Planned("process-suspend", name or f"suspend-{target}", target,
+                      {"count": count, "duration": duration})
+    chosen, early = before_fault("suspend_processes", planned, pattern,
+                                 lambda: _choose(pattern, pidfile, count, "suspend"),
+                                 (configuration, secrets))  # fmt: skip
+    if early is not None:
+        return early
     entry_id = _entry_id(pattern, pidfile)
     state = {"processes": [{"pid": p.pid, "start": p.start, "cmdline": shown_cmdline(p)}
                            for p in chosen]}

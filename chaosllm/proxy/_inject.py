@@ -19,9 +19,11 @@ from typing import Any
 
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm._signature import call_part, compose, publish
+from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, parse_duration, recording
 from chaosllm.proxy._address import parse_address
+from chaosllm.proxy._guard import before_fault
 
 STREAMS = ("downstream", "upstream")
 
@@ -62,8 +64,8 @@ def toxic_arguments(
     (default 30s; none at all only with `allow_unbounded`); `name` (default
     `<type>-<proxy>`, with `-upstream` for that stream; remove it early with
     `remove_toxic`); `proxy_api_url` (else `proxy_api_url` in secrets or
-    configuration, then `CHAOSLLM_PROXY_API_URL`, then
-    http://127.0.0.1:8474)."""
+    configuration, then `CHAOSLLM_PROXY_API_URL`; it must be set, there is
+    no default)."""
 
 
 def toxic_action(build: Callable[..., dict[str, Any]]) -> Any:
@@ -112,6 +114,11 @@ def inject(
     seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     name = name or (f"{kind}-{proxy}" if stream == "downstream" else f"{kind}-{proxy}-{stream}")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
+    planned = Planned(f"proxy-{kind}", name, f"proxy {proxy}", {
+        "proxy": proxy, "type": kind, "stream": stream, "attributes": attributes, "duration": duration})
+    early = before_fault(f"inject_{kind}", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
     body: dict[str, Any] = {"name": name, "type": kind, "stream": stream,
                             "toxicity": float(toxicity), "attributes": attributes}
     if seconds is not None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
+from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
+from chaosllm.proxy._guard import before_fault
 from chaosllm.proxy._inject import (
     check_address,
     delete_toxic,
@@ -251,6 +253,11 @@ def disable_proxy(
     """
     seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
+    planned = Planned("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
+                      {"proxy": proxy, "duration": duration})
+    early = before_fault("disable_proxy", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
     new = disable(proxy, seconds, url)
     return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
                         {"proxy": proxy, "duration": duration, "proxy_api_url": url,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from chaosllm._clients.rabbitmq import resolve_urls, vhost_of
+from chaosllm._clients.rabbitmq import resolve_amqp_url, resolve_management_url, vhost_of
 from chaosllm.errors import InvalidArgument
 
 MAX_PUBLISH_COUNT = 1_000_000
@@ -38,18 +39,26 @@ def label(queue: str, vhost: str) -> str:
     return f"queue {queue!r}" if vhost == "/" else f"queue {queue!r} in vhost {vhost!r}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueueRef:
-    """A checked queue name with the broker settings it was resolved against."""
+    """A checked queue name with the broker settings it was resolved against.
+
+    The management URL is resolved when first used, so that the AMQP-only
+    activities do not require ``rabbitmq_management_url``.
+    """
 
     name: str
     url: str
-    management_url: str
     vhost: str
+    _management: tuple[Any, ...] = field(default=(None, None, None), repr=False)
 
     @property
     def label(self) -> str:
         return label(self.name, self.vhost)
+
+    @cached_property
+    def management_url(self) -> str:
+        return resolve_management_url(*self._management)
 
 
 def queue_ref(
@@ -61,8 +70,8 @@ def queue_ref(
 ) -> QueueRef:
     """Check ``queue`` and resolve the settings; the vhost is the AMQP URL's."""
     check_queue(queue)
-    url, mgmt_url = resolve_urls(rabbitmq_url, rabbitmq_management_url, configuration, secrets)
-    return QueueRef(queue, url, mgmt_url, vhost_of(url))
+    url = resolve_amqp_url(rabbitmq_url, configuration, secrets)
+    return QueueRef(queue, url, vhost_of(url), (rabbitmq_management_url, configuration, secrets))
 
 
 def stat(channel: Any, queue: str) -> tuple[int, int]:

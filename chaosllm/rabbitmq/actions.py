@@ -17,6 +17,7 @@ from typing import Any
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
+from chaosllm.rabbitmq._guard import before_fault, planned_for
 from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
 from chaosllm.rabbitmq._policies import effective_policy
 from chaosllm.rabbitmq._queues import (
@@ -70,6 +71,10 @@ def purge_queue(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
+    early = before_fault("purge_queue", planned_for("rabbitmq-purge", f"purge-{queue}", ref, queue=queue),
+                         ref, (configuration, secrets), dropped=lambda ready: ready)
+    if early is not None:
+        return early
     with amqp_channel(f"purge {ref.label}", ref.url) as channel:
         purged = int(channel.queue_purge(queue).method.message_count)
     return {"target": rabbitmq_target(ref.url), "queue": queue, "purged": purged}
@@ -101,6 +106,13 @@ def drop_messages(
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
     share = check_fraction(fraction)
     check_int(limit, "limit", 1, MAX_DROP)
+    early = before_fault(
+        "drop_messages", planned_for("rabbitmq-drop", f"drop-{queue}", ref, queue=queue, fraction=share,
+                                  limit=limit),
+        ref, (configuration, secrets), dropped=lambda ready: math.floor(share * min(ready, limit) + 0.5),
+    )  # fmt: skip
+    if early is not None:
+        return early
     with amqp_channel(f"drop messages from {ref.label}", ref.url) as channel:
         ready, _ = stat(channel, queue)
         tags: list[int] = []
@@ -159,6 +171,11 @@ def flood_queue(
         raise InvalidArgument(
             f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
         )
+    planned = planned_for("rabbitmq-flood", f"flood-{queue}", ref, queue=queue, count=count,
+                       size_bytes=size_bytes)
+    early = before_fault("flood_queue", planned, ref, (configuration, secrets))
+    if early is not None:
+        return early
     body = b"x" * size_bytes
     properties = pika.BasicProperties(
         content_type="application/octet-stream", delivery_mode=1, headers={"x-chaosllm": "flood"}
@@ -204,6 +221,10 @@ def publish_poison_messages(
 
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
     check_int(count, "count", 1, MAX_PUBLISH_COUNT)
+    planned = planned_for("rabbitmq-poison", f"poison-{queue}", ref, queue=queue, count=count)
+    early = before_fault("publish_poison_messages", planned, ref, (configuration, secrets))
+    if early is not None:
+        return early
     prefix = f"chaosllm-poison-{uuid.uuid4().hex[:8]}-"
 
     def make(seq: int) -> tuple[bytes, Any]:
@@ -251,6 +272,11 @@ def close_consumer_connections(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
+    planned = planned_for("rabbitmq-close-consumers", f"close-consumers-{queue}", ref, queue=queue)
+    early = before_fault("close_consumer_connections", planned, ref, (configuration, secrets),
+                         management=True)
+    if early is not None:
+        return early
     action = f"close the consumer connections of {ref.label}"
     with amqp_channel(action, ref.url) as channel:
         _, before = stat(channel, queue)
@@ -327,6 +353,14 @@ def set_queue_limit(
     if overflow not in OVERFLOWS:
         raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
     seconds = fault_seconds(duration, allow_unbounded, "queue limit")
+    planned = planned_for("rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref, queue=queue,
+                          max_length=max_length, overflow=overflow, duration=duration)
+    early = before_fault(
+        "set_queue_limit", planned, ref, (configuration, secrets), management=True,
+        dropped=(lambda ready: max(0, ready - max_length)) if overflow == "drop-head" else None,
+    )  # fmt: skip
+    if early is not None:
+        return early
     vhost = ref.vhost
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
     mgmt.queue(vhost, queue)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosllm._clients.rabbitmq import Management, amqp_channel, resolve_urls
+from chaosllm._clients.rabbitmq import Management, amqp_channel, resolve_amqp_url
 from chaosllm.errors import ChaosLLMError
 from chaosllm.rabbitmq._policies import dead_letter_queues
 from chaosllm.rabbitmq._queues import queue_ref, stat
@@ -31,7 +31,7 @@ def is_available(
     ```
     """
     # Outside the try: a malformed URL is a mistake in the experiment, not an outage.
-    url, _ = resolve_urls(rabbitmq_url, None, configuration, secrets)
+    url = resolve_amqp_url(rabbitmq_url, configuration, secrets)
     try:
         with amqp_channel("connect", url, configuration, secrets) as channel:
             return bool(channel.is_open)

@@ -17,6 +17,7 @@ from chaosllm._clients.redis import (
     redis_target,
     resolve_url,
 )
+from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
     bounded_seconds,
@@ -28,7 +29,8 @@ from chaosllm.faults import (
     release_held,
     restore_fault,
 )
-from chaosllm.redis._keys import check_pattern, scan_batches
+from chaosllm.redis._guard import before_fault, before_keys, matching_clients
+from chaosllm.redis._keys import check_key_pattern, scan_batches
 
 __all__ = [
     "pause_clients",
@@ -90,6 +92,11 @@ def pause_clients(
         raise InvalidArgument(f"mode must be one of {', '.join(PAUSE_MODES)}, got {mode!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
+    planned = Planned("redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration})
+    early = before_fault("pause_clients", planned, url, (configuration, secrets),
+                         lambda c: {"clients": int(c.info("clients")["connected_clients"]) - 1})
+    if early is not None:
+        return early
     handle = fault_handle(
         "redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration}, seconds
     )
@@ -131,7 +138,8 @@ def unpause_clients(
 
 
 def flush_keys(
-    pattern: str = "*",
+    pattern: str,
+    allow_all_keys: bool = False,
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -140,6 +148,8 @@ def flush_keys(
 
     Keys are found with SCAN and removed with UNLINK in batches, so the
     server is not blocked. There is no rollback: the cache must refill.
+    `pattern` is required; one that matches every key ("*") needs
+    `allow_all_keys: true`.
 
     ```json
     {"type": "action", "name": "evict-catalog",
@@ -147,8 +157,12 @@ def flush_keys(
                   "func": "flush_keys", "arguments": {"pattern": "catalog:*"}}}
     ```
     """
-    check_pattern(pattern)
+    check_key_pattern(pattern, allow_all_keys, "flush_keys")
     url = resolve_url(redis_url, configuration, secrets)
+    early = before_keys("flush_keys", "redis-flush", url, pattern, {"pattern": pattern},
+                        configuration, secrets)
+    if early is not None:
+        return early
     deleted = 0
     with redis_client("flush keys", url) as client:
         for batch in scan_batches(client, pattern):
@@ -159,13 +173,15 @@ def flush_keys(
 def expire_keys(
     pattern: str,
     ttl: str = "1s",
+    allow_all_keys: bool = False,
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Give every key matching `pattern` the same TTL, so they expire together.
 
-    This is the thundering herd: all readers miss at the same moment.
+    This is the thundering herd: all readers miss at the same moment. A
+    `pattern` that matches every key ("*") needs `allow_all_keys: true`.
 
     ```json
     {"type": "action", "name": "synchronised-expiry",
@@ -174,11 +190,15 @@ def expire_keys(
                   "arguments": {"pattern": "catalog:*", "ttl": "2s"}}}
     ```
     """
-    check_pattern(pattern)
+    check_key_pattern(pattern, allow_all_keys, "expire_keys")
     milliseconds = int(parse_duration(ttl, "ttl") * 1000)
     if milliseconds <= 0:
         raise InvalidArgument(f"ttl must be positive, got {ttl!r}")
     url = resolve_url(redis_url, configuration, secrets)
+    early = before_keys("expire_keys", "redis-expire", url, pattern, {"pattern": pattern, "ttl": ttl},
+                        configuration, secrets)
+    if early is not None:
+        return early
     expired = 0
     with redis_client("expire keys", url) as client:
         for batch in scan_batches(client, pattern):
@@ -203,7 +223,8 @@ def limit_memory(
     The original values go to the fault ledger first; a detached healer
     restores them when the duration ends, even if `chaos` is killed, and
     `chaosllm cleanup` restores anything left over. Applying it again while
-    it holds keeps the original values.
+    it holds keeps the original values. It changes the whole instance, so
+    the blast-radius policy must allow it (`redis.allow_maxmemory: true`).
 
     ```json
     {"type": "action", "name": "squeeze-redis",
@@ -220,6 +241,17 @@ def limit_memory(
         raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
+    planned = Planned("redis-maxmemory", name or f"limit-memory-{target}", target,
+                      {"maxmemory": str(maxmemory), "policy": policy, "duration": duration})
+    early = before_fault(
+        "limit_memory", planned, url, (configuration, secrets),
+        lambda c: {"maxmemory": c.config_get("maxmemory")["maxmemory"],
+                   "policy": c.config_get("maxmemory-policy")["maxmemory-policy"],
+                   "used_memory": int(c.info("memory")["used_memory"]), "keys": int(c.dbsize())},
+        maxmemory=True,
+    )  # fmt: skip
+    if early is not None:
+        return early
     entry_id = _ledger_id("maxmemory", url)
     with redis_client("limit memory", url) as client, recording(entry_id) as rec:
         original = client.config_get("maxmemory")
@@ -296,6 +328,12 @@ def kill_clients(
             f"client_type must be one of {', '.join(CLIENT_TYPES)}, got {client_type!r}"
         )
     url = resolve_url(redis_url, configuration, secrets)
+    planned = Planned("redis-kill-clients", f"kill-clients-{redis_target(url)}", redis_target(url),
+                      {"client_name": client_name, "client_type": client_type})
+    early = before_fault("kill_clients", planned, url, (configuration, secrets),
+                         lambda c: {"clients": matching_clients(c, client_name, client_type)})
+    if early is not None:
+        return early
     killed = 0
     with redis_client("kill clients", url) as client:
         for info in client.client_list(_type=client_type):

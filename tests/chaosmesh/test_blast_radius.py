@@ -31,7 +31,7 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     ({"policy": {"max_pod": 1}},
      r"blast_radius from the control's policy argument breaks policy.schema.json: unknown field\(s\) "
      r"'max_pod' \(allowed: allowed_namespaces, forbidden_namespaces, required_labels, max_percent, "
-     r"max_count\) \(rule: additionalProperties\)"),
+     r"max_count, redis, postgres, rabbitmq, proxy, process\) \(rule: additionalProperties\)"),
     ({"configuration": {"blast_radius": {"max_percent": "half"}}},
      r"from configuration key blast_radius .*: field 'max_percent' must be the largest share .*, "
      r"got 'half' \(rule: pattern\)"),

@@ -32,7 +32,8 @@ def test_password_is_in_no_result_error_or_cleanup_output(
 ) -> None:
     url = private_redis.url
     assert PASSWORD in url
-    handle = actions.limit_memory("8mb", duration="5m", redis_url=url)
+    allow = {"blast_radius": {"redis": {"allow_maxmemory": True}}}
+    handle = actions.limit_memory("8mb", duration="5m", redis_url=url, configuration=allow)
     assert handle["target"] == f"redis 127.0.0.1:{private_redis.port}"
     entries = Ledger().entries()
     assert len(entries) == 1
@@ -67,6 +68,7 @@ def test_password_is_in_no_journal_or_log(private_redis: launcher.Server, tmp_pa
     experiment = {
         "title": "redis with a password",
         "description": "limit memory, fail once with a wrong password, restore",
+        "configuration": {"blast_radius": {"redis": {"allow_maxmemory": True}}},
         "secrets": {"good": {"redis_url": {"type": "env", "key": "TEST_REDIS_URL"}},
                     "bad": {"redis_url": {"type": "env", "key": "TEST_REDIS_WRONG_URL"}}},
         "method": [action("squeeze", "limit_memory", "good", maxmemory="8mb", duration="5m"),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chaosllm.errors import InvalidArgument, TargetNotFound
+from chaosllm.errors import InvalidArgument, PolicyViolation, TargetNotFound
 from chaosllm.faults import Ledger
 from chaosllm.process import actions, probes
 from chaosllm.process.procs import read_proc
@@ -204,3 +204,30 @@ def test_a_pattern_never_matches_another_users_process(tmp_path: os.PathLike[str
             if proc.poll() is None:
                 proc.kill()
             proc.wait(5)
+
+
+def test_policy_refuses_a_forbidden_process_before_any_signal(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]],
+) -> None:
+    pattern, procs = sleepers(2)
+    for rules, rule in (({"patterns": ["^sandbox-worker$"]}, "blast_radius.process.patterns"),
+                        ({"max_processes": 1}, "2 processes, more than .*max_processes 1")):
+        config = {"blast_radius": {"process": rules}}
+        with pytest.raises(PolicyViolation, match=rule):
+            actions.kill_processes(pattern=pattern, count=None, configuration=config)
+        with pytest.raises(PolicyViolation, match=rule):
+            actions.suspend_processes(pattern=pattern, count=None, configuration=config)
+    assert [_state(p.pid) for p in procs] == ["S", "S"] and Ledger().entries() == {}
+
+
+def test_dry_run_lists_the_pids_and_signals_nothing(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pattern, procs = sleepers(2)
+    monkeypatch.setenv("CHAOSLLM_DRY_RUN", "1")
+    killed = actions.kill_processes(pattern=pattern, count=None)
+    assert killed["dry_run"] is True and killed["effect"] == "none"
+    assert sorted(killed["would_touch"]["pids"]) == sorted(p.pid for p in procs)
+    suspended = actions.suspend_processes(pattern=pattern, count=1, duration="5s")
+    assert len(suspended["would_touch"]["pids"]) == 1
+    assert [_state(p.pid) for p in procs] == ["S", "S"] and Ledger().entries() == {}

@@ -50,7 +50,7 @@ def test_killed_run_leaves_fault_that_cleanup_restores(redis_url: str, tmp_path:
     experiment = {
         "title": "killed mid-method",
         "description": "limit_memory, then a long pause during which chaos is killed",
-        "configuration": {"redis_url": redis_url},
+        "configuration": {"redis_url": redis_url, "blast_radius": {"redis": {"allow_maxmemory": True}}},
         "method": [
             {
                 "type": "action", "name": "squeeze",

@@ -13,6 +13,14 @@ from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachab
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions, probes
 
+ALLOW_MAXMEMORY = '{"redis": {"allow_maxmemory": true}}'
+
+
+@pytest.fixture
+def allow_maxmemory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy that lets a fault change the whole instance's maxmemory."""
+    monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", ALLOW_MAXMEMORY)
+
 
 def _reader(url: str, stop: threading.Event, done: list[float]) -> threading.Thread:
     """A client that GETs in a loop and records when each GET returned."""
@@ -90,7 +98,7 @@ def test_unpause_releases_a_blocked_get(redis_url: str) -> None:
     assert actions.unpause_clients(redis_url=redis_url)["removed"] is False
 
 
-def test_limit_memory_and_idempotent_restore(redis_url: str) -> None:
+def test_limit_memory_and_idempotent_restore(redis_url: str, allow_maxmemory: None) -> None:
     client = redislib.Redis.from_url(redis_url)
     client.config_set("maxmemory", "0")
     client.config_set("maxmemory-policy", "noeviction")
@@ -108,7 +116,7 @@ def test_limit_memory_and_idempotent_restore(redis_url: str) -> None:
     assert Ledger().entries() == {}
 
 
-def test_limit_memory_heals_after_duration(redis_url: str) -> None:
+def test_limit_memory_heals_after_duration(redis_url: str, allow_maxmemory: None) -> None:
     client = redislib.Redis.from_url(redis_url)
     actions.limit_memory(maxmemory="6mb", duration="1s", redis_url=redis_url)
     assert client.config_get("maxmemory")["maxmemory"] == str(6 * 1024 * 1024)
@@ -119,7 +127,9 @@ def test_limit_memory_heals_after_duration(redis_url: str) -> None:
     assert Ledger().entries() == {}
 
 
-def test_a_ledger_entry_written_before_restorer_ids_still_heals(redis_url: str) -> None:
+def test_a_ledger_entry_written_before_restorer_ids_still_heals(
+    redis_url: str, allow_maxmemory: None
+) -> None:
     """An entry as an older version wrote it, naming its restorer by function."""
     from chaosllm.faults import cleanup, restore_fault
 
@@ -185,6 +195,10 @@ def test_kill_clients_by_name(redis_url: str) -> None:
         lambda url: actions.limit_memory(maxmemory="16 mb", redis_url=url),
         lambda url: actions.limit_memory(maxmemory="1mb", policy="lru", redis_url=url),
         lambda url: actions.expire_keys("*", ttl="0s", redis_url=url),
+        lambda url: actions.expire_keys("*", ttl="1s", redis_url=url),
+        lambda url: actions.flush_keys("*", redis_url=url),
+        lambda url: actions.flush_keys("**", redis_url=url),
+        lambda url: actions.flush_keys("x:*", allow_all_keys="yes", redis_url=url),
     ],
 )
 def test_bad_input_changes_nothing(redis_url: str, call: object) -> None:
@@ -201,7 +215,7 @@ def test_unreachable_server_fails_fast_and_names_target() -> None:
     url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
     started = time.monotonic()
     with pytest.raises(TargetUnreachable) as info:
-        actions.flush_keys("*", redis_url=url)
+        actions.flush_keys("x:*", redis_url=url)
     assert time.monotonic() - started < 2.5
     assert "127.0.0.1" in str(info.value) and "s3cret" not in str(info.value)
     assert probes.is_available(redis_url=url) is False
@@ -210,7 +224,7 @@ def test_unreachable_server_fails_fast_and_names_target() -> None:
 @pytest.mark.parametrize("url", ["127.0.0.1:6379", "http://127.0.0.1:6379", "redis://:s3cret@host:port/0"])
 def test_malformed_url_is_a_configuration_error(url: str) -> None:
     with pytest.raises(ConfigurationError, match="redis_url") as info:
-        actions.flush_keys("*", redis_url=url)
+        actions.flush_keys("x:*", redis_url=url)
     assert "s3cret" not in str(info.value)
     with pytest.raises(ConfigurationError):
         probes.is_available(redis_url=url)

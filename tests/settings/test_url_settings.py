@@ -9,14 +9,14 @@ import pytest
 
 from chaosllm._clients.prometheus import resolve_base_url
 from chaosllm._clients.proxy import resolve_api_url
-from chaosllm._clients.rabbitmq import resolve_urls
+from chaosllm._clients.rabbitmq import resolve_management_url, resolve_urls
 from chaosllm._clients.redis import resolve_url
 from chaosllm.errors import ConfigurationError
 
 RESOLVERS: list[tuple[str, Callable[[str], Any]]] = [
     ("redis_url", lambda url: resolve_url(url, None, None)),
     ("rabbitmq_url", lambda url: resolve_urls(url, None, None, None)),
-    ("rabbitmq_management_url", lambda url: resolve_urls(None, url, None, None)),
+    ("rabbitmq_management_url", lambda url: resolve_management_url(url, None, None)),
     ("prometheus_base_url", lambda url: resolve_base_url(url, None, None)),
     ("proxy_api_url", lambda url: resolve_api_url(url, None, None)),
 ]
