@@ -17,6 +17,7 @@ from typing import Any
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
+from chaosllm.proxy._outcome import partition_applied, partition_ended, reset_outcome, toxic_ended
 from chaosllm.proxy._inject import (
     check_address,
     delete_toxic,
@@ -228,7 +229,7 @@ def remove_toxic(
         with proxy_api(f"remove toxic {name}", url) as api:
             status, _ = api.request("GET", path("proxies", proxy), expect=(404,))
             removed = status != 404 and delete_toxic(api, proxy, name)
-    return {"removed": removed, "proxy": proxy, "name": name}
+    return toxic_ended({"proxy": proxy}, url, proxy, name, removed)
 
 
 def disable_proxy(
@@ -252,9 +253,10 @@ def disable_proxy(
     seconds = fault_seconds(duration, allow_unbounded, "proxy fault")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     new = disable(proxy, seconds, url)
-    return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
-                        {"proxy": proxy, "duration": duration, "proxy_api_url": url,
-                         "already_present": not new}, seconds)
+    handle = fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
+                          {"proxy": proxy, "duration": duration, "proxy_api_url": url,
+                           "already_present": not new}, seconds)
+    return partition_applied(handle, url, proxy)
 
 
 def _enable_entry(entry: dict[str, Any]) -> bool:
@@ -285,7 +287,7 @@ def enable_proxy(
     else:
         with proxy_api(f"enable proxy {proxy}", url) as api:
             removed = enable(api, proxy)
-    return {"removed": removed, "proxy": proxy}
+    return partition_ended({"proxy": proxy}, url, proxy, removed)
 
 
 def reset_proxies(
@@ -303,10 +305,12 @@ def reset_proxies(
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     with proxy_api("reset proxies", url) as api:
+        _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")
     ledger = Ledger()
     prefixes = (f"proxy-toxic:{url}/", f"proxy-disabled:{url}/")
     cleared = [key for key in ledger.entries() if key.startswith(prefixes)]
     for key in cleared:
         restore_fault(key)
-    return {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}
+    result = {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}
+    return reset_outcome(result, url, before)
