@@ -102,9 +102,9 @@ def test_limit_memory_and_idempotent_restore(redis_url: str) -> None:
     assert restored["removed"] is True
     assert client.config_get("maxmemory") == {"maxmemory": "0"}
     assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
-    assert actions.restore_memory(redis_url=redis_url) == {
-        "removed": False, "target": restored["target"]
-    }
+    assert restored["effect"] == "none" and restored["evidence"] == {"keys_evicted": 0}
+    again = actions.restore_memory(redis_url=redis_url)
+    assert (again["removed"], again["target"], again["effect"]) == (False, restored["target"], "unknown")
     assert Ledger().entries() == {}
 
 
