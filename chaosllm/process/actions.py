@@ -17,6 +17,8 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
+from chaosllm.faults.effects import counted, ended, measured
+from chaosllm.process._effects import kill_effect, suspend_effect
 from chaosllm.process.procs import Proc, describe, find, read_proc, shown_cmdline
 
 __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
@@ -88,13 +90,17 @@ def kill_processes(
     """
     signum = _signal_number(signal)
     chosen = _choose(pattern, pidfile, count, f"send {signum.name}")
+    started = fault_handle("process-kill", f"kill-{describe(pattern, pidfile)}",
+                           describe(pattern, pidfile), {"signal": signum.name, "count": count}, 0.0)
     signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
-    return {
+    result = {
+        **started,
         "signal": signum.name,
         "target": describe(pattern, pidfile),
         "pids": [p.pid for p in signalled],
         "commands": [shown_cmdline(p) for p in signalled],
     }
+    return measured(result, lambda: kill_effect(signalled, signum), "the signalled processes")
 
 
 def _entry_id(pattern: str | None, pidfile: str | None) -> str:
@@ -144,15 +150,17 @@ def suspend_processes(
                             f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
             current = Ledger().get(entry_id) or {}
             pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]
-            return fault_handle("process-suspend", name or f"suspend-{target}", target,
-                                {"pids": pids, "already_present": True}, seconds)
+            handle = fault_handle("process-suspend", name or f"suspend-{target}", target,
+                                  {"pids": pids, "already_present": True}, seconds)
+            return measured(handle, lambda: suspend_effect(pids), "the suspended processes")
         try:
             stopped = [p.pid for p in chosen if _send(p, signals.SIGSTOP, "suspend")]
         except Exception:
             restore_fault(entry_id)
             raise
-    return fault_handle("process-suspend", name or f"suspend-{target}", target,
-                        {"pids": stopped, "duration": duration}, seconds)
+    handle = fault_handle("process-suspend", name or f"suspend-{target}", target,
+                          {"pids": stopped, "duration": duration}, seconds)
+    return measured(handle, lambda: suspend_effect(stopped), "the suspended processes")
 
 
 def resume_processes(
@@ -178,5 +186,7 @@ def resume_processes(
     for proc in find(pattern, pidfile, state="T"):
         if _send(proc, signals.SIGCONT, "resume"):
             resumed.add(proc.pid)
-    return {"removed": bool(resumed), "target": describe(pattern, pidfile),
-            "pids": sorted(resumed)}
+    out: dict[str, Any] = {"target": describe(pattern, pidfile), "pids": sorted(resumed)}
+    if resumed:  # else its healer resumed it already: the action's effect stands
+        counted(out, len(resumed), {"processes_resumed": len(resumed)})
+    return ended(out, "process-suspend", f"suspend-{describe(pattern, pidfile)}", bool(resumed))
