@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chaosllm.faults.handles import utcnow_iso
-from chaosllm.journal_keys import ENDED_AT_KEY, EVIDENCE_KEY, EFFECT_KEY, REMOVED_KEY
+from chaosllm.journal_keys import EFFECT_KEY, ENDED_AT_KEY, EVIDENCE_KEY, REMOVED_KEY
 
 __all__ = ["with_effect", "counted", "unknown", "ended", "iso_at", "measured", "MEASURED_WHEN_REMOVED"]
 

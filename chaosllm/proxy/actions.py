@@ -17,7 +17,6 @@ from typing import Any
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
-from chaosllm.proxy._outcome import partition_applied, partition_ended, reset_outcome, toxic_ended
 from chaosllm.proxy._inject import (
     check_address,
     delete_toxic,
@@ -28,6 +27,7 @@ from chaosllm.proxy._inject import (
     toxic_action,
     toxic_entry,
 )
+from chaosllm.proxy._outcome import partition_applied, partition_ended, reset_outcome, toxic_ended
 
 __all__ = [
     "create_proxy",

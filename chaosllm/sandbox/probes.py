@@ -327,13 +327,15 @@ def breaker_trips(
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """"Breakers open when the dependency fails", read from Prometheus:
-    `holds` is true when calls to `dependency` failed at least `min_failures`
+    `met` is true when calls to `dependency` failed at least `min_failures`
     times in `window` and its circuit breaker opened. While they did not
-    fail (before any fault), `applicable` is false and `holds` true.
+    fail (before any fault), `applicable` is false and `met` true.
 
     ```json
     {"type": "probe", "name": "database-breaker-opens",
-     "tolerance": {"type": "jsonpath", "path": "$.holds", "expect": true},
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
      "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
                   "func": "breaker_trips", "arguments": {"dependency": "postgres"}}}
     ```
@@ -349,13 +351,15 @@ def fallback_serves(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`holds` is true when `dependency` failed in `window` and the gateway
+    """`met` is true when `dependency` failed in `window` and the gateway
     answered from a fallback (stale cache, popular models); `applicable` is
-    false (and `holds` true) while it did not fail.
+    false (and `met` true) while it did not fail.
 
     ```json
     {"type": "probe", "name": "fallbacks-serve",
-     "tolerance": {"type": "jsonpath", "path": "$.holds", "expect": true},
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
      "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
                   "func": "fallback_serves", "arguments": {"dependency": "postgres"}}}
     ```
@@ -410,12 +414,14 @@ def dependency_slowdown(
 ) -> dict[str, Any]:
     """Whether the mean round trip to `dependency` rose by `at_least` in
     `window` (from its lowest to its highest 10 s mean). `applicable` is
-    false (and `holds` true) until the fault proxy of the same name has had a
+    false (and `met` true) until the fault proxy of the same name has had a
     fault in this run, so that it is never a pass before the fault.
 
     ```json
     {"type": "probe", "name": "database-round-trip-rose",
-     "tolerance": {"type": "jsonpath", "path": "$.holds", "expect": true},
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
      "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
                   "func": "dependency_slowdown",
                   "arguments": {"dependency": "postgres", "at_least": "400ms"}}}
@@ -424,9 +430,9 @@ def dependency_slowdown(
     wanted = parse_duration(at_least, "at_least")
     directory = run_dir(configuration, secrets)
     if not counters.proxy_fault_since(dependency, directory, configuration, secrets):
-        return {"applicable": False, "holds": True,
+        return {"applicable": False, "met": True,
                 "reason": f"no fault on proxy {dependency} in this run yet"}
     low, high = counters.round_trip_rise(dependency, directory, window, configuration, secrets)
     rise = high - low
-    return {"applicable": True, "holds": rise >= wanted, "rise_ms": round(rise * 1000, 1),
+    return {"applicable": True, "met": rise >= wanted, "rise_ms": round(rise * 1000, 1),
             "lowest_ms": round(low * 1000, 1), "highest_ms": round(high * 1000, 1)}

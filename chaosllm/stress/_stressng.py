@@ -22,8 +22,8 @@ from typing import Any
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, record_fault, restore_fault, state_dir
 from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, unknown
-from chaosllm.process.procs import read_proc, shown_cmdline
 from chaosllm.faults.handles import utcnow_iso
+from chaosllm.process.procs import read_proc, shown_cmdline
 from chaosllm.stress._usage import group_peak_rss, keep_outcome, logged_times
 
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]

@@ -65,7 +65,7 @@ def logged_times(log: str | None, pid: int) -> dict[str, float] | None:
 
 def stress_effect(kind: str, spec: dict[str, Any], usage: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(effect, evidence)`` of one run from what it took."""
-    evidence = {key: usage[key] for key in ("pid", "cpu_total_seconds", "cpu_user_seconds",
+    evidence: dict[str, Any] = {key: usage[key] for key in ("pid", "cpu_total_seconds", "cpu_user_seconds",
                                             "cpu_system_seconds", "run_seconds",
                                             "peak_rss_bytes", "processes") if key in usage}
     if kind == "memory":

@@ -14,8 +14,8 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_seconds, restore_fault
-from chaosllm.stress._usage import stress_outcome
 from chaosllm.stress._stressng import ENTRY_PREFIX, parse_size, start, stop_pid
+from chaosllm.stress._usage import stress_outcome
 
 __all__ = ["stress_cpu", "stress_memory", "fill_disk", "stop_stress"]
 

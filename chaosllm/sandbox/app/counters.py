@@ -51,7 +51,7 @@ def failures_imply(outcome: str, dependency: str, directory: Path, window: str |
 
     ``applicable`` is False while they failed fewer than ``min_failures``
     times in ``window`` (with ``failure_reason`` only, if given): before any
-    fault there is nothing to judge, and ``holds`` is then True only so that
+    fault there is nothing to judge, and ``met`` is then True only so that
     a tolerance on it does not fail; a report shows it as not applicable.
     """
     selector = f'dependency="{_label(dependency)}"'
@@ -59,10 +59,10 @@ def failures_imply(outcome: str, dependency: str, directory: Path, window: str |
     failed = selector + (f',reason="{failure_reason}"' if failure_reason else "")
     failures = _increase(DEPENDENCY_FAILURES, failed, window, configuration, secrets)
     if failures < min_failures:
-        return {"applicable": False, "holds": True, "failures": round(failures),
+        return {"applicable": False, "met": True, "failures": round(failures),
                 "reason": f"calls to {dependency} failed fewer than {min_failures} times in the window"}
     rose = _increase(outcome, selector, window, configuration, secrets)
-    return {"applicable": True, "holds": rose > 0, "failures": round(failures),
+    return {"applicable": True, "met": rose > 0, "failures": round(failures),
             outcome.removeprefix("sandbox_").removesuffix("_total"): round(rose)}
 
 
