@@ -128,9 +128,8 @@ def memory(pid: int) -> dict[str, float]:
 
 
 def start(kind: str) -> Served:
-    from chaosllm.sandbox.launcher import free_port, stop_pid
-
     from chaosllm._clients.proxy import ProxyApi
+    from chaosllm.sandbox.launcher import free_port, stop_pid
 
     port = free_port()
     cmd = ([sys.executable, "-m", "chaosllm.cli", "proxy", "serve", "--port", str(port)]
@@ -262,10 +261,10 @@ def main() -> None:
     import multiprocessing
     import statistics
 
-    from chaosllm.sandbox.launcher import free_port, wait_until
     from proxy import connect, serve  # benchmarks/proxy.py
 
     from chaosllm._clients.proxy import ProxyApi
+    from chaosllm.sandbox.launcher import free_port, wait_until
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
