@@ -30,6 +30,7 @@ from chaosllm.faults import (
     release_held,
     restore_fault,
 )
+from chaosllm.faults.effects import counted, ended, unknown, with_effect
 from chaosllm.postgres._catalog import find_table, split_table
 from chaosllm.postgres._guard import before_fault, before_terminate, free_slots
 from chaosllm.postgres._locks import (
@@ -138,7 +139,14 @@ def exhaust_connections(
         in_use_before=taken.before.used - 1,
         free=taken.after.free if held else taken.before.free + 1,
     )
-    return fault_handle("postgres-connections", handle_name, target, spec, seconds)
+    handle = fault_handle("postgres-connections", handle_name, target, spec, seconds)
+    # The server's own slot count says whether the pool is full; it keeps no
+    # count of the connections it then refuses.
+    evidence = {"slots_taken": len(held), "free_slots_left": spec["free"],
+                "refusals": "not counted by PostgreSQL"}
+    full = bool(held) and spec["free"] <= leave_free
+    return with_effect(handle, "observed" if full else "none", evidence,
+                       None if full else "no free slot was left to take")
 
 
 def release_connections(
@@ -158,7 +166,8 @@ def release_connections(
     """
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     removed = release_held(f"postgres-connections@{postgres_server(dsn)}")
-    return {"removed": removed, "target": postgres_target(dsn)}
+    return ended({"target": postgres_target(dsn)}, "postgres-connections",
+                 f"exhaust-connections-{postgres_server(dsn)}", removed)
 
 
 def lock_table(
@@ -219,7 +228,8 @@ def lock_table(
         spec["backend_pid"] = conn.info.backend_pid
     else:
         spec["already_active"] = True
-    return fault_handle("postgres-lock", handle_name, target, spec, seconds)
+    return unknown(fault_handle("postgres-lock", handle_name, target, spec, seconds),
+                   "lock waits are seen while it holds: read them with the blocked_queries probe")
 
 
 def unlock_table(
@@ -300,13 +310,17 @@ def terminate_backends(
                 continue
             if ended and ended[0]:  # false: gone already, or not gone within 2 s
                 terminated.append(session)
-    return {
+    result = {
+        **fault_handle("postgres-terminate", f"terminate-{postgres_server(dsn)}", postgres_target(dsn),
+                       {key: value for key, value in filters.items() if value is not None}, 0.0),
         "target": postgres_target(dsn),
         "terminated": len(terminated),
         "sessions": terminated,
         "refused": refused,
         **filters,
     }
+    return counted(result, len(terminated), {"sessions_terminated": len(terminated),
+                                             "sessions_refused": len(refused)})
 
 
 def set_statement_timeout(
@@ -373,9 +387,9 @@ def set_statement_timeout(
     spec: dict[str, Any] = {"role": role, "timeout": value, "duration": duration, "original": original}
     if not rec.fresh:
         spec["already_active"] = True
-    return fault_handle(
+    return unknown(fault_handle(
         "postgres-statement-timeout", name or f"statement-timeout-{role}", target, spec, seconds
-    )
+    ), "PostgreSQL counts no statements cancelled by statement_timeout (only its log names them)")
 
 
 def reset_statement_timeout(

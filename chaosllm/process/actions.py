@@ -18,6 +18,8 @@ from typing import Any
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
+from chaosllm.faults.effects import counted, ended, measured
+from chaosllm.process._effects import kill_effect, suspend_effect
 from chaosllm.process._guard import before_fault
 from chaosllm.process.procs import Proc, describe, find, read_proc, shown_cmdline
 
@@ -96,13 +98,16 @@ def kill_processes(
                                  (configuration, secrets))  # fmt: skip
     if early is not None:
         return early
+    started = fault_handle(planned.kind, planned.name, planned.target, planned.spec, 0.0)
     signalled = [p for p in chosen if _send(p, signum, f"send {signum.name} to")]
-    return {
+    result = {
+        **started,
         "signal": signum.name,
         "target": describe(pattern, pidfile),
         "pids": [p.pid for p in signalled],
         "commands": [shown_cmdline(p) for p in signalled],
     }
+    return measured(result, lambda: kill_effect(signalled, signum), "the signalled processes")
 
 
 def _entry_id(pattern: str | None, pidfile: str | None) -> str:
@@ -158,15 +163,17 @@ def suspend_processes(
                             f"SIGSTOP {', '.join(str(p.pid) for p in chosen)} ({target})"):
             current = Ledger().get(entry_id) or {}
             pids = [p["pid"] for p in current.get("state", {}).get("processes", [])]
-            return fault_handle("process-suspend", name or f"suspend-{target}", target,
-                                {"pids": pids, "already_present": True}, seconds)
+            handle = fault_handle("process-suspend", name or f"suspend-{target}", target,
+                                  {"pids": pids, "already_present": True}, seconds)
+            return measured(handle, lambda: suspend_effect(pids), "the suspended processes")
         try:
             stopped = [p.pid for p in chosen if _send(p, signals.SIGSTOP, "suspend")]
         except Exception:
             restore_fault(entry_id)
             raise
-    return fault_handle("process-suspend", name or f"suspend-{target}", target,
-                        {"pids": stopped, "duration": duration}, seconds)
+    handle = fault_handle("process-suspend", name or f"suspend-{target}", target,
+                          {"pids": stopped, "duration": duration}, seconds)
+    return measured(handle, lambda: suspend_effect(stopped), "the suspended processes")
 
 
 def resume_processes(
@@ -192,5 +199,7 @@ def resume_processes(
     for proc in find(pattern, pidfile, state="T"):
         if _send(proc, signals.SIGCONT, "resume"):
             resumed.add(proc.pid)
-    return {"removed": bool(resumed), "target": describe(pattern, pidfile),
-            "pids": sorted(resumed)}
+    out: dict[str, Any] = {"target": describe(pattern, pidfile), "pids": sorted(resumed)}
+    if resumed:  # else its healer resumed it already: the action's effect stands
+        counted(out, len(resumed), {"processes_resumed": len(resumed)})
+    return ended(out, "process-suspend", f"suspend-{describe(pattern, pidfile)}", bool(resumed))

@@ -8,6 +8,7 @@ the proxies. Routes::
     GET/POST/PATCH/DELETE /proxies/{name}
     GET/POST /proxies/{name}/toxics
     GET/POST/PATCH/DELETE /proxies/{name}/toxics/{toxic}
+    GET    /proxies/{name}/stats             (chaosllm only: what the faults did)
 
 Errors are ``{"error": "...", "status": 404}``, as Toxiproxy sends them.
 """
@@ -63,6 +64,9 @@ def handle(collection: Collection, method: str, path: str, body: Any) -> tuple[i
             return 200, [t.to_json() for t in collection.get(name).toxics.values()]
         if method == "POST":
             return 200, collection.add_toxic(name, body).to_json()
+    elif len(parts) == 3 and parts[2] == "stats":
+        if method == "GET":
+            return 200, collection.get(parts[1]).stats()
     elif len(parts) == 4 and parts[2] == "toxics":
         name, toxic = parts[1], parts[3]
         if method == "GET":

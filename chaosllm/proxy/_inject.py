@@ -22,7 +22,9 @@ from chaosllm._signature import call_part, compose, publish
 from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, parse_duration, recording
+from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, measured, unknown
 from chaosllm.proxy._address import parse_address
+from chaosllm.proxy._effect import injected_effect
 from chaosllm.proxy._guard import before_fault
 
 STREAMS = ("downstream", "upstream")
@@ -136,7 +138,10 @@ def inject(
     spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
             "attributes": attributes, "duration": duration, "proxy_api_url": url,
             "already_present": status == 409}
-    return fault_handle(f"proxy-{kind}", name, f"proxy {proxy}", spec, seconds)
+    handle = fault_handle(f"proxy-{kind}", name, f"proxy {proxy}", spec, seconds)
+    if status == 409:
+        return unknown(handle, MEASURED_WHEN_REMOVED)
+    return measured(handle, lambda: injected_effect(payload), f"toxic {name} on proxy {proxy}")
 
 
 def disable(proxy: str, seconds: float | None, url: str) -> bool:

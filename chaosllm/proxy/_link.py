@@ -60,7 +60,8 @@ class Direction:
         self.src, self.dst = src, dst
         self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
         self.chain: list[tuple[Toxic, Any]] = []
-        self.pending: deque[tuple[float, Any]] = deque()
+        # (due, data, read at): the read time gives each toxic the hold it really added.
+        self.pending: deque[tuple[float, Any, float]] = deque()
         self.pending_bytes = 0
         self.last_due = 0.0
         self.wbuf: memoryview | None = None
@@ -80,6 +81,7 @@ class Direction:
             return
         state = toxic.new_state()
         self.chain.append((toxic, state))
+        toxic.stats.connections += 1
         toxic.attach(state, self)
 
     def remove_toxic(self, toxic: Toxic) -> None:
@@ -93,14 +95,18 @@ class Direction:
         if not self.chain and self.pending:
             # Deliver what the removed toxics were holding, in order, now.
             now = self.loop.time()
-            self.pending = deque((now, data) for _, data in self.pending)
+            self.pending = deque((now, data, read) for _, data, read in self.pending)
             self.last_due = now
             self._process()
 
     def arm(self, toxic: Toxic, delay: float, reset: bool) -> None:
         self.disarm(toxic)
-        action = self.link.reset if reset else self.link.close
-        self.armed[toxic.name] = self.loop.call_later(delay, action)
+        self.armed[toxic.name] = self.loop.call_later(delay, self._cut, toxic, reset)
+
+    def _cut(self, toxic: Toxic, reset: bool) -> None:
+        if not self.link.closed:
+            toxic.stats.cut += 1
+        self.link.reset() if reset else self.link.close()
 
     def disarm(self, toxic: Toxic) -> None:
         handle = self.armed.pop(toxic.name, None)
@@ -187,7 +193,9 @@ class Direction:
         self._feed([(self.loop.time(), EOF)])
 
     def _feed(self, items: list[tuple[float, Any]]) -> None:
+        read_at = self.loop.time()
         for toxic, state in self.chain:
+            toxic.stats.bytes += sum(len(data) for _, data in items if isinstance(data, bytes))
             items = toxic.on_data(state, items)
         delay = sum(toxic.close_delay for toxic, _ in self.chain)
         for due, data in items:
@@ -195,7 +203,7 @@ class Direction:
                 due += delay
             due = max(due, self.last_due)
             self.last_due = due
-            self.pending.append((due, data))
+            self.pending.append((due, data, read_at))
             if isinstance(data, bytes):
                 self.pending_bytes += len(data)
         if self.pending_bytes >= _HIGH_WATER:
@@ -212,7 +220,7 @@ class Direction:
             return
         now = self.loop.time()
         while self.pending and self.wbuf is None and not self.in_pipe:
-            due, data = self.pending[0]
+            due, data, read_at = self.pending[0]
             if due > now:
                 self.timer = self.loop.call_at(due, self._process)
                 break
@@ -227,6 +235,8 @@ class Direction:
                 self.link.reset()
                 return
             self.pending_bytes -= len(data)
+            for toxic, _ in self.chain:
+                toxic.stats.held(now - read_at)
             try:
                 n = self.dst.send(data)
             except (BlockingIOError, InterruptedError):

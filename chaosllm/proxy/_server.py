@@ -6,6 +6,8 @@ is applied to every live connection between two reads, with no locking.
 Beyond Toxiproxy's fields, a toxic (or a disable) may carry ``ttl_ms``: the
 server then removes the toxic (or re-enables the proxy) itself when it
 expires. Toxiproxy ignores the unknown field, so clients stay compatible.
+Each proxy keeps what its toxics and its last partition did
+(:mod:`chaosllm.proxy._stats`), removed toxics included, for :meth:`Proxy.stats`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from chaosllm.proxy._address import is_ip, parse_address
 from chaosllm.proxy._link import Link, tune_socket
+from chaosllm.proxy._stats import PartitionStats
 from chaosllm.proxy._toxics import Toxic, ToxicError, make_toxic
 
 __all__ = ["Proxy", "Collection", "ApiError", "split_address"]
@@ -56,6 +59,9 @@ class Proxy:
         self.listener: socket.socket | None = None
         self.reenable: asyncio.TimerHandle | None = None
         self.disabled_until: float | None = None
+        # The final figures of removed toxics, by name, and of the last partition.
+        self.removed_toxics: dict[str, dict[str, Any]] = {}
+        self.partition: PartitionStats | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -68,6 +74,14 @@ class Proxy:
         if self.disabled_until is not None:
             data["disabled_until"] = self.disabled_until
         return data
+
+    def stats(self) -> dict[str, Any]:
+        """What each toxic (live or removed) and the last partition did."""
+        return {
+            "toxics": {name: toxic.to_json() for name, toxic in self.toxics.items()},
+            "removed_toxics": dict(self.removed_toxics),
+            "partition": self.partition.to_json() if self.partition is not None else None,
+        }
 
     # -- listening ------------------------------------------------------------
     def start(self) -> None:
@@ -153,13 +167,26 @@ class Proxy:
         for link in list(self.links):
             link.add_toxic(toxic)
 
-    def remove_toxic(self, name: str) -> Toxic:
+    def remove_toxic(self, name: str, expired: bool = False) -> Toxic:
         toxic = self.toxics.pop(name, None)
         if toxic is None:
             raise ApiError(404, f"toxic not found: {name}")
         for link in list(self.links):
             link.remove_toxic(toxic)
+        self.removed_toxics[name] = {**toxic.to_json(), "removed_at": time.time(),
+                                     "expired": expired}
         return toxic
+
+    def disable(self) -> None:
+        """Stop the proxy as a partition, counting the connections it drops."""
+        if self.enabled:
+            self.partition = PartitionStats(len(self.links))
+        self.stop()
+
+    def enable(self, expired: bool = False) -> None:
+        if not self.enabled and self.partition is not None:
+            self.partition.ended(expired)
+        self.start()
 
     def reset_toxics(self) -> None:
         for name in list(self.toxics):
@@ -233,9 +260,9 @@ class Collection:
         if "enabled" in body:
             self._cancel_reenable(proxy)
             if body["enabled"]:
-                proxy.start()
+                proxy.enable()
             else:
-                proxy.stop()
+                proxy.disable()
                 if ttl is not None:
                     proxy.disabled_until = time.time() + ttl
                     proxy.reenable = asyncio.get_running_loop().call_later(
@@ -248,7 +275,7 @@ class Collection:
         proxy.disabled_until = None
         if self.proxies.get(proxy.name) is proxy:
             with contextlib.suppress(ApiError):
-                proxy.start()
+                proxy.enable(expired=True)
             log.info("proxy %s enabled at the end of its partition", proxy.name)
 
     @staticmethod
@@ -273,7 +300,7 @@ class Collection:
             for toxic_name in list(proxy.toxics):
                 self._cancel_expiry(proxy.name, toxic_name)
             proxy.reset_toxics()
-            proxy.start()
+            proxy.enable()
         log.info("reset: every proxy enabled, every toxic removed")
 
     def add_toxic(self, name: str, body: Any) -> Toxic:
@@ -317,7 +344,7 @@ class Collection:
         self.expiry.pop((name, toxic.name), None)
         proxy = self.proxies.get(name)
         if proxy is not None and proxy.toxics.get(toxic.name) is toxic:
-            proxy.remove_toxic(toxic.name)
+            proxy.remove_toxic(toxic.name, expired=True)
             log.info("proxy %s: toxic %s expired", name, toxic.name)
 
     def _cancel_expiry(self, name: str, toxic_name: str) -> None:

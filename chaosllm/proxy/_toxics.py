@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from chaosllm.proxy._stats import ToxicStats
+
 if TYPE_CHECKING:
     from chaosllm.proxy._link import Direction
 
@@ -52,6 +54,7 @@ class Toxic:
         self.toxicity = 1.0
         self.attributes: dict[str, int] = dict(self.defaults)
         self.expires_at: float | None = None
+        self.stats = ToxicStats()
         self.update(toxicity, attributes)
 
     def update(self, toxicity: Any, attributes: Any) -> None:
@@ -84,6 +87,7 @@ class Toxic:
         }
         if self.expires_at is not None:
             data["expires_at"] = self.expires_at
+        data["stats"] = self.stats.to_json()
         return data
 
     def new_state(self) -> Any:

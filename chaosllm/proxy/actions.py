@@ -29,6 +29,7 @@ from chaosllm.proxy._inject import (
     toxic_action,
     toxic_entry,
 )
+from chaosllm.proxy._outcome import partition_applied, partition_ended, reset_outcome, toxic_ended
 
 __all__ = [
     "create_proxy",
@@ -230,7 +231,7 @@ def remove_toxic(
         with proxy_api(f"remove toxic {name}", url) as api:
             status, _ = api.request("GET", path("proxies", proxy), expect=(404,))
             removed = status != 404 and delete_toxic(api, proxy, name)
-    return {"removed": removed, "proxy": proxy, "name": name}
+    return toxic_ended({"proxy": proxy}, url, proxy, name, removed)
 
 
 def disable_proxy(
@@ -259,9 +260,10 @@ def disable_proxy(
     if early is not None:
         return early
     new = disable(proxy, seconds, url)
-    return fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
-                        {"proxy": proxy, "duration": duration, "proxy_api_url": url,
-                         "already_present": not new}, seconds)
+    handle = fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
+                          {"proxy": proxy, "duration": duration, "proxy_api_url": url,
+                           "already_present": not new}, seconds)
+    return partition_applied(handle, url, proxy)
 
 
 def _enable_entry(entry: dict[str, Any]) -> bool:
@@ -292,7 +294,7 @@ def enable_proxy(
     else:
         with proxy_api(f"enable proxy {proxy}", url) as api:
             removed = enable(api, proxy)
-    return {"removed": removed, "proxy": proxy}
+    return partition_ended({"proxy": proxy}, url, proxy, removed)
 
 
 def reset_proxies(
@@ -310,10 +312,12 @@ def reset_proxies(
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     with proxy_api("reset proxies", url) as api:
+        _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")
     ledger = Ledger()
     prefixes = (f"proxy-toxic:{url}/", f"proxy-disabled:{url}/")
     cleared = [key for key in ledger.entries() if key.startswith(prefixes)]
     for key in cleared:
         restore_fault(key)
-    return {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}
+    result = {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}
+    return reset_outcome(result, url, before)

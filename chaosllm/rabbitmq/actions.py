@@ -17,6 +17,8 @@ from typing import Any
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
+from chaosllm.faults.effects import counted, ended, unknown
+from chaosllm.rabbitmq._effects import LIMIT_NOT_COUNTED, instant, published
 from chaosllm.rabbitmq._guard import before_fault, planned_for
 from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
 from chaosllm.rabbitmq._policies import effective_policy
@@ -77,7 +79,9 @@ def purge_queue(
         return early
     with amqp_channel(f"purge {ref.label}", ref.url) as channel:
         purged = int(channel.queue_purge(queue).method.message_count)
-    return {"target": rabbitmq_target(ref.url), "queue": queue, "purged": purged}
+    result = {**instant("rabbitmq-purge", queue, ref.url), "target": rabbitmq_target(ref.url),
+              "queue": queue, "purged": purged}
+    return counted(result, purged, {"messages_purged": purged})
 
 
 def drop_messages(
@@ -127,7 +131,8 @@ def drop_messages(
         if len(doomed) < len(tags):
             channel.basic_nack(0, multiple=True, requeue=True)
         depth, _ = stat(channel, queue)
-    return {
+    result = {
+        **instant("rabbitmq-drop", queue, ref.url),
         "target": rabbitmq_target(ref.url),
         "queue": queue,
         "examined": len(tags),
@@ -135,6 +140,7 @@ def drop_messages(
         "requeued": len(tags) - len(doomed),
         "depth": depth,
     }
+    return counted(result, len(doomed), {"messages_dropped": len(doomed)})
 
 
 def flood_queue(
@@ -184,7 +190,8 @@ def flood_queue(
         stat(channel, queue)  # a missing queue would silently swallow the messages
         accepted = publish(channel, queue, count, lambda _seq: (body, properties))
         depth, _ = stat(channel, queue)
-    return {
+    result = {
+        **instant("rabbitmq-flood", queue, ref.url),
         "target": rabbitmq_target(ref.url),
         "queue": queue,
         "sent": count,
@@ -193,6 +200,7 @@ def flood_queue(
         "refused": not accepted,
         "depth": depth,
     }
+    return published(result, accepted, count, depth)
 
 
 def publish_poison_messages(
@@ -239,7 +247,8 @@ def publish_poison_messages(
     with amqp_channel(f"publish poison messages to {ref.label}", ref.url) as channel:
         stat(channel, queue)
         accepted = publish(channel, queue, count, make)
-    return {
+    result = {
+        **instant("rabbitmq-poison", queue, ref.url),
         "target": rabbitmq_target(ref.url),
         "queue": queue,
         "sent": count,
@@ -247,6 +256,7 @@ def publish_poison_messages(
         "refused": not accepted,
         "message_id_prefix": prefix,
     }
+    return published(result, accepted, count, None)
 
 
 def close_consumer_connections(
@@ -303,13 +313,16 @@ def close_consumer_connections(
         if not closed or after < before or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    return {
+    result = {
+        **instant("rabbitmq-close-consumers", queue, ref.url),
         "target": rabbitmq_target(ref.url),
         "queue": queue,
         "consumers_before": before,
         "closed_connections": closed,
         "consumers_after": after,
     }
+    return counted(result, len(closed), {"connections_closed": len(closed),
+                                         "consumers_lost": max(0, before - after)})
 
 
 def set_queue_limit(
@@ -382,12 +395,13 @@ def set_queue_limit(
         # Re-applied while it holds: the new limit goes over the policy recorded first.
         original = rec.state["original"]
         mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
-    return fault_handle(
+    handle = fault_handle(
         "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",
         {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration,
          "policy": pname, "outranks": original["name"] if original else None},
         seconds,
     )  # fmt: skip
+    return unknown(handle, LIMIT_NOT_COUNTED)
 
 
 def remove_queue_limit(
@@ -414,6 +428,8 @@ def remove_queue_limit(
     out: dict[str, Any] = {"target": mgmt.target, "queue": queue, "policy": pname}
     result = restore_fault(ledger_id(mgmt, ref.vhost, queue))
     if result["removed"]:
-        return {**out, "removed": True, "restored_policy": result["result"]["restored_policy"]}
-    # Not in this ledger (another machine's run, say): the policy is still ours to remove.
-    return {**out, "removed": mgmt.delete_policy(ref.vhost, pname), "restored_policy": None}
+        out.update(removed=True, restored_policy=result["result"]["restored_policy"])
+    else:
+        # Not in this ledger (another machine's run, say): the policy is still ours to remove.
+        out.update(removed=mgmt.delete_policy(ref.vhost, pname), restored_policy=None)
+    return ended(out, "rabbitmq-queue-limit", f"queue-limit-{queue}", out["removed"])

@@ -10,7 +10,9 @@ the pause once the queued slices have run (about 0.5 s); because the thread
 lives in the ``chaos`` process, a killed process heals as quickly.
 
 ``WRITE`` pauses do not postpone ``CLIENT`` commands, so they are one pause
-for the whole duration, lifted by ``CLIENT UNPAUSE``.
+for the whole duration, lifted by ``CLIENT UNPAUSE``. Right after the unpause
+the holder reads INFO on its own connection, so that the pause's effect is
+measured at its real end, whether it was lifted or ran out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import collections
 import threading
 import time
 from typing import Any
+
+from chaosllm.faults.handles import utcnow_iso
 
 SLICE = 0.15
 AHEAD = 2
@@ -32,6 +36,8 @@ class PauseHolder(threading.Thread):
         self.seconds = seconds
         self.started = threading.Event()
         self.error: BaseException | None = None
+        self.info_after: dict[str, Any] | None = None
+        self.ended_at: str | None = None
         self._stop_requested = threading.Event()
 
     def run(self) -> None:
@@ -46,6 +52,8 @@ class PauseHolder(threading.Thread):
                 self._stop_requested.wait(self.seconds)
             conn.send_command("CLIENT", "UNPAUSE")
             conn.read_response()
+            self.ended_at = utcnow_iso()
+            self.info_after = _read_info(conn)
         except BaseException as exc:  # reported to the caller waiting on `started`
             self.error = exc
         finally:
@@ -76,6 +84,18 @@ class PauseHolder(threading.Thread):
                 send_next(running_end)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Lift the pause and wait until it is lifted and measured."""
         self._stop_requested.set()
         if self is not threading.current_thread():
             self.join(timeout)
+
+
+def _read_info(conn: Any) -> dict[str, Any] | None:
+    from redis._parsers.helpers import parse_info
+
+    try:
+        conn.send_command("INFO", "everything")
+        raw = conn.read_response()
+    except Exception:  # the pause is lifted; only its evidence is lost
+        return None
+    return dict(parse_info(raw.decode() if isinstance(raw, bytes) else str(raw)))

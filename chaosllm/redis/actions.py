@@ -20,6 +20,7 @@ from chaosllm._clients.redis import (
 from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
+    Ledger,
     bounded_seconds,
     fault_handle,
     held_faults,
@@ -29,6 +30,8 @@ from chaosllm.faults import (
     release_held,
     restore_fault,
 )
+from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, counted, ended, unknown
+from chaosllm.redis._effects import PAUSES, PauseRecord, evicted_keys, pause_baseline
 from chaosllm.redis._guard import before_fault, before_keys, matching_clients
 from chaosllm.redis._keys import check_key_pattern, scan_batches
 
@@ -101,9 +104,10 @@ def pause_clients(
         "redis-pause", name or f"pause-{target}", target, {"mode": mode, "duration": duration}, seconds
     )
     if _pause_id(url) in held_faults():
-        return handle  # already paused by this process: do not stack
+        return unknown(handle, "already paused by this process")  # do not stack
     with redis_client("pause clients", url) as probe:
         probe.ping()  # fail fast, with a clear error, before starting the holder
+        baseline = pause_baseline(probe)
     holder_client = redis_client_for_holder(url)
     holder = PauseHolder(holder_client, mode, seconds)
     if not hold_fault(_pause_id(url), holder.stop, seconds):
@@ -115,7 +119,8 @@ def pause_clients(
         release_held(_pause_id(url))
         with redis_client("pause clients", url):
             raise holder.error
-    return handle
+    PAUSES[_pause_id(url)] = PauseRecord(holder, baseline, handle)
+    return unknown(handle, MEASURED_WHEN_REMOVED, {"clients_connected": baseline["clients"]})
 
 
 def unpause_clients(
@@ -134,7 +139,13 @@ def unpause_clients(
     ```
     """
     url = resolve_url(redis_url, configuration, secrets)
-    return {"removed": release_held(_pause_id(url)), "target": redis_target(url)}
+    removed = release_held(_pause_id(url))
+    result: dict[str, Any] = {"removed": removed, "target": redis_target(url)}
+    record = PAUSES.pop(_pause_id(url), None)
+    if record is None:
+        unknown(result, "no pause of this process to measure")
+        return ended(result, "redis-pause", f"pause-{redis_target(url)}", removed)
+    return record.outcome(result, removed)
 
 
 def flush_keys(
@@ -164,10 +175,13 @@ def flush_keys(
     if early is not None:
         return early
     deleted = 0
+    started = fault_handle("redis-flush", f"flush-{redis_target(url)}", redis_target(url),
+                           {"pattern": pattern}, 0.0)
     with redis_client("flush keys", url) as client:
         for batch in scan_batches(client, pattern):
             deleted += int(client.unlink(*batch))
-    return {"target": redis_target(url), "pattern": pattern, "deleted": deleted}
+    result = {**started, "target": redis_target(url), "pattern": pattern, "deleted": deleted}
+    return counted(result, deleted, {"keys_deleted": deleted})
 
 
 def expire_keys(
@@ -200,13 +214,17 @@ def expire_keys(
     if early is not None:
         return early
     expired = 0
+    started = fault_handle("redis-expire", f"expire-{redis_target(url)}", redis_target(url),
+                           {"pattern": pattern, "ttl": ttl}, milliseconds / 1000)
     with redis_client("expire keys", url) as client:
         for batch in scan_batches(client, pattern):
             pipe = client.pipeline(transaction=False)
             for key in batch:
                 pipe.pexpire(key, milliseconds)
             expired += sum(1 for ok in pipe.execute() if ok)
-    return {"target": redis_target(url), "pattern": pattern, "ttl": ttl, "expired": expired}
+    result = {**started, "target": redis_target(url), "pattern": pattern, "ttl": ttl,
+              "expired": expired}
+    return counted(result, expired, {"keys_given_ttl": expired})
 
 
 def limit_memory(
@@ -260,6 +278,8 @@ def limit_memory(
             "redis_url": url,
             "maxmemory": original["maxmemory"],
             "policy": original_policy["maxmemory-policy"],
+            "evicted_before": evicted_keys(client),
+            "name": name or f"limit-memory-{target}",
         }
         rec.record(
             "redis.maxmemory", state, seconds,
@@ -268,10 +288,11 @@ def limit_memory(
         )  # fmt: skip
         client.config_set("maxmemory-policy", policy)
         client.config_set("maxmemory", str(maxmemory))
-    return fault_handle(
+    handle = fault_handle(
         "redis-maxmemory", name or f"limit-memory-{target}", target,
         {"maxmemory": str(maxmemory), "policy": policy, "duration": duration}, seconds,
     )  # fmt: skip
+    return unknown(handle, MEASURED_WHEN_REMOVED)
 
 
 def _restore_memory_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -279,7 +300,8 @@ def _restore_memory_entry(entry: dict[str, Any]) -> dict[str, Any]:
     with redis_client("restore memory", state["redis_url"]) as client:
         client.config_set("maxmemory", state["maxmemory"])
         client.config_set("maxmemory-policy", state["policy"])
-    return {"maxmemory": state["maxmemory"], "policy": state["policy"]}
+        evicted = evicted_keys(client) - int(state.get("evicted_before", 0))
+    return {"maxmemory": state["maxmemory"], "policy": state["policy"], "evicted": evicted}
 
 
 def restore_memory(
@@ -298,11 +320,17 @@ def restore_memory(
     ```
     """
     url = resolve_url(redis_url, configuration, secrets)
+    entry = Ledger().get(_ledger_id("maxmemory", url)) or {}
     result = restore_fault(_ledger_id("maxmemory", url))
     out: dict[str, Any] = {"removed": result["removed"], "target": redis_target(url)}
-    if result["removed"]:
+    name = (entry.get("state") or {}).get("name") or f"limit-memory-{redis_target(url)}"
+    if result["removed"] and "evicted" in (result["result"] or {}):
         out.update(result["result"])
-    return out
+        counted(out, out["evicted"], {"keys_evicted": out["evicted"]})
+    else:
+        unknown(out, "nothing was left to restore (its healer restored it at its deadline, "
+                     "or it was never applied): evictions were not measured")
+    return ended(out, "redis-maxmemory", name, result["removed"])
 
 
 def kill_clients(
@@ -335,14 +363,19 @@ def kill_clients(
     if early is not None:
         return early
     killed = 0
+    started = fault_handle("redis-kill-clients", f"kill-clients-{redis_target(url)}",
+                           redis_target(url), {"client_name": client_name,
+                                               "client_type": client_type}, 0.0)
     with redis_client("kill clients", url) as client:
         for info in client.client_list(_type=client_type):
             if client_name is not None and info.get("name") != client_name:
                 continue
             killed += int(client.execute_command("CLIENT", "KILL", "ID", info["id"], "SKIPME", "yes"))
-    return {
+    result = {
+        **started,
         "target": redis_target(url),
         "killed": killed,
         "client_name": client_name,
         "client_type": client_type,
     }
+    return counted(result, killed, {"clients_killed": killed})

@@ -29,6 +29,7 @@ __all__ = [
     "scale_events", "scale_out_seconds",
     # Resilience patterns at work, and the data path healed.
     "breaker_trips", "fallback_serves", "catalog_fresh", "recommendations_source",
+    "dependency_slowdown",
 ]
 
 
@@ -324,13 +325,17 @@ def breaker_trips(
     min_failures: int = 5,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
-) -> bool:
-    """True when calls to `dependency` did not fail in `window` (fewer
-    than `min_failures`), or when they did and its circuit breaker opened:
-    "breakers open when the dependency fails", read from Prometheus.
+) -> dict[str, Any]:
+    """"Breakers open when the dependency fails", read from Prometheus:
+    `met` is true when calls to `dependency` failed at least `min_failures`
+    times in `window` and its circuit breaker opened. While they did not
+    fail (before any fault), `applicable` is false and `met` true.
 
     ```json
-    {"type": "probe", "name": "database-breaker-opens", "tolerance": true,
+    {"type": "probe", "name": "database-breaker-opens",
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
      "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
                   "func": "breaker_trips", "arguments": {"dependency": "postgres"}}}
     ```
@@ -345,12 +350,16 @@ def fallback_serves(
     min_failures: int = 5,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
-) -> bool:
-    """True when `dependency` was not failing in `window`, or when it
-    was and the gateway answered from a fallback (stale cache, popular models).
+) -> dict[str, Any]:
+    """`met` is true when `dependency` failed in `window` and the gateway
+    answered from a fallback (stale cache, popular models); `applicable` is
+    false (and `met` true) while it did not fail.
 
     ```json
-    {"type": "probe", "name": "fallbacks-serve", "tolerance": true,
+    {"type": "probe", "name": "fallbacks-serve",
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
      "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
                   "func": "fallback_serves", "arguments": {"dependency": "postgres"}}}
     ```
@@ -394,3 +403,36 @@ def recommendations_source(
     if code != 200 or not answer:
         return f"error {code}"
     return str(answer["data"]["recommendations"]["source"])
+
+
+def dependency_slowdown(
+    dependency: str = "postgres",
+    at_least: str = "400ms",
+    window: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Whether the mean round trip to `dependency` rose by `at_least` in
+    `window` (from its lowest to its highest 10 s mean). `applicable` is
+    false (and `met` true) until the fault proxy of the same name has had a
+    fault in this run, so that it is never a pass before the fault.
+
+    ```json
+    {"type": "probe", "name": "database-round-trip-rose",
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
+     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
+                  "func": "dependency_slowdown",
+                  "arguments": {"dependency": "postgres", "at_least": "400ms"}}}
+    ```
+    """
+    wanted = parse_duration(at_least, "at_least")
+    directory = run_dir(configuration, secrets)
+    if not counters.proxy_fault_since(dependency, directory, configuration, secrets):
+        return {"applicable": False, "met": True,
+                "reason": f"no fault on proxy {dependency} in this run yet"}
+    low, high = counters.round_trip_rise(dependency, directory, window, configuration, secrets)
+    rise = high - low
+    return {"applicable": True, "met": rise >= wanted, "rise_ms": round(rise * 1000, 1),
+            "lowest_ms": round(low * 1000, 1), "highest_ms": round(high * 1000, 1)}

@@ -21,7 +21,10 @@ from typing import Any
 
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, record_fault, restore_fault, state_dir
+from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, unknown
+from chaosllm.faults.handles import utcnow_iso
 from chaosllm.process.procs import read_proc, shown_cmdline
+from chaosllm.stress._usage import group_peak_rss, keep_outcome, logged_times
 
 __all__ = ["parse_size", "start", "stop_pid", "ENTRY_PREFIX"]
 
@@ -85,7 +88,8 @@ def start(kind: str, name: str, args: list[str], seconds: float, spec: dict[str,
                                 max(0.0, (existing.get("deadline") or time.time()) - time.time()))
         restore_fault(entry_id, ledger)
     timeout = max(1, math.ceil(seconds))
-    cmd = [_binary(), *args, "--timeout", f"{timeout}s"]
+    # --times: stress-ng prints the CPU time its workers took when the run ends.
+    cmd = [_binary(), *args, "--timeout", f"{timeout}s", "--times"]
     log = state_dir() / f"stress-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -104,10 +108,12 @@ def start(kind: str, name: str, args: list[str], seconds: float, spec: dict[str,
         raise FaultFailed(f"could not start stress-ng {' '.join(args)}: it exited at once "
                           f"(see {log})")
     _reap(proc)
-    state = {"pid": proc.pid, "start": info.start, "spec": spec, "command": cmd}
+    state = {"pid": proc.pid, "start": info.start, "spec": spec, "command": cmd,
+             "kind": kind, "log": str(log), "name": name}
     record_fault(entry_id, "stress.run", state, seconds,
                  f"stress-ng {kind} PID {proc.pid}")
-    return fault_handle(f"stress-{kind}", name, "localhost", {**spec, "pid": proc.pid}, seconds)
+    handle = fault_handle(f"stress-{kind}", name, "localhost", {**spec, "pid": proc.pid}, seconds)
+    return unknown(handle, MEASURED_WHEN_REMOVED)
 
 
 def stop_pid(pid: int, start_ticks: int | None = None, grace: float = 3.0) -> bool:
@@ -148,6 +154,16 @@ def stop_pid(pid: int, start_ticks: int | None = None, grace: float = 3.0) -> bo
     return True
 
 
-def _stop_entry(entry: dict[str, Any]) -> bool:
+def _stop_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The ledger's restorer: stop the run, and say what it took (``stopped`` False: it had ended)."""
     state = entry["state"]
-    return stop_pid(state["pid"], state["start"])
+    usage: dict[str, Any] = {"pid": state["pid"]}
+    if _alive(state["pid"], state["start"]):
+        usage.update(group_peak_rss(state["pid"]))
+    stopped = stop_pid(state["pid"], state["start"])
+    usage.update(logged_times(state.get("log"), state["pid"]) or {})
+    outcome = {"stopped": stopped, "usage": usage, "name": state.get("name"),
+               "kind": state.get("kind"), "spec": state["spec"],
+               "created_at": entry.get("created_at"), "ended_at": utcnow_iso()}
+    keep_outcome(outcome)
+    return outcome

@@ -15,6 +15,7 @@ from typing import Any
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_seconds, restore_fault
 from chaosllm.stress._stressng import ENTRY_PREFIX, parse_size, start, stop_pid
+from chaosllm.stress._usage import stress_outcome
 
 __all__ = ["stress_cpu", "stress_memory", "fill_disk", "stop_stress"]
 
@@ -168,8 +169,8 @@ def stop_stress(
     stopped = []
     for entry_id, entry in entries.items():
         result = restore_fault(entry_id)
-        if result.get("result"):
+        if (result.get("result") or {}).get("stopped"):
             stopped.append(entry["state"]["pid"])
     if pid is not None and not entries and stop_pid(pid):
         stopped.append(pid)
-    return {"removed": bool(stopped), "pids": stopped}
+    return stress_outcome({"removed": bool(stopped), "pids": stopped}, name, pid)

@@ -141,6 +141,10 @@ def test_exhaust_connections_refuses_clients_beyond_leave_free(db: Db) -> None:
     spec = handle["spec"]
     assert handle["kind"] == "postgres-connections" and PASSWORD not in json.dumps(handle)
     assert spec["max_connections"] == 40 and spec["reserved"] == 3 and spec["free"] == 2
+    # The server's slot count shows the pool full but the two slots left free.
+    assert handle["effect"] == "observed"
+    assert handle["evidence"]["slots_taken"] == spec["opened"]
+    assert handle["evidence"]["free_slots_left"] == 2
     assert probe(probes.connection_headroom) == 2
     assert probe(probes.connection_count) == sessions == spec["opened"] + 1
     assert probe(probes.connection_count, "idle") == spec["opened"] + 1  # the monitor is idle too
@@ -261,7 +265,10 @@ def test_terminate_backends_ends_only_matching_sessions(db: Db) -> None:
     actions.lock_table("models", duration="30s", postgres_dsn=db.dsn)
 
     result = actions.terminate_backends(application_name="model-catalog", postgres_dsn=db.dsn)
-    assert result["terminated"] == 2
+    assert result["terminated"] == 2 and result["effect"] == "observed"
+    assert result["evidence"] == {"sessions_terminated": 2, "sessions_refused": 0}
+    nobody = actions.terminate_backends(application_name="nobody", postgres_dsn=db.dsn)
+    assert nobody["effect"] == "none" and nobody["kind"] == "postgres-terminate"
     assert {s["pid"] for s in result["sessions"]} == {v.info.backend_pid for v in victims}
     for victim in victims:
         with pytest.raises(psycopg.OperationalError):

@@ -55,6 +55,7 @@ def test_kill_one_then_all(sleepers: Callable[[int], tuple[str, list[subprocess.
     assert probes.process_count(pattern) == 3
     result = actions.kill_processes(pattern=pattern)
     assert result["signal"] == "SIGKILL" and len(result["pids"]) == 1
+    assert result["effect"] == "observed" and result["evidence"]["processes_exited"] == 1
     victim = next(p for p in procs if p.pid == result["pids"][0])
     assert victim.wait(5) == -signal.SIGKILL
     assert probes.process_count(pattern) == 2
@@ -129,12 +130,17 @@ def test_resume_early_is_idempotent(
     sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]]
 ) -> None:
     pattern, (proc,) = sleepers(1)
-    actions.suspend_processes(pattern=pattern, duration="60s")
+    handle = actions.suspend_processes(pattern=pattern, duration="60s")
+    assert handle["effect"] == "observed" and handle["evidence"]["pids"] == [proc.pid]
     wait_until(lambda: _state(proc.pid) == "T", 3, "SIGSTOP")
     result = actions.resume_processes(pattern=pattern)
-    assert result == {"removed": True, "target": f"pattern {pattern!r}", "pids": [proc.pid]}
+    assert {k: result[k] for k in ("removed", "target", "pids", "kind", "effect")} == {
+        "removed": True, "target": f"pattern {pattern!r}", "pids": [proc.pid],
+        "kind": "process-suspend", "effect": "observed"}
+    assert result["evidence"] == {"processes_resumed": 1} and result["ended_at"]
     wait_until(lambda: _state(proc.pid) == "S", 3, "SIGCONT")
-    assert actions.resume_processes(pattern=pattern)["removed"] is False
+    again = actions.resume_processes(pattern=pattern)
+    assert again["removed"] is False and "effect" not in again  # the action's effect stands
     assert Ledger().entries() == {}
 
 

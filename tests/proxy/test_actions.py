@@ -187,6 +187,9 @@ class _Toxiproxy:
                 return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
             def do_GET(self) -> None:  # noqa: N802
+                if self.path.endswith("/stats"):  # chaosllm's route only; Toxiproxy has none
+                    self._reply(404, {"error": "404 page not found"})
+                    return
                 self._reply(200, {**fake.proxy, "toxics": list(fake.toxics.values())})
 
             def do_POST(self) -> None:  # noqa: N802
@@ -246,8 +249,12 @@ def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:
 def test_a_server_that_ignores_ttl_gets_a_healer_for_each_fault() -> None:
     fake = _Toxiproxy()
     try:
-        actions.inject_latency("pg", "200ms", duration="1s", proxy_api_url=fake.url)
-        actions.disable_proxy("pg", duration="1s", proxy_api_url=fake.url)
+        latency = actions.inject_latency("pg", "200ms", duration="1s", proxy_api_url=fake.url)
+        partition = actions.disable_proxy("pg", duration="1s", proxy_api_url=fake.url)
+        # Toxiproxy counts nothing: the effect is unknown, and says why.
+        for handle in (latency, partition):
+            assert handle["effect"] == "unknown"
+            assert "no toxic statistics" in handle["evidence"]["reason"]
         entries = Ledger().entries()
         assert len(entries) == 2
         for entry_id, entry in entries.items():

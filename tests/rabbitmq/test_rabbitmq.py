@@ -161,8 +161,11 @@ def test_purge_queue_empties_only_that_queue(broker: Broker, queue: str) -> None
     broker.publish(queue, [b"a"] * 25)
     broker.publish(f"{queue}.dlq", [b"b"] * 3)
     assert probes.queue_depth(queue, **broker.kw) == 25
-    assert actions.purge_queue(queue, **broker.kw)["purged"] == 25
+    purged = actions.purge_queue(queue, **broker.kw)
+    assert purged["purged"] == 25 and purged["effect"] == "observed"
+    assert purged["evidence"] == {"messages_purged": 25} and purged["kind"] == "rabbitmq-purge"
     assert probes.queue_depth(queue, **broker.kw) == 0
+    assert actions.purge_queue(queue, **broker.kw)["effect"] == "none"  # nothing left to purge
     assert probes.queue_depth(f"{queue}.dlq", **broker.kw) == 3
 
 
@@ -170,13 +173,15 @@ def test_drop_messages_loses_the_fraction_of_the_head_and_keeps_the_order(broker
     broker.publish(queue, [str(i).encode() for i in range(100)])
     result = actions.drop_messages(queue, fraction=0.3, limit=40, **broker.kw)
     assert (result["examined"], result["dropped"], result["requeued"]) == (40, 12, 28)
+    assert result["effect"] == "observed" and result["evidence"] == {"messages_dropped": 12}
     assert wait_for(lambda: probes.queue_depth(queue, **broker.kw) == 88, 5)
     left = [int(body) for _, body in broker.drain(queue)]
     assert len(left) == 88
     # Only the first 40 were at risk, and what survived kept its place.
     assert set(range(40, 100)) <= set(left)
     assert left == sorted(left)
-    assert actions.drop_messages(queue, fraction=1.0, limit=10, **broker.kw)["dropped"] == 0
+    empty = actions.drop_messages(queue, fraction=1.0, limit=10, **broker.kw)
+    assert empty["dropped"] == 0 and empty["effect"] == "none"
 
 
 def test_flood_queue_adds_count_messages_of_the_size(broker: Broker, queue: str) -> None:

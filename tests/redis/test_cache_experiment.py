@@ -32,10 +32,15 @@ def test_cache_failure_experiment_runs_and_rolls_back(redis_url: str, tmp_path: 
     client.set("session:keep", "not part of the cache")
     env = {"CHAOSLLM_REDIS_URL": redis_url, "CHAOSLLM_STATE_DIR": os.environ["CHAOSLLM_STATE_DIR"],
            "CHAOSLLM_CACHE_PATTERN": "catalog:*"}
-    proc, journal = run_experiment(EXPERIMENT, tmp_path, env)
+    # On a Redis of one's own there is no sandbox to load: the test seeds the
+    # keys itself and runs the experiment without its sandbox-load control.
+    experiment = json.loads(EXPERIMENT.read_text())
+    assert [c["name"] for c in experiment.pop("controls")] == ["sandbox-load"]
+    proc, journal = run_experiment(experiment, tmp_path, env)
     assert journal.get("status") == "completed", proc.stdout + proc.stderr
     outputs = {run["activity"]["name"]: run for run in journal["run"]}
     assert outputs["thundering-herd"]["output"]["expired"] == 200
+    assert outputs["thundering-herd"]["output"]["effect"] == "observed"
     assert 0 <= outputs["eviction-storm"]["output"]["deleted"] <= 200  # what the 1 s TTL left
     assert outputs["squeeze-memory"]["output"]["kind"] == "redis-maxmemory"
     rollbacks = {run["activity"]["name"]: run for run in journal["rollbacks"]}

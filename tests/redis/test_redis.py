@@ -13,14 +13,6 @@ from chaosllm.errors import ConfigurationError, InvalidArgument, TargetUnreachab
 from chaosllm.faults import Ledger
 from chaosllm.redis import actions, probes
 
-ALLOW_MAXMEMORY = '{"redis": {"allow_maxmemory": true}}'
-
-
-@pytest.fixture
-def allow_maxmemory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The policy that lets a fault change the whole instance's maxmemory."""
-    monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", ALLOW_MAXMEMORY)
-
 
 def _reader(url: str, stop: threading.Event, done: list[float]) -> threading.Thread:
     """A client that GETs in a loop and records when each GET returned."""
@@ -110,9 +102,9 @@ def test_limit_memory_and_idempotent_restore(redis_url: str, allow_maxmemory: No
     assert restored["removed"] is True
     assert client.config_get("maxmemory") == {"maxmemory": "0"}
     assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
-    assert actions.restore_memory(redis_url=redis_url) == {
-        "removed": False, "target": restored["target"]
-    }
+    assert restored["effect"] == "none" and restored["evidence"] == {"keys_evicted": 0}
+    again = actions.restore_memory(redis_url=redis_url)
+    assert (again["removed"], again["target"], again["effect"]) == (False, restored["target"], "unknown")
     assert Ledger().entries() == {}
 
 

@@ -68,7 +68,12 @@ def test_cpu_stress_is_stopped_by_pid_leaving_nothing() -> None:
     again = actions.stress_cpu(workers=2, load=30, duration="30s")
     assert again["spec"]["pid"] == pid and again["spec"]["already_present"] is True
     assert [run["pid"] for run in probes.stress_runs()] == [pid]
-    assert actions.stop_stress(pid=pid) == {"removed": True, "pids": [pid]}
+    assert handle["effect"] == "unknown" and handle["evidence"]["reason"] == "measured when removed"
+    stopped = actions.stop_stress(pid=pid)
+    assert (stopped["removed"], stopped["pids"], stopped["kind"]) == (True, [pid], "stress-cpu")
+    # The CPU time stress-ng's workers really took, as it printed it when stopped.
+    assert stopped["effect"] == "observed" and stopped["evidence"]["cpu_total_seconds"] > 0
+    assert 0 < stopped["evidence"]["cores_used"] <= 2.5
     wait_until(lambda: _group(pid) == [], 5, "stress-ng gone")
     assert actions.stop_stress(pid=pid)["removed"] is False
     assert probes.stress_runs() == [] and Ledger().entries() == {}
@@ -82,6 +87,10 @@ def test_stress_ends_by_itself_at_its_duration() -> None:
     wait_until(lambda: _group(pid) == [], 8, "stress-ng timeout")
     assert time.monotonic() - started < 8
     wait_until(lambda: Ledger().entries() == {}, 10, "healer cleared the ledger")
+    # Its healer kept what it took: a later stop still reports it, and when it ended.
+    late = actions.stop_stress(name="short")
+    assert late["removed"] is False and late["name"] == "short" and late["effect"] == "observed"
+    assert late["evidence"]["run_seconds"] >= 1 and late["ended_at"] > handle["started_at"]
 
 
 def test_memory_stress_stays_within_its_limit() -> None:
@@ -95,7 +104,9 @@ def test_memory_stress_stays_within_its_limit() -> None:
     held = _rss(_group(pid))
     # Each process has a few MiB of its own besides the memory it holds.
     assert limit * 0.8 < held <= limit + 5 * 8 * 2**20
-    assert actions.stop_stress(name="mem")["pids"] == [pid]
+    stopped = actions.stop_stress(name="mem")
+    assert stopped["pids"] == [pid] and stopped["effect"] == "observed"
+    assert limit * 0.8 < stopped["evidence"]["peak_rss_bytes"] <= limit + 5 * 8 * 2**20
     wait_until(lambda: _group(pid) == [], 5, "stress-ng gone")
 
 

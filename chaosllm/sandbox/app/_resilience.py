@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = ["Unavailable", "CircuitBreaker", "Dependency", "FALLBACKS"]
 
@@ -38,6 +38,14 @@ DEPENDENCY_FAILURES = Counter(
 FALLBACKS = Counter(
     "sandbox_fallbacks_total", "Answers served by a fallback instead of the dependency",
     ["dependency", "kind"],
+)  # fmt: skip
+
+
+# The round trip of every call that reached the dependency, so that a probe can
+# tell that a fault (a slow link) really slowed it down.
+ROUND_TRIP = Histogram(
+    "sandbox_dependency_duration_seconds", "Round trip of a call to a dependency", ["dependency"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0),
 )  # fmt: skip
 
 
@@ -123,6 +131,7 @@ class Dependency:
             if self.breaker.state == CircuitBreaker.HALF_OPEN:
                 self.breaker.record(False)
             raise Unavailable(f"{self.name}: bulkhead full")
+        started = time.perf_counter()
         try:
             result = func()
         except Exception as exc:
@@ -131,6 +140,7 @@ class Dependency:
             raise Unavailable(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         finally:
             self._slots.release()
+            ROUND_TRIP.labels(self.name).observe(time.perf_counter() - started)
         self.breaker.record(True)
         return result
 
