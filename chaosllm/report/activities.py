@@ -71,7 +71,8 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
     provider = as_dict(activity.get("provider"))
     output = raw.get("output")
     status = raw.get("status")
-    error = raw.get("exception") if detail else None
+    # A failed activity's error names why the run failed, in a summary too.
+    error = raw.get("exception") if detail or status == "failed" else None
     if isinstance(error, list):
         # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
         error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]

@@ -52,12 +52,15 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _empty_text(series: MetricSeries) -> str:
+    query = f" ({code(series.query)})" if series.query else ""
+    why = f": {md(series.error)}" if series.error else ""
+    return f"**{md(series.name)}**{query}{why}"
+
+
 def _metric_line(series: MetricSeries) -> str:
     unit = f" {md(series.unit)}" if series.unit else ""
     query = f" ({code(series.query)})" if series.query else ""
-    if not series.points:
-        why = f": {md(series.error)}" if series.error else ""
-        return f"- **{md(series.name)}**{query}: no samples{why}"
     values = [y for _, y in series.points]
     text = (
         f"- **{md(series.name)}**{query}: "
@@ -100,9 +103,9 @@ def render_markdown(journal: Journal) -> str:
     out += ["", "## Metrics"]
     if journal.metrics:
         out += [_metric_line(series) for series in journal.metrics if series.points]
-        empty = [series.name for series in journal.metrics if not series.points]
+        empty = [_empty_text(series) for series in journal.metrics if not series.points]
         if empty:
-            out.append("- No samples: " + ", ".join(f"**{md(name)}**" for name in empty))
+            out.append("- No samples: " + "; ".join(empty))
     else:
         out.append("- No metric series in this journal.")
     return "\n".join(out) + "\n"

@@ -24,6 +24,12 @@ EXPECTED_STATES = {
     "plain-steady-state-failed": "failed",
     "plain-interrupted": "interrupted",
     "guard-aborted": "aborted",
+    "effect-observed": "completed",
+    "effect-none": "completed",
+    "effect-unknown": "completed",
+    "partition-healed": "completed",
+    "k8s-recovery-failed": "completed",
+    "not-applicable-before": "completed",
 }
 
 
@@ -81,6 +87,8 @@ def test_fault_window_from_a_chaosllm_handle_and_from_plain_actions() -> None:
     [fault] = journal.faults
     assert fault.kind == "redis-pause" and fault.target.startswith("redis 127.0.0.1:")
     assert fault.end - fault.start == pytest.approx(2.0, abs=0.01)
+    # The rollback found the pause already gone: it ended by its own expiry.
+    assert fault.ended_by == "expired"
     plain = load_journal(SAMPLES / "plain-deviated.json")
     [window] = plain.faults
     assert window.kind == "action" and window.name == "cleanup-job"
@@ -135,15 +143,21 @@ def test_slo_tolerances_from_a_real_run() -> None:
     assert after.observed == 0 and not after.passed
     assert after.threshold and after.threshold.text == "in [50, 1000]"
     assert checks[("before", "few-clients")].threshold.text == "< 100"  # type: ignore[union-attr]
-    # Two probes, expected before and after: 2 passed before, 0 of 2 after.
-    assert journal.probe_success == 50.0
+    # Two probes ran before and passed; of the one that ran after, none passed: 2 of 3.
+    assert journal.probe_success == 66.67
 
 
-def test_probe_success_counts_checks_that_never_ran() -> None:
+def test_probe_success_counts_only_checks_that_ran() -> None:
     assert load_journal(SAMPLES / "redis-pause.json").probe_success == 100.0
-    # One probe declared, run before (passed) and never after: 1 of 2.
-    assert load_journal(SAMPLES / "plain-interrupted.json").probe_success == 50.0
+    # One probe declared, run before (passed) and never after: 1 of 1 that ran...
+    interrupted = load_journal(SAMPLES / "plain-interrupted.json")
+    assert interrupted.probe_success == 100.0
+    # ... while Litmus's expected checks count the one that never ran as failed.
+    assert interrupted.expected_success == 50.0
     assert load_journal(SAMPLES / "plain-deviated.json").probe_success == 50.0
+    aborted = load_journal(SAMPLES / "guard-aborted.json")
+    assert [run.passed for run in aborted.before + aborted.after] == [True]
+    assert aborted.probe_success == 100.0
 
 
 def test_metrics_extension_is_read() -> None:
@@ -242,6 +256,8 @@ def test_summary_loading_gives_the_same_verdicts() -> None:
         full, light = load_journal(path), load_journal(path, detail=False)
         assert (light.state, light.probe_success, light.reason, light.weight) == (
             full.state, full.probe_success, full.reason, full.weight)  # fmt: skip
+        assert (light.verdict, light.verdict_reasons, light.faults) == (
+            full.verdict, full.verdict_reasons, full.faults)  # fmt: skip
         assert all(run.output == "" for run in light.method)
 
 
