@@ -45,7 +45,7 @@ def metric_chart(members: list[MetricSeries], window: tuple[float, float] | None
     hi = max(hi, lo + 1.0)
     raw_ys = [y for one in drawn for _, y in one.points]
     threshold = next((one.threshold for one in drawn if one.threshold is not None), None)
-    factor, unit = display_unit(drawn[0].unit, max(raw_ys + ([threshold] if threshold is not None else [])))
+    factor, unit = display_unit(drawn[0].unit, max(abs(y) for y in raw_ys))  # the data's unit
     ys = [y * factor for y in raw_ys]
     peak, floor = max(ys), min(0.0, min(ys))
     limit = threshold * factor if threshold is not None else None
