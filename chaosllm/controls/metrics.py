@@ -127,9 +127,7 @@ def collect(
         if not result:
             entries.append({**item, "points": []})
         for one in result:
-            points = [
-                [float(t), float(v)] for t, v in one.get("values", []) if not math.isnan(float(v))
-            ]
+            points = [[float(t), float(v)] for t, v in one.get("values", []) if not math.isnan(float(v))]
             name = item["name"] + (_label_text(one.get("metric", {})) if len(result) > 1 else "")
             entries.append({**item, "name": name, "points": points})
     return {

@@ -185,8 +185,7 @@ def _prepare_out(out: str, names: list[str], journals: list[Any]) -> None:
         journal = inputs.get(_file_id(path))
         if journal is not None:
             raise ValueError(
-                f"refusing to write {path}: it is the input journal {journal}; "
-                "choose another --out folder"
+                f"refusing to write {path}: it is the input journal {journal}; choose another --out folder"
             )
     Path(out).mkdir(parents=True, exist_ok=True)
 
@@ -293,9 +292,7 @@ def register(subparsers: Any) -> None:
         "--format", default="md,html", type=lambda t: _formats(t, REPORT_FORMATS),
         help="comma-separated: md, html, junit, json (default md,html)",
     )  # fmt: skip
-    report.add_argument(
-        "--out", default="reports", help="output folder (default reports), or - for stdout"
-    )
+    report.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
     report.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     report.add_argument(
         "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
@@ -329,8 +326,6 @@ def register(subparsers: Any) -> None:
         "--format", default="md,html", type=lambda t: _formats(t, GAMEDAY_FORMATS),
         help="comma-separated: md, html, json (default md,html)",
     )  # fmt: skip
-    gameday.add_argument(
-        "--out", default="reports", help="output folder (default reports), or - for stdout"
-    )
+    gameday.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
     gameday.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     gameday.set_defaults(handler=_gameday_command)

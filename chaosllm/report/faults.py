@@ -30,7 +30,11 @@ from chaosllm.report.journal import ActivityRun, FaultWindow, short
 
 __all__ = ["NOT_FAULTS", "REMOVES", "fault_windows", "is_fault_action", "removes"]
 
-_REDIS, _POSTGRES, _RABBITMQ = "chaosllm.redis.actions", "chaosllm.postgres.actions", "chaosllm.rabbitmq.actions"
+_REDIS, _POSTGRES, _RABBITMQ = (
+    "chaosllm.redis.actions",
+    "chaosllm.postgres.actions",
+    "chaosllm.rabbitmq.actions",
+)
 _PROXY, _PROCESS, _STRESS = "chaosllm.proxy.actions", "chaosllm.process.actions", "chaosllm.stress.actions"
 _CHAOSMESH, _LITMUS = "chaosllm.chaosmesh.actions", "chaosllm.litmus.actions"
 FAULT_MODULES = frozenset((_REDIS, _POSTGRES, _RABBITMQ, _PROXY, _PROCESS, _STRESS, _CHAOSMESH, _LITMUS))
@@ -134,7 +138,7 @@ def _effect(fault: _Fault, secrets: frozenset[str]) -> tuple[str, dict[str, Any]
     result = as_dict(run.result)
     if result.get("dry_run") is True:
         return "none", {}, "dry run"
-    counts = {}
+    counts: dict[str, Any] = {}
     for key in _LEGACY_COUNTS:
         value = result.get(key)
         if isinstance(value, list):
@@ -151,7 +155,9 @@ def _window(fault: _Fault, journal_end: float | None, secrets: frozenset[str]) -
     start, planned = fault.start, fault.planned
     end, ended_by = planned, "expired"
     if remover is not None and as_dict(remover.result).get(REMOVED_KEY) is not False:
-        removal = timestamp(as_dict(remover.result).get(ENDED_AT_KEY)) or remover.end or remover.start or start
+        removal = (
+            timestamp(as_dict(remover.result).get(ENDED_AT_KEY)) or remover.end or remover.start or start
+        )
         if planned is None or removal < planned:
             end, ended_by = removal, f"removed by {remover.phase} '{remover.name}'"
     elif remover is not None and planned is None:
@@ -194,6 +200,7 @@ def fault_windows(method: list[ActivityRun], rollbacks: list[ActivityRun], journ
         if id(run) in by_run:
             windows.append(_window(by_run[id(run)], journal_end, secrets))
         elif run.type == "action" and run.start is not None and not run.module.startswith("chaosllm."):
-            windows.append(FaultWindow(run.name, "action", "", run.start, max(run.end or run.start, run.start),
-                                       activity=run.name, ended_by="action ended"))  # fmt: skip
+            end = max(run.end or run.start, run.start)
+            windows.append(FaultWindow(run.name, "action", "", run.start, end, activity=run.name,
+                                       ended_by="action ended"))  # fmt: skip
     return windows

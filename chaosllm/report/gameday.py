@@ -188,8 +188,9 @@ def render_gameday_markdown(day: GameDay) -> str:
     if problems:
         out += ["", "## Runs that did not pass", ""]
         for title, run in problems[:200]:
-            out.append(f"- {MARK[run.verdict]} **{md(title)}** ({when(run.start)}): {run.verdict}: "
-                       f"{md(run.reason)}")
+            out.append(
+                f"- {MARK[run.verdict]} **{md(title)}** ({when(run.start)}): {run.verdict}: {md(run.reason)}"
+            )
         if len(problems) > 200:
             out.append(f"- … and {len(problems) - 200} more (see the JSON summary)")
     if day.skipped:
@@ -211,7 +212,7 @@ def render_gameday_html(day: GameDay, report_of: Callable[[str], str | None] | N
     for exp in day.experiments:
         last_run = exp.last
         rows.append(
-            f"<tr><td>{title(exp)}</td><td class=\"num\">{exp.weight:g}</td>"
+            f'<tr><td>{title(exp)}</td><td class="num">{exp.weight:g}</td>'
             f'<td class="num">{len(exp.runs)}</td>'
             f'<td><span class="verdict {esc(last_run.verdict)}">{HTML_MARK[last_run.verdict]} '
             f"{esc(last_run.verdict)}</span></td>"
@@ -258,9 +259,17 @@ def render_gameday_json(day: GameDay) -> str:
                 "title": exp.title,
                 "weight": exp.weight,
                 "runs": [
-                    {"verdict": r.verdict, "journal": r.path, "start": iso(r.start),
-                     "state": r.state, "probe_success": r.probe_success, "score": r.score,
-                     "slo_met": r.slo_met, "slo_total": r.slo_total, "reason": r.reason}
+                    {
+                        "verdict": r.verdict,
+                        "journal": r.path,
+                        "start": iso(r.start),
+                        "state": r.state,
+                        "probe_success": r.probe_success,
+                        "score": r.score,
+                        "slo_met": r.slo_met,
+                        "slo_total": r.slo_total,
+                        "reason": r.reason,
+                    }
                     for r in exp.runs
                 ],  # fmt: skip
                 "mean_score": exp.mean_score,

@@ -58,7 +58,7 @@ def page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
     )
@@ -75,8 +75,9 @@ def _slo_table(journal: Journal) -> str:
     for run in journal.probes:
         limit = run.threshold.text if run.threshold else "no tolerance"
         rows.append(
-            f"<tr><td>{_ok(run.passed if run.counted else None)}</td><td>{esc(run.name)}</td><td>{esc(run.phase)}</td>"
-            f'<td>{"SLO" if run.threshold and run.threshold.slo else "probe"}</td>'
+            f"<tr><td>{_ok(run.passed if run.counted else None)}</td><td>{esc(run.name)}</td>"
+            f"<td>{esc(run.phase)}</td>"
+            f"<td>{'SLO' if run.threshold and run.threshold.slo else 'probe'}</td>"
             f"<td>{esc(observed(run))}</td><td>{esc(limit)}</td></tr>"
         )
     if not rows:
@@ -131,8 +132,7 @@ def render_html(journal: Journal) -> str:
         f'<p><span class="verdict {esc(journal.verdict)}">{esc(journal.verdict)}</span></p>',
         f'<ul class="why">{reasons}</ul>' if reasons else "",
         "<dl>",
-        f'<dt>Run state</dt><dd><span class="state {esc(journal.state)}">{esc(journal.state)}</span>'
-        "</dd>",
+        f'<dt>Run state</dt><dd><span class="state {esc(journal.state)}">{esc(journal.state)}</span></dd>',
         f"<dt>Date</dt><dd>{esc(when(journal.start))}</dd>",
         f"<dt>Duration</dt><dd>{esc(took(journal.duration))}</dd>",
         f"<dt>Target</dt><dd>{esc(journal.target or 'not recorded')}</dd>",

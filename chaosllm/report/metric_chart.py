@@ -31,7 +31,7 @@ def group_series(series: list[MetricSeries]) -> list[list[MetricSeries]]:
 
 def _legend_label(one: MetricSeries, members: list[MetricSeries]) -> str:
     if len(members) > 1 and "{" in one.name:
-        return one.name[one.name.index("{"):]
+        return one.name[one.name.index("{") :]
     return one.name
 
 

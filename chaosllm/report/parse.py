@@ -49,9 +49,7 @@ def _state(raw_status: Any, deviated: bool, guard_aborted: bool, before: list[Ac
     if deviated:
         return "deviated"
     # chaoslib writes "completed" when the steady state was not met before the method.
-    if any(run.counted and not run.passed for run in before) or any(
-        run.status == "failed" for run in after
-    ):
+    if any(run.counted and not run.passed for run in before) or any(run.status == "failed" for run in after):
         return "failed"
     return "completed"
 

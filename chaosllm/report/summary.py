@@ -73,26 +73,39 @@ def journal_summary(journal: Journal) -> dict[str, Any]:
         },
         "failed_activities": [
             {"name": run.name, "phase": run.phase, "error": run.error}
-            for run in activities + journal.rollbacks if run.status == "failed"
+            for run in activities + journal.rollbacks
+            if run.status == "failed"
         ],
         "rollbacks": [{"name": run.name, "status": run.status} for run in journal.rollbacks],
         "faults": [_fault(f) for f in journal.faults],
-        "loads": [{"name": load.name, "where": load.where, "requests": load.requests}
-                  for load in journal.loads],  # fmt: skip
+        "loads": [
+            {"name": load.name, "where": load.where, "requests": load.requests} for load in journal.loads
+        ],  # fmt: skip
         "guard": {
             "aborted": journal.aborted_by_guard,
             "conditions": journal.guard_conditions,
             "breaches": [
-                {"condition": b.condition, "observed": b.observed, "threshold": b.threshold,
-                 "at": iso(b.at), "source": b.source}
+                {
+                    "condition": b.condition,
+                    "observed": b.observed,
+                    "threshold": b.threshold,
+                    "at": iso(b.at),
+                    "source": b.source,
+                }
                 for b in journal.breaches
             ],
         },  # fmt: skip
         "metrics": [
-            {"name": s.name, "query": s.query, "unit": s.unit, "threshold": s.threshold,
-             "samples": len(s.points), "min": min(values[s.name], default=None),
-             "max": max(values[s.name], default=None),
-             "last": values[s.name][-1] if s.points else None}
+            {
+                "name": s.name,
+                "query": s.query,
+                "unit": s.unit,
+                "threshold": s.threshold,
+                "samples": len(s.points),
+                "min": min(values[s.name], default=None),
+                "max": max(values[s.name], default=None),
+                "last": values[s.name][-1] if s.points else None,
+            }
             for s in journal.metrics
         ],  # fmt: skip
     }

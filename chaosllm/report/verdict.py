@@ -88,7 +88,8 @@ def judge(journal: Journal) -> tuple[str, list[str]]:
     doubts = [
         f"fault '{fault.name}' ({fault.kind}{' on ' + fault.target if fault.target else ''}) "
         f"had effect {effect_text(fault)}"
-        for fault in journal.chaosllm_faults if fault.effect != "observed"
+        for fault in journal.chaosllm_faults
+        if fault.effect != "observed"
     ]
     doubts += [f"load '{load.name}' sent no request ({load.where})"
                for load in journal.loads if load.requests == 0]  # fmt: skip

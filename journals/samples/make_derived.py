@@ -87,9 +87,14 @@ KEYS = probe("catalog-keys", f"{REDIS}.probes", "key_count", [50, 1000], pattern
 
 def cache_journal(title: str, fault: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
     hypothesis = {"title": "Redis answers and the catalog is cached", "probes": [AVAILABLE, KEYS]}
-    before = [ran(AVAILABLE, 0.0, 0.1, True, tolerance_met=True), ran(KEYS, 0.1, 0.2, 100, tolerance_met=True)]
+    before = [
+        ran(AVAILABLE, 0.0, 0.1, True, tolerance_met=True),
+        ran(KEYS, 0.1, 0.2, 100, tolerance_met=True),
+    ]
     after = [ran(AVAILABLE, 3.0, 3.1, True, tolerance_met=True), ran(KEYS, 3.1, 3.2, 100, tolerance_met=True)]
-    return journal(title, ["redis", "weight:2"], hypothesis, before, after, [ran(fault, 0.3, 0.4, output)], [], 3.3)
+    return journal(
+        title, ["redis", "weight:2"], hypothesis, before, after, [ran(fault, 0.3, 0.4, output)], [], 3.3
+    )
 
 
 def observed_pause() -> dict[str, Any]:
@@ -169,7 +174,8 @@ def recovery_failed() -> dict[str, Any]:
                     {"pods_selected": 1, "pods_injected": 1}, action="pod-kill")  # fmt: skip
     return journal("Gateway pod crash recovery (Kubernetes)", ["chaos-mesh", "scenario"],
                    {"title": "The gateway has pods", "probes": [ready]},
-                   [ran(ready, 0.0, 0.2, 0, tolerance_met=True)], [ran(ready, 33.0, 33.2, 0, tolerance_met=True)],
+                   [ran(ready, 0.0, 0.2, 0, tolerance_met=True)],
+                   [ran(ready, 33.0, 33.2, 0, tolerance_met=True)],
                    [ran(kill, 1.0, 1.5, output), ran(wait, 1.6, 31.6, None, "no recovery within 30s")],
                    [ran(remove, 33.3, 33.5, {"removed": True, "kind": "PodChaos", "name": "kill-gateway"})],
                    33.6)  # fmt: skip
@@ -178,8 +184,9 @@ def recovery_failed() -> dict[str, Any]:
 def breaker_not_applicable() -> dict[str, Any]:
     """A criterion about the fault period that says it does not apply before the fault."""
     sandbox = "chaosllm.sandbox.probes"
-    breaker = probe("database-breaker-opens-when-unreachable", sandbox, "breaker_trips",
-                    {"type": "jsonpath", "path": "$.holds", "expect": True}, dependency="postgres")  # fmt: skip
+    holds = {"type": "jsonpath", "path": "$.holds", "expect": True}
+    breaker = probe("database-breaker-opens-when-unreachable", sandbox, "breaker_trips", holds,
+                    dependency="postgres")  # fmt: skip
     fault = action("exhaust-postgres", "chaosllm.postgres.actions", "exhaust_connections", duration="5s")
     output = handle("postgres-connections", "exhaust-postgres", "postgres 127.0.0.1:5433", 0.5, 5.0,
                     "observed", {"slots_taken": 97, "connections_refused": 23})  # fmt: skip

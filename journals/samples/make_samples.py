@@ -107,8 +107,14 @@ def write_large_experiment(count: int = 500) -> Path:
         "tags": ["plain", "large"],
         "steady-state-hypothesis": {
             "title": "Health check exits 0",
-            "probes": [{"type": "probe", "name": "health-check", "tolerance": 0,
-                        "provider": {"type": "process", "path": "true"}}],
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "health-check",
+                    "tolerance": 0,
+                    "provider": {"type": "process", "path": "true"},
+                }
+            ],
         },  # fmt: skip
         "method": method,
     }

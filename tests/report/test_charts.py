@@ -63,5 +63,8 @@ def test_series_of_one_query_share_a_chart_and_empty_ones_get_one_line() -> None
     html = metric_charts(journal)
     assert html.count('<svg class="chart"') == 2  # p95, and both error-ratio series together
     assert re.findall(r'class="legend-label"[^>]*>([^<]+)<', html) == [
-        "p95 latency", "{service=&quot;gateway&quot;}", "{service=&quot;catalog&quot;}"]
+        "p95 latency",
+        "{service=&quot;gateway&quot;}",
+        "{service=&quot;catalog&quot;}",
+    ]
     assert html.endswith('<p class="empty">No samples: queue depth.</p>')

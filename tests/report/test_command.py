@@ -67,7 +67,12 @@ def test_gameday_over_a_folder_shows_progress_and_skips_non_journals(tmp_path: P
     assert "skipped" in done.stderr and "experiment.json" in done.stderr
     data = json.loads((tmp_path / "out" / "gameday.json").read_text())
     assert data["runs"] == 60 and data["results"] == {
-        "passed": 0, "failed": 60, "inconclusive": 0, "aborted": 0, "interrupted": 0}
+        "passed": 0,
+        "failed": 60,
+        "inconclusive": 0,
+        "aborted": 0,
+        "interrupted": 0,
+    }
     assert data["resilience_score"] == 50.0
     same = run("report", "--gameday", str(folder), "--format", "json", "--out", str(tmp_path / "o2"))
     assert same.returncode == 0

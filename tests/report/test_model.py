@@ -214,8 +214,9 @@ def test_nested_secrets_are_hidden_under_secret_keys_and_by_value() -> None:
     ("1 s", "< 1 s", None), ("abc", "< abc", None), ("inf", "< inf", None), (True, "< true", None),
     ({"x": 1}, '< {"x": 1}', None), (None, "< null", None),
 ])  # fmt: skip
-def test_slo_thresholds_are_read_as_the_tolerance_reads_them(limit: object, text: str,
-                                                             number: float | None) -> None:
+def test_slo_thresholds_are_read_as_the_tolerance_reads_them(
+    limit: object, text: str, number: float | None
+) -> None:
     raw = slo_journal()
     raw["steady_states"]["after"]["probes"][0]["activity"]["tolerance"]["provider"]["arguments"] = {
         "threshold": limit}  # fmt: skip
@@ -226,8 +227,10 @@ def test_slo_thresholds_are_read_as_the_tolerance_reads_them(limit: object, text
 def test_reports_load_only_the_shared_contracts_of_chaosllm() -> None:
     # Nor chaoslib: the SLO threshold parser (and chaoslib with it) loads only when a journal has one.
     modules = ["model", "command", "html", "junit", "markdown", "gameday", "summary"]
-    code = (f"import sys, {', '.join('chaosllm.report.' + m for m in modules)}; "
-            "print(*sorted(m for m in sys.modules if m.startswith(('chaosllm', 'chaoslib'))))")
+    code = (
+        f"import sys, {', '.join('chaosllm.report.' + m for m in modules)}; "
+        "print(*sorted(m for m in sys.modules if m.startswith(('chaosllm', 'chaoslib'))))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     outside = [m for m in loaded.stdout.split() if not m.startswith("chaosllm.report")]
     assert outside == ["chaosllm", "chaosllm.journal_keys", "chaosllm.redaction"]

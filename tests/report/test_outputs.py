@@ -178,9 +178,7 @@ def test_secret_pairs_and_bearer_tokens_are_hidden_in_every_output() -> None:
             assert secret not in text, (fmt, secret)
     assert "sslpassword=*** token=***" in outputs["junit"]
     assert "password=*** with Authorization: Bearer ***" in outputs["junit"]
-    assert json.loads(outputs["json"])["failed_activities"][0]["error"].endswith(
-        "sslpassword=*** token=***"
-    )
+    assert json.loads(outputs["json"])["failed_activities"][0]["error"].endswith("sslpassword=*** token=***")
 
 
 def test_unknown_status_is_an_observation_and_a_failed_verdict() -> None:

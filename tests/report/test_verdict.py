@@ -114,8 +114,10 @@ def test_not_applicable_before_probe_counts_neither_way() -> None:
     assert not before.applicable and not before.counted
     assert journal.probe_success == 100.0 and journal.verdict == "passed"
     text = render_markdown(journal)
-    assert "➖ probe **database-breaker-opens-when-unreachable** (before): observed not applicable " \
-           "(no fault has run yet)" in text
+    assert (
+        "➖ probe **database-breaker-opens-when-unreachable** (before): observed not applicable "
+        "(no fault has run yet)" in text
+    )
     assert journal_summary(journal)["probes"][0]["passed"] is None
     # Not applicable, and the tolerance not met either: still not counted as a failure.
     raw = sample("not-applicable-before")
