@@ -13,31 +13,33 @@ import pytest
 from chaosllm.report.model import JournalError, load_journal, parse_journal, redact
 from tests.report.conftest import SAMPLES, sample, slo_journal
 
-EXPECTED_STATES = {
-    "redis-pause": "completed",
-    "redis-pause-2": "completed",
-    "redis-pause-metrics": "completed",
-    "plain-process-completed": "completed",
-    "plain-500-activities": "completed",
-    "redis-flush-deviated": "deviated",
-    "plain-deviated": "deviated",
-    "plain-steady-state-failed": "failed",
-    "plain-interrupted": "interrupted",
-    "guard-aborted": "aborted",
-    "effect-observed": "completed",
-    "effect-none": "completed",
-    "effect-unknown": "completed",
-    "partition-healed": "completed",
-    "k8s-recovery-failed": "completed",
-    "not-applicable-before": "completed",
+# Each sample's state (how Chaos Toolkit's run ended) and verdict.
+EXPECTED = {
+    "redis-pause": ("completed", "inconclusive"),  # an older journal: no effect for its pause
+    "redis-pause-2": ("completed", "inconclusive"),
+    "redis-pause-metrics": ("completed", "inconclusive"),
+    "plain-process-completed": ("completed", "passed"),  # plain Chaos Toolkit: completed passes
+    "plain-500-activities": ("completed", "passed"),
+    "redis-flush-deviated": ("deviated", "failed"),
+    "plain-deviated": ("deviated", "failed"),
+    "plain-steady-state-failed": ("failed", "failed"),
+    "plain-interrupted": ("interrupted", "interrupted"),
+    "guard-aborted": ("aborted", "aborted"),
+    "effect-observed": ("completed", "passed"),
+    "effect-none": ("completed", "inconclusive"),
+    "effect-unknown": ("completed", "inconclusive"),
+    "partition-healed": ("completed", "passed"),
+    "k8s-recovery-failed": ("completed", "failed"),
+    "not-applicable-before": ("completed", "passed"),
 }
 
 
-@pytest.mark.parametrize("name,state", sorted(EXPECTED_STATES.items()))
-def test_each_sample_has_its_state(name: str, state: str) -> None:
+@pytest.mark.parametrize("name,expected", sorted(EXPECTED.items()))
+def test_each_sample_has_its_state_and_verdict(name: str, expected: tuple[str, str]) -> None:
     journal = load_journal(SAMPLES / f"{name}.json")
-    assert journal.state == state
-    assert (journal.reason == "") == (state == "completed")
+    assert (journal.state, journal.verdict) == expected
+    assert (journal.reason == "") == (expected[0] == "completed")
+    assert bool(journal.verdict_reasons) == (expected[1] != "passed")
 
 
 def test_steady_state_not_met_before_is_failed_although_chaoslib_says_completed() -> None:
