@@ -38,7 +38,7 @@ def test_one_suite_per_journal_with_the_right_failures_and_errors(tmp_path: Path
     # An older journal: every criterion passed, the fault's effect is unknown (skipped).
     ok = suites["Catalog cache survives a Redis client pause"]
     assert (ok.tests, ok.failures, ok.errors) == (7, 0, 0)
-    assert outcomes(ok)["fault effect: pause-redis 127.0.0.1:49219"] == "skipped"
+    assert [v for k, v in outcomes(ok).items() if k.startswith("fault effect: pause-redis")] == ["skipped"]
     assert set(outcomes(ok).values()) == {"ok", "skipped"}
 
     deviated = outcomes(suites["Cache eviction storm is absorbed"])
