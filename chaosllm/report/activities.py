@@ -77,6 +77,8 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
         # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
         error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]
         error = error[0].removeprefix("chaoslib.exceptions.ActivityFailed: ")
+    python = provider.get("type") == "python"
+    module = str(provider.get("module", "")) if python else ""
     run = ActivityRun(
         name=str(activity.get("name", "(unnamed)")),
         type=str(activity.get("type", "action")),
@@ -88,9 +90,10 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
         output="" if output is None or not detail else short(redact_value(output, secrets), OUTPUT_LIMIT),
         error=short(redact_value(str(error), secrets), OUTPUT_LIMIT) if error else None,
         background=bool(activity.get("background")),
-        module=str(provider.get("module", "")) if provider.get("type") == "python" else "",
-        func=str(provider.get("func", "")) if provider.get("type") == "python" else "",
-        arguments=_arguments(provider, secrets),
+        module=module,
+        func=str(provider.get("func", "")) if python else "",
+        # Only chaosllm's faults, rollbacks and loads are paired or named by their arguments.
+        arguments=_arguments(provider, secrets) if module.startswith("chaosllm.") else {},
         result=output if isinstance(output, dict) else None,
     )
     if "tolerance" in activity and phase in ("before", "after", "during"):

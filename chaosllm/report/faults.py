@@ -183,9 +183,10 @@ def fault_windows(method: list[ActivityRun], rollbacks: list[ActivityRun], journ
     """Every method action's window, in the order they ran: chaosllm faults with their
     real window and effect, actions of other providers (plain Chaos Toolkit) as the
     time they took. chaosllm's other actions (a load, a proxy set up) are no fault."""
-    faults = [_Fault(run) for run in method if run.type == "action" and is_fault_action(run)]
+    ours = [r for r in method + rollbacks if r.module in FAULT_MODULES]
+    faults = [_Fault(r) for r in ours if r.phase == "method" and r.type == "action" and is_fault_action(r)]
     heals = sorted(
-        (r for r in method + rollbacks if (r.module, r.func) in REMOVES and r.status == "succeeded"),
+        (r for r in ours if (r.module, r.func) in REMOVES and r.status == "succeeded"),
         key=lambda r: r.start or 0.0,
     )
     for heal in heals:
