@@ -6,7 +6,7 @@ Reports draw these later without Prometheus. Declare it in an experiment's
     {"name": "chaosllm-metrics",
      "provider": {"type": "python", "module": "chaosllm.controls.metrics",
        "arguments": {
-         "step": "1s", "before": "30s",
+         "step": "1s",
          "series": [
            {"name": "error ratio", "unit": "ratio", "threshold": "5%",
             "error_ratio": {"metric": "http_requests_total", "window": "30s"}},
@@ -19,9 +19,11 @@ Reports draw these later without Prometheus. Declare it in an experiment's
 A series is one of ``query`` (PromQL) or the SLO probe shapes
 ``error_ratio``, ``availability`` and ``latency_quantile`` (same arguments
 as the guard). ``unit`` and ``threshold`` (number, "5%" or "2000ms") are
-copied to the journal for the reports. The window runs from ``before``
-(default 30s) ahead of the experiment start to its end, sampled every
-``step``; the server is ``prometheus_base_url`` (argument or setting).
+copied to the journal for the reports. The window runs from the experiment's
+start to its end, sampled every ``step``, so that a report never shows the
+samples of the run before it; ``before`` is still accepted (and checked) for
+older experiments, but no longer widens the window. The server is
+``prometheus_base_url`` (argument or setting).
 The journal gets, under ``extensions``::
 
     {"name": "chaosllm-metrics",
@@ -125,9 +127,7 @@ def collect(
         if not result:
             entries.append({**item, "points": []})
         for one in result:
-            points = [
-                [float(t), float(v)] for t, v in one.get("values", []) if not math.isnan(float(v))
-            ]
+            points = [[float(t), float(v)] for t, v in one.get("values", []) if not math.isnan(float(v))]
             name = item["name"] + (_label_text(one.get("metric", {})) if len(result) > 1 else "")
             entries.append({**item, "name": name, "points": points})
     return {
@@ -143,7 +143,7 @@ def validate_control(control: dict[str, Any]) -> None:
     try:
         parse_series(arguments.get("series"))
         parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
-        parse_duration(arguments.get("before", "30s"), "metrics: 'before'")
+        parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
     except InvalidArgument as exc:
         raise InvalidActivity(str(exc)) from exc
 
@@ -167,11 +167,13 @@ def after_experiment_control(
     try:
         series = parse_series(arguments.get("series"))
         step = max(parse_duration(arguments.get("step", "1s"), "metrics: 'step'"), 0.001)
-        before = parse_duration(arguments.get("before", "30s"), "metrics: 'before'")
+        before = parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
     except InvalidArgument as exc:
         logger.error(f"chaosllm metrics: {exc}")
         return
-    start = (started if started is not None else end) - before
+    if before:
+        logger.debug("chaosllm metrics: 'before' is ignored; the window starts at the run's start")
+    start = started if started is not None else end
     entry = collect(
         series, start, end, step, arguments.get("prometheus_base_url"), configuration,
         flat_secrets(secrets),

@@ -1,21 +1,25 @@
 """One probe or action run of a journal, as a report shows it: its status and
 timing, its output and error as short redacted text, the threshold and observed
-value of a probe, and the fault window of a method action.
+value of a probe, and what names its provider (module, function, arguments) so
+that faults and their rollbacks can be paired (:mod:`chaosllm.report.faults`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chaosllm.journal_keys import FAULT_HANDLE_KEYS
 from chaosllm.redaction import redact_value
-from chaosllm.report._values import as_dict, provider_text, timestamp
-from chaosllm.report.journal import ActivityRun, FaultWindow, short
+from chaosllm.report._values import as_dict, number, provider_text, timestamp
+from chaosllm.report.journal import ActivityRun, short
 from chaosllm.report.thresholds import threshold
 
-__all__ = ["OUTPUT_LIMIT", "activity_run", "secret_values"]
+__all__ = ["APPLICABLE_KEY", "OUTPUT_LIMIT", "activity_run", "secret_values"]
 
 OUTPUT_LIMIT = 2000
+# A steady-state probe whose check does not apply yet (a criterion about the fault
+# period, checked before any fault ran) returns a mapping with this key set to
+# false, and a "reason"; the report shows it as not applicable.
+APPLICABLE_KEY = "applicable"
 
 
 def secret_values(experiment: dict[str, Any]) -> frozenset[str]:
@@ -48,17 +52,13 @@ def _observed(output: Any, provider: Any, target: Any = None) -> Any:
     return output
 
 
-def _fault(output: Any) -> FaultWindow | None:
-    if not isinstance(output, dict) or not FAULT_HANDLE_KEYS.issubset(output):
-        return None
-    start = timestamp(output.get("started_at"))
-    if start is None:
-        return None
-    end = timestamp(output.get("expires_at"))
-    return FaultWindow(
-        str(output.get("name", "")), str(output.get("kind", "")), str(output.get("target", "")),
-        start, end if end is not None else start,
-    )  # fmt: skip
+def _arguments(provider: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    """The provider's scalar arguments (what identifies a fault's target), redacted."""
+    found = {}
+    for key, value in as_dict(provider.get("arguments")).items():
+        if isinstance(value, str | bool) or number(value) is not None:
+            found[str(key)] = redact_value(value, secrets)
+    return found
 
 
 def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = True) -> ActivityRun:
@@ -71,11 +71,14 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
     provider = as_dict(activity.get("provider"))
     output = raw.get("output")
     status = raw.get("status")
-    error = raw.get("exception") if detail else None
+    # A failed activity's error names why the run failed, in a summary too.
+    error = raw.get("exception") if detail or status == "failed" else None
     if isinstance(error, list):
         # A traceback's last line is the error; chaoslib's own wrapper adds nothing.
         error = "".join(str(line) for line in error).strip().splitlines()[-1:] or [""]
         error = error[0].removeprefix("chaoslib.exceptions.ActivityFailed: ")
+    python = provider.get("type") == "python"
+    module = str(provider.get("module", "")) if python else ""
     run = ActivityRun(
         name=str(activity.get("name", "(unnamed)")),
         type=str(activity.get("type", "action")),
@@ -87,6 +90,11 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
         output="" if output is None or not detail else short(redact_value(output, secrets), OUTPUT_LIMIT),
         error=short(redact_value(str(error), secrets), OUTPUT_LIMIT) if error else None,
         background=bool(activity.get("background")),
+        module=module,
+        func=str(provider.get("func", "")) if python else "",
+        # Only chaosllm's faults, rollbacks and loads are paired or named by their arguments.
+        arguments=_arguments(provider, secrets) if module.startswith("chaosllm.") else {},
+        result=output if isinstance(output, dict) else None,
     )
     if "tolerance" in activity and phase in ("before", "after", "during"):
         run.threshold = threshold(activity.get("tolerance"))
@@ -96,10 +104,6 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
         target = as_dict(as_dict(as_dict(tolerance).get("provider")).get("arguments")).get("target")
         target = target or as_dict(tolerance).get("target")
         run.observed = redact_value(_observed(output, provider, target), secrets)
-    if phase == "method" and run.type == "action":
-        run.fault = _fault(output)
-        if run.fault is None and run.start is not None:
-            run.fault = FaultWindow(run.name, "action", "", run.start, run.end or run.start)
-        elif run.fault is not None and run.fault.end == run.fault.start and run.end:
-            run.fault.end = max(run.end, run.fault.start)
+    if phase in ("before", "after", "during") and isinstance(output, dict):
+        run.applicable = output.get(APPLICABLE_KEY) is not False
     return run

@@ -1,7 +1,9 @@
 """``chaosllm report`` and ``chaosllm gameday``: journals in, reports out.
 
-Imports of the writers stay inside the handlers so that ``chaosllm --help``
-does not pay for them.
+With ``--fail-on``, the command exits :data:`FAIL_ON_EXIT` when any run has
+one of the named verdicts, after writing every report, so that CI can gate on
+it. Imports of the writers stay inside the handlers so that ``chaosllm
+--help`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register"]
+from chaosllm.journal_keys import VERDICTS
+
+__all__ = ["FAIL_ON_EXIT", "register"]
+
+# The exit code when a run has a verdict named by --fail-on (1 is an error, 2 bad usage).
+FAIL_ON_EXIT = 3
+FAIL_ON_HELP = (
+    f"comma-separated verdicts ({','.join(v for v in VERDICTS if v != 'passed')}): after writing "
+    f"the reports, exit {FAIL_ON_EXIT} when any run has one of them (for CI)"
+)
 
 REPORT_FORMATS = ("md", "html", "junit", "json")
 GAMEDAY_FORMATS = ("md", "html", "json")
@@ -32,6 +43,27 @@ def _check_formats(chosen: list[str], allowed: tuple[str, ...], text: str = "") 
             f"unknown format {', '.join(unknown) or repr(text)}: choose from {','.join(allowed)}"
         )
     return chosen
+
+
+def _verdicts(text: str) -> list[str]:
+    chosen = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in VERDICTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown verdict {', '.join(unknown) or repr(text)}: choose from {','.join(VERDICTS)}"
+        )
+    return chosen
+
+
+def _fail_on(runs: list[tuple[str, str]], verdicts: list[str]) -> int:
+    """FAIL_ON_EXIT, naming the runs, when any (path, verdict) has one of ``verdicts``."""
+    hits = [(path, verdict) for path, verdict in runs if verdict in verdicts]
+    if not hits:
+        return 0
+    shown = ", ".join(f"{path} ({verdict})" for path, verdict in hits[:10])
+    more = f" and {len(hits) - 10} more" if len(hits) > 10 else ""
+    print(f"--fail-on {','.join(verdicts)}: {len(hits)} run(s): {shown}{more}", file=sys.stderr)
+    return FAIL_ON_EXIT
 
 
 def _formats(text: str, allowed: tuple[str, ...]) -> list[str]:
@@ -153,13 +185,12 @@ def _prepare_out(out: str, names: list[str], journals: list[Any]) -> None:
         journal = inputs.get(_file_id(path))
         if journal is not None:
             raise ValueError(
-                f"refusing to write {path}: it is the input journal {journal}; "
-                "choose another --out folder"
+                f"refusing to write {path}: it is the input journal {journal}; choose another --out folder"
             )
     Path(out).mkdir(parents=True, exist_ok=True)
 
 
-def _gameday(items: list[str], formats: list[str], out: str) -> int:
+def _gameday(items: list[str], formats: list[str], out: str, fail_on: list[str]) -> int:
     from chaosllm.report.gameday import (
         build_gameday,
         describe,
@@ -185,7 +216,7 @@ def _gameday(items: list[str], formats: list[str], out: str) -> int:
     for note in skipped[:5]:
         print(f"skipped {note}", file=sys.stderr)
     print(describe(day), file=sys.stderr)
-    return 0
+    return _fail_on([(run.path, run.verdict) for run in day.runs], fail_on)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -194,7 +225,7 @@ def _report(args: argparse.Namespace) -> int:
             _check_formats(args.format, GAMEDAY_FORMATS)
         except argparse.ArgumentTypeError as exc:
             args.report_parser.error(f"argument --format: {exc}")
-        return _gameday(args.gameday + args.journals, args.format, args.out)
+        return _gameday(args.gameday + args.journals, args.format, args.out, args.fail_on)
     if not args.journals:
         args.report_parser.error("name at least one journal, or use --gameday DIR_OR_JOURNALS")
     import importlib
@@ -218,7 +249,7 @@ def _report(args: argparse.Namespace) -> int:
         for fmt in per_journal:
             written = _write(args.out, stem + EXTENSIONS[fmt], renderers[fmt](journal))
             if written and len(journals) < 50:
-                print(f"wrote {written} ({journal.state})", file=sys.stderr)
+                print(f"wrote {written} ({journal.verdict})", file=sys.stderr)
         progress.tick(done)
     if "junit" in args.format:
         from chaosllm.report.junit import render_junit
@@ -226,11 +257,11 @@ def _report(args: argparse.Namespace) -> int:
         written = _write(args.out, "junit.xml", render_junit(journals))
         if written:
             print(f"wrote {written}", file=sys.stderr)
-    return 0
+    return _fail_on([(journal.path, journal.verdict) for journal in journals], args.fail_on)
 
 
 def _gameday_command(args: argparse.Namespace) -> int:
-    return _gameday(args.sources, args.format, args.out)
+    return _gameday(args.sources, args.format, args.out, args.fail_on)
 
 
 def register(subparsers: Any) -> None:
@@ -240,14 +271,18 @@ def register(subparsers: Any) -> None:
         help="turn journals into Markdown, HTML, JUnit XML or JSON reports",
         description=(
             "Write one report per journal (Markdown, self-contained HTML with charts, JSON "
-            "summary) and one JUnit XML file with a test suite per journal. With --gameday, "
+            "summary) and one JUnit XML file with a test suite per journal. Each run gets one "
+            "verdict: passed, failed, inconclusive, aborted or interrupted. With --gameday, "
             "write a GameDay summary across many runs instead. Secrets are never resolved."
         ),
         epilog=(
             "examples:\n"
             "  chaosllm report journals/cache.json\n"
             "  chaosllm report journals/ --format md,html,junit,json --out reports/\n"
-            "  chaosllm report journals/cache.json --format md --out -"
+            "  chaosllm report journals/cache.json --format md --out -\n"
+            "  chaosllm report journals/ --fail-on failed,inconclusive   # CI gate\n\n"
+            f"exit status: 0 reports written; {FAIL_ON_EXIT} a run has a --fail-on verdict; "
+            "1 error; 2 bad arguments"
         ),
     )
     report.add_argument(
@@ -257,9 +292,8 @@ def register(subparsers: Any) -> None:
         "--format", default="md,html", type=lambda t: _formats(t, REPORT_FORMATS),
         help="comma-separated: md, html, junit, json (default md,html)",
     )  # fmt: skip
-    report.add_argument(
-        "--out", default="reports", help="output folder (default reports), or - for stdout"
-    )
+    report.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
+    report.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     report.add_argument(
         "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
         help="summarise many runs: folders (searched for journals) or journal files",
@@ -270,14 +304,18 @@ def register(subparsers: Any) -> None:
         "gameday",
         help="GameDay summary across many runs (same as 'report --gameday')",
         description=(
-            "Summarise many runs: each experiment's results, SLO compliance, probe success "
-            "trend, and the resilience score sum(weight x probe success %) / sum(weight). "
-            "Folders are searched for *.json journals; other JSON files there are skipped."
+            "Summarise many runs: each experiment's verdicts, SLO compliance, run score "
+            "trend, and the resilience score sum(weight x run score %) / sum(weight), where "
+            "only a passed run counts as full success. Folders are searched for *.json "
+            "journals; other JSON files there are skipped."
         ),
         epilog=(
             "examples:\n"
             "  chaosllm gameday journals/ --out reports/     # reports/gameday.md, gameday.html\n"
-            "  chaosllm gameday run1.json run2.json --format json --out -"
+            "  chaosllm gameday run1.json run2.json --format json --out -\n"
+            "  chaosllm gameday journals/ --fail-on failed,aborted\n\n"
+            f"exit status: 0 summary written; {FAIL_ON_EXIT} a run has a --fail-on verdict; "
+            "1 error; 2 bad arguments"
         ),
     )
     gameday.add_argument(
@@ -288,7 +326,6 @@ def register(subparsers: Any) -> None:
         "--format", default="md,html", type=lambda t: _formats(t, GAMEDAY_FORMATS),
         help="comma-separated: md, html, json (default md,html)",
     )  # fmt: skip
-    gameday.add_argument(
-        "--out", default="reports", help="output folder (default reports), or - for stdout"
-    )
+    gameday.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
+    gameday.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     gameday.set_defaults(handler=_gameday_command)

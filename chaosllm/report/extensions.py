@@ -13,7 +13,7 @@ from chaosllm.redaction import redact_value
 from chaosllm.report._values import as_dict, as_list, number, number_text, timestamp
 from chaosllm.report.journal import Breach, MetricSeries, short
 
-__all__ = ["GuardVerdict", "Metrics", "guard_verdict", "metrics"]
+__all__ = ["GuardVerdict", "Metrics", "guard_verdict", "metrics", "named_extensions"]
 
 
 @dataclass(slots=True)
@@ -29,7 +29,8 @@ class Metrics:
     window: tuple[float, float] | None = None
 
 
-def _extensions(journal: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def named_extensions(journal: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The extensions called ``name``, on the journal or on its experiment."""
     found = []
     for source in (journal, as_dict(journal.get("experiment"))):
         for ext in as_list(source.get("extensions")):
@@ -40,7 +41,7 @@ def _extensions(journal: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def guard_verdict(journal: dict[str, Any], secrets: frozenset[str]) -> GuardVerdict:
     """Whether the guard aborted the run, its conditions and the breaches it saw."""
-    guard = _extensions(journal, GUARD_EXTENSION)
+    guard = named_extensions(journal, GUARD_EXTENSION)
     breaches = [
         Breach(
             condition=short(b.get("condition", ""), 200),
@@ -63,7 +64,7 @@ def guard_verdict(journal: dict[str, Any], secrets: frozenset[str]) -> GuardVerd
 def metrics(journal: dict[str, Any], secrets: frozenset[str]) -> Metrics:
     """The metric series the metrics control recorded, and the window it covered."""
     found = Metrics()
-    for ext in _extensions(journal, METRICS_EXTENSION):
+    for ext in named_extensions(journal, METRICS_EXTENSION):
         span = as_dict(ext.get("window"))
         start, end = timestamp(span.get("start")), timestamp(span.get("end"))
         if start is not None and end is not None:

@@ -1,13 +1,15 @@
 """The GameDay summary: many runs of many experiments on one page.
 
-For each experiment: its runs' results (pass, fail or aborted), SLO
-compliance, probe success and its trend when it ran several times. Over all
-runs, the resilience score as Litmus defines it::
+For each experiment: its runs' verdicts, SLO compliance, run score and its
+trend when it ran several times. Over all runs, the resilience score in
+Litmus's weighted form::
 
-    score = sum(weight × probe success %) / sum(weight)
+    score = sum(weight × run score %) / sum(weight)
 
-The weight comes from the experiment's tag ``weight:N`` or its configuration
-key ``chaosllm_weight``; it is 1 otherwise.
+Only a passed run counts as full success; the run score of each verdict is
+:data:`SCORE_RULE` (see :func:`chaosllm.report.verdict.run_score`). The weight
+comes from the experiment's tag ``weight:N`` or its configuration key
+``chaosllm_weight``; it is 1 otherwise.
 """
 
 from __future__ import annotations
@@ -17,25 +19,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaosllm.journal_keys import VERDICTS
 from chaosllm.report._format import when
 from chaosllm.report.charts import esc, sparkline
 from chaosllm.report.journal import Journal
 from chaosllm.report.markdown import md
 from chaosllm.report.summary import iso
+from chaosllm.report.verdict import run_score
 
-__all__ = ["GameDay", "ExperimentRuns", "RESULT", "build_gameday", "render_gameday_markdown",
+__all__ = ["GameDay", "ExperimentRuns", "SCORE_RULE", "build_gameday", "render_gameday_markdown",
            "render_gameday_html", "render_gameday_json", "describe"]  # fmt: skip
 
-RESULT = {
-    "completed": "pass",
-    "deviated": "fail",
-    "failed": "fail",
-    "aborted": "aborted",
-    "interrupted": "aborted",
-}
-MARK = {"pass": "✅", "fail": "❌", "aborted": "🛑"}
+MARK = {"passed": "✅", "failed": "❌", "inconclusive": "❔", "aborted": "🛑", "interrupted": "⚠️"}
 # Marks drawn by ordinary text fonts, for HTML viewed where no emoji font is installed.
-HTML_MARK = {"pass": '<b class="ok">✓</b>', "fail": '<b class="bad">✗</b>', "aborted": '<b class="bad">■</b>'}
+HTML_MARK = {
+    "passed": '<b class="ok">✓</b>', "failed": '<b class="bad">✗</b>',
+    "inconclusive": '<b class="unsure">?</b>', "aborted": '<b class="bad">■</b>',
+    "interrupted": '<b class="bad">!</b>',
+}  # fmt: skip
+SCORE_RULE = (
+    "a passed run counts its probe success (100 %); a failed run its probe success with each "
+    "failed method activity as one more failed check; an inconclusive run half its probe "
+    "success; an aborted or interrupted run the share of its expected checks that passed"
+)
 
 
 @dataclass(slots=True)
@@ -45,15 +51,13 @@ class Run:
     path: str
     start: float | None
     state: str
+    verdict: str
     weight: float
     probe_success: float
+    score: float  # what the run adds to the resilience score, in percent
     slo_met: int
     slo_total: int
-    reason: str
-
-    @property
-    def result(self) -> str:
-        return RESULT[self.state]
+    reason: str  # why it did not pass; "" when it passed
 
 
 @dataclass(slots=True)
@@ -70,14 +74,14 @@ class ExperimentRuns:
         return self.last.weight
 
     @property
-    def mean_success(self) -> float:
-        return round(sum(r.probe_success for r in self.runs) / len(self.runs), 2)
+    def mean_score(self) -> float:
+        return round(sum(r.score for r in self.runs) / len(self.runs), 2)
 
     @property
     def trend(self) -> str:
         if len(self.runs) < 2:
             return ""
-        first, last = self.runs[0].probe_success, self.last.probe_success
+        first, last = self.runs[0].score, self.last.score
         arrow = "↑" if last > first else "↓" if last < first else "→"
         return f"{first:g}% {arrow} {last:g}%"
 
@@ -101,13 +105,13 @@ class GameDay:
         weights = sum(r.weight for r in runs)
         if not weights:
             return 0.0
-        return round(sum(r.weight * r.probe_success for r in runs) / weights, 2)
+        return round(sum(r.weight * r.score for r in runs) / weights, 2)
 
     @property
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "aborted": 0}
+        out = dict.fromkeys(VERDICTS, 0)
         for run in self.runs:
-            out[run.result] += 1
+            out[run.verdict] += 1
         return out
 
     @property
@@ -125,8 +129,9 @@ class GameDay:
 def _run(journal: Journal) -> Run:
     checks = journal.slo_checks
     return Run(
-        journal.path, journal.start, journal.state, journal.weight, journal.probe_success,
-        sum(1 for c in checks if c.passed), len(checks), journal.reason,
+        journal.path, journal.start, journal.state, journal.verdict, journal.weight,
+        journal.probe_success, run_score(journal), sum(1 for c in checks if c.passed), len(checks),
+        "; ".join(journal.verdict_reasons),
     )  # fmt: skip
 
 
@@ -145,8 +150,12 @@ def _slo_text(met: int, total: int) -> str:
 
 
 def _trend_marks(exp: ExperimentRuns, limit: int = 20, marks_of: dict[str, str] = MARK) -> str:
-    marks = "".join(marks_of[r.result] for r in exp.runs[-limit:])
+    marks = "".join(marks_of[r.verdict] for r in exp.runs[-limit:])
     return ("…" if len(exp.runs) > limit else "") + marks
+
+
+def _results(counts: dict[str, int], marks: dict[str, str] | None = None) -> str:
+    return ", ".join(f"{marks[v] + ' ' if marks else ''}{counts[v]} {v}" for v in VERDICTS)
 
 
 def render_gameday_markdown(day: GameDay) -> str:
@@ -157,30 +166,31 @@ def render_gameday_markdown(day: GameDay) -> str:
         "",
         f"**Runs**: {len(day.runs)} of {len(day.experiments)} experiments, "
         f"from {when(first)} to {when(last)}  ",
-        f"**Results**: ✅ {counts['pass']} passed, ❌ {counts['fail']} failed, "
-        f"🛑 {counts['aborted']} aborted or interrupted  ",
-        f"**Resilience score**: {day.score:g}%  ",
+        f"**Results**: {_results(counts, MARK)}  ",
+        f"**Resilience score**: {day.score:g}% (Σ weight × run score ÷ Σ weight: {SCORE_RULE})  ",
         f"**SLO compliance**: {'no SLO checks' if compliance is None else f'{compliance:g}%'}",
         "",
         "## Experiments",
         "",
-        "| Experiment | Weight | Runs | Last result | Probe success (mean) | SLO | Trend |",
+        "| Experiment | Weight | Runs | Last verdict | Run score (mean) | SLO | Trend |",
         "|---|---:|---:|---|---:|---|---|",
     ]
     for exp in day.experiments:
         last_run = exp.last
-        state = last_run.state if last_run.state != "completed" else ""
-        result = f"{MARK[last_run.result]} {last_run.result}" + (f" ({state})" if state else "")
+        state = f" (run {last_run.state})" if last_run.state not in ("completed", last_run.verdict) else ""
+        result = f"{MARK[last_run.verdict]} {last_run.verdict}{state}"
         out.append(
             f"| {md(exp.title)} | {exp.weight:g} | {len(exp.runs)} | {result} | "
-            f"{exp.mean_success:g}% | {_slo_text(*exp.slo)} | {_trend_marks(exp)} "
+            f"{exp.mean_score:g}% | {_slo_text(*exp.slo)} | {_trend_marks(exp)} "
             f"{exp.trend} |"
         )
-    problems = [(exp.title, r) for exp in day.experiments for r in exp.runs if r.reason]
+    problems = [(exp.title, r) for exp in day.experiments for r in exp.runs if r.verdict != "passed"]
     if problems:
         out += ["", "## Runs that did not pass", ""]
         for title, run in problems[:200]:
-            out.append(f"- {MARK[run.result]} **{md(title)}** ({when(run.start)}): {md(run.reason)}")
+            out.append(
+                f"- {MARK[run.verdict]} **{md(title)}** ({when(run.start)}): {run.verdict}: {md(run.reason)}"
+            )
         if len(problems) > 200:
             out.append(f"- … and {len(problems) - 200} more (see the JSON summary)")
     if day.skipped:
@@ -202,13 +212,13 @@ def render_gameday_html(day: GameDay, report_of: Callable[[str], str | None] | N
     for exp in day.experiments:
         last_run = exp.last
         rows.append(
-            f"<tr><td>{title(exp)}</td><td class=\"num\">{exp.weight:g}</td>"
+            f'<tr><td>{title(exp)}</td><td class="num">{exp.weight:g}</td>'
             f'<td class="num">{len(exp.runs)}</td>'
-            f'<td><span class="state {esc(last_run.state)}">{HTML_MARK[last_run.result]} '
-            f"{esc(last_run.state)}</span></td>"
-            f'<td class="num">{exp.mean_success:g}%</td><td>{_slo_text(*exp.slo)}</td>'
+            f'<td><span class="verdict {esc(last_run.verdict)}">{HTML_MARK[last_run.verdict]} '
+            f"{esc(last_run.verdict)}</span></td>"
+            f'<td class="num">{exp.mean_score:g}%</td><td>{_slo_text(*exp.slo)}</td>'
             f"<td>{_trend_marks(exp, marks_of=HTML_MARK)} {esc(exp.trend)}"
-            f"{sparkline([r.probe_success for r in exp.runs]) if len(exp.runs) > 1 else ''}</td>"
+            f"{sparkline([r.score for r in exp.runs]) if len(exp.runs) > 1 else ''}</td>"
             "</tr>"
         )
     body = [
@@ -216,22 +226,21 @@ def render_gameday_html(day: GameDay, report_of: Callable[[str], str | None] | N
         "<dl>",
         f"<dt>Runs</dt><dd>{len(day.runs)} of {len(day.experiments)} experiments</dd>",
         f"<dt>From</dt><dd>{esc(when(first))} to {esc(when(last))}</dd>",
-        f"<dt>Results</dt><dd>{counts['pass']} passed, {counts['fail']} failed, "
-        f"{counts['aborted']} aborted or interrupted</dd>",
+        f"<dt>Results</dt><dd>{esc(_results(counts))}</dd>",
         f"<dt>Resilience score</dt><dd><strong>{day.score:g}%</strong> "
-        "(Σ weight × probe success ÷ Σ weight)</dd>",
+        f"(Σ weight × run score ÷ Σ weight: {esc(SCORE_RULE)})</dd>",
         f"<dt>SLO compliance</dt><dd>{'no SLO checks' if compliance is None else f'{compliance:g}%'}"
         "</dd></dl>",
         "<h2>Experiments</h2>",
-        "<table><thead><tr><th>Experiment</th><th>Weight</th><th>Runs</th><th>Last result</th>"
-        "<th>Probe success (mean)</th><th>SLO</th><th>Trend</th></tr></thead>",
+        "<table><thead><tr><th>Experiment</th><th>Weight</th><th>Runs</th><th>Last verdict</th>"
+        "<th>Run score (mean)</th><th>SLO</th><th>Trend</th></tr></thead>",
         f"<tbody>{''.join(rows)}</tbody></table>",
     ]
-    problems = [(exp.title, r) for exp in day.experiments for r in exp.runs if r.reason][:200]
+    problems = [(exp.title, r) for exp in day.experiments for r in exp.runs if r.verdict != "passed"][:200]
     if problems:
         items = "".join(
-            f"<li>{HTML_MARK[r.result]} <strong>{esc(t)}</strong> ({esc(when(r.start))}): "
-            f"{esc(r.reason)}</li>"
+            f"<li>{HTML_MARK[r.verdict]} <strong>{esc(t)}</strong> ({esc(when(r.start))}): "
+            f"{esc(r.verdict)}: {esc(r.reason)}</li>"
             for t, r in problems
         )
         body += ["<h2>Runs that did not pass</h2>", f"<ul>{items}</ul>"]
@@ -243,18 +252,27 @@ def render_gameday_json(day: GameDay) -> str:
         "runs": len(day.runs),
         "results": day.counts,
         "resilience_score": day.score,
+        "score_rule": SCORE_RULE,
         "slo_compliance": day.slo_compliance,
         "experiments": [
             {
                 "title": exp.title,
                 "weight": exp.weight,
                 "runs": [
-                    {"journal": r.path, "start": iso(r.start), "state": r.state,
-                     "result": r.result, "probe_success": r.probe_success,
-                     "slo_met": r.slo_met, "slo_total": r.slo_total, "reason": r.reason}
+                    {
+                        "verdict": r.verdict,
+                        "journal": r.path,
+                        "start": iso(r.start),
+                        "state": r.state,
+                        "probe_success": r.probe_success,
+                        "score": r.score,
+                        "slo_met": r.slo_met,
+                        "slo_total": r.slo_total,
+                        "reason": r.reason,
+                    }
                     for r in exp.runs
                 ],  # fmt: skip
-                "mean_probe_success": exp.mean_success,
+                "mean_score": exp.mean_score,
                 "trend": exp.trend,
             }
             for exp in day.experiments
@@ -266,8 +284,7 @@ def render_gameday_json(day: GameDay) -> str:
 
 def describe(day: GameDay) -> str:
     """One line for the terminal."""
-    counts = day.counts
     return (
-        f"{len(day.runs)} runs of {len(day.experiments)} experiments: {counts['pass']} passed, "
-        f"{counts['fail']} failed, {counts['aborted']} aborted; resilience score {day.score:g}%"
+        f"{len(day.runs)} runs of {len(day.experiments)} experiments: {_results(day.counts)}; "
+        f"resilience score {day.score:g}%"
     )

@@ -1,5 +1,6 @@
-"""The journal model that every report reads: a run's state, its activity runs,
-thresholds, fault windows, guard breaches and metric series.
+"""The journal model that every report reads: a run's state and verdict, its
+activity runs, thresholds, faults (real windows, effects), guard breaches and
+metric series.
 
 :mod:`chaosllm.report.parse` builds it from a journal; the writers only read it.
 """
@@ -16,6 +17,7 @@ __all__ = [
     "ActivityRun",
     "Breach",
     "FaultWindow",
+    "LoadRun",
     "Journal",
     "JournalError",
     "MetricSeries",
@@ -52,11 +54,26 @@ class Threshold:
 
 @dataclass(slots=True)
 class FaultWindow:
+    """When a fault was in place and, for a chaosllm fault action, whether it bit.
+
+    ``end`` is the real end: when a rollback removed the fault, or its own expiry
+    (``ended_by`` says which). ``recovery`` is the time from ``end`` to the first
+    metric sample at which every SLO series was back within its threshold."""
+
     name: str
     kind: str
     target: str
     start: float
     end: float
+    activity: str = ""  # the method action that applied it
+    chaosllm: bool = False  # a chaosllm fault action, which reports its effect
+    effect: str = "unknown"  # one of chaosllm.journal_keys.EFFECTS
+    evidence: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why the effect is "none" or "unknown"
+    ended_by: str = ""  # "expired", "removed by rollback 'x'", ...
+    planned_end: float | None = None  # the handle's expires_at
+    recovery: float | None = None  # seconds; None: did not recover, or not measurable
+    recovery_measured: bool = False  # SLO series with samples after ``end`` exist
 
 
 @dataclass(slots=True)
@@ -76,7 +93,11 @@ class ActivityRun:
     threshold: Threshold | None = None
     observed: Any = None
     background: bool = False
-    fault: FaultWindow | None = None
+    module: str = ""  # a python provider's module and function
+    func: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None  # the output, when it is a mapping
+    applicable: bool = True  # False: the probe said its check does not apply yet
 
     @property
     def duration(self) -> float:
@@ -88,6 +109,11 @@ class ActivityRun:
         if self.status != "succeeded":
             return False
         return self.tolerance_met is not False
+
+    @property
+    def counted(self) -> bool:
+        """Whether the run counts as a pass or a fail (a not-applicable check does not)."""
+        return self.applicable or self.status != "succeeded"
 
 
 @dataclass(slots=True)
@@ -107,6 +133,15 @@ class MetricSeries:
     threshold: float | None
     points: list[tuple[float, float]]
     error: str | None = None  # why the control recorded no points
+
+
+@dataclass(slots=True)
+class LoadRun:
+    """A load the experiment ran (the sandbox load control or its actions)."""
+
+    name: str
+    where: str  # "control", or the activity that reported it
+    requests: int
 
 
 @dataclass(slots=True)
@@ -135,6 +170,9 @@ class Journal:
     breaches: list[Breach] = field(default_factory=list)
     metrics: list[MetricSeries] = field(default_factory=list)
     metrics_window: tuple[float, float] | None = None
+    loads: list[LoadRun] = field(default_factory=list)
+    verdict: str = "passed"  # one of chaosllm.journal_keys.VERDICTS
+    verdict_reasons: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -159,19 +197,34 @@ class Journal:
         return [run for run in self.probes if run.threshold is not None and run.threshold.slo]
 
     @property
-    def probe_success(self) -> float:
-        """Percentage of expected steady-state probe checks that passed.
+    def chaosllm_faults(self) -> list[FaultWindow]:
+        return [fault for fault in self.faults if fault.chaosllm]
 
-        Every declared probe is expected before and after the method; a check
-        that never ran (the run failed early, was interrupted or aborted)
-        counts as not passed, as in Litmus's probe success percentage.
-        """
-        expected = self.declared_probes * 2
+    @property
+    def probe_success(self) -> float:
+        """Percentage of the steady-state probe checks that ran and passed.
+
+        A check that never ran (the run was cut short) is not counted, nor is
+        one that said it does not apply yet."""
         if self.unknown_status:
             return 0.0
-        if expected == 0:
+        ran = [run for run in self.before + self.after if run.counted]
+        if not ran:
             return 100.0 if self.state == "completed" else 0.0
-        passed = sum(1 for run in self.before + self.after if run.passed)
+        return round(100.0 * sum(1 for run in ran if run.passed) / len(ran), 2)
+
+    @property
+    def expected_success(self) -> float:
+        """Percentage of the expected probe checks that passed, Litmus's way: every
+        declared probe is expected before and after the method, and a check that
+        never ran counts as not passed (not-applicable checks are left out)."""
+        if self.unknown_status:
+            return 0.0
+        skipped = sum(1 for run in self.before + self.after if not run.counted)
+        expected = self.declared_probes * 2 - skipped
+        if expected <= 0:
+            return 100.0 if self.state == "completed" else 0.0
+        passed = sum(1 for run in self.before + self.after if run.passed and run.counted)
         return round(100.0 * min(passed, expected) / expected, 2)
 
     @property
@@ -189,13 +242,13 @@ class Journal:
             where = f" during {', '.join(cut)}" if cut else ""
             return f"interrupted{where}" + ("" if self.status else " (the journal has no status)")
         if self.state == "deviated":
-            names = [run.name for run in self.after if not run.passed]
+            names = [run.name for run in self.after if run.counted and not run.passed]
             return "steady state deviated after the method: " + ", ".join(names)
         if self.state == "failed" and self.unknown_status:
             status = short(self.status, 60)
             return f"unexpected journal status {status!r}: Chaos Toolkit writes " + ", ".join(STATUSES)
         if self.state == "failed":
-            names = [run.name for run in self.before + self.after if not run.passed]
+            names = [run.name for run in self.before + self.after if run.counted and not run.passed]
             return "steady state not met: " + ", ".join(names or ["a probe failed"])
         return ""
 

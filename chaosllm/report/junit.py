@@ -1,10 +1,15 @@
-"""JUnit XML: one test suite per journal, one test case per probe run and method activity.
+"""JUnit XML: one test suite per journal (named uniquely), one test case per
+criterion (each steady-state probe run before, during and after the method,
+and each method activity) and one per fault effect and per load.
 
 How journal outcomes map to JUnit, so that CI shows them as it shows tests:
 
 - a steady-state probe out of tolerance (a deviation, or a steady state not
-  met before the method) is a ``failure``;
+  met before the method) is a ``failure``; one whose check does not apply
+  yet is ``skipped``;
 - an activity that raised is an ``error``;
+- a fault whose effect is ``none`` is a ``failure``, ``unknown`` is
+  ``skipped`` (with the reason); a load that sent no request is a ``failure``;
 - an interrupted or aborted run adds an ``error`` test case named after the
   experiment, and each activity cut off by it is an ``error`` too;
 - so does a journal whose status is not one chaoslib writes (it is failed);
@@ -17,11 +22,13 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from pathlib import Path
 
-from chaosllm.report._format import observed
-from chaosllm.report.journal import ActivityRun, Journal, short
+from chaosllm.report._format import observed, recovery_text, window_text
+from chaosllm.report.journal import ActivityRun, FaultWindow, Journal, short
+from chaosllm.report.verdict import effect_text
 
-__all__ = ["render_junit", "journal_suite"]
+__all__ = ["render_junit", "journal_suite", "suite_names"]
 
 # Characters XML 1.0 cannot carry; a journal's output may hold any of them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -46,9 +53,8 @@ def _outcome(case: ET.Element, tag: str, kind: str, message: str, text: str) -> 
     node.text = _x(text)
 
 
-def _run_case(suite: ET.Element, classname: str, run: ActivityRun) -> str | None:
-    """Add the test case of one run; returns "failure", "error" or None."""
-    label = f"{run.phase}: {run.name}" if run.type == "probe" else run.name
+def _run_case(suite: ET.Element, classname: str, run: ActivityRun, label: str) -> str | None:
+    """Add the test case of one run; returns "failure", "error", "skipped" or None."""
     case = _case(suite, classname, label, run.duration)
     limit = run.threshold.text if run.threshold else ""
     out = f"{run.provider}\nobserved: {observed(run)}"
@@ -62,6 +68,9 @@ def _run_case(suite: ET.Element, classname: str, run: ActivityRun) -> str | None
         message = run.error or f"{run.name} failed"
         _outcome(case, "error", "ActivityFailed", message, message)
         return "error"
+    if not run.counted:
+        ET.SubElement(case, "skipped", {"message": _x(observed(run))})
+        return "skipped"
     if run.tolerance_met is False:
         message = f"{run.name}: observed {observed(run)}, expected {limit or 'its tolerance'}"
         _outcome(case, "failure", "ToleranceNotMet", message, out)
@@ -69,25 +78,63 @@ def _run_case(suite: ET.Element, classname: str, run: ActivityRun) -> str | None
     return None
 
 
-def journal_suite(journal: Journal, parent: ET.Element) -> ET.Element:
-    classname = journal.title
+def _fault_case(suite: ET.Element, classname: str, fault: FaultWindow, label: str) -> str | None:
+    case = _case(suite, classname, label, fault.end - fault.start)
+    out = (f"{fault.kind} on {fault.target}\neffect: {effect_text(fault)}\nwindow: {window_text(fault)}"
+           f"\ntime to recover: {recovery_text(fault)}")  # fmt: skip
+    _out(case, out)
+    if fault.effect == "none":
+        _outcome(case, "failure", "NoEffect", f"fault {fault.name} had no effect: {effect_text(fault)}", out)
+        return "failure"
+    if fault.effect != "observed":
+        ET.SubElement(case, "skipped", {"message": _x(short(f"effect {effect_text(fault)}", 300))})
+        return "skipped"
+    return None
+
+
+def _unique(name: str, seen: set[str]) -> str:
+    """``name``, or ``name #2``, ``#3``, ... when it is taken."""
+    label, n = name, 1
+    while label in seen:
+        n += 1
+        label = f"{name} #{n}"
+    seen.add(label)
+    return label
+
+
+def journal_suite(journal: Journal, parent: ET.Element, name: str | None = None) -> ET.Element:
+    classname = name or journal.title
     stamp = datetime.fromtimestamp(journal.start or 0, tz=timezone.utc)
     suite = ET.SubElement(parent, "testsuite", {
-        "name": _x(journal.title), "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S"),
+        "name": _x(classname), "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S"),
         "time": f"{journal.duration:.3f}", "hostname": "chaos",
     })  # fmt: skip
     props = ET.SubElement(suite, "properties")
-    for name, value in (("journal", journal.path), ("state", journal.state),
-                        ("probe_success", f"{journal.probe_success:g}")):  # fmt: skip
-        ET.SubElement(props, "property", {"name": name, "value": _x(value)})
-    counts = {"failure": 0, "error": 0}
+    for key, value in (("verdict", journal.verdict), ("journal", journal.path), ("state", journal.state),
+                       ("probe_success", f"{journal.probe_success:g}")):  # fmt: skip
+        ET.SubElement(props, "property", {"name": key, "value": _x(value)})
+    counts = {"failure": 0, "error": 0, "skipped": 0}
+    seen: set[str] = set()
     runs: Iterable[ActivityRun] = journal.before + journal.method + journal.during + journal.after
     total = 0
     for run in runs:
         total += 1
-        outcome = _run_case(suite, classname, run)
+        label = f"{run.phase}: {run.name}" if run.type == "probe" else run.name
+        outcome = _run_case(suite, classname, run, _unique(label, seen))
         if outcome:
             counts[outcome] += 1
+    for fault in journal.chaosllm_faults:
+        total += 1
+        outcome = _fault_case(suite, classname, fault, _unique(f"fault effect: {fault.name}", seen))
+        if outcome:
+            counts[outcome] += 1
+    for load in journal.loads:
+        total += 1
+        case = _case(suite, classname, _unique(f"load: {load.name}", seen), 0.0)
+        _out(case, f"{load.requests} requests ({load.where})")
+        if load.requests == 0:
+            counts["failure"] += 1
+            _outcome(case, "failure", "NoLoad", f"load {load.name} sent no request ({load.where})", "")
     if journal.state in ("interrupted", "aborted") or journal.unknown_status:
         total += 1
         counts["error"] += 1
@@ -97,16 +144,30 @@ def journal_suite(journal: Journal, parent: ET.Element) -> ET.Element:
     suite.set("tests", str(total))
     suite.set("failures", str(counts["failure"]))
     suite.set("errors", str(counts["error"]))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(counts["skipped"]))
     return suite
+
+
+def suite_names(journals: list[Journal]) -> list[str]:
+    """One unique name per journal: its title, with the file's name when titles repeat."""
+    titles = [journal.title for journal in journals]
+    seen: set[str] = set()
+    names = []
+    for journal in journals:
+        name = journal.title
+        if titles.count(name) > 1:
+            name = f"{name} ({Path(journal.path).stem})"
+        names.append(_unique(name, seen))
+    return names
 
 
 def render_junit(journals: Iterable[Journal]) -> str:
     root = ET.Element("testsuites", {"name": "chaos experiments"})
     tests = failures = errors = 0
     seconds = 0.0
-    for journal in journals:
-        suite = journal_suite(journal, root)
+    journals = list(journals)
+    for journal, name in zip(journals, suite_names(journals), strict=True):
+        suite = journal_suite(journal, root, name)
         tests += int(suite.get("tests", 0))
         failures += int(suite.get("failures", 0))
         errors += int(suite.get("errors", 0))

@@ -1,8 +1,9 @@
 """Markdown report of one journal, in the layout of the design's report template.
 
-Date, Experiment, Duration, Target; Hypothesis; Results (each steady-state
-probe and SLO with the observed value against its threshold); Observations;
-Actions (the rollbacks); Metrics. Text from the journal is escaped so that it
+The verdict first; Date, Experiment, Duration, Target; Hypothesis; Results
+(each steady-state probe and SLO with the observed value against its
+threshold); Faults (effect, evidence, real window, time to recover);
+Observations; Actions (the rollbacks); Metrics. Text from the journal is escaped so that it
 cannot become Markdown or HTML markup.
 """
 
@@ -10,7 +11,17 @@ from __future__ import annotations
 
 import re
 
-from chaosllm.report._format import actions, mark, observations, observed, took, verdict, when
+from chaosllm.report._format import (
+    actions,
+    fault_line,
+    mark,
+    observations,
+    observed,
+    state_text,
+    took,
+    verdict,
+    when,
+)
 from chaosllm.report.journal import ActivityRun, Journal, MetricSeries, short
 
 __all__ = ["render_markdown", "md", "code"]
@@ -41,12 +52,15 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _empty_text(series: MetricSeries) -> str:
+    query = f" ({code(series.query)})" if series.query else ""
+    why = f": {md(series.error)}" if series.error else ""
+    return f"**{md(series.name)}**{query}{why}"
+
+
 def _metric_line(series: MetricSeries) -> str:
     unit = f" {md(series.unit)}" if series.unit else ""
     query = f" ({code(series.query)})" if series.query else ""
-    if not series.points:
-        why = f": {md(series.error)}" if series.error else ""
-        return f"- **{md(series.name)}**{query}: no samples{why}"
     values = [y for _, y in series.points]
     text = (
         f"- **{md(series.name)}**{query}: "
@@ -67,12 +81,13 @@ def render_markdown(journal: Journal) -> str:
     out = [
         "# Chaos Experiment Report",
         "",
+        f"**Verdict**: {verdict(journal)}  ",
         f"**Date**: {when(journal.start)}  ",
         f"**Experiment**: {md(journal.title)}  ",
         f"**Duration**: {took(journal.duration)}  ",
         f"**Target**: {md(journal.target or 'not recorded')}  ",
-        f"**Result**: {verdict(journal)}  ",
-        f"**Probe success**: {journal.probe_success:g}%",
+        f"**Run state**: {state_text(journal)}  ",
+        f"**Probe success**: {journal.probe_success:g}% of the checks that ran",
         "",
         "## Hypothesis",
         md(journal.hypothesis or "No steady-state hypothesis."),
@@ -81,11 +96,16 @@ def render_markdown(journal: Journal) -> str:
         out += ["", md(journal.description)]
     out += ["", "## Results"]
     out += [_result_line(run) for run in journal.probes] or ["- No steady-state probe ran."]
+    faults = journal.chaosllm_faults
+    out += ["", "## Faults"] + ([f"- {md(fault_line(f))}" for f in faults] or ["- No chaosllm fault ran."])
     out += ["", "## Observations"] + [f"- {md(line)}" for line in observations(journal)]
     out += ["", "## Actions"] + [f"- {mark_ok(ok)}{md(text)}" for ok, text in actions(journal)]
     out += ["", "## Metrics"]
     if journal.metrics:
-        out += [_metric_line(series) for series in journal.metrics]
+        out += [_metric_line(series) for series in journal.metrics if series.points]
+        empty = [_empty_text(series) for series in journal.metrics if not series.points]
+        if empty:
+            out.append("- No samples: " + "; ".join(empty))
     else:
         out.append("- No metric series in this journal.")
     return "\n".join(out) + "\n"

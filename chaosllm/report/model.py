@@ -13,14 +13,18 @@ model. The model knows every state a journal can be in::
     aborted      chaoslib aborted it, or the chaosllm guard did (the reason
                  is in the journal's "chaosllm-guard" extension)
 
-Journals of plain Chaos Toolkit experiments, with no chaosllm activity, are
-read the same way. Secrets are never resolved again: the model only reads
+Beside the state, every run gets one verdict (passed, failed, inconclusive,
+aborted, interrupted), which the outputs show first: the rules are in
+:mod:`~chaosllm.report.verdict`. Journals of plain Chaos Toolkit experiments,
+with no chaosllm activity, are read the same way. Secrets are never resolved again: the model only reads
 what the journal holds, and hides values that look secret.
 
 This module is the public face of the model; the parts live in
 :mod:`~chaosllm.report.journal` (the model), :mod:`~chaosllm.report.parse`
-(reading a journal), :mod:`~chaosllm.report.activities` (activity runs and
-fault windows), :mod:`~chaosllm.report.thresholds` (how a tolerance reads),
+(reading a journal), :mod:`~chaosllm.report.activities` (activity runs),
+:mod:`~chaosllm.report.faults` (real fault windows and effects),
+:mod:`~chaosllm.report.recovery` (time to recover),
+:mod:`~chaosllm.report.verdict` (the verdict), :mod:`~chaosllm.report.thresholds` (how a tolerance reads),
 :mod:`~chaosllm.report.extensions` (the guard's verdict and metric series)
 and :mod:`chaosllm.redaction` (hiding secrets).
 """

@@ -1,6 +1,7 @@
 """Reading a Chaos Toolkit journal into the :class:`~chaosllm.report.journal.Journal` model.
 
-The state of a run is decided here, once (see :mod:`chaosllm.report.model`).
+The state and the verdict of a run are decided here, once (see
+:mod:`chaosllm.report.model` and :mod:`chaosllm.report.verdict`).
 Secrets are never resolved again: only what the journal holds is read, and
 values that look secret are hidden.
 """
@@ -14,7 +15,10 @@ from typing import Any
 from chaosllm.report._values import as_dict, as_list, number, number_text, timestamp
 from chaosllm.report.activities import activity_run, secret_values
 from chaosllm.report.extensions import guard_verdict, metrics
+from chaosllm.report.faults import fault_windows
 from chaosllm.report.journal import STATUSES, ActivityRun, FaultWindow, Journal, JournalError, short
+from chaosllm.report.recovery import measure_recovery
+from chaosllm.report.verdict import judge, loads
 
 __all__ = ["load_journal", "parse_journal"]
 
@@ -45,7 +49,7 @@ def _state(raw_status: Any, deviated: bool, guard_aborted: bool, before: list[Ac
     if deviated:
         return "deviated"
     # chaoslib writes "completed" when the steady state was not met before the method.
-    if any(not run.passed for run in before) or any(run.status == "failed" for run in after):
+    if any(run.counted and not run.passed for run in before) or any(run.status == "failed" for run in after):
         return "failed"
     return "completed"
 
@@ -97,15 +101,16 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
     guard = guard_verdict(data, secrets)
     recorded = metrics(data, secrets)
 
-    faults = [run.fault for run in method if run.fault is not None]
     start, end = timestamp(data.get("start")), timestamp(data.get("end"))
     if end is None:
         ends = [r.end for r in method + rollbacks + before + after if r.end is not None]
         end = max(ends) if ends else start
+    faults = fault_windows(method, rollbacks, end, secrets)
+    measure_recovery(faults, recorded.series)
     raw_status = data.get("status")
     deviated = bool(data.get("deviated"))
     tags = [str(t) for t in as_list(experiment.get("tags"))]
-    return Journal(
+    journal = Journal(
         path=path,
         title=str(experiment.get("title") or Path(path).stem),
         description=str(experiment.get("description") or ""),
@@ -130,7 +135,10 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
         breaches=guard.breaches,
         metrics=recorded.series,
         metrics_window=recorded.window,
+        loads=loads(data, method, rollbacks),
     )
+    journal.verdict, journal.verdict_reasons = judge(journal)
+    return journal
 
 
 def load_journal(path: str | Path, detail: bool = True) -> Journal:

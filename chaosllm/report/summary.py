@@ -1,4 +1,7 @@
-"""The JSON summary of a journal, for machines (CI gates, dashboards)."""
+"""The JSON summary of a journal, for machines (CI gates, dashboards).
+
+``verdict`` comes first; ``state`` is how Chaos Toolkit's run ended, as detail.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chaosllm.report.journal import ActivityRun, Journal
+from chaosllm.report.journal import ActivityRun, FaultWindow, Journal
 
 __all__ = ["journal_summary", "render_json", "iso"]
 
@@ -21,7 +24,8 @@ def _check(run: ActivityRun) -> dict[str, Any]:
     return {
         "name": run.name,
         "phase": run.phase,
-        "passed": run.passed,
+        "passed": run.passed if run.counted else None,
+        "applicable": run.counted,
         "status": run.status,
         "observed": run.observed if run.status == "succeeded" else None,
         "threshold": run.threshold.text if run.threshold else None,
@@ -30,10 +34,24 @@ def _check(run: ActivityRun) -> dict[str, Any]:
     }
 
 
+def _fault(fault: FaultWindow) -> dict[str, Any]:
+    return {
+        "name": fault.name, "kind": fault.kind, "target": fault.target, "activity": fault.activity,
+        "effect": fault.effect if fault.chaosllm else None, "evidence": fault.evidence,
+        "reason": fault.reason or None, "start": iso(fault.start), "end": iso(fault.end),
+        "seconds": round(fault.end - fault.start, 3), "ended_by": fault.ended_by,
+        "planned_end": iso(fault.planned_end),
+        "recovery_seconds": None if fault.recovery is None else round(fault.recovery, 3),
+        "recovered": (fault.recovery is not None) if fault.recovery_measured else None,
+    }  # fmt: skip
+
+
 def journal_summary(journal: Journal) -> dict[str, Any]:
     activities = journal.method + journal.during + journal.before + journal.after
     values = {s.name: [y for _, y in s.points] for s in journal.metrics}
     return {
+        "verdict": journal.verdict,
+        "verdict_reasons": journal.verdict_reasons,
         "journal": journal.path,
         "title": journal.title,
         "state": journal.state,
@@ -55,28 +73,39 @@ def journal_summary(journal: Journal) -> dict[str, Any]:
         },
         "failed_activities": [
             {"name": run.name, "phase": run.phase, "error": run.error}
-            for run in activities + journal.rollbacks if run.status == "failed"
+            for run in activities + journal.rollbacks
+            if run.status == "failed"
         ],
         "rollbacks": [{"name": run.name, "status": run.status} for run in journal.rollbacks],
-        "faults": [
-            {"name": f.name, "kind": f.kind, "target": f.target, "start": iso(f.start),
-             "end": iso(f.end)}
-            for f in journal.faults
+        "faults": [_fault(f) for f in journal.faults],
+        "loads": [
+            {"name": load.name, "where": load.where, "requests": load.requests} for load in journal.loads
         ],  # fmt: skip
         "guard": {
             "aborted": journal.aborted_by_guard,
             "conditions": journal.guard_conditions,
             "breaches": [
-                {"condition": b.condition, "observed": b.observed, "threshold": b.threshold,
-                 "at": iso(b.at), "source": b.source}
+                {
+                    "condition": b.condition,
+                    "observed": b.observed,
+                    "threshold": b.threshold,
+                    "at": iso(b.at),
+                    "source": b.source,
+                }
                 for b in journal.breaches
             ],
         },  # fmt: skip
         "metrics": [
-            {"name": s.name, "query": s.query, "unit": s.unit, "threshold": s.threshold,
-             "samples": len(s.points), "min": min(values[s.name], default=None),
-             "max": max(values[s.name], default=None),
-             "last": values[s.name][-1] if s.points else None}
+            {
+                "name": s.name,
+                "query": s.query,
+                "unit": s.unit,
+                "threshold": s.threshold,
+                "samples": len(s.points),
+                "min": min(values[s.name], default=None),
+                "max": max(values[s.name], default=None),
+                "last": values[s.name][-1] if s.points else None,
+            }
             for s in journal.metrics
         ],  # fmt: skip
     }

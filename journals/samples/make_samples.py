@@ -8,6 +8,8 @@ measured against that Redis, runs every experiment in ``experiments/`` with
 ``chaos run``, stops one of them with SIGTERM in the middle of its method,
 and writes the journals to this folder. The guard and metrics samples need
 ``chaosllm.controls``; they are skipped, with a message, where it is absent.
+Last, make_derived.py writes the samples no local run can produce (fault
+effects, a Kubernetes recovery criterion that raised, a not-applicable check).
 """
 
 from __future__ import annotations
@@ -105,8 +107,14 @@ def write_large_experiment(count: int = 500) -> Path:
         "tags": ["plain", "large"],
         "steady-state-hypothesis": {
             "title": "Health check exits 0",
-            "probes": [{"type": "probe", "name": "health-check", "tolerance": 0,
-                        "provider": {"type": "process", "path": "true"}}],
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "health-check",
+                    "tolerance": 0,
+                    "provider": {"type": "process", "path": "true"},
+                }
+            ],
         },  # fmt: skip
         "method": method,
     }
@@ -198,7 +206,10 @@ def main() -> int:
         finally:
             for server in reversed(servers):
                 server.stop()
-    return 0
+    sys.path.insert(0, str(HERE))
+    import make_derived
+
+    return make_derived.main()
 
 
 if __name__ == "__main__":

@@ -145,6 +145,49 @@ def test_report_renders_charts_without_console_errors(chromium: str, tmp_path: P
     page.ws.close()
 
 
+CHART_DOM = """JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => {
+  const box = e => e.getBoundingClientRect();
+  const grid = [...s.querySelectorAll('line.axis')].map(box);
+  return {
+    y: [...s.querySelectorAll('text.tick.y')].map(t => t.textContent),
+    x: [...s.querySelectorAll('text.tick.x')].map(t => t.textContent),
+    unit: s.querySelector('text.unit').textContent,
+    legend: [...s.querySelectorAll('.legend-label')].map(t => t.textContent),
+    legendShown: [...s.querySelectorAll('.legend-label')].every(t => box(t).width > 0),
+    gridlines: s.querySelectorAll('line.grid').length,
+    fault: [...s.querySelectorAll('rect.fault')].map(r => ({x: box(r).x, w: box(r).width})),
+    ticksX: [...s.querySelectorAll('text.tick.x')].map(t => box(t).x + box(t).width / 2),
+  };
+}))"""
+
+
+def test_charts_show_ticks_legend_and_the_real_fault_window(chromium: str, tmp_path: Path) -> None:
+    path = tmp_path / "partition.html"
+    journal = load_journal(SAMPLES / "partition-healed.json")
+    path.write_text(render_html(journal), "utf-8")
+    page = open_page(chromium, path)
+    latency, errors = json.loads(evaluate(page, CHART_DOM))
+    # p95 latency in seconds, shown in s; 1-2-5 ticks and a clock label every 5 s.
+    assert (latency["unit"], latency["y"]) == ("s", ["0.0", "0.5", "1.0", "1.5"])
+    assert latency["x"] == [f"10:00:{s:02d}" for s in range(0, 35, 5)]
+    assert latency["gridlines"] == len(latency["y"]) + len(latency["x"])
+    # Both series of the error-ratio query on one chart, in %, with a legend.
+    assert errors["unit"] == "%" and errors["y"][-1] == "40"
+    assert errors["legend"] == ['{service="gateway"}', '{service="catalog"}'] and errors["legendShown"]
+    # The shaded window is the real one: 10:00:02 to 10:00:22, not the planned 40 s.
+    [fault] = latency["fault"]
+    at = dict(zip(latency["x"], latency["ticksX"], strict=True))
+    per_second = (at["10:00:30"] - at["10:00:00"]) / 30
+    assert fault["x"] == pytest.approx(at["10:00:00"] + 2 * per_second, abs=2)
+    assert fault["w"] == pytest.approx(20 * per_second, abs=2)
+    text = evaluate(page, "document.body.innerText")
+    assert "removed by method 'heal-partition'" in text and "4 s" in text
+    assert evaluate(page, "document.querySelector('.verdict').textContent") == "passed"
+    assert evaluate(page, "document.querySelectorAll('p.empty').length") == 1
+    assert page.errors() == []
+    page.ws.close()
+
+
 def test_markup_from_a_journal_does_not_run(chromium: str, tmp_path: Path) -> None:
     path = tmp_path / "hostile.html"
     path.write_text(render_html(parse_journal(hostile_journal())), "utf-8")

@@ -66,7 +66,13 @@ def test_gameday_over_a_folder_shows_progress_and_skips_non_journals(tmp_path: P
     assert "read journals 6/61\n" in done.stderr and "read journals 61/61\n" in done.stderr
     assert "skipped" in done.stderr and "experiment.json" in done.stderr
     data = json.loads((tmp_path / "out" / "gameday.json").read_text())
-    assert data["runs"] == 60 and data["results"] == {"pass": 0, "fail": 60, "aborted": 0}
+    assert data["runs"] == 60 and data["results"] == {
+        "passed": 0,
+        "failed": 60,
+        "inconclusive": 0,
+        "aborted": 0,
+        "interrupted": 0,
+    }
     assert data["resilience_score"] == 50.0
     same = run("report", "--gameday", str(folder), "--format", "json", "--out", str(tmp_path / "o2"))
     assert same.returncode == 0
@@ -149,3 +155,27 @@ def test_a_journal_named_twice_counts_once(tmp_path: Path) -> None:
 def test_report_without_a_journal_is_a_usage_error() -> None:
     proc = run("report")
     assert proc.returncode == 2 and "name at least one journal" in proc.stderr and "usage:" in proc.stderr
+
+
+def test_fail_on_exits_3_after_writing_the_reports(tmp_path: Path) -> None:
+    failed = str(SAMPLES / "k8s-recovery-failed.json")
+    passed = str(SAMPLES / "effect-observed.json")
+    out = tmp_path / "out"
+    done = run("report", failed, passed, "--format", "md,junit", "--out", str(out), "--fail-on", "failed")
+    assert done.returncode == 3, done.stderr
+    assert "--fail-on failed: 1 run(s):" in done.stderr and "k8s-recovery-failed.json (failed)" in done.stderr
+    assert (out / "k8s-recovery-failed.md").is_file() and (out / "junit.xml").is_file()
+    assert main(["report", passed, "--format", "md", "--out", str(out), "--fail-on", "failed"]) == 0
+    # A comma list; the gameday command takes it too.
+    assert main(["gameday", failed, passed, "--format", "json", "--out", str(out),
+                 "--fail-on", "inconclusive,aborted"]) == 0  # fmt: skip
+    assert main(["gameday", failed, "--format", "json", "--out", str(out), "--fail-on",
+                 "aborted, failed"]) == 3  # fmt: skip
+    assert main(["report", "--gameday", failed, "--format", "md", "--out", str(out),
+                 "--fail-on", "failed"]) == 3  # fmt: skip
+
+
+def test_fail_on_refuses_an_unknown_verdict() -> None:
+    done = run("report", str(SAMPLES / "effect-observed.json"), "--fail-on", "broken")
+    assert done.returncode == 2 and "unknown verdict broken" in done.stderr
+    assert "3 a run has a --fail-on verdict" in run("report", "--help").stdout

@@ -11,7 +11,8 @@ from chaosllm.report.model import load_journal, parse_journal
 from tests.report.conftest import SAMPLES, sample
 
 NAMES = ["redis-pause", "redis-flush-deviated", "plain-steady-state-failed", "plain-interrupted",
-         "guard-aborted", "plain-process-completed"]  # fmt: skip
+         "guard-aborted", "plain-process-completed", "k8s-recovery-failed", "effect-none",
+         "not-applicable-before"]  # fmt: skip
 
 
 def parsed(tmp_path: Path, journals: list) -> JUnitXml:  # type: ignore[type-arg]
@@ -24,7 +25,8 @@ def outcomes(suite) -> dict[str, str]:  # type: ignore[no-untyped-def]
     out = {}
     for case in suite:
         kinds = {type(r).__name__ for r in case.result}
-        out[case.name] = "error" if "Error" in kinds else "failure" if "Failure" in kinds else "ok"
+        out[case.name] = ("error" if "Error" in kinds else "failure" if "Failure" in kinds
+                          else "skipped" if "Skipped" in kinds else "ok")  # fmt: skip
     return out
 
 
@@ -33,13 +35,25 @@ def test_one_suite_per_journal_with_the_right_failures_and_errors(tmp_path: Path
     suites = {suite.name: suite for suite in xml}
     assert len(suites) == len(NAMES)
 
+    # An older journal: every criterion passed, the fault's effect is unknown (skipped).
     ok = suites["Catalog cache survives a Redis client pause"]
-    assert (ok.tests, ok.failures, ok.errors) == (6, 0, 0)
-    assert set(outcomes(ok).values()) == {"ok"}
+    assert (ok.tests, ok.failures, ok.errors) == (7, 0, 0)
+    assert [v for k, v in outcomes(ok).items() if k.startswith("fault effect: pause-redis")] == ["skipped"]
+    assert set(outcomes(ok).values()) == {"ok", "skipped"}
 
     deviated = outcomes(suites["Cache eviction storm is absorbed"])
     assert deviated == {"before: catalog-keys": "ok", "before: few-clients": "ok",
-                        "flush-catalog": "ok", "after: catalog-keys": "failure"}  # fmt: skip
+                        "flush-catalog": "ok", "after: catalog-keys": "failure",
+                        "fault effect: flush-catalog": "ok"}  # fmt: skip
+
+    recovery = outcomes(suites["Gateway pod crash recovery (Kubernetes)"])
+    assert recovery == {"before: gateway-ready": "ok", "kill-gateway-pod": "ok",
+                        "method: gateway-recovers": "error", "after: gateway-ready": "ok",
+                        "fault effect: kill-gateway": "ok"}  # fmt: skip
+    assert outcomes(suites["Cache flush that matched no key"])["fault effect: flush-cold-keys"] == "failure"
+    breaker = outcomes(suites["Breaker opens when the database is unreachable"])
+    assert breaker["before: database-breaker-opens-when-unreachable"] == "skipped"
+    assert breaker["after: database-breaker-opens-when-unreachable"] == "ok"
 
     failed = suites["Steady state not met before the method"]
     assert (failed.tests, failed.failures, failed.errors) == (1, 1, 0)
@@ -57,6 +71,17 @@ def test_one_suite_per_journal_with_the_right_failures_and_errors(tmp_path: Path
 
     completed = outcomes(suites["Réplica de caché — 缓存 warm-up check"])
     assert completed["stat-missing-file"] == "error" and completed["warm-up"] == "ok"
+
+
+def test_suite_and_case_names_are_unique(tmp_path: Path) -> None:
+    raw = sample("redis-pause")
+    raw["run"].append(raw["run"][1])  # the same probe twice in the method
+    first, second = parse_journal(raw, "a/run.json"), parse_journal(raw, "b/run-2.json")
+    xml = parsed(tmp_path, [first, second, first])
+    names = [suite.name for suite in xml]
+    assert len(set(names)) == 3 and names[1].endswith("(run-2)")
+    cases = [case.name for case in next(iter(xml))]
+    assert len(cases) == len(set(cases)) and "method: connected-clients #2" in cases
 
 
 def test_deviation_failure_carries_observed_value_and_threshold(tmp_path: Path) -> None:

@@ -13,25 +13,33 @@ import pytest
 from chaosllm.report.model import JournalError, load_journal, parse_journal, redact
 from tests.report.conftest import SAMPLES, sample, slo_journal
 
-EXPECTED_STATES = {
-    "redis-pause": "completed",
-    "redis-pause-2": "completed",
-    "redis-pause-metrics": "completed",
-    "plain-process-completed": "completed",
-    "plain-500-activities": "completed",
-    "redis-flush-deviated": "deviated",
-    "plain-deviated": "deviated",
-    "plain-steady-state-failed": "failed",
-    "plain-interrupted": "interrupted",
-    "guard-aborted": "aborted",
+# Each sample's state (how Chaos Toolkit's run ended) and verdict.
+EXPECTED = {
+    "redis-pause": ("completed", "inconclusive"),  # an older journal: no effect for its pause
+    "redis-pause-2": ("completed", "inconclusive"),
+    "redis-pause-metrics": ("completed", "inconclusive"),
+    "plain-process-completed": ("completed", "passed"),  # plain Chaos Toolkit: completed passes
+    "plain-500-activities": ("completed", "passed"),
+    "redis-flush-deviated": ("deviated", "failed"),
+    "plain-deviated": ("deviated", "failed"),
+    "plain-steady-state-failed": ("failed", "failed"),
+    "plain-interrupted": ("interrupted", "interrupted"),
+    "guard-aborted": ("aborted", "aborted"),
+    "effect-observed": ("completed", "passed"),
+    "effect-none": ("completed", "inconclusive"),
+    "effect-unknown": ("completed", "inconclusive"),
+    "partition-healed": ("completed", "passed"),
+    "k8s-recovery-failed": ("completed", "failed"),
+    "not-applicable-before": ("completed", "passed"),
 }
 
 
-@pytest.mark.parametrize("name,state", sorted(EXPECTED_STATES.items()))
-def test_each_sample_has_its_state(name: str, state: str) -> None:
+@pytest.mark.parametrize("name,expected", sorted(EXPECTED.items()))
+def test_each_sample_has_its_state_and_verdict(name: str, expected: tuple[str, str]) -> None:
     journal = load_journal(SAMPLES / f"{name}.json")
-    assert journal.state == state
-    assert (journal.reason == "") == (state == "completed")
+    assert (journal.state, journal.verdict) == expected
+    assert (journal.reason == "") == (expected[0] == "completed")
+    assert bool(journal.verdict_reasons) == (expected[1] != "passed")
 
 
 def test_steady_state_not_met_before_is_failed_although_chaoslib_says_completed() -> None:
@@ -81,6 +89,8 @@ def test_fault_window_from_a_chaosllm_handle_and_from_plain_actions() -> None:
     [fault] = journal.faults
     assert fault.kind == "redis-pause" and fault.target.startswith("redis 127.0.0.1:")
     assert fault.end - fault.start == pytest.approx(2.0, abs=0.01)
+    # The rollback found the pause already gone: it ended by its own expiry.
+    assert fault.ended_by == "expired"
     plain = load_journal(SAMPLES / "plain-deviated.json")
     [window] = plain.faults
     assert window.kind == "action" and window.name == "cleanup-job"
@@ -135,15 +145,21 @@ def test_slo_tolerances_from_a_real_run() -> None:
     assert after.observed == 0 and not after.passed
     assert after.threshold and after.threshold.text == "in [50, 1000]"
     assert checks[("before", "few-clients")].threshold.text == "< 100"  # type: ignore[union-attr]
-    # Two probes, expected before and after: 2 passed before, 0 of 2 after.
-    assert journal.probe_success == 50.0
+    # Two probes ran before and passed; of the one that ran after, none passed: 2 of 3.
+    assert journal.probe_success == 66.67
 
 
-def test_probe_success_counts_checks_that_never_ran() -> None:
+def test_probe_success_counts_only_checks_that_ran() -> None:
     assert load_journal(SAMPLES / "redis-pause.json").probe_success == 100.0
-    # One probe declared, run before (passed) and never after: 1 of 2.
-    assert load_journal(SAMPLES / "plain-interrupted.json").probe_success == 50.0
+    # One probe declared, run before (passed) and never after: 1 of 1 that ran...
+    interrupted = load_journal(SAMPLES / "plain-interrupted.json")
+    assert interrupted.probe_success == 100.0
+    # ... while Litmus's expected checks count the one that never ran as failed.
+    assert interrupted.expected_success == 50.0
     assert load_journal(SAMPLES / "plain-deviated.json").probe_success == 50.0
+    aborted = load_journal(SAMPLES / "guard-aborted.json")
+    assert [run.passed for run in aborted.before + aborted.after] == [True]
+    assert aborted.probe_success == 100.0
 
 
 def test_metrics_extension_is_read() -> None:
@@ -200,8 +216,9 @@ def test_nested_secrets_are_hidden_under_secret_keys_and_by_value() -> None:
     ("1 s", "< 1 s", None), ("abc", "< abc", None), ("inf", "< inf", None), (True, "< true", None),
     ({"x": 1}, '< {"x": 1}', None), (None, "< null", None),
 ])  # fmt: skip
-def test_slo_thresholds_are_read_as_the_tolerance_reads_them(limit: object, text: str,
-                                                             number: float | None) -> None:
+def test_slo_thresholds_are_read_as_the_tolerance_reads_them(
+    limit: object, text: str, number: float | None
+) -> None:
     raw = slo_journal()
     raw["steady_states"]["after"]["probes"][0]["activity"]["tolerance"]["provider"]["arguments"] = {
         "threshold": limit}  # fmt: skip
@@ -212,8 +229,10 @@ def test_slo_thresholds_are_read_as_the_tolerance_reads_them(limit: object, text
 def test_reports_load_only_the_shared_contracts_of_chaosllm() -> None:
     # Nor chaoslib: the SLO threshold parser (and chaoslib with it) loads only when a journal has one.
     modules = ["model", "command", "html", "junit", "markdown", "gameday", "summary"]
-    code = (f"import sys, {', '.join('chaosllm.report.' + m for m in modules)}; "
-            "print(*sorted(m for m in sys.modules if m.startswith(('chaosllm', 'chaoslib'))))")
+    code = (
+        f"import sys, {', '.join('chaosllm.report.' + m for m in modules)}; "
+        "print(*sorted(m for m in sys.modules if m.startswith(('chaosllm', 'chaoslib'))))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     outside = [m for m in loaded.stdout.split() if not m.startswith("chaosllm.report")]
     assert outside == ["chaosllm", "chaosllm.journal_keys", "chaosllm.redaction"]
@@ -242,6 +261,8 @@ def test_summary_loading_gives_the_same_verdicts() -> None:
         full, light = load_journal(path), load_journal(path, detail=False)
         assert (light.state, light.probe_success, light.reason, light.weight) == (
             full.state, full.probe_success, full.reason, full.weight)  # fmt: skip
+        assert (light.verdict, light.verdict_reasons, light.faults) == (
+            full.verdict, full.verdict_reasons, full.faults)  # fmt: skip
         assert all(run.output == "" for run in light.method)
 
 

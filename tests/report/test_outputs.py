@@ -53,8 +53,12 @@ def test_markdown_follows_the_template_sections() -> None:
     text = render_markdown(load_journal(SAMPLES / "redis-pause.json"))
     headings = re.findall(r"^#+ (.+)$", text, re.M)
     assert headings == [
-        "Chaos Experiment Report", "Hypothesis", "Results", "Observations", "Actions", "Metrics",
+        "Chaos Experiment Report", "Hypothesis", "Results", "Faults", "Observations", "Actions",
+        "Metrics",
     ]  # fmt: skip
+    # The verdict comes first, the run's state after it as detail.
+    assert text.splitlines()[2] == "**Verdict**: ❔ inconclusive  "
+    assert "**Run state**: ✅ completed" in text
     for field in ("**Date**: 20", "**Experiment**: Catalog cache", "**Duration**: ",
                   "**Target**: redis catalog cache"):  # fmt: skip
         assert field in text
@@ -158,7 +162,7 @@ def test_markdown_metric_without_points_says_why() -> None:
     raw = sample("redis-pause-metrics")
     raw["extensions"][0]["series"][1].update(points=[], error="query failed: 503 `x`")
     text = render_markdown(parse_journal(raw))
-    assert "- **scrape duration** (`max(scrape_duration_seconds)`): no samples: query failed" in text
+    assert "- No samples: **scrape duration** (`max(scrape_duration_seconds)`): query failed" in text
 
 
 def test_secret_pairs_and_bearer_tokens_are_hidden_in_every_output() -> None:
@@ -174,9 +178,7 @@ def test_secret_pairs_and_bearer_tokens_are_hidden_in_every_output() -> None:
             assert secret not in text, (fmt, secret)
     assert "sslpassword=*** token=***" in outputs["junit"]
     assert "password=*** with Authorization: Bearer ***" in outputs["junit"]
-    assert json.loads(outputs["json"])["failed_activities"][0]["error"].endswith(
-        "sslpassword=*** token=***"
-    )
+    assert json.loads(outputs["json"])["failed_activities"][0]["error"].endswith("sslpassword=*** token=***")
 
 
 def test_unknown_status_is_an_observation_and_a_failed_verdict() -> None:

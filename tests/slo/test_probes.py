@@ -219,7 +219,7 @@ def test_guard_on_prometheus_and_metrics_control_write_the_journal(
     from tests.chaos_run import run_experiment
 
     url = stack["configuration"]["prometheus_base_url"]
-    # The metrics control reads from 5 s before the start: let that window hold data.
+    # The guard's 10 s rate windows need data from before the run.
     launcher.wait_until(
         lambda: (probes.query_value('count_over_time(app_up{job="app"}[10s])',
                                     configuration=stack["configuration"]) or 0) >= 8,
@@ -259,7 +259,10 @@ def test_guard_on_prometheus_and_metrics_control_write_the_journal(
     series = {s["name"]: s for s in metrics["series"]}
     ratio = series["error ratio"]
     assert ratio["unit"] == "ratio" and ratio["threshold"] == 0.05 and "rate(" in ratio["query"]
-    assert len(ratio["points"]) >= 3
+    # The window starts at the run's start (the guard ends it within seconds), never before it.
+    window_start = datetime.fromisoformat(metrics["window"]["start"]).timestamp()
+    assert window_start >= datetime.fromisoformat(journal["start"]).timestamp() - 1.0
+    assert ratio["points"] and all(p[0] >= window_start for p in ratio["points"])
     assert all(len(p) == 2 and p[1] == pytest.approx(0.25, abs=0.05) for p in ratio["points"])
     assert series["up"]["points"] and series["up"]["threshold"] is None
     assert series["nothing"]["points"] == []
