@@ -14,6 +14,7 @@ __all__ = [
     "EVIDENCE_KEY",
     "FAULT_HANDLE_KEYS",
     "GUARD_EXTENSION",
+    "LOAD_EXTENSION",
     "METRICS_EXTENSION",
     "REMOVED_KEY",
     "SLO_TOLERANCE_MODULE",
@@ -26,6 +27,8 @@ FAULT_HANDLE_KEYS = frozenset(("kind", "name", "target", "started_at", "expires_
 GUARD_EXTENSION = "chaosllm-guard"
 # The journal extension the metrics control writes its series to.
 METRICS_EXTENSION = "chaosllm-metrics"
+# The journal extension the sandbox's load control writes its request summary to.
+LOAD_EXTENSION = "sandbox-load"
 # The module of the SLO tolerances, as experiments name it.
 SLO_TOLERANCE_MODULE = "chaosllm.slo.tolerances"
 

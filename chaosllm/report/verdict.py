@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.journal_keys import LOAD_EXTENSION
 from chaosllm.report._values import as_dict, number
 from chaosllm.report.extensions import named_extensions
 from chaosllm.report.journal import ActivityRun, FaultWindow, Journal, LoadRun, short
@@ -31,7 +32,6 @@ from chaosllm.report.journal import ActivityRun, FaultWindow, Journal, LoadRun, 
 __all__ = ["LOAD_EXTENSION", "effect_text", "judge", "loads", "run_score", "uses_chaosllm"]
 
 # The journal extension of the sandbox load control, and the module of its actions.
-LOAD_EXTENSION = "sandbox-load"
 _LOAD_MODULE = "chaosllm.sandbox.actions"
 
 

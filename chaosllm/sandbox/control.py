@@ -19,12 +19,13 @@ import time
 from typing import Any
 
 from chaosllm.faults import parse_duration
+from chaosllm.journal_keys import LOAD_EXTENSION
 from chaosllm.sandbox.actions import start_load, stop_load
 
 __all__ = ["before_experiment_control", "after_experiment_control"]
 
 logger = logging.getLogger("chaostoolkit")
-EXTENSION_NAME = "sandbox-load"
+EXTENSION_NAME = LOAD_EXTENSION
 _LOAD_ARGUMENTS = ("rate", "duration", "target", "mix", "name", "max_requests")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosllm.errors import ConfigurationError
+from chaosllm.journal_keys import LOAD_EXTENSION
 from chaosllm.sandbox.app import stack
 from chaosllm.sandbox.app.extra import require_extra
 from chaosllm.sandbox.app.state import StateDamaged, run_dir, settings_env, status
@@ -58,7 +59,7 @@ def _criteria(journal: dict[str, Any]) -> tuple[int, int, list[str]]:
 
 def _load_summary(journal: dict[str, Any]) -> dict[str, Any]:
     for ext in journal.get("extensions", []):
-        if ext.get("name") == "sandbox-load":
+        if ext.get("name") == LOAD_EXTENSION:
             return dict(ext.get("summary", {}))
     return {}
 
