@@ -82,7 +82,7 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
         {"type": "action", "name": "nightly-kill",
          "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions", "func": "schedule_chaos",
                       "arguments": {"kind": "PodChaos", "spec": spec, "schedule": "@daily",
-                                    "duration": "1m", "namespace": "shop"}}}]}
+                                    "duration": "1m", "lifetime": "1h", "namespace": "shop"}}}]}
     with pytest.raises(InterruptExecution, match="nightly-kill.*namespace payments is not in allowed"):
         blast_radius.before_experiment_control(experiment, policy=policy)
     experiment["method"][0]["provider"] = {
