@@ -375,7 +375,7 @@ def submit_fault(manifest: dict[str, Any], common: Common) -> dict[str, Any]:
     if common.dry_run:
         return {"dry_run": True, "kind": manifest["kind"], "name": meta["name"],
                 "namespace": meta["namespace"], "target": target, **result,
-                "would_touch": {"pods": len(result["pods"])},
+                "would_touch": {"matching_pods": len(result["pods"])},
                 EFFECT_KEY: "none", EVIDENCE_KEY: {"reason": "dry run"}}
     handle = fault_handle(manifest["kind"], meta["name"], target, spec, common.duration)
     handle.update(namespace=meta["namespace"], replaced=result["replaced"],
