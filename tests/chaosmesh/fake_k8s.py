@@ -25,6 +25,7 @@ as Chaos Mesh does (chaos-mesh issue 3374).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import fnmatch
 import json
@@ -442,6 +443,9 @@ class FakeCluster:
         class Handler(BaseHTTPRequestHandler):
             # Chunked encoding, as the API server uses: each watch event arrives at once.
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm the body
+            # would wait for the client's delayed ACK, 40 ms on every request.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -649,7 +653,9 @@ class FakeCluster:
         wanted, labels = query.get("fieldSelector"), query.get("labelSelector")
         while True:
             with self.lock:
-                fresh = [e for e in self.events if e[0] > since and e[1] == plural
+                # Versions only grow: start after `since` rather than scan every event.
+                start = bisect.bisect_right(self.events, since, key=lambda e: e[0])
+                fresh = [e for e in self.events[start:] if e[1] == plural
                          and (ns is None or e[2] == ns) and field_match(e[4], wanted)
                          and label_match(e[4]["metadata"].get("labels") or {}, labels)]
                 if not fresh:
@@ -669,3 +675,39 @@ class FakeCluster:
 
     def matches(self, pattern: str) -> list[str]:
         return [n for (_, _, n) in self.objects if fnmatch.fnmatch(n, pattern)]
+
+
+def seed_faults(cluster: FakeCluster, namespace: str, count: int) -> None:
+    """``count`` chaosllm-managed PodChaos objects, stored as if created earlier."""
+    for index in range(count):
+        cluster.put_raw({
+            "apiVersion": "chaos-mesh.org/v1alpha1", "kind": "PodChaos",
+            "metadata": {"name": f"fault-{index}", "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "chaosllm"},
+                         "finalizers": [FINALIZER]},
+            "spec": {"action": "pod-kill", "mode": "one", "duration": "30s",
+                     "selector": {"namespaces": [namespace]}},
+        }, "podchaos")  # fmt: skip
+
+
+def main() -> None:
+    """Serve a fake cluster in its own process (for benchmarks): prints its URL, stops at EOF."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--crds", required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--namespace", default="bench")
+    parser.add_argument("--faults", type=int, default=0)
+    args = parser.parse_args()
+    cluster = FakeCluster(load_crds(Path(args.crds))).start()
+    seed_faults(cluster, args.namespace, args.faults)
+    cluster.latency = args.latency
+    print(cluster.url, flush=True)
+    sys.stdin.read()
+    cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""Effect evidence, the fault ledger, concurrent removal, retries and the cluster halt, against the fake API server."""
+"""Fault evidence, the ledger, concurrent removal, retries and the cluster halt, on the fake API server."""
 
 from __future__ import annotations
 
@@ -214,8 +214,9 @@ def test_halt_pauses_then_removes_everything_ours_and_refuses_new_faults(
     assert cluster.configmaps[("chaos-system", "chaosllm-halt")]["data"] == halt
 
     monkeypatch.setenv("CHAOSLLM_HALT_NAMESPACE", "chaos-system")
-    expected = (f"could not inject PodChaos: chaos is halted in this cluster by alice at {result['at']}: "
-                "bad deploy (ConfigMap chaos-system/chaosllm-halt); lift it with chaosllm halt --lift --cluster")
+    expected = (f"could not inject PodChaos: chaos is halted in this cluster by alice at "
+                f"{result['at']}: bad deploy (ConfigMap chaos-system/chaosllm-halt); lift it with "
+                "chaosllm halt --lift --cluster")
     with pytest.raises(PolicyViolation, match=re.escape(expected)):
         actions.kill_pods(**WEB)
     assert cluster.get("podchaos", NS, "pod-kill-web") is None and Ledger().entries() == {}
