@@ -17,11 +17,14 @@ from typing import Any
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
 from chaosllm.errors import ChaosLLMError, FaultFailed, TargetNotFound, TargetUnreachable
 
-__all__ = ["ChaosMeshApi", "chaos_mesh_api", "GROUP", "VERSION"]
+__all__ = ["ChaosMeshApi", "chaos_mesh_api", "GROUP", "VERSION", "CONCURRENCY"]
 
 GROUP = "chaos-mesh.org"
 VERSION = "v1alpha1"
 READ_TIMEOUT = 15.0
+# How many requests bulk work (removing or pausing every object) keeps in flight;
+# the connection pool holds as many, so that no request waits for a connection.
+CONCURRENCY = 32
 
 
 class ChaosMeshApi:
@@ -30,7 +33,10 @@ class ChaosMeshApi:
     Every call has a short connect timeout; API errors become chaosllm
     errors naming ``action`` and the object. ``create`` returns None on a 409
     and ``delete`` returns None on a 404, because callers decide what those
-    mean (replace, or "already gone").
+    mean (replace, or "already gone"). An idempotent request (GET, LIST,
+    DELETE) is sent once more on a fresh connection when the server closed
+    the pooled one it went out on (HTTP allows that at any time); a create
+    or a patch never is, since the first may have been applied.
     """
 
     def __init__(self, api_client: Any, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT):
@@ -46,6 +52,16 @@ class ChaosMeshApi:
     @property
     def host(self) -> str:
         return str(self.api_client.configuration.host)
+
+    @staticmethod
+    def _idempotent(call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call(...)``, sent once more when the connection was closed under it."""
+        from urllib3.exceptions import ProtocolError
+
+        try:
+            return call(*args, **kwargs)
+        except ProtocolError:  # RemoteDisconnected, reset: the server dropped a pooled connection
+            return call(*args, **kwargs)
 
     @contextlib.contextmanager
     def _translated(self, what: str, allow: tuple[int, ...] = ()) -> Iterator[dict[str, Any]]:
@@ -88,28 +104,38 @@ class ChaosMeshApi:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
-            found = self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout
-            )
+            found = self._idempotent(
+                self.custom.get_namespaced_custom_object,
+                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout,
+            )  # fmt: skip
         return None if box["status"] == 404 else dict(found)
 
     def list(
         self, plural: str, namespace: str | None = None, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
+        return self.list_versioned(plural, namespace, label_selector)[0]
+
+    def list_versioned(
+        self, plural: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """The items and the list's resourceVersion, from which a watch can follow."""
         where = f"{plural} in {namespace or 'all namespaces'}"
         with self._translated(where, allow=(404,)) as box:
             if namespace:
-                result = self.custom.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural,
+                result = self._idempotent(
+                    self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, plural,
                     label_selector=label_selector, _request_timeout=self._timeout,
                 )  # fmt: skip
             else:
-                result = self.custom.list_cluster_custom_object(
-                    GROUP, VERSION, plural,
+                result = self._idempotent(
+                    self.custom.list_cluster_custom_object, GROUP, VERSION, plural,
                     label_selector=label_selector, _request_timeout=self._timeout,
                 )  # fmt: skip
         # 404: the CRD is not installed, so there is nothing of this kind.
-        return [] if box["status"] == 404 else list(result.get("items", []))
+        if box["status"] == 404:
+            return [], ""
+        version = str((result.get("metadata") or {}).get("resourceVersion") or "")
+        return list(result.get("items", [])), version
 
     def merge_patch(
         self, plural: str, namespace: str, name: str, patch: dict[str, Any]
@@ -125,26 +151,44 @@ class ChaosMeshApi:
         with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
             # Foreground: a Schedule or Workflow stays until the faults it started are
             # gone, so waiting for it to disappear means its targets are recovered.
-            result = self.custom.delete_namespaced_custom_object(
+            result = self._idempotent(
+                self.custom.delete_namespaced_custom_object,
                 GROUP, VERSION, namespace, plural, name, propagation_policy="Foreground",
                 _request_timeout=self._timeout,
-            )
+            )  # fmt: skip
         return None if box["status"] == 404 else dict(result or {})
 
     def watch(
         self, plural: str, namespace: str, name: str, resource_version: str, seconds: float
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(event type, object)`` for one object until ``seconds`` pass."""
+        yield from self._stream(plural, namespace, f"{plural} {namespace}/{name}", resource_version,
+                                seconds, field_selector=f"metadata.name={name}")
+
+    def watch_all(
+        self, plural: str, namespace: str | None, label_selector: str, resource_version: str,
+        seconds: float,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield ``(event type, object)`` for every object with the labels until ``seconds`` pass."""
+        where = f"{plural} in {namespace or 'all namespaces'}"
+        yield from self._stream(plural, namespace, where, resource_version, seconds,
+                                label_selector=label_selector)
+
+    def _stream(
+        self, plural: str, namespace: str | None, what: str, resource_version: str, seconds: float,
+        **selectors: str,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         from kubernetes import watch
 
         watcher = watch.Watch()
-        with self._translated(f"{plural} {namespace}/{name}", allow=(410,)):
+        args: tuple[str, ...] = (GROUP, VERSION, namespace, plural) if namespace else (GROUP, VERSION, plural)
+        lister = (self.custom.list_namespaced_custom_object if namespace
+                  else self.custom.list_cluster_custom_object)
+        with self._translated(what, allow=(410,)):
             for event in watcher.stream(
-                self.custom.list_namespaced_custom_object,
-                GROUP, VERSION, namespace, plural,
-                field_selector=f"metadata.name={name}", resource_version=resource_version,
+                lister, *args, resource_version=resource_version,
                 timeout_seconds=max(1, int(seconds)),
-                _request_timeout=(self._timeout[0], max(1, int(seconds)) + 5),
+                _request_timeout=(self._timeout[0], max(1, int(seconds)) + 5), **selectors,
             ):  # fmt: skip
                 yield str(event["type"]), dict(event["raw_object"])
         watcher.stop()
@@ -155,13 +199,46 @@ class ChaosMeshApi:
         self, namespace: str, label_selector: str | None, field_selector: str | None
     ) -> builtins.list[dict[str, Any]]:
         with self._translated(f"pods in {namespace}"):
-            response = self.core.list_namespaced_pod(
-                namespace, label_selector=label_selector or None,
+            response = self._idempotent(
+                self.core.list_namespaced_pod, namespace, label_selector=label_selector or None,
                 field_selector=field_selector or None,
                 _request_timeout=self._timeout, _preload_content=False,
             )  # fmt: skip
             data = json.loads(response.data)
         return list(data.get("items", []))
+
+    # core config maps, for state every runner must see (the halt) ---------------------
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._translated(f"ConfigMap {namespace}/{name}", allow=(404,)) as box:
+            response = self._idempotent(
+                self.core.read_namespaced_config_map, name, namespace,
+                _request_timeout=self._timeout, _preload_content=False,
+            )  # fmt: skip
+            data = json.loads(response.data)
+        return None if box["status"] == 404 else dict(data)
+
+    def write_config_map(self, namespace: str, name: str, data: dict[str, str],
+                         labels: dict[str, str]) -> dict[str, Any]:
+        """Create the ConfigMap, or replace its data and labels if it exists."""
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": data}
+        what = f"ConfigMap {namespace}/{name}"
+        with self._translated(what, allow=(409,)) as box:
+            response = self.core.create_namespaced_config_map(
+                namespace, body, _request_timeout=self._timeout, _preload_content=False)
+        if box["status"] == 409:
+            with self._translated(what):
+                response = self.core.replace_namespaced_config_map(
+                    name, namespace, body, _request_timeout=self._timeout, _preload_content=False)
+        return dict(json.loads(response.data))
+
+    def delete_config_map(self, namespace: str, name: str) -> bool:
+        """True when it was deleted, False when there was none."""
+        with self._translated(f"ConfigMap {namespace}/{name}", allow=(404,)) as box:
+            self._idempotent(self.core.delete_namespaced_config_map, name, namespace,
+                             _request_timeout=self._timeout, _preload_content=False)
+        return box["status"] != 404
 
 
 def _api_reason(exc: Any) -> str:
@@ -173,10 +250,13 @@ def _api_reason(exc: Any) -> str:
 
 
 def _no_retries(api_client: Any) -> None:
-    """One attempt per call: urllib3 would otherwise retry a dead API server 3 times."""
+    """One attempt per call: urllib3 would otherwise retry a dead API server 3 times
+    (the one retry of an idempotent request on a dropped connection is ours)."""
     from kubernetes.client import rest
 
     api_client.configuration.retries = False
+    # As many pooled connections as bulk work keeps requests in flight.
+    api_client.configuration.connection_pool_maxsize = CONCURRENCY
     api_client.rest_client.close()
     api_client.rest_client = rest.RESTClientObject(api_client.configuration)
 

@@ -3,7 +3,8 @@
 These actions take whole Chaos Mesh objects (or build a Schedule or a
 Workflow from steps) rather than one fault's arguments; ``remove_chaos`` is
 the rollback of every fault, and ``remove_all_chaos`` removes everything
-chaosllm created.
+chaosllm created. :func:`restore_entry` is the fault ledger's restorer for
+every object chaosllm created (id ``chaosmesh.object``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
+from chaosllm.chaosmesh._bulk import managed, remove_managed
 from chaosllm.chaosmesh._kinds import KINDS, kind_of
 from chaosllm.chaosmesh._manifests import render_manifests, render_schedule, render_workflow
-from chaosllm.chaosmesh._spec import MANAGED_BY, dry_run_requested
-from chaosllm.chaosmesh._status import PAUSE_ANNOTATION
-from chaosllm.chaosmesh._submit import remove, submit
-from chaosllm.errors import FaultFailed, TargetNotFound
+from chaosllm.chaosmesh._spec import dry_run_requested
+from chaosllm.chaosmesh._status import PAUSE_ANNOTATION, injection_effect
+from chaosllm.chaosmesh._submit import deadline_of, remove, submit
+from chaosllm.errors import ConfigurationError, FaultFailed, TargetNotFound
 from chaosllm.faults import fault_handle, parse_duration
 
 __all__ = [
@@ -35,6 +37,7 @@ def apply_manifest(
     path_or_manifest: str | dict[str, Any] | list[dict[str, Any]],
     namespace: str = "default",
     allow_unbounded: bool = False,
+    lifetime: str | None = None,
     wait: bool = True,
     timeout: str = "60s",
     dry_run: bool = False,
@@ -45,7 +48,11 @@ def apply_manifest(
 
     A file may hold several documents. Objects without a namespace go to
     `namespace`. All are checked before any is created, and if one fails,
-    those already created are removed.
+    those already created are removed. A Schedule needs an end: `lifetime`
+    (or its own `chaosllm.io/lifetime` annotation), after which chaosllm
+    removes it, unless `allow_unbounded` is true. Every object is recorded
+    in the fault ledger, so that `chaosllm cleanup` removes what a killed
+    run left.
 
     ```json
     {"type": "action", "name": "apply-chaos",
@@ -62,12 +69,20 @@ def apply_manifest(
         return {"dry_run": True, "objects": results}
     handles = []
     for entry in results:
-        meta, spec = entry["manifest"]["metadata"], entry["manifest"].get("spec") or {}
-        duration = spec.get("duration")
-        handle = fault_handle(entry["manifest"]["kind"], meta["name"], meta["namespace"], spec,
-                              parse_duration(duration) if duration else None)
-        handles.append({**handle, "namespace": meta["namespace"], "replaced": entry["replaced"]})
+        manifest = entry["manifest"]
+        meta, spec = manifest["metadata"], manifest.get("spec") or {}
+        handle = fault_handle(manifest["kind"], meta["name"], meta["namespace"], spec,
+                              deadline_of(manifest)[0])
+        handle.update(namespace=meta["namespace"], replaced=entry["replaced"])
+        handles.append({**handle, **_effect(manifest["kind"], entry["object"], wait)})
     return {"objects": handles}
+
+
+def _effect(kind: str, obj: dict[str, Any], wait: bool) -> dict[str, Any]:
+    """A created object's effect: a confirmed fault's records; otherwise unknown, and why."""
+    if not kind_of(kind).is_chaos:
+        return injection_effect(obj, f"a {kind} injects its faults over time: see the faults it creates")
+    return injection_effect(obj, "" if wait else "not waited for injection (wait is false)")
 
 
 def schedule_chaos(
@@ -75,6 +90,7 @@ def schedule_chaos(
     spec: dict[str, Any],
     schedule: str,
     duration: str | None = None,
+    lifetime: str | None = None,
     allow_unbounded: bool = False,
     concurrency_policy: str = "Forbid",
     history_limit: int = 1,
@@ -87,14 +103,17 @@ def schedule_chaos(
 ) -> dict[str, Any]:
     """Run a chaos `spec` of `kind` on a cron `schedule`, each run lasting `duration`.
 
-    The Schedule itself runs until it is removed: declare `remove_chaos` in
-    the rollbacks.
+    The Schedule itself runs for `lifetime` (required unless
+    `allow_unbounded`): it is recorded in the fault ledger with that
+    deadline, and a detached healer (or `chaosllm cleanup`) removes it then,
+    even if the run was killed. Declare `remove_chaos` in the rollbacks.
 
     ```json
     {"type": "action", "name": "kill-a-pod-every-5m",
      "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions",
                   "func": "schedule_chaos",
                   "arguments": {"kind": "PodChaos", "schedule": "@every 5m", "duration": "10s",
+                                "lifetime": "1h",
                                 "spec": {"action": "pod-kill", "mode": "one",
                                          "selector": {"labelSelectors": {"app": "gateway"}}}}}}
     ```
@@ -151,10 +170,13 @@ def _submit_one(
     meta = manifest["metadata"]
     if dry:
         return {"dry_run": True, "kind": manifest["kind"], "name": meta["name"],
-                "namespace": meta["namespace"], **result}
-    handle = fault_handle(manifest["kind"], meta["name"], meta["namespace"], manifest["spec"], None)
+                "namespace": meta["namespace"], **result,
+                "effect": "none", "evidence": {"reason": "dry run"}}
+    handle = fault_handle(manifest["kind"], meta["name"], meta["namespace"], manifest["spec"],
+                          deadline_of(manifest)[0])
     return {**handle, "namespace": meta["namespace"], "replaced": result["replaced"],
-            "status": result["object"].get("status")}
+            "status": result["object"].get("status"),
+            **_effect(manifest["kind"], result["object"], wait)}
 
 
 # -- pause, resume, remove ----------------------------------------------------------
@@ -279,25 +301,37 @@ def remove_all_chaos(
     ```
     """
     seconds = parse_duration(timeout, "timeout")
-    label = f"{MANAGED_BY[0]}={MANAGED_BY[1]}"
-    order = sorted(KINDS.values(), key=lambda k: k.is_chaos)
-    removed, failed = [], []
     with chaos_mesh_api(f"remove all chaos in {namespace or 'all namespaces'}",
                         configuration, secrets) as api:
-        for kind in order:
-            for obj in api.list(kind.plural, namespace, label):
-                meta = obj["metadata"]
-                if dry_run_requested(dry_run):
-                    removed.append({"removed": False, "would_remove": True, "kind": kind.kind,
-                                    "name": meta["name"], "namespace": meta["namespace"]})
-                    continue
-                try:
-                    removed.append(remove(api, kind.kind, meta["namespace"], meta["name"],
-                                          bool(force), seconds))
-                except FaultFailed as exc:  # try the others first, then report
-                    failed.append(str(exc))
+        if dry_run_requested(dry_run):
+            # Schedules and workflows first, the order in which they would go.
+            order = sorted(KINDS.values(), key=lambda k: k.is_chaos)
+            would = [{"removed": False, "would_remove": True, "kind": kind.kind, "name": name,
+                      "namespace": ns} for kind, ns, name in managed(api, namespace, order)]
+            return {"dry_run": True, "removed": [], "count": 0, "would_remove": would}
+        results, failed = remove_managed(api, namespace, bool(force), seconds)
+    removed = [r for r in results if r["removed"]]
     if failed:
         raise FaultFailed(f"removed {len(removed)} object(s), but: " + "; ".join(failed))
-    if dry_run_requested(dry_run):
-        return {"dry_run": True, "removed": [], "count": 0, "would_remove": removed}
-    return {"removed": [r for r in removed if r["removed"]], "count": sum(r["removed"] for r in removed)}
+    return {"removed": removed, "count": len(removed)}
+
+
+def restore_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The fault ledger's restorer for a Chaos Mesh object: remove it (with force), idempotently.
+
+    Refuses when the current Kubernetes configuration points at another API
+    server than the one the object was created on.
+    """
+    state = entry["state"]
+    kind, namespace, name = state["kind"], state["namespace"], state["name"]
+    secrets = {"KUBERNETES_CONTEXT": state["context"]} if state.get("context") else None
+    with chaos_mesh_api(f"remove {kind} {namespace}/{name} (from the fault ledger)",
+                        None, secrets) as api:
+        if state.get("host") and api.host != state["host"]:
+            raise ConfigurationError(
+                f"could not remove {kind} {namespace}/{name}: it was created on {state['host']}, "
+                f"but the Kubernetes configuration now points at {api.host} (kubeconfig "
+                f"{state.get('kubeconfig') or 'default'}, context {state.get('context') or 'current'})"
+                "; switch back and run chaosllm cleanup again"
+            )
+        return remove(api, kind, namespace, name, True, parse_duration("30s"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from chaosllm.chaosmesh._kinds import kind_of
 from chaosllm.chaosmesh._selector import build_selector, check_mode
-from chaosllm.chaosmesh._spec import API_VERSION, check_duration, check_name, stamp
+from chaosllm.chaosmesh._spec import API_VERSION, check_duration, check_lifetime, check_name, stamp
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 
@@ -72,6 +72,7 @@ def render_manifests(args: Mapping[str, Any]) -> list[dict[str, Any]]:
             if embedded and embedded != "schedule":
                 check_duration((spec.get(embedded) or {}).get("duration"), args["allow_unbounded"],
                                f"{where}.{embedded}.duration")
+            check_lifetime(doc, args["lifetime"], args["allow_unbounded"])
         manifests.append(stamp(doc, args["namespace"], args["configuration"], args["secrets"]))
     return manifests
 
@@ -109,6 +110,7 @@ def render_schedule(args: Mapping[str, Any]) -> list[dict[str, Any]]:
     name = args["name"] or default.strip("-")[:63].rstrip("-")
     manifest = {"apiVersion": API_VERSION, "kind": "Schedule", "metadata": {"name": check_name(name)},
                 "spec": body}
+    check_lifetime(manifest, args["lifetime"], args["allow_unbounded"])
     return [stamp(manifest, args["namespace"], args["configuration"], args["secrets"])]
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "API_VERSION",
     "MANAGED_BY",
     "EXPERIMENT_ANNOTATION",
+    "LIFETIME_ANNOTATION",
+    "check_lifetime",
     "Common",
     "COMMON_DOC",
     "common_arguments",
@@ -38,6 +40,8 @@ __all__ = [
 API_VERSION = "chaos-mesh.org/v1alpha1"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "chaosllm")
 EXPERIMENT_ANNOTATION = "chaosllm.io/experiment"
+# How long a Schedule may run; chaosllm removes it then (Chaos Mesh never ends one).
+LIFETIME_ANNOTATION = "chaosllm.io/lifetime"
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 COMMON_DOC = """
@@ -90,6 +94,24 @@ def dry_run_requested(flag: bool) -> bool:
 def check_duration(duration: str | None, allow_unbounded: bool, what: str = "duration") -> float | None:
     """Seconds, or None for an unbounded fault, which needs ``allow_unbounded``."""
     return fault_seconds(duration, allow_unbounded, field=what)
+
+
+def check_lifetime(manifest: dict[str, Any], lifetime: str | None, allow_unbounded: bool) -> None:
+    """Give a Schedule its end: ``lifetime`` (or the annotation it carries), required
+    unless ``allow_unbounded``; it goes into the ``chaosllm.io/lifetime`` annotation."""
+    annotations = manifest.setdefault("metadata", {}).setdefault("annotations", {})
+    chosen = lifetime or annotations.get(LIFETIME_ANNOTATION)
+    name = f"Schedule {manifest['metadata'].get('name')}"
+    if not chosen:
+        if allow_unbounded:
+            return
+        raise InvalidArgument(
+            f"{name} has no end: a Schedule runs until it is removed, so give it a lifetime "
+            f"(the argument `lifetime`, or the annotation {LIFETIME_ANNOTATION}), such as \"1h\", "
+            "after which chaosllm removes it; or set allow_unbounded to true"
+        )
+    parse_duration(str(chosen), f"{name} lifetime")
+    annotations[LIFETIME_ANNOTATION] = str(chosen)
 
 
 def check_name(name: str) -> str:

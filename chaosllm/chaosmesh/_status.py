@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosllm.errors import NotInjected
+from chaosllm.journal_keys import EFFECT_KEY, EVIDENCE_KEY
 
 __all__ = [
     "PAUSE_ANNOTATION",
@@ -22,6 +23,7 @@ __all__ = [
     "injection_state",
     "workflow_started",
     "is_recovered",
+    "injection_effect",
 ]
 
 INJECTED = "Injected"
@@ -110,3 +112,29 @@ def summarise(obj: Mapping[str, Any]) -> dict[str, Any]:
         "deleting": bool(meta.get("deletionTimestamp")),
     }
 
+
+
+def injection_effect(obj: Mapping[str, Any] | None, reason: str = "") -> dict[str, Any]:
+    """``{"effect", "evidence"}`` of a chaos object, from its status records.
+
+    ``observed`` when at least one selected container is injected, ``none``
+    when the records say nothing was selected or injected, ``unknown`` with
+    ``reason`` when there is no status to read (not waited for, a Schedule).
+    The evidence counts the records and names the pods (``ns/pod`` ids);
+    kinds that keep per-pod ``instances`` (NetworkChaos, IOChaos, HTTPChaos,
+    StressChaos) count those too.
+    """
+    status = (obj or {}).get("status") or {}
+    recs = records(obj or {})
+    if reason or not status:
+        return {EFFECT_KEY: "unknown", EVIDENCE_KEY: {"reason": reason or "no status to read"}}
+    injected = [r for r in recs if r.get("phase") == INJECTED or int(r.get("injectedCount") or 0) > 0]
+    evidence: dict[str, Any] = {
+        "selected_pods": len(recs),
+        "injected_pods": len(injected),
+        # A record id is "namespace/pod" or "namespace/pod/container".
+        "pods": ",".join(sorted({"/".join(str(r.get("id", "")).split("/")[:2]) for r in injected})),
+    }
+    if isinstance(status.get("instances"), Mapping):
+        evidence["instances"] = len(status["instances"])
+    return {EFFECT_KEY: "observed" if injected else "none", EVIDENCE_KEY: evidence}

@@ -1,11 +1,14 @@
 """Creating, confirming and removing Chaos Mesh objects.
 
 The order is fixed: the blast-radius policy is checked on the manifest,
-then (when the policy counts pods, or for a dry run) against the pods the
-selector matches; only then is anything created. A conflict on create
-replaces an object chaosllm manages and refuses a foreign one. With
-``wait``, injection is confirmed through a watch; if it is not confirmed in
-time, what was created is removed before the error is raised.
+then against the pods the selector matches (a fault whose selector matches
+no pod is refused there, naming the selector, the namespace and the kind),
+then a cluster-wide halt is looked for; only then is anything created, each
+object recorded in the fault ledger first. A conflict on create replaces an
+object chaosllm manages and refuses a foreign one. With ``wait``, injection
+is confirmed through a watch; if it is not confirmed in time, or Chaos Mesh
+selects nothing after all, what was created is removed before the error is
+raised.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaosllm._clients.k8s import ChaosMeshApi, chaos_mesh_api
+from chaosllm.chaosmesh._halt import refuse_if_halted
 from chaosllm.chaosmesh._kinds import kind_of
+from chaosllm.chaosmesh._ledger import forget_objects, record_object
 from chaosllm.chaosmesh._selections import selections
 from chaosllm.chaosmesh._selector import describe_selector, matching_pods, selector_namespaces
-from chaosllm.chaosmesh._spec import MANAGED_BY, Common
+from chaosllm.chaosmesh._spec import LIFETIME_ANNOTATION, MANAGED_BY, Common
 from chaosllm.chaosmesh._status import (
     CLEAN_FINALIZER_ANNOTATION,
+    injection_effect,
     injection_state,
     summarise,
     workflow_started,
 )
 from chaosllm.chaosmesh.policy import Policy, enforce, policy_from
 from chaosllm.errors import ChaosLLMError, FaultFailed, NotInjected
-from chaosllm.faults import fault_handle, format_duration
+from chaosllm.faults import fault_handle, format_duration, parse_duration, utcnow_iso
+from chaosllm.journal_keys import EFFECT_KEY, EVIDENCE_KEY
 
 __all__ = [
     "submit",
@@ -38,6 +45,7 @@ __all__ = [
     "WaitTimeout",
     "ident",
     "SELECTION_GRACE",
+    "deadline_of",
 ]
 
 # How long a replaced or rolled-back object may take to go before force is considered.
@@ -141,10 +149,12 @@ def remove(
     where = f"{spec.kind} {namespace}/{name}"
     result: dict[str, Any] = {"kind": spec.kind, "name": name, "namespace": namespace}
     if api.delete(spec.plural, namespace, name) is None:
+        forget_objects([(spec.kind, namespace, name)])
         return {**result, "removed": False}
     try:
         wait_for(api, spec.plural, namespace, name, lambda o: o is None, timeout)
-        return {**result, "removed": True, "forced": False}
+        forget_objects([(spec.kind, namespace, name)])
+        return {**result, "removed": True, "forced": False, "ended_at": utcnow_iso()}
     except WaitTimeout as stuck:
         finalizers = ((stuck.last or {}).get("metadata") or {}).get("finalizers") or []
         if not force:
@@ -162,7 +172,8 @@ def remove(
             f"could not remove {where}: still present {format_duration(timeout)} after "
             f"setting {CLEAN_FINALIZER_ANNOTATION}=forced; is the Chaos Mesh controller running?"
         ) from None
-    return {**result, "removed": True, "forced": True}
+    forget_objects([(spec.kind, namespace, name)])
+    return {**result, "removed": True, "forced": True, "ended_at": utcnow_iso()}
 
 
 def _is_ours(obj: Mapping[str, Any]) -> bool:
@@ -223,8 +234,56 @@ def _preview(
             matched[where] = len(found)
             pods.extend(found)
         enforce(manifest, policy, matched)
-        previews.append({"manifest": manifest, "pods": pods})
+        previews.append({"manifest": manifest, "pods": pods, "matched": matched})
     return previews
+
+
+def _refuse_empty_selection(api: ChaosMeshApi, manifest: dict[str, Any],
+                            matched: dict[str, int] | None) -> None:
+    """Refuse a fault whose selector matches no pod now, before creating it.
+
+    Only faults: a Schedule or a Workflow may select pods that appear later.
+    Without permission to list pods the check is left to the status, which
+    says the same within ``SELECTION_GRACE`` seconds of the create.
+    """
+    if not kind_of(manifest["kind"]).is_chaos:
+        return
+    namespace = manifest["metadata"]["namespace"]
+    for where, spec in selections(manifest):
+        selector = spec.get("selector") or {}
+        if matched is not None and where in matched:
+            count = matched[where]
+        else:
+            try:
+                count = len(matching_pods(api, selector, namespace))
+            except FaultFailed:  # e.g. HTTP 403: the status will tell
+                return
+        if count == 0:
+            namespaces = ",".join(selector_namespaces(selector, namespace))
+            raise NotInjected(
+                f"{where} would select no pod: selector ({describe_selector(selector)}) matches "
+                f"nothing in namespace(s) {namespaces}; {manifest['kind']} {namespace}/"
+                f"{manifest['metadata']['name']} was not created"
+            )
+
+
+def deadline_of(manifest: dict[str, Any]) -> tuple[float | None, bool]:
+    """When an object's chaos ends, in seconds from now, and whether chaosllm must end it.
+
+    A fault ends at its ``duration`` and a Workflow at its entry's
+    ``deadline`` (Chaos Mesh stops both); a Schedule runs until removed,
+    so its ``chaosllm.io/lifetime`` annotation is a deadline chaosllm enforces.
+    """
+    spec = manifest.get("spec") or {}
+    kind = manifest["kind"]
+    if kind == "Schedule":
+        lifetime = ((manifest["metadata"].get("annotations") or {}).get(LIFETIME_ANNOTATION))
+        return (parse_duration(lifetime, LIFETIME_ANNOTATION) if lifetime else None), True
+    if kind == "Workflow":
+        entry: dict[str, Any] = next(
+            (t for t in spec.get("templates") or [] if t.get("name") == spec.get("entry")), {})
+        return (parse_duration(entry["deadline"]) if entry.get("deadline") else None), False
+    return (parse_duration(spec["duration"]) if spec.get("duration") else None), False
 
 
 def submit(
@@ -245,21 +304,26 @@ def submit(
     for manifest in manifests:
         enforce(manifest, policy)  # before even connecting
     with chaos_mesh_api(action, configuration, secrets) as api:
+        previews = None
         if dry_run or policy.needs_pod_count:
             previews = _preview(api, manifests, policy)
         if dry_run:
+            assert previews is not None
             for preview in previews:
-                manifest = preview["manifest"]
+                manifest = preview.pop("manifest")
                 plural = kind_of(manifest["kind"]).plural
                 answer = api.create(plural, manifest["metadata"]["namespace"], manifest, dry_run=True)
-                preview["server_validated"] = answer is not None
-                preview["exists"] = answer is None
+                preview.pop("matched")
+                preview.update(manifest=manifest, server_validated=answer is not None,
+                               exists=answer is None)
             return previews
+        for index, manifest in enumerate(manifests):
+            _refuse_empty_selection(api, manifest, previews[index]["matched"] if previews else None)
+        refuse_if_halted(api, action, configuration, secrets)
         created: list[dict[str, Any]] = []
         try:
             for manifest in manifests:
-                obj, replaced = _create(api, manifest)
-                created.append({"object": obj, "replaced": replaced, "manifest": manifest})
+                created.append(_create_recorded(api, manifest, secrets))
             if wait:
                 for entry in created:
                     kind = entry["manifest"]["kind"]
@@ -269,6 +333,21 @@ def submit(
             _undo(api, created, exc)
             raise
         return created
+
+
+def _create_recorded(
+    api: ChaosMeshApi, manifest: dict[str, Any], secrets: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Record the object in the fault ledger, then create it; a failed create leaves no entry."""
+    deadline, healer = deadline_of(manifest)
+    record_object(manifest, api.host, deadline, healer, secrets)
+    meta = manifest["metadata"]
+    try:
+        obj, replaced = _create(api, manifest)
+    except BaseException:
+        forget_objects([(manifest["kind"], meta["namespace"], meta["name"])])
+        raise
+    return {"object": obj, "replaced": replaced, "manifest": manifest}
 
 
 def _undo(api: ChaosMeshApi, created: list[dict[str, Any]], cause: BaseException) -> None:
@@ -295,8 +374,12 @@ def submit_fault(manifest: dict[str, Any], common: Common) -> dict[str, Any]:
     result = results[0]
     if common.dry_run:
         return {"dry_run": True, "kind": manifest["kind"], "name": meta["name"],
-                "namespace": meta["namespace"], "target": target, **result}
+                "namespace": meta["namespace"], "target": target, **result,
+                "would_touch": {"matching_pods": len(result["pods"])},
+                EFFECT_KEY: "none", EVIDENCE_KEY: {"reason": "dry run"}}
     handle = fault_handle(manifest["kind"], meta["name"], target, spec, common.duration)
     handle.update(namespace=meta["namespace"], replaced=result["replaced"],
                   status=summarise(result["object"]) if common.wait else None)
+    handle.update(injection_effect(result["object"], "" if common.wait else
+                                   "not waited for injection (wait is false)"))
     return handle

@@ -29,6 +29,7 @@ RESTORERS = {
     "proxy.partition": "chaosllm.proxy.actions:_enable_entry",
     "process.suspension": "chaosllm.process.actions:_resume_entry",
     "stress.run": "chaosllm.stress._stressng:_stop_entry",
+    "chaosmesh.object": "chaosllm.chaosmesh._lifecycle:restore_entry",
 }
 
 # What ledger entries written before restorer ids contain. Never edit these:

@@ -13,12 +13,19 @@ the failure modes a test can switch on per object name:
 - ``stuck-finalizer``: a deleted object keeps its finalizer until the
   clean-finalizer annotation is set to ``forced``.
 
+Core ConfigMaps are served too (create, get, replace, delete). Two switches
+make it behave like a cluster across a network: ``latency`` (seconds every
+request waits before it is answered) and ``drop_reused`` (how many requests
+that arrive on a reused keep-alive connection are dropped unanswered, as
+when the server closed an idle connection just as the client sent on it).
+
 When no pod matches, the status says Selected=False but AllInjected=True,
 as Chaos Mesh does (chaos-mesh issue 3374).
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import fnmatch
 import json
@@ -164,8 +171,9 @@ def field_match(obj: dict[str, Any], query: str | None) -> bool:
     return True
 
 
-def selector_match(pod: dict[str, Any], selector: dict[str, Any], default_ns: str) -> bool:
-    """Chaos Mesh's pod selection over one pod."""
+def selector_match(pod: dict[str, Any], selector: dict[str, Any], default_ns: str,
+                   nodes: dict[str, dict[str, str]] | None = None) -> bool:
+    """Chaos Mesh's pod selection over one pod (``nodes``: node name -> its labels)."""
     meta = pod["metadata"]
     if selector.get("pods"):
         return meta["name"] in selector["pods"].get(meta["namespace"], [])
@@ -189,8 +197,11 @@ def selector_match(pod: dict[str, Any], selector: dict[str, Any], default_ns: st
     phases = selector.get("podPhaseSelectors")
     if phases and pod.get("status", {}).get("phase") not in phases:
         return False
-    nodes = selector.get("nodes")
-    return not nodes or pod.get("spec", {}).get("nodeName") in nodes
+    node = pod.get("spec", {}).get("nodeName")
+    node_labels = (nodes or {}).get(node or "", {})
+    if any(node_labels.get(k) != v for k, v in (selector.get("nodeSelectors") or {}).items()):
+        return False
+    return not selector.get("nodes") or node in selector["nodes"]
 
 
 def choose(pods: list[dict[str, Any]], mode: str, value: str | None) -> list[dict[str, Any]]:
@@ -231,6 +242,12 @@ class ApiError(Exception):
                 "reason": self.reason, "message": self.message}
 
 
+class _Server(ThreadingHTTPServer):
+    # Bulk clients open dozens of connections at once; a backlog of 5 would drop some.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class FakeCluster:
     """The store, the controller and the HTTP server."""
 
@@ -238,6 +255,11 @@ class FakeCluster:
         self.crds = crds
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        # Node labels, for nodeSelectors (every fake pod runs on node-1).
+        self.nodes = {"node-1": {"kubernetes.io/hostname": "node-1", "disk": "hdd"}}
+        self.latency = 0.0
+        self.drop_reused = 0
         self.behaviour: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         self.status_errors: list[str] = []
@@ -247,8 +269,7 @@ class FakeCluster:
         self.lock = threading.Condition()
         self.timers: list[threading.Timer] = []
         self.stopped = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -363,7 +384,7 @@ class FakeCluster:
     def _play_chaos(self, obj: dict[str, Any], ns: str) -> None:
         spec = obj["spec"]
         pods = [p for (pns, _), p in sorted(self.pods.items())
-                if selector_match(p, spec.get("selector") or {}, ns)]
+                if selector_match(p, spec.get("selector") or {}, ns, self.nodes)]
         chosen = choose(pods, spec.get("mode", "one"), spec.get("value"))
         if self._paused(obj):
             self._set_records(obj, "Not Injected", recovered=True, desired="Stop")
@@ -422,9 +443,14 @@ class FakeCluster:
         class Handler(BaseHTTPRequestHandler):
             # Chunked encoding, as the API server uses: each watch event arrives at once.
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm the body
+            # would wait for the client's delayed ACK, 40 ms on every request.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            served = 0  # requests answered on this connection
 
             def _dispatch(self, method: str) -> None:
                 parts = urlsplit(self.path)
@@ -432,9 +458,19 @@ class FakeCluster:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
-                cluster.requests.append({"method": method, "path": parts.path, "query": query,
-                                         "body": body,
-                                         "content_type": self.headers.get("Content-Type")})
+                request = {"method": method, "path": parts.path, "query": query, "body": body,
+                           "content_type": self.headers.get("Content-Type")}
+                with cluster.lock:
+                    drop = self.served > 0 and cluster.drop_reused > 0
+                    cluster.drop_reused -= drop
+                if drop:  # close without an answer: the client sees RemoteDisconnected
+                    cluster.requests.append({**request, "dropped": True})
+                    self.close_connection = True
+                    return
+                self.served += 1
+                cluster.requests.append(request)
+                if cluster.latency:
+                    time.sleep(cluster.latency)
                 try:
                     if method == "GET" and query.get("watch") in ("true", "1"):
                         self._stream(cluster.watch(parts.path, query))
@@ -492,6 +528,8 @@ class FakeCluster:
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any,
                content_type: str) -> tuple[int, Any]:
+        if path.startswith("/api/v1/namespaces/") and "/configmaps" in path:
+            return self._configmap(method, path, body)
         pods = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", path)
         if pods and method == "GET":
             items = [p for (ns, _), p in sorted(self.pods.items()) if ns == pods.group(1)
@@ -514,6 +552,31 @@ class FakeCluster:
                 return self._patch(crd, ns, name, body)
             if name and ns and method == "DELETE":
                 return self._delete(crd, ns, name)
+        raise ApiError(405, "MethodNotAllowed", f"{method} {path} is not supported")
+
+    def _configmap(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/configmaps(?:/([^/]+))?", path)
+        if not m:
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource {path}")
+        ns, name = m.group(1), m.group(2)
+        with self.lock:
+            if method == "POST" and name is None:
+                key = (ns, body["metadata"]["name"])
+                if key in self.configmaps:
+                    raise ApiError(409, "AlreadyExists", f'configmaps "{key[1]}" already exists')
+                self.configmaps[key] = {**copy.deepcopy(body), "kind": "ConfigMap"}
+                return 201, copy.deepcopy(self.configmaps[key])
+            current = self.configmaps.get((ns, name or ""))
+            if current is None:
+                raise ApiError(404, "NotFound", f'configmaps "{name}" not found')
+            if method == "GET":
+                return 200, copy.deepcopy(current)
+            if method == "PUT":
+                self.configmaps[(ns, name or "")] = {**copy.deepcopy(body), "kind": "ConfigMap"}
+                return 200, copy.deepcopy(body)
+            if method == "DELETE":
+                del self.configmaps[(ns, name or "")]
+                return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success"}
         raise ApiError(405, "MethodNotAllowed", f"{method} {path} is not supported")
 
     def _existing(self, plural: str, ns: str, name: str) -> dict[str, Any]:
@@ -587,11 +650,14 @@ class FakeCluster:
         ns, plural, _ = self._route(path)
         since = int(query.get("resourceVersion") or 0)
         deadline = time.monotonic() + float(query.get("timeoutSeconds") or 30)
-        wanted = query.get("fieldSelector")
+        wanted, labels = query.get("fieldSelector"), query.get("labelSelector")
         while True:
             with self.lock:
-                fresh = [e for e in self.events if e[0] > since and e[1] == plural
-                         and (ns is None or e[2] == ns) and field_match(e[4], wanted)]
+                # Versions only grow: start after `since` rather than scan every event.
+                start = bisect.bisect_right(self.events, since, key=lambda e: e[0])
+                fresh = [e for e in self.events[start:] if e[1] == plural
+                         and (ns is None or e[2] == ns) and field_match(e[4], wanted)
+                         and label_match(e[4]["metadata"].get("labels") or {}, labels)]
                 if not fresh:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self.stopped:
@@ -609,3 +675,39 @@ class FakeCluster:
 
     def matches(self, pattern: str) -> list[str]:
         return [n for (_, _, n) in self.objects if fnmatch.fnmatch(n, pattern)]
+
+
+def seed_faults(cluster: FakeCluster, namespace: str, count: int) -> None:
+    """``count`` chaosllm-managed PodChaos objects, stored as if created earlier."""
+    for index in range(count):
+        cluster.put_raw({
+            "apiVersion": "chaos-mesh.org/v1alpha1", "kind": "PodChaos",
+            "metadata": {"name": f"fault-{index}", "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "chaosllm"},
+                         "finalizers": [FINALIZER]},
+            "spec": {"action": "pod-kill", "mode": "one", "duration": "30s",
+                     "selector": {"namespaces": [namespace]}},
+        }, "podchaos")  # fmt: skip
+
+
+def main() -> None:
+    """Serve a fake cluster in its own process (for benchmarks): prints its URL, stops at EOF."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--crds", required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--namespace", default="bench")
+    parser.add_argument("--faults", type=int, default=0)
+    args = parser.parse_args()
+    cluster = FakeCluster(load_crds(Path(args.crds))).start()
+    seed_faults(cluster, args.namespace, args.faults)
+    cluster.latency = args.latency
+    print(cluster.url, flush=True)
+    sys.stdin.read()
+    cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

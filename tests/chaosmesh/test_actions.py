@@ -9,6 +9,7 @@ import pytest
 
 from chaosllm.chaosmesh import actions, probes
 from chaosllm.errors import FaultFailed, InvalidArgument, NotInjected, PolicyViolation, TargetUnreachable
+from chaosllm.faults import Ledger
 from tests.chaosmesh.fake_k8s import CLEAN, PAUSE, FakeCluster
 
 NS = "shop"
@@ -43,16 +44,39 @@ def test_delay_is_confirmed_injected_and_the_whole_body_is_sent(cluster: FakeClu
     assert len(watches) == 1 and watches[0]["query"]["fieldSelector"] == "metadata.name=network-delay-web"
 
 
-def test_nothing_selected_is_an_error_naming_the_selector_and_the_object_is_removed(
+def test_a_selector_matching_no_pod_is_refused_at_once_naming_it_and_nothing_is_created(
     cluster: FakeCluster,
 ) -> None:
-    # The fake reports AllInjected=True with no records, as Chaos Mesh does (issue 3374).
+    started = time.monotonic()
     with pytest.raises(NotInjected) as info:
-        actions.kill_pods(**{**WEB, "label_selectors": "app=nothing"})
+        actions.kill_pods(**{**WEB, "label_selectors": "app=nothing", "timeout": "60s"})
+    assert time.monotonic() - started < 5
+    assert str(info.value) == (
+        "PodChaos pod-kill-nothing would select no pod: selector (namespaces shop; labels "
+        "app=nothing) matches nothing in namespace(s) shop; PodChaos shop/pod-kill-nothing was "
+        "not created")
+    assert _posts(cluster) == [] and cluster.objects == {}
+    assert Ledger().entries() == {}
+
+
+def test_nothing_selected_by_chaos_mesh_fails_within_5s_and_the_object_is_removed(
+    cluster: FakeCluster,
+) -> None:
+    # Pods match the labels, so the check before the create passes; the node selector is
+    # evaluated only by Chaos Mesh, which then selects nothing and reports AllInjected=True
+    # with no records (chaos-mesh issue 3374).
+    started = time.monotonic()
+    with pytest.raises(NotInjected) as info:
+        actions.kill_pods(**{**WEB, "timeout": "60s", "name": "kill-on-ssd",
+                             "selector": {"nodeSelectors": {"disk": "ssd"}}})
+    assert time.monotonic() - started < 5
     message = str(info.value)
-    assert "selected no pod" in message and "labels app=nothing" in message and "shop" in message
-    assert "it was removed" in message
-    assert cluster.get("podchaos", NS, "pod-kill-nothing") is None
+    assert message.startswith("PodChaos shop/kill-on-ssd selected no pod: selector (namespaces "
+                              "shop; labels app=web; node labels disk=ssd) matched nothing in "
+                              "namespace(s) shop"), message
+    assert message.endswith("; it was removed")
+    assert len(_posts(cluster)) == 1 and cluster.get("podchaos", NS, "kill-on-ssd") is None
+    assert Ledger().entries() == {}
 
 
 def test_injection_never_confirmed_times_out_and_removes_the_fault(cluster: FakeCluster) -> None:
@@ -110,8 +134,10 @@ def test_remove_is_idempotent(cluster: FakeCluster) -> None:
     actions.inject_io_errno(volume_path="/data", **WEB)
     first = actions.remove_chaos("IOChaos", "io-errno-web", NS)
     second = actions.remove_chaos("iochaos", "io-errno-web", NS)
+    ended_at = first.pop("ended_at")
     assert first == {"kind": "IOChaos", "name": "io-errno-web", "namespace": NS, "removed": True,
                      "forced": False}
+    assert ended_at.endswith("+00:00")
     assert second == {"kind": "IOChaos", "name": "io-errno-web", "namespace": NS, "removed": False}
 
 
@@ -161,7 +187,7 @@ def test_remove_all_chaos_removes_only_ours(cluster: FakeCluster) -> None:
     actions.stress_memory(**WEB)
     actions.schedule_chaos("PodChaos", {"action": "pod-kill", "mode": "one",
                                         "selector": {"labelSelectors": {"app": "web"}}},
-                           "@every 5m", "10s", namespace=NS)
+                           "@every 5m", "10s", lifetime="1h", namespace=NS)
     foreign = actions.fail_pods.render(**WEB)
     foreign["metadata"]["labels"] = {}
     cluster.put_raw(foreign, "podchaos")
@@ -299,9 +325,12 @@ def test_a_broken_api_server_gets_one_attempt(tmp_path: Any, monkeypatch: pytest
 
 
 def test_wait_for_injection_reports_an_empty_selection(cluster: FakeCluster) -> None:
-    manifest = actions.fail_pods.render(**{**WEB, "label_selectors": "app=ghost"})
+    # The labels match pods, so apply_manifest creates it; the node selector matches no node.
+    manifest = actions.fail_pods.render(**WEB, name="pod-failure-ghost",
+                                        selector={"nodeSelectors": {"disk": "ssd"}})
     actions.apply_manifest(manifest, wait=False)
-    with pytest.raises(NotInjected, match=r"selected no pod: selector \(namespaces shop; labels app=ghost\)"):
+    with pytest.raises(NotInjected, match=r"selected no pod: selector \(namespaces shop; labels app=web; "
+                                          r"node labels disk=ssd\)"):
         probes.wait_for_injection("PodChaos", "pod-failure-ghost", NS, timeout="5s")
     assert probes.chaos_status("PodChaos", "pod-failure-ghost", NS)["conditions"] == {
         "ObjectCreated": True, "Selected": False, "AllInjected": True, "AllRecovered": False,
@@ -312,7 +341,8 @@ def test_remove_all_chaos_removes_the_others_when_one_is_stuck(cluster: FakeClus
     cluster.behaviour["dns-web"] = "stuck-finalizer"
     actions.inject_dns_fault(**WEB)
     actions.inject_network_partition(**WEB)
-    with pytest.raises(FaultFailed, match="removed 1 object.*DNSChaos shop/dns-web: still deleting"):
+    with pytest.raises(FaultFailed, match="removed 1 object.*DNSChaos shop/dns-web: still present 1s "
+                                          "after its deletion; retry with force=true"):
         actions.remove_all_chaos(NS, timeout="1s")
     assert [key[0] for key in cluster.objects] == ["dnschaos"]
 
@@ -368,7 +398,8 @@ def test_the_policy_sees_into_scheduled_workflows_and_refuses_unknown_templates(
     pod_kill = {"action": "pod-kill", "mode": "one", "duration": "10s",
                 "selector": {"namespaces": ["kube-system"]}}
     scheduled = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "Schedule",
-                 "metadata": {"name": "sched-wf", "namespace": NS},
+                 "metadata": {"name": "sched-wf", "namespace": NS,
+                              "annotations": {"chaosllm.io/lifetime": "1h"}},
                  "spec": {"schedule": "@every 5m", "type": "Workflow", "historyLimit": 1,
                           "concurrencyPolicy": "Forbid",
                           "workflow": {"entry": "kill", "templates": [

@@ -11,6 +11,7 @@ import yaml
 
 from chaosllm.chaosmesh import actions
 from chaosllm.chaosmesh._kinds import KINDS
+from chaosllm.chaosmesh._selections import selections
 from chaosllm.errors import FaultFailed, InvalidArgument
 from tests.chaosmesh.conftest import REPO, examples_dir
 from tests.chaosmesh.fake_k8s import FakeCluster
@@ -30,6 +31,27 @@ UNSUPPORTED = [p for p in _examples() if _kind(p) not in KINDS]
 SERVER_FIELDS = {"uid", "resourceVersion", "creationTimestamp", "generation", "finalizers"}
 
 
+@pytest.fixture
+def targets(cluster: FakeCluster) -> FakeCluster:
+    """A pod for every selector of the examples and the project's manifests: a fault whose
+    selector matches nothing is refused before it is created."""
+    files = SUPPORTED + sorted((REPO / "experiments" / "chaos-mesh").glob("*.yaml"))
+    for number, doc in enumerate(d for path in files for d in yaml.safe_load_all(path.read_text()) if d):
+        for _, spec in selections(doc):
+            selector = spec.get("selector") or {}
+            labels = dict(selector.get("labelSelectors") or {})
+            for expr in selector.get("expressionSelectors") or []:
+                if expr["operator"] in ("In", "Exists"):
+                    labels[expr["key"]] = (expr.get("values") or ["x"])[0]
+            for namespace in selector.get("namespaces") or ["shop"]:
+                cluster.add_pod(namespace, f"target-{number}", labels, phase="Running",
+                                annotations=dict(selector.get("annotationSelectors") or {}))
+            for namespace, names in (selector.get("pods") or {}).items():
+                for name in names:
+                    cluster.add_pod(namespace, name, labels)
+    return cluster
+
+
 def _without_server_fields(obj: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in obj["metadata"].items() if k not in SERVER_FIELDS}
     return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
@@ -42,7 +64,8 @@ def test_the_examples_are_there() -> None:
 
 
 @pytest.mark.parametrize("path", SUPPORTED, ids=[p.stem for p in SUPPORTED])
-def test_example_applies(cluster: FakeCluster, path: Path) -> None:
+def test_example_applies(targets: FakeCluster, path: Path) -> None:
+    cluster = targets
     result = actions.apply_manifest(str(path), namespace="shop", allow_unbounded=True, wait=False)
     [handle] = result["objects"]
     source = yaml.safe_load(path.read_text())
@@ -62,7 +85,7 @@ def test_unsupported_kinds_are_refused_before_anything_is_sent(cluster: FakeClus
     assert cluster.requests == []
 
 
-def test_a_file_of_several_documents_and_json_text(cluster: FakeCluster, tmp_path: Path) -> None:
+def test_a_file_of_several_documents_and_json_text(targets: FakeCluster, tmp_path: Path) -> None:
     chosen = [examples_dir() / n for n in ("network-delay-example.yaml", "pod-kill-example.yaml",
                                            "burn-cpu.yaml")]
     bundle = tmp_path / "bundle.yaml"
@@ -82,7 +105,8 @@ def test_a_manifest_without_duration_needs_allow_unbounded(cluster: FakeCluster)
     assert cluster.requests == []
 
 
-def test_a_failed_document_removes_those_already_created(cluster: FakeCluster, tmp_path: Path) -> None:
+def test_a_failed_document_removes_those_already_created(targets: FakeCluster, tmp_path: Path) -> None:
+    cluster = targets
     docs = [yaml.safe_load((examples_dir() / n).read_text())
             for n in ("network-loss-example.yaml", "io-delay-example.yaml")]
     foreign = {**docs[1], "metadata": {**docs[1]["metadata"], "namespace": "shop"}}
@@ -92,7 +116,7 @@ def test_a_failed_document_removes_those_already_created(cluster: FakeCluster, t
     assert cluster.get("networkchaos", "shop", docs[0]["metadata"]["name"]) is None
 
 
-def test_the_project_manifests_apply(cluster: FakeCluster) -> None:
+def test_the_project_manifests_apply(targets: FakeCluster) -> None:
     folder = REPO / "experiments" / "chaos-mesh"
     files = sorted(folder.glob("*.yaml"))
     assert files, f"no manifests in {folder}"

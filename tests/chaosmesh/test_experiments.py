@@ -82,7 +82,7 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
         {"type": "action", "name": "nightly-kill",
          "provider": {"type": "python", "module": "chaosllm.chaosmesh.actions", "func": "schedule_chaos",
                       "arguments": {"kind": "PodChaos", "spec": spec, "schedule": "@daily",
-                                    "duration": "1m", "namespace": "shop"}}}]}
+                                    "duration": "1m", "lifetime": "1h", "namespace": "shop"}}}]}
     with pytest.raises(InterruptExecution, match="nightly-kill.*namespace payments is not in allowed"):
         blast_radius.before_experiment_control(experiment, policy=policy)
     experiment["method"][0]["provider"] = {
@@ -181,3 +181,69 @@ def test_k8s_scenarios_render_valid_faults_that_their_rollbacks_remove(
                 substitute(r["provider"]["arguments"], configuration, {})["namespace"])
                for r in experiment["rollbacks"] if r["provider"].get("func") == "remove_chaos"}
     assert faults and faults <= removed, (faults, removed)
+
+
+def _tolerance(probe: dict[str, Any]) -> Any:
+    from chaosllm.slo import tolerances
+
+    provider = probe["tolerance"]["provider"]
+    assert provider["module"] == "chaosllm.slo.tolerances"
+    func = getattr(tolerances, provider["func"])
+    return lambda value: func(value=value, **provider["arguments"])
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaoslib import substitute
+
+    monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
+    experiment = _load(path)
+    assert experiment["controls"][0]["provider"]["module"] == "chaosllm.controls.blast_radius"
+    probes = {p["name"]: p for p in experiment["steady-state-hypothesis"]["probes"]}
+    traffic = probes["traffic-flowing"]
+    configuration = load_configuration(experiment["configuration"])
+    query = substitute(traffic["provider"]["arguments"], configuration, {})["query"]
+    assert query == 'sum(rate(http_requests_total{app="graphql-gateway"}[1m]))'
+    # No traffic (no series, or a rate of 0) fails the hypothesis; some traffic passes.
+    accepts = _tolerance(traffic)
+    assert (accepts(None), accepts(0.0), accepts(2.5)) == (False, False, True)
+    # The namespace, labels and Deployment come from the environment, with documented defaults.
+    monkeypatch.setenv("CHAOSLLM_NAMESPACE", "staging")
+    monkeypatch.setenv("CHAOSLLM_GATEWAY_DEPLOYMENT", "edge")
+    for key in ("DATABASE", "GATEWAY", "RECS"):
+        monkeypatch.setenv(f"CHAOSLLM_{key}_LABELS", f"app={key.lower()}-canary")
+    moved = load_configuration(experiment["configuration"])
+    rendered = substitute(experiment["method"], moved, {})
+    labels = {a["provider"]["arguments"].get("label_selectors") for a in rendered} - {None}
+    assert labels and all(value.endswith("-canary") for value in labels), labels
+    deployments = [p["provider"]["arguments"]["name"] for p in
+                   substitute(experiment["steady-state-hypothesis"]["probes"], moved, {})
+                   if p["provider"]["module"].startswith("chaosk8s")]
+    assert deployments == ["edge"]
+    # The default policy allows only the default namespace: moving needs the policy moved too.
+    with pytest.raises(InterruptExecution, match="namespace staging is not in allowed"):
+        blast_radius.before_experiment_control(experiment, configuration=moved)
+    monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", json.dumps({"allowed_namespaces": ["staging"]}))
+    blast_radius.before_experiment_control(
+        experiment, configuration=load_configuration(experiment["configuration"]))
+
+
+def test_the_partition_scenario_checks_orders_and_catalog_freshness(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaoslib import substitute
+
+    monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
+    experiment = _load(REPO / "experiments" / "scenarios" / "k8s" / "04-network-partition.json")
+    configuration = load_configuration(experiment["configuration"])
+    probes = {p["name"]: p for p in experiment["steady-state-hypothesis"]["probes"]}
+    orders, catalog = probes["orders-not-lost"], probes["catalog-fresh"]
+    assert substitute(orders["provider"]["arguments"], configuration, {})["query"] == (
+        "sum(increase(orders_accepted_total[10m])) - sum(increase(orders_persisted_total[10m]))")
+    assert substitute(catalog["provider"]["arguments"], configuration, {})["query"] == (
+        "max(catalog_snapshot_age_seconds)")
+    lost, fresh = _tolerance(orders), _tolerance(catalog)
+    assert (lost(0.0), lost(3.0), lost(None)) == (True, False, False)
+    assert (fresh(12.0), fresh(300.0), fresh(None)) == (True, False, False)

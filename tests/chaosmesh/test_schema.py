@@ -105,10 +105,11 @@ def test_schedule_and_workflow_validate(crds: dict[str, Crd]) -> None:
     render_schedule, render_workflow = (actions.RENDERERS["schedule_chaos"],
                                         actions.RENDERERS["create_workflow"])
     for manifest in (
-        render_schedule(kind="PodChaos", spec=spec, schedule="@every 5m", duration="10s",
+        render_schedule(kind="PodChaos", spec=spec, schedule="@every 5m", duration="10s", lifetime="1h",
                         history_limit=3, starting_deadline_seconds=30, namespace="shop"),
         render_schedule(kind="networkchaos", spec={**spec, "action": "delay", "delay": {"latency": "9ms"}},
-                        schedule="*/5 * * * *", duration="1m", concurrency_policy="Allow"),
+                        schedule="*/5 * * * *", duration="1m", concurrency_policy="Allow",
+                        allow_unbounded=True),
     ):
         _valid(crds, manifest[0])
     steps = [
