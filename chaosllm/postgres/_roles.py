@@ -11,6 +11,7 @@ from typing import Any
 
 from chaosllm._clients.postgres import postgres_connection, postgres_server
 from chaosllm.errors import InvalidArgument
+from chaosllm.faults import parse_duration
 
 
 def role_exists(conn: Any, role: str) -> bool:
@@ -21,6 +22,14 @@ def check_role(role: str) -> str:
     if not isinstance(role, str) or not role or "\x00" in role:
         raise InvalidArgument(f"role must be a role name such as 'app', got {role!r}")
     return role
+
+
+def timeout_setting(timeout: str) -> str:
+    """``timeout`` ("200ms", "1s") as the setting ALTER ROLE gets, in whole milliseconds."""
+    milliseconds = round(parse_duration(timeout, "timeout") * 1000)
+    if milliseconds <= 0:
+        raise InvalidArgument(f"timeout must be at least 1ms (0 would disable it), got {timeout!r}")
+    return f"{milliseconds}ms"
 
 
 def statement_timeout_id(dsn: str, role: str) -> str:

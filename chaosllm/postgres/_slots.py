@@ -15,7 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaosllm._clients.postgres import connect, is_slot_refusal
+from chaosllm._clients.postgres import (
+    connect,
+    describe_error,
+    is_slot_refusal,
+    open_connection,
+    postgres_connection,
+    postgres_target,
+)
+from chaosllm.errors import FaultFailed, InvalidArgument
 
 _SLOTS_QUERY = """
 select current_setting('max_connections')::int,
@@ -37,6 +45,12 @@ class Slots:
     def free(self) -> int:
         """Slots an ordinary client could still take."""
         return max(0, self.max_connections - self.reserved - self.used)
+
+
+def check_leave_free(leave_free: Any) -> int:
+    if isinstance(leave_free, bool) or not isinstance(leave_free, int) or leave_free < 0:
+        raise InvalidArgument(f"leave_free must be a whole number >= 0, got {leave_free!r}")
+    return leave_free
 
 
 def close_quietly(conn: Any) -> None:
@@ -131,6 +145,17 @@ class Taken:
     error: BaseException | None = None
     shortfall: str | None = None
 
+    def counts(self) -> dict[str, int]:
+        """The slots as a fault handle reports them: opened, and free afterwards."""
+        return {
+            "opened": len(self.connections),
+            "max_connections": self.before.max_connections,
+            "reserved": self.before.reserved,
+            "in_use_before": self.before.used - 1,
+            # Nothing held: the asking session has closed, so its slot is free again.
+            "free": self.after.free if self.connections else self.before.free + 1,
+        }
+
 
 def take_free_slots(first: Any, dsn: str, leave_free: int, application_name: str) -> Taken:
     """Open connections until only ``leave_free`` ordinary slots are left.
@@ -172,3 +197,19 @@ def take_free_slots(first: Any, dsn: str, leave_free: int, application_name: str
         Opened(held).close()
         raise
     return Taken(held, before, slots)
+
+
+def take_slots(action: str, dsn: str, leave_free: int, application_name: str) -> Taken:
+    """:func:`take_free_slots` from a first session it opens; a failure closes
+    every connection opened and raises ``FaultFailed`` naming ``action``."""
+    first = open_connection(action, dsn, application_name=application_name)
+    try:
+        with postgres_connection(action, dsn, connection=first):
+            taken = take_free_slots(first, dsn, leave_free, application_name)
+    except BaseException:
+        close_quietly(first)
+        raise
+    if taken.error is not None or taken.shortfall is not None:
+        why = describe_error(taken.error, dsn) if taken.error is not None else taken.shortfall
+        raise FaultFailed(f"could not {action} on {postgres_target(dsn)}: {why}; released them")
+    return taken

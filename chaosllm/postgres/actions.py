@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.postgres import (
-    describe_error,
     open_connection,
     postgres_connection,
     postgres_server,
@@ -19,13 +18,12 @@ from chaosllm._clients.postgres import (
     resolve_dsn,
 )
 from chaosllm.dry_run import Planned
-from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
+from chaosllm.errors import TargetNotFound
 from chaosllm.faults import (
     bounded_seconds,
     fault_handle,
     held_faults,
     hold_fault,
-    parse_duration,
     recording,
     release_held,
     restore_fault,
@@ -47,9 +45,10 @@ from chaosllm.postgres._roles import (
     role_exists,
     role_statement_timeout,
     statement_timeout_id,
+    timeout_setting,
 )
-from chaosllm.postgres._sessions import matching_sessions
-from chaosllm.postgres._slots import close_quietly, take_free_slots
+from chaosllm.postgres._sessions import check_filters, end_sessions
+from chaosllm.postgres._slots import check_leave_free, close_quietly, take_slots
 
 __all__ = [
     "exhaust_connections",
@@ -95,8 +94,7 @@ def exhaust_connections(
     ```
     """
     seconds = bounded_seconds(duration)
-    if isinstance(leave_free, bool) or not isinstance(leave_free, int) or leave_free < 0:
-        raise InvalidArgument(f"leave_free must be a whole number >= 0, got {leave_free!r}")
+    check_leave_free(leave_free)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
     fault_id = f"postgres-connections@{postgres_server(dsn)}"
@@ -110,18 +108,7 @@ def exhaust_connections(
     if fault_id in held_faults():
         spec["already_active"] = True
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
-
-    action = "exhaust connections"
-    first = open_connection(action, dsn, application_name=EXHAUST_APPLICATION)
-    try:
-        with postgres_connection(action, dsn, connection=first):
-            taken = take_free_slots(first, dsn, leave_free, EXHAUST_APPLICATION)
-    except BaseException:
-        close_quietly(first)
-        raise
-    if taken.error is not None or taken.shortfall is not None:
-        why = describe_error(taken.error, dsn) if taken.error is not None else taken.shortfall
-        raise FaultFailed(f"could not {action} on {target}: {why}; released them")
+    taken = take_slots("exhaust connections", dsn, leave_free, EXHAUST_APPLICATION)
     held = taken.connections
 
     def release() -> None:
@@ -132,13 +119,7 @@ def exhaust_connections(
         release()  # another call got there first; do not stack
         spec["already_active"] = True
         return fault_handle("postgres-connections", handle_name, target, spec, seconds)
-    spec.update(
-        opened=len(held),
-        max_connections=taken.before.max_connections,
-        reserved=taken.before.reserved,
-        in_use_before=taken.before.used - 1,
-        free=taken.after.free if held else taken.before.free + 1,
-    )
+    spec.update(taken.counts())
     handle = fault_handle("postgres-connections", handle_name, target, spec, seconds)
     # The server's own slot count says whether the pool is full; it keeps no
     # count of the connections it then refuses.
@@ -278,38 +259,13 @@ def terminate_backends(
                   "arguments": {"application_name": "model-catalog"}}}
     ```
     """
-    from psycopg import errors as pgerrors
-
-    filters = {"application_name": application_name, "user": user, "database": database}
-    for key, value in filters.items():
-        if value is not None and (not isinstance(value, str) or not value):
-            raise InvalidArgument(f"{key} must be a non-empty string, got {value!r}")
-    if all(value is None for value in filters.values()):
-        raise InvalidArgument(
-            "terminate_backends needs at least one of application_name, user or database"
-        )
+    filters = check_filters(application_name, user, database)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     early = before_terminate(dsn, filters, configuration, secrets)
     if early is not None:
         return early
-    terminated: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []
     with postgres_connection("terminate backends", dsn) as conn:
-        rows = matching_sessions(conn, application_name, user, database)
-        # From PostgreSQL 14 the call can wait until the session has gone.
-        wait = conn.info.server_version >= 140000
-        for pid, usename, app, datname in rows:
-            session = {"pid": pid, "user": usename, "application_name": app, "database": datname}
-            try:
-                if wait:
-                    ended = conn.execute("select pg_terminate_backend(%s, 2000)", (pid,)).fetchone()
-                else:
-                    ended = conn.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()
-            except pgerrors.InsufficientPrivilege as exc:
-                refused.append({**session, "reason": describe_error(exc, dsn)})
-                continue
-            if ended and ended[0]:  # false: gone already, or not gone within 2 s
-                terminated.append(session)
+        terminated, refused = end_sessions(conn, dsn, application_name, user, database)
     result = {
         **fault_handle("postgres-terminate", f"terminate-{postgres_server(dsn)}", postgres_target(dsn),
                        {key: value for key, value in filters.items() if value is not None}, 0.0),
@@ -350,13 +306,10 @@ def set_statement_timeout(
     ```
     """
     check_role(role)
-    milliseconds = round(parse_duration(timeout, "timeout") * 1000)
-    if milliseconds <= 0:
-        raise InvalidArgument(f"timeout must be at least 1ms (0 would disable it), got {timeout!r}")
+    value = timeout_setting(timeout)
     seconds = bounded_seconds(duration)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
-    value = f"{milliseconds}ms"
     planned = Planned("postgres-statement-timeout", name or f"statement-timeout-{role}", target,
                       {"role": role, "timeout": value, "duration": duration})
     early = before_fault(

@@ -1,18 +1,34 @@
-"""Argument checks, queue look-ups and bulk publishing shared by the RabbitMQ activities."""
+"""Argument checks, queue look-ups and the message and consumer work of the RabbitMQ activities.
+
+Messages are read, acknowledged and published over AMQP; consumers' connections
+are found and closed through the management API.
+"""
 
 from __future__ import annotations
 
+import math
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from chaosllm._clients.rabbitmq import resolve_amqp_url, resolve_management_url, vhost_of
+from chaosllm._clients.rabbitmq import (
+    Management,
+    amqp_channel,
+    resolve_amqp_url,
+    resolve_management_url,
+    vhost_of,
+)
 from chaosllm.errors import InvalidArgument
 
 MAX_PUBLISH_COUNT = 1_000_000
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_FLOOD_BYTES = 1024 * 1024 * 1024
+# The management API lists a new consumer only after its next statistics
+# round (collect_statistics_interval, 5 s by default).
+CONSUMER_LISTING_WAIT = 8.0
 
 
 def check_queue(queue: Any) -> str:
@@ -32,6 +48,15 @@ def check_fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise InvalidArgument(f"fraction must be a number from 0 to 1, got {value!r}")
     return float(value)
+
+
+def check_flood(count: Any, size_bytes: Any) -> None:
+    check_int(count, "count", 1, MAX_PUBLISH_COUNT)
+    check_int(size_bytes, "size_bytes", 0, MAX_MESSAGE_BYTES)
+    if count * size_bytes > MAX_FLOOD_BYTES:
+        raise InvalidArgument(
+            f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
+        )
 
 
 def label(queue: str, vhost: str) -> str:
@@ -108,3 +133,59 @@ def publish(channel: Any, queue: str, count: int, make: Callable[[int], tuple[by
     except pex.NackError:
         return False
     return True
+
+
+def drop_ready(channel: Any, queue: str, share: float, limit: int) -> tuple[int, int]:
+    """Lose ``share`` of the first ``limit`` ready messages: (examined, dropped).
+
+    The messages are taken without acknowledging them; the chosen ones are
+    acknowledged and the others returned, which puts them back where they were.
+    """
+    ready, _ = stat(channel, queue)
+    tags: list[int] = []
+    while len(tags) < min(ready, limit):
+        method, _properties, _body = channel.basic_get(queue, auto_ack=False)
+        if method is None:  # consumers took the rest meanwhile
+            break
+        tags.append(method.delivery_tag)
+    doomed = random.sample(tags, math.floor(share * len(tags) + 0.5))
+    for tag in doomed:
+        channel.basic_ack(tag)
+    if len(doomed) < len(tags):
+        channel.basic_nack(0, multiple=True, requeue=True)
+    return len(tags), len(doomed)
+
+
+def close_consumers(ref: QueueRef, action: str) -> tuple[int, list[str], int]:
+    """Close the connections of the queue's consumers: (consumers before, connections closed, after).
+
+    Waits up to :data:`CONSUMER_LISTING_WAIT` for the management API to list
+    as many consumers as the queue reports, then up to 2 s for the queue to
+    see them go.
+    """
+    with amqp_channel(action, ref.url) as channel:
+        _, before = stat(channel, ref.name)
+    mgmt = Management(ref.management_url, action)
+    connections: set[str] = set()
+    deadline = time.monotonic() + CONSUMER_LISTING_WAIT
+    while before:
+        listed = [
+            consumer
+            for consumer in mgmt.consumers(ref.vhost)
+            if consumer.get("queue", {}).get("name") == ref.name
+            and (consumer.get("channel_details") or {}).get("connection_name")
+        ]
+        connections = {c["channel_details"]["connection_name"] for c in listed}
+        if len(listed) >= before or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    closed = sorted(name for name in connections if mgmt.close_connection(name))
+    after = before
+    deadline = time.monotonic() + 2.0
+    while True:
+        with amqp_channel(action, ref.url) as channel:
+            _, after = stat(channel, ref.name)
+        if not closed or after < before or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return before, closed, after

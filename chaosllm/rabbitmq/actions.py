@@ -9,25 +9,22 @@ its duration ends. The other actions are one-off events with no rollback.
 from __future__ import annotations
 
 import math
-import random
-import time
 import uuid
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
-from chaosllm.errors import InvalidArgument
-from chaosllm.faults import fault_handle, fault_seconds, recording, restore_fault
+from chaosllm.faults import fault_handle, fault_seconds, restore_fault
 from chaosllm.faults.effects import counted, ended, unknown
 from chaosllm.rabbitmq._effects import LIMIT_NOT_COUNTED, instant, published
 from chaosllm.rabbitmq._guard import before_fault, planned_for
-from chaosllm.rabbitmq._limit import OVERFLOWS, ledger_id, policy_body, policy_name, stored
-from chaosllm.rabbitmq._policies import effective_policy
+from chaosllm.rabbitmq._limit import apply_limit, check_limit, ledger_id, policy_name
 from chaosllm.rabbitmq._queues import (
-    MAX_FLOOD_BYTES,
-    MAX_MESSAGE_BYTES,
     MAX_PUBLISH_COUNT,
+    check_flood,
     check_fraction,
     check_int,
+    close_consumers,
+    drop_ready,
     publish,
     queue_ref,
     stat,
@@ -46,13 +43,9 @@ __all__ = [
 ROLLBACKS = {"set_queue_limit": "remove_queue_limit"}
 
 MAX_DROP = 100_000
-MAX_LENGTH = 2**31 - 1
 # Valid JSON would be handled; this is neither UTF-8 nor complete JSON,
 # although its content type promises both.
 POISON_BODY = b'{"chaosllm": "poison", "payload": "\xff\xfe\xfd'
-# The management API lists a new consumer only after its next statistics
-# round (collect_statistics_interval, 5 s by default).
-CONSUMER_LISTING_WAIT = 8.0
 
 
 def purge_queue(
@@ -118,29 +111,18 @@ def drop_messages(
     if early is not None:
         return early
     with amqp_channel(f"drop messages from {ref.label}", ref.url) as channel:
-        ready, _ = stat(channel, queue)
-        tags: list[int] = []
-        while len(tags) < min(ready, limit):
-            method, _properties, _body = channel.basic_get(queue, auto_ack=False)
-            if method is None:  # consumers took the rest meanwhile
-                break
-            tags.append(method.delivery_tag)
-        doomed = random.sample(tags, math.floor(share * len(tags) + 0.5))
-        for tag in doomed:
-            channel.basic_ack(tag)
-        if len(doomed) < len(tags):
-            channel.basic_nack(0, multiple=True, requeue=True)
+        examined, dropped = drop_ready(channel, queue, share, limit)
         depth, _ = stat(channel, queue)
     result = {
         **instant("rabbitmq-drop", queue, ref.url),
         "target": rabbitmq_target(ref.url),
         "queue": queue,
-        "examined": len(tags),
-        "dropped": len(doomed),
-        "requeued": len(tags) - len(doomed),
+        "examined": examined,
+        "dropped": dropped,
+        "requeued": examined - dropped,
         "depth": depth,
     }
-    return counted(result, len(doomed), {"messages_dropped": len(doomed)})
+    return counted(result, dropped, {"messages_dropped": dropped})
 
 
 def flood_queue(
@@ -171,12 +153,7 @@ def flood_queue(
     import pika
 
     ref = queue_ref(queue, rabbitmq_url, None, configuration, secrets)
-    check_int(count, "count", 1, MAX_PUBLISH_COUNT)
-    check_int(size_bytes, "size_bytes", 0, MAX_MESSAGE_BYTES)
-    if count * size_bytes > MAX_FLOOD_BYTES:
-        raise InvalidArgument(
-            f"count x size_bytes must stay within {MAX_FLOOD_BYTES} bytes, got {count * size_bytes}"
-        )
+    check_flood(count, size_bytes)
     planned = planned_for("rabbitmq-flood", f"flood-{queue}", ref, queue=queue, count=count,
                        size_bytes=size_bytes)
     early = before_fault("flood_queue", planned, ref, (configuration, secrets))
@@ -287,32 +264,7 @@ def close_consumer_connections(
                          management=True)
     if early is not None:
         return early
-    action = f"close the consumer connections of {ref.label}"
-    with amqp_channel(action, ref.url) as channel:
-        _, before = stat(channel, queue)
-    mgmt = Management(ref.management_url, action)
-    connections: set[str] = set()
-    deadline = time.monotonic() + CONSUMER_LISTING_WAIT
-    while before:
-        listed = [
-            consumer
-            for consumer in mgmt.consumers(ref.vhost)
-            if consumer.get("queue", {}).get("name") == queue
-            and (consumer.get("channel_details") or {}).get("connection_name")
-        ]
-        connections = {c["channel_details"]["connection_name"] for c in listed}
-        if len(listed) >= before or time.monotonic() > deadline:
-            break
-        time.sleep(0.25)
-    closed = sorted(name for name in connections if mgmt.close_connection(name))
-    after = before
-    deadline = time.monotonic() + 2.0
-    while True:
-        with amqp_channel(action, ref.url) as channel:
-            _, after = stat(channel, queue)
-        if not closed or after < before or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    before, closed, after = close_consumers(ref, f"close the consumer connections of {ref.label}")
     result = {
         **instant("rabbitmq-close-consumers", queue, ref.url),
         "target": rabbitmq_target(ref.url),
@@ -362,9 +314,7 @@ def set_queue_limit(
     ```
     """
     ref = queue_ref(queue, rabbitmq_url, rabbitmq_management_url, configuration, secrets)
-    check_int(max_length, "max_length", 0, MAX_LENGTH)
-    if overflow not in OVERFLOWS:
-        raise InvalidArgument(f"overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
+    check_limit(max_length, overflow)
     seconds = fault_seconds(duration, allow_unbounded, "queue limit")
     planned = planned_for("rabbitmq-queue-limit", name or f"queue-limit-{queue}", ref, queue=queue,
                           max_length=max_length, overflow=overflow, duration=duration)
@@ -374,27 +324,8 @@ def set_queue_limit(
     )  # fmt: skip
     if early is not None:
         return early
-    vhost = ref.vhost
     mgmt = Management(ref.management_url, f"limit the length of {ref.label}")
-    mgmt.queue(vhost, queue)
-    entry_id = ledger_id(mgmt, vhost, queue)
-    # An expired limit is settled first, so that it is replaced, not re-applied: its
-    # healer would otherwise drop the new entry right after restoring the old one.
-    with recording(entry_id) as rec:
-        policies = mgmt.policies(vhost)
-        pname = policy_name(queue)
-        state = {
-            "management_url": ref.management_url,
-            "vhost": vhost,
-            "queue": queue,
-            "policy": pname,
-            "original": stored(effective_policy(policies, queue, exclude=pname)),
-        }
-        description = f"max-length {max_length} ({overflow}) on {ref.label} via {mgmt.target}"
-        rec.record("rabbitmq.queue_limit", state, seconds, description)
-        # Re-applied while it holds: the new limit goes over the policy recorded first.
-        original = rec.state["original"]
-        mgmt.put_policy(vhost, pname, policy_body(original, queue, max_length, overflow))
+    pname, original = apply_limit(mgmt, ref, max_length, overflow, seconds)
     handle = fault_handle(
         "rabbitmq-queue-limit", name or f"queue-limit-{queue}", f"{ref.label} on {mgmt.target}",
         {"queue": queue, "max_length": max_length, "overflow": overflow, "duration": duration,

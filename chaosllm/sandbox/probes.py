@@ -1,11 +1,13 @@
 """Sandbox probes: what the load saw, order consistency, replicas and recovery.
 
-Load probes read the results of a load run (see ``start_load``); ``window``
-keeps only the requests due in the last part of the run ("30s"). Other
-probes read the sandbox state file, the supervisor's event log and
-Prometheus; their ``window`` defaults to "since the current load run
-started", which is the start of the experiment when the load control runs
-it, so that one scenario never judges the faults of the previous one.
+The load probes read the results of a load run (see ``start_load``); they
+live in :mod:`chaosllm.sandbox._load` and are re-exported here, where
+experiments name them. Their ``window`` keeps only the requests due in the
+last part of the run ("30s"). The other probes read the sandbox state file,
+the supervisor's event log and Prometheus; their ``window`` defaults to
+"since the current load run started", which is the start of the experiment
+when the load control runs it, so that one scenario never judges the faults
+of the previous one.
 """
 
 from __future__ import annotations
@@ -13,8 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm.faults import parse_duration
+from chaosllm.sandbox._load import (
+    failed_requests,
+    latency_degradation,
+    load_error_ratio,
+    load_latency,
+    load_stats,
+    load_throughput,
+)
 from chaosllm.sandbox.app import counters, events, front, loadrun
-from chaosllm.sandbox.app.loadrun import read_results, summarise
+from chaosllm.sandbox.app.loadrun import read_results
 from chaosllm.sandbox.app.orders import compare_orders
 from chaosllm.sandbox.app.state import read_state, run_dir, status
 
@@ -31,127 +41,6 @@ __all__ = [
     "breaker_trips", "fallback_serves", "catalog_fresh", "recommendations_source",
     "dependency_slowdown",
 ]
-
-
-def _ops(ops: str | list[str] | None) -> list[str] | None:
-    return ops.split(",") if isinstance(ops, str) else ops
-
-
-def load_stats(
-    name: str = "load",
-    window: str | None = None,
-    ops: str | list[str] | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Requests, failures, error ratio, throughput and latency quantiles of a load run.
-
-    ```json
-    {"type": "probe", "name": "load-so-far",
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "load_stats", "arguments": {"window": "30s"}}}
-    ```
-    """
-    return summarise(read_results(run_dir(configuration, secrets), name, window, _ops(ops)))
-
-
-def failed_requests(
-    name: str = "load",
-    window: str | None = None,
-    ops: str | list[str] | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> int:
-    """How many requests of the run failed (error answer, refused, timed out).
-
-    ```json
-    {"type": "probe", "name": "no-failed-requests", "tolerance": 0,
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "failed_requests"}}
-    ```
-    """
-    rows = read_results(run_dir(configuration, secrets), name, window, _ops(ops))
-    return sum(1 for r in rows if not r.get("ok"))
-
-
-def load_error_ratio(
-    name: str = "load",
-    window: str | None = None,
-    ops: str | list[str] | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> float | None:
-    """Failed / all requests seen by the load generator; null with no requests.
-
-    ```json
-    {"type": "probe", "name": "client-error-ratio",
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "load_error_ratio", "arguments": {"window": "30s"}}}
-    ```
-    """
-    return load_stats(name, window, ops, configuration, secrets)["error_ratio"]  # type: ignore[no-any-return]
-
-
-def load_latency(
-    name: str = "load",
-    quantile: float = 0.95,
-    window: str | None = None,
-    ops: str | list[str] | None = None,
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> float | None:
-    """Client-side latency quantile in seconds, measured from each request's due time.
-
-    ```json
-    {"type": "probe", "name": "client-p95",
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "load_latency", "arguments": {"quantile": 0.95, "window": "30s"}}}
-    ```
-    """
-    rows = read_results(run_dir(configuration, secrets), name, window, _ops(ops))
-    return loadrun.quantile([float(r["lat"]) for r in rows], quantile)
-
-
-def load_throughput(
-    name: str = "load",
-    window: str = "10s",
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> float:
-    """Successful requests per second over the last `window` (requests keep flowing).
-
-    ```json
-    {"type": "probe", "name": "requests-flow",
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "load_throughput", "arguments": {"window": "10s"}}}
-    ```
-    """
-    seconds = parse_duration(window, "window")
-    return loadrun.throughput(read_results(run_dir(configuration, secrets), name, window), seconds)
-
-
-def latency_degradation(
-    name: str = "load",
-    quantile: float = 0.95,
-    baseline: str = "10s",
-    window: str = "20s",
-    floor: str = "50ms",
-    configuration: dict[str, Any] | None = None,
-    secrets: dict[str, Any] | None = None,
-) -> float | None:
-    """Latency quantile of the last `window` divided by that of the run's first
-    `baseline` seconds (before any fault). Baselines below `floor` count as
-    `floor`: doubling a few milliseconds is scheduling noise, not degradation.
-
-    ```json
-    {"type": "probe", "name": "latency-degradation",
-     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
-                  "func": "latency_degradation",
-                  "arguments": {"baseline": "10s", "window": "20s"}}}
-    ```
-    """
-    rows = read_results(run_dir(configuration, secrets), name)
-    return loadrun.degradation(rows, quantile, baseline, window, floor)
 
 
 def order_consistency(
