@@ -70,7 +70,12 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._experiment import flat_secrets
-from chaosllm.controls._interrupt import install_interrupter, run_rollbacks
+from chaosllm.controls._interrupt import (
+    install_interrupter,
+    note_rollbacks_played,
+    rollbacks_played_by,
+    run_rollbacks_once,
+)
 from chaosllm.controls._poller import Guard
 from chaosllm.errors import InvalidArgument
 from chaosllm.journal_keys import GUARD_EXTENSION
@@ -213,7 +218,9 @@ def before_rollback_control(context: Any, **arguments: Any) -> None:
         _current.method_ended()
         _current.rollbacks_seen = True
         if _current.rollbacks_run_by is None:
-            _current.rollbacks_run_by = "chaoslib"
+            # Played by a control (the rollbacks control), or else by chaoslib itself.
+            note_rollbacks_played(context, "chaoslib")
+            _current.rollbacks_run_by = rollbacks_played_by(context) or "chaoslib"
 
 
 def after_rollback_control(context: Any, **arguments: Any) -> None:
@@ -224,13 +231,15 @@ def after_rollback_control(context: Any, **arguments: Any) -> None:
 def _run_rollbacks(
     guard: Guard, experiment: dict[str, Any], configuration: Any, secrets: Any
 ) -> None:
-    """Play the experiment's rollbacks once, and note that the guard ran them."""
+    """Play the experiment's rollbacks once, and note who ran them."""
     if not experiment.get("rollbacks"):
         return
-    logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
-                   "running them now")  # fmt: skip
-    guard.rollbacks_run_by = EXTENSION_NAME
-    guard.rollback_runs = run_rollbacks(experiment, configuration, secrets)
+    if rollbacks_played_by(experiment) is None:
+        logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
+                       "running them now")  # fmt: skip
+    guard.rollbacks_run_by, guard.rollback_runs = run_rollbacks_once(
+        experiment, configuration, secrets, EXTENSION_NAME
+    )
 
 
 def after_experiment_control(
