@@ -100,16 +100,17 @@ class RollbackRun:
         self._restores.append(lambda: signal.signal(signum, previous))
 
     def on_signal(self, signum: int, frame: Any, previous: Any) -> None:
-        """A first Ctrl-C or SIGTERM interrupts as usual; while rolling back, the
+        """A first Ctrl-C or SIGTERM interrupts the run; while rolling back, the
         first is noted and the next one leaves at once."""
         name = signal.Signals(signum).name
         if previous == signal.SIG_IGN:
             return
         if self.interruption is None and self.phase in INTERRUPTIBLE_PHASES:
             self.interruption = name
+            self.aborted = True  # the watcher interrupts again if this one is swallowed
             logger.warning(f"{PREFIX} {name} received: interrupting the run; its rollbacks will run")
-            if callable(previous):
-                previous(signum, frame)
+            # Not chaoslib's InterruptExecution for SIGTERM: an Exception, which any
+            # `except Exception` on the way (logging's emit among them) swallows.
             raise KeyboardInterrupt
         self.interruption = self.interruption or name
         self.deferred += 1
@@ -129,19 +130,19 @@ class RollbackRun:
         return stop
 
     def _watch(self) -> None:
-        """Abort the run within a tick of a halt, the way the guard aborts it."""
+        """Abort the run within a tick of a halt, the way the guard aborts it, and
+        signal again until the method has really stopped."""
         while not self._stop.wait(RESIGNAL_EVERY):
-            if self.aborted:
-                if self.stopped or self.phase not in ("started", "method"):
-                    return
-                signal_self()  # again: the first may have landed between two activities
-            elif self.phase in ("started", "method") and is_halted():
-                state = halt_state() or {}
+            if not self.aborted:
+                if self.phase not in ("started", "method") or not is_halted():
+                    continue
                 self.aborted = True
                 self.interruption = self.interruption or "halt"
-                logger.critical(f"{PREFIX} {halt_message(state, 'this run')}: aborting it; "
-                                f"its rollbacks will run")  # fmt: skip
-                signal_self()
+                logger.critical(f"{PREFIX} {halt_message(halt_state() or {}, 'this run')}: "
+                                f"aborting it; its rollbacks will run")  # fmt: skip
+            if self.stopped or self.phase not in ("started", "method"):
+                return
+            signal_self()
 
     # phases ----------------------------------------------------------------
     def method_starts(self) -> None:
