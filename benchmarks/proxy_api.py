@@ -128,8 +128,9 @@ def memory(pid: int) -> dict[str, float]:
 
 
 def start(kind: str) -> Served:
-    from chaosllm._clients.proxy import ProxyApi
     from chaosllm.sandbox.launcher import free_port, stop_pid
+
+    from chaosllm._clients.proxy import ProxyApi
 
     port = free_port()
     cmd = ([sys.executable, "-m", "chaosllm.cli", "proxy", "serve", "--port", str(port)]
@@ -261,10 +262,10 @@ def main() -> None:
     import multiprocessing
     import statistics
 
+    from chaosllm.sandbox.launcher import free_port, wait_until
     from proxy import connect, serve  # benchmarks/proxy.py
 
     from chaosllm._clients.proxy import ProxyApi
-    from chaosllm.sandbox.launcher import free_port, wait_until
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
