@@ -188,8 +188,8 @@ def test_the_settings_file_enables_it_for_every_run(tmp_path: Path) -> None:
         {"controls": {"chaosllm-rollbacks": {"provider": ROLLBACKS_CONTROL["provider"]}}}))
     with sleeper(tmp_path) as (frozen, pidfile):
         experiment = freeze_experiment(pidfile)
-        experiment["controls"] = [{"name": "other", "provider": {"type": "python",
-                                                                 "module": "chaosllm.controls.audit"}}]  # fmt: skip
+        audit = {"type": "python", "module": "chaosllm.controls.audit"}
+        experiment["controls"] = [{"name": "other", "provider": audit}]
         run = Run(experiment, workdir)
         run.wait_for(PAUSING)
         run.signal(signal.SIGINT)
