@@ -223,10 +223,14 @@ class RollbackRun:
             (self.journal or {}).get("rollbacks") or [])  # fmt: skip
         done = [f"{r.get('activity', {}).get('name')} ({r.get('status')})" for r in runs
                 if isinstance(r, dict)]  # fmt: skip
-        by = self.played_by or "nobody"
-        if self.interruption:
-            logger.warning(f"{PREFIX} run interrupted ({self.interruption}); rolled back by {by}: "
-                           f"{', '.join(done) or 'nothing (no rollbacks)'}")  # fmt: skip
+        if not self.interruption:
+            return
+        if not self.experiment.get("rollbacks"):
+            logger.warning(f"{PREFIX} run interrupted ({self.interruption}); "
+                           f"the experiment declares no rollbacks")  # fmt: skip
+            return
+        logger.warning(f"{PREFIX} run interrupted ({self.interruption}); rolled back by "
+                       f"{self.played_by or 'nobody'}: {', '.join(done) or 'nothing'}")  # fmt: skip
 
     def _left(self) -> list[dict[str, Any]]:
         try:
