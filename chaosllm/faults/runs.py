@@ -20,7 +20,6 @@ from typing import Any
 
 from chaosllm.faults.handles import utcnow_iso
 from chaosllm.faults.statedir import state_dir
-from chaosllm.process.procs import read_proc
 
 __all__ = ["RUNS_DIR", "runs_dir", "current_run", "register_run", "unregister_run", "running_runs"]
 
@@ -42,10 +41,17 @@ def current_run() -> str | None:
     return _current
 
 
+def _proc(pid: int) -> Any:
+    # Imported here: the fault ledger loads this module, and loads no backend package.
+    from chaosllm.process.procs import read_proc
+
+    return read_proc(pid)
+
+
 def register_run(title: str) -> dict[str, Any]:
     """Write this process's run file and make its id the current run; returns the record."""
     global _current
-    proc = read_proc(os.getpid())
+    proc = _proc(os.getpid())
     run_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     record = {
         "run": run_id,
@@ -78,7 +84,7 @@ def unregister_run(run_id: str) -> None:
 
 def _alive(record: dict[str, Any]) -> bool:
     pid = record.get("pid")
-    proc = read_proc(pid) if isinstance(pid, int) and pid > 0 else None
+    proc = _proc(pid) if isinstance(pid, int) and pid > 0 else None
     return proc is not None and proc.state != "Z" and proc.start == record.get("start")
 
 
