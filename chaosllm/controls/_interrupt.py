@@ -26,6 +26,7 @@ __all__ = [
     "before_method",
     "in_method_activity",
     "signal_self",
+    "rollback_strategy",
     "run_rollbacks",
     "run_rollbacks_once",
     "note_rollbacks_played",
@@ -56,14 +57,16 @@ def _code(module: str, name: str) -> Any:
         return None
 
 
-def _on_stack(frame: Any, code: Any) -> bool:
-    if code is None:
-        return True
+def _any_on_stack(frame: Any, codes: set[Any]) -> bool:
     while frame is not None:
-        if frame.f_code is code:
+        if frame.f_code in codes:
             return True
         frame = frame.f_back
     return False
+
+
+def _on_stack(frame: Any, code: Any) -> bool:
+    return True if code is None else _any_on_stack(frame, {code})
 
 
 def _in_method(frame: Any) -> bool:
@@ -84,11 +87,7 @@ def before_method(frame: Any) -> bool:
     control = getattr(importlib.import_module("chaoslib.control"), "Control", None)
     codes = {_code("chaoslib.run", "run_gate_hypothesis"),
              getattr(getattr(control, "begin", None), "__code__", None)} - {None}  # fmt: skip
-    while frame is not None:
-        if frame.f_code in codes:
-            return True
-        frame = frame.f_back
-    return False
+    return _any_on_stack(frame, codes)
 
 
 def in_method_activity(frame: Any) -> bool:
@@ -131,6 +130,16 @@ def install_interrupter(guard: Interruptible, stop_now: Callable[[Any], bool] | 
     guard.restore_handler = lambda: signal.signal(signal.SIGUSR1, previous)
     guard.can_interrupt = True
     return True
+
+
+def rollback_strategy(settings: Any) -> str:
+    """The rollback strategy of the run, from the settings chaoslib's runner passes on.
+
+    The ``--rollback-strategy`` option reaches the runner's settings, not
+    those the controls of an experiment are given: read it from a run event.
+    """
+    runtime = (settings or {}).get("runtime") or {}
+    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
 
 
 def signal_self() -> None:

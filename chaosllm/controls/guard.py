@@ -73,6 +73,7 @@ from chaosllm.controls._experiment import flat_secrets
 from chaosllm.controls._interrupt import (
     install_interrupter,
     note_rollbacks_played,
+    rollback_strategy,
     rollbacks_played_by,
     run_rollbacks_once,
 )
@@ -138,7 +139,7 @@ def _observer(guard: Guard) -> Any:
     class Observer(RunEventHandler):  # type: ignore[misc]
         def running(self, experiment: Any, journal: Any, configuration: Any, secrets: Any,
                     schedule: Any, settings: Any) -> None:  # fmt: skip
-            guard.rollback_strategy = _strategy(settings)
+            guard.rollback_strategy = rollback_strategy(settings)
 
         def start_method(self, experiment: Any) -> None:
             # Chaos Toolkit gives a guard from the settings file no method-level
@@ -169,7 +170,7 @@ def configure_control(
         _setup_error = str(exc)
         return
     _current.raw_conditions = list(arguments.get("conditions") or [])
-    _current.rollback_strategy = _strategy(settings)
+    _current.rollback_strategy = rollback_strategy(settings)
     if event_registry is not None:
         event_registry.register(_observer(_current))
 
@@ -189,11 +190,6 @@ def _begin(guard: Guard) -> None:
 def before_method_control(context: Any, **arguments: Any) -> None:
     if _current is not None:
         _begin(_current)
-
-
-def _strategy(settings: Any) -> str:
-    runtime = (settings or {}).get("runtime") or {}
-    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
 
 
 def after_method_control(

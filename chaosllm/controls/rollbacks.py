@@ -42,6 +42,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
+from chaosllm.controls._interrupt import rollback_strategy
 from chaosllm.controls._rollback_run import PREFIX, RollbackRun
 from chaosllm.faults.halt import Halted, refuse_if_halted
 from chaosllm.settings import get_setting
@@ -80,7 +81,7 @@ def _observer(run: RollbackRun) -> Any:
         def running(self, experiment: Any, journal: Any, configuration: Any, secrets: Any,
                     schedule: Any, settings: Any) -> None:  # fmt: skip
             run.journal = journal
-            run.strategy = _strategy(settings)
+            run.strategy = rollback_strategy(settings)
             if run.phase == "configured":
                 run.phase = "started"
 
@@ -108,11 +109,6 @@ def _observer(run: RollbackRun) -> Any:
     return Observer()
 
 
-def _strategy(settings: Any) -> str:
-    runtime = (settings or {}).get("runtime") or {}
-    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
-
-
 def configure_control(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -129,7 +125,7 @@ def configure_control(
     _current, _setup_error = None, None
     try:
         run = RollbackRun(experiment if isinstance(experiment, dict) else {}, configuration, secrets)
-        run.strategy = _strategy(settings)
+        run.strategy = rollback_strategy(settings)
         if event_registry is not None:
             event_registry.register(_observer(run))
             run.observed = True
