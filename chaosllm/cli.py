@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "chaosllm.proxy.command",
     "chaosllm.sandbox.command",
     "chaosllm.controls.command",
+    "chaosllm.controls.halt_command",
 )
 
 
@@ -160,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
             '  chaosllm sandbox up && eval "$(chaosllm sandbox env)"\n'
             "  chaos run --journal-path journals/cache.json experiments/application/cache-failure.json\n"
             "  chaosllm report journals/cache.json --out reports/\n"
-            "  chaosllm cleanup            # restore faults a killed run left behind"
+            "  chaosllm cleanup            # restore faults a killed run left behind\n"
+            '  chaosllm halt --reason "incident"   # stop all chaos here; --lift to allow it again'
         ),
     )
     parser.add_argument("--version", action="version", version=f"chaosllm {__version__}")

@@ -17,6 +17,7 @@ __all__ = [
     "LOAD_EXTENSION",
     "METRICS_EXTENSION",
     "REMOVED_KEY",
+    "ROLLBACKS_EXTENSION",
     "SLO_TOLERANCE_MODULE",
     "VERDICTS",
 ]
@@ -25,6 +26,8 @@ __all__ = [
 FAULT_HANDLE_KEYS = frozenset(("kind", "name", "target", "started_at", "expires_at"))
 # The journal extension the abort guard writes its verdict to.
 GUARD_EXTENSION = "chaosllm-guard"
+# The journal extension the rollbacks control writes what it rolled back and what is left to.
+ROLLBACKS_EXTENSION = "chaosllm-rollbacks"
 # The journal extension the metrics control writes its series to.
 METRICS_EXTENSION = "chaosllm-metrics"
 # The journal extension the sandbox's load control writes its request summary to.

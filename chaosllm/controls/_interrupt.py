@@ -1,9 +1,12 @@
-"""How the guard stops chaoslib's method and plays its rollbacks.
+"""How the guard and the rollbacks control stop chaoslib's method and play its rollbacks.
 
 This is the one module that reaches into chaoslib's internals: it wraps
 chaoslib's SIGUSR1 handler, recognises chaoslib's method on the main
 thread's stack, and calls ``chaoslib.run.apply_rollbacks`` when the run's
-rollback strategy would skip the rollbacks after an interruption.
+rollback strategy would skip the rollbacks after an interruption. Both
+controls play them through :func:`run_rollbacks_once`, which also learns
+when chaoslib played them (:func:`note_rollbacks_played`), so that together
+they play each rollback exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,20 @@ from typing import Any, Protocol
 
 from chaoslib.exceptions import InterruptExecution
 
-__all__ = ["Interruptible", "install_interrupter", "signal_self", "run_rollbacks", "RESIGNAL_EVERY"]
+__all__ = [
+    "Interruptible",
+    "install_interrupter",
+    "before_method",
+    "in_method_activity",
+    "signal_self",
+    "rollback_strategy",
+    "run_rollbacks",
+    "run_rollbacks_once",
+    "note_rollbacks_played",
+    "rollbacks_played_by",
+    "forget_rollbacks",
+    "RESIGNAL_EVERY",
+]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -41,14 +57,16 @@ def _code(module: str, name: str) -> Any:
         return None
 
 
-def _on_stack(frame: Any, code: Any) -> bool:
-    if code is None:
-        return True
+def _any_on_stack(frame: Any, codes: set[Any]) -> bool:
     while frame is not None:
-        if frame.f_code is code:
+        if frame.f_code in codes:
             return True
         frame = frame.f_back
     return False
+
+
+def _on_stack(frame: Any, code: Any) -> bool:
+    return True if code is None else _any_on_stack(frame, {code})
 
 
 def _in_method(frame: Any) -> bool:
@@ -63,7 +81,21 @@ def _in_method_activity(frame: Any) -> bool:
     return _in_method(frame) and _on_stack(frame, _code("chaoslib.activity", "execute_activity"))
 
 
-def install_interrupter(guard: Interruptible) -> bool:
+def before_method(frame: Any) -> bool:
+    """True while the main thread runs the experiment's "before" controls or its
+    steady-state hypothesis before the method: stopping there leaves nothing to roll back."""
+    control = getattr(importlib.import_module("chaoslib.control"), "Control", None)
+    codes = {_code("chaoslib.run", "run_gate_hypothesis"),
+             getattr(getattr(control, "begin", None), "__code__", None)} - {None}  # fmt: skip
+    return _any_on_stack(frame, codes)
+
+
+def in_method_activity(frame: Any) -> bool:
+    """True while the main thread runs one of the method's activities (see the interrupter)."""
+    return _in_method_activity(frame)
+
+
+def install_interrupter(guard: Interruptible, stop_now: Callable[[Any], bool] | None = None) -> bool:
     """Wrap chaoslib's SIGUSR1 handler so that the guard can stop the method.
 
     A real signal is needed: it wakes a main thread blocked in ``time.sleep``
@@ -71,14 +103,16 @@ def install_interrupter(guard: Interruptible) -> bool:
     from another thread cannot do. The wrapper raises chaoslib's own
     ``SystemExit(20)`` (interrupted, rollbacks allowed) only while a method
     activity runs on the main thread, so a late signal never cuts short the
-    wait for background activities or the rollbacks.
+    wait for background activities or the rollbacks. With ``stop_now``, an
+    abort also stops the run wherever ``stop_now(frame)`` answers True (for
+    example :func:`before_method`, where there is nothing to roll back yet).
     Must be called from the main thread, where chaoslib runs controls.
     """
     if threading.current_thread() is not threading.main_thread():
         return False
     previous = signal.getsignal(signal.SIGUSR1)
     if not callable(previous):
-        logger.warning("chaosllm guard: not run by Chaos Toolkit; breaches are only recorded")
+        logger.warning("chaosllm: not run by Chaos Toolkit; the method cannot be interrupted")
         return False
 
     def handler(signum: int, frame: Any) -> None:
@@ -87,6 +121,8 @@ def install_interrupter(guard: Interruptible) -> bool:
             return
         if guard.in_method and _in_method_activity(frame):
             raise SystemExit(20)
+        if stop_now is not None and stop_now(frame):
+            raise SystemExit(20)
         if not _in_method(frame):
             guard.in_method = False
 
@@ -94,6 +130,16 @@ def install_interrupter(guard: Interruptible) -> bool:
     guard.restore_handler = lambda: signal.signal(signal.SIGUSR1, previous)
     guard.can_interrupt = True
     return True
+
+
+def rollback_strategy(settings: Any) -> str:
+    """The rollback strategy of the run, from the settings chaoslib's runner passes on.
+
+    The ``--rollback-strategy`` option reaches the runner's settings, not
+    those the controls of an experiment are given: read it from a run event.
+    """
+    runtime = (settings or {}).get("runtime") or {}
+    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
 
 
 def signal_self() -> None:
@@ -105,7 +151,7 @@ def signal_self() -> None:
 
 
 def run_rollbacks(experiment: dict[str, Any], configuration: Any, secrets: Any) -> list[Any]:
-    """Play the experiment's rollbacks once, as chaoslib would; return their runs."""
+    """Play the experiment's rollbacks, as chaoslib would; return their runs."""
     from chaoslib.run import EventHandlerRegistry, apply_rollbacks, get_background_pools
 
     _, pool = get_background_pools(experiment)
@@ -116,5 +162,42 @@ def run_rollbacks(experiment: dict[str, Any], configuration: Any, secrets: Any) 
             EventHandlerRegistry(), runs,
         )  # fmt: skip
     except (InterruptExecution, KeyboardInterrupt, SystemExit) as exc:
-        logger.error(f"chaosllm guard: rollbacks were interrupted: {exc!r}")
+        logger.error(f"chaosllm: rollbacks were interrupted: {exc!r}")
     return runs
+
+
+# Who played the rollbacks of each experiment run in this process, by id(); the
+# experiment is kept with it so that its id cannot be reused for another one
+# until forget_rollbacks() drops it at the end of the run.
+_played: dict[int, tuple[Any, str]] = {}
+_played_lock = threading.Lock()
+
+
+def note_rollbacks_played(experiment: Any, by: str) -> bool:
+    """Record that ``by`` plays the experiment's rollbacks; False when someone already did."""
+    with _played_lock:
+        if id(experiment) in _played:
+            return False
+        _played[id(experiment)] = (experiment, by)
+        return True
+
+
+def rollbacks_played_by(experiment: Any) -> str | None:
+    """Who played the experiment's rollbacks ("chaoslib", a control's name), or None."""
+    found = _played.get(id(experiment))
+    return found[1] if found else None
+
+
+def run_rollbacks_once(
+    experiment: dict[str, Any], configuration: Any, secrets: Any, by: str
+) -> tuple[str, list[Any] | None]:
+    """Play the rollbacks unless they were played already; returns who played
+    them and, when it was ``by`` now, their runs."""
+    if not note_rollbacks_played(experiment, by):
+        return rollbacks_played_by(experiment) or by, None
+    return by, run_rollbacks(experiment, configuration, secrets)
+
+
+def forget_rollbacks(experiment: Any) -> None:
+    with _played_lock:
+        _played.pop(id(experiment), None)

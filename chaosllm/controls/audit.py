@@ -48,6 +48,8 @@ __all__ = [
     "append_entry",
     "verify_log",
     "ci_job",
+    "audit_path",
+    "record_event",
     "before_experiment_control",
     "before_method_control",
     "before_rollback_control",
@@ -229,9 +231,22 @@ class _Run:
 _run: _Run | None = None
 
 
-def _path(arguments: Mapping[str, Any], configuration: Any, secrets: Any) -> Path:
-    value = get_setting("audit_log", arguments.get("path"), configuration, None)
+def audit_path(path: str | None = None, configuration: Any = None) -> Path:
+    """The audit log: ``path``, else the setting ``audit_log``, else ``$CHAOSLLM_STATE_DIR/audit.jsonl``."""
+    value = get_setting("audit_log", path, configuration, None)
     return Path(value).expanduser() if value else state_dir() / "audit.jsonl"
+
+
+def record_event(event: str, fields: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Append one entry that is not part of an experiment run (a halt, a lift)
+    with who, where and when; returns it."""
+    entry = {"time": utcnow_iso(), "event": event, "user": _user(), "host": socket.gethostname(),
+             "ci_job": ci_job(), **fields}  # fmt: skip
+    return append_entry(path or audit_path(), entry)
+
+
+def _path(arguments: Mapping[str, Any], configuration: Any, secrets: Any) -> Path:
+    return audit_path(arguments.get("path"), configuration)
 
 
 def before_experiment_control(

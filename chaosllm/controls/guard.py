@@ -70,7 +70,13 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._experiment import flat_secrets
-from chaosllm.controls._interrupt import install_interrupter, run_rollbacks
+from chaosllm.controls._interrupt import (
+    install_interrupter,
+    note_rollbacks_played,
+    rollback_strategy,
+    rollbacks_played_by,
+    run_rollbacks_once,
+)
 from chaosllm.controls._poller import Guard
 from chaosllm.errors import InvalidArgument
 from chaosllm.journal_keys import GUARD_EXTENSION
@@ -133,7 +139,7 @@ def _observer(guard: Guard) -> Any:
     class Observer(RunEventHandler):  # type: ignore[misc]
         def running(self, experiment: Any, journal: Any, configuration: Any, secrets: Any,
                     schedule: Any, settings: Any) -> None:  # fmt: skip
-            guard.rollback_strategy = _strategy(settings)
+            guard.rollback_strategy = rollback_strategy(settings)
 
         def start_method(self, experiment: Any) -> None:
             # Chaos Toolkit gives a guard from the settings file no method-level
@@ -164,7 +170,7 @@ def configure_control(
         _setup_error = str(exc)
         return
     _current.raw_conditions = list(arguments.get("conditions") or [])
-    _current.rollback_strategy = _strategy(settings)
+    _current.rollback_strategy = rollback_strategy(settings)
     if event_registry is not None:
         event_registry.register(_observer(_current))
 
@@ -184,11 +190,6 @@ def _begin(guard: Guard) -> None:
 def before_method_control(context: Any, **arguments: Any) -> None:
     if _current is not None:
         _begin(_current)
-
-
-def _strategy(settings: Any) -> str:
-    runtime = (settings or {}).get("runtime") or {}
-    return str((runtime.get("rollbacks") or {}).get("strategy") or "default")
 
 
 def after_method_control(
@@ -213,7 +214,9 @@ def before_rollback_control(context: Any, **arguments: Any) -> None:
         _current.method_ended()
         _current.rollbacks_seen = True
         if _current.rollbacks_run_by is None:
-            _current.rollbacks_run_by = "chaoslib"
+            # Played by a control (the rollbacks control), or else by chaoslib itself.
+            note_rollbacks_played(context, "chaoslib")
+            _current.rollbacks_run_by = rollbacks_played_by(context) or "chaoslib"
 
 
 def after_rollback_control(context: Any, **arguments: Any) -> None:
@@ -224,13 +227,15 @@ def after_rollback_control(context: Any, **arguments: Any) -> None:
 def _run_rollbacks(
     guard: Guard, experiment: dict[str, Any], configuration: Any, secrets: Any
 ) -> None:
-    """Play the experiment's rollbacks once, and note that the guard ran them."""
+    """Play the experiment's rollbacks once, and note who ran them."""
     if not experiment.get("rollbacks"):
         return
-    logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
-                   "running them now")  # fmt: skip
-    guard.rollbacks_run_by = EXTENSION_NAME
-    guard.rollback_runs = run_rollbacks(experiment, configuration, secrets)
+    if rollbacks_played_by(experiment) is None:
+        logger.warning("chaosllm guard: the rollback strategy skips rollbacks after an abort; "
+                       "running them now")  # fmt: skip
+    guard.rollbacks_run_by, guard.rollback_runs = run_rollbacks_once(
+        experiment, configuration, secrets, EXTENSION_NAME
+    )
 
 
 def after_experiment_control(

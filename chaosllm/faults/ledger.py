@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaosllm.errors import ConfigurationError
+from chaosllm.faults.halt import refuse_if_halted
 from chaosllm.faults.handles import utcnow_iso
 from chaosllm.faults.healer import is_healer, spawn_healer, stop_healer
 from chaosllm.faults.restorers import load_restorer, restorer_id
+from chaosllm.faults.runs import current_run
+from chaosllm.faults.statedir import state_dir
 
 __all__ = [
     "Ledger",
@@ -38,14 +41,6 @@ __all__ = [
     "restore_fault",
     "cleanup",
 ]
-
-
-def state_dir(create: bool = True) -> Path:
-    """``$CHAOSLLM_STATE_DIR`` (default ``~/.chaosllm``), created unless ``create`` is false."""
-    path = Path(os.environ.get("CHAOSLLM_STATE_DIR") or Path.home() / ".chaosllm")
-    if create:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 class Ledger:
@@ -172,10 +167,18 @@ def record_fault(
     it (and keeps the first, original state). With a duration and ``healer``,
     a detached process restores the fault when it expires; pass
     ``healer=False`` when the backend enforces the duration.
+
+    Every lasting fault passes here before its first change: while chaos is
+    halted on this machine (:mod:`chaosllm.faults.halt`) the fault is refused,
+    with nothing changed and nothing recorded. The entry names the run and the
+    process that recorded it, so that a run restores only its own faults.
     """
+    refuse_if_halted(f"fault {description!r}")
     ledger = ledger or Ledger()
     entry = {
         "id": entry_id,
+        "run": current_run(),
+        "pid": os.getpid(),
         "token": os.urandom(8).hex(),
         "restorer": restorer_id(restorer),
         "state": state,
@@ -239,11 +242,16 @@ def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]
     return {"removed": True, "id": entry_id, "description": entry.get("description", ""), "result": result}
 
 
-def cleanup(ledger: Ledger | None = None) -> list[dict[str, Any]]:
-    """Restore every fault in the ledger; returns what was restored or failed."""
+def cleanup(ledger: Ledger | None = None, run: str | None = None) -> list[dict[str, Any]]:
+    """Restore every fault in the ledger (with ``run``, only that run's faults);
+    returns what was restored or failed."""
     ledger = ledger or Ledger()
     report = []
-    for entry_id in sorted(ledger.entries()):
+    entries = ledger.entries()
+    for entry_id in sorted(entries):
+        entry = entries[entry_id]
+        if run is not None and not (isinstance(entry, dict) and entry.get("run") == run):
+            continue
         try:
             report.append(restore_fault(entry_id, ledger))
         except Exception as exc:  # report and keep the entry for a later run

@@ -22,6 +22,7 @@ from typing import Any
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, record_fault, restore_fault, state_dir
 from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, unknown
+from chaosllm.faults.halt import refuse_if_halted
 from chaosllm.faults.handles import utcnow_iso
 from chaosllm.process.procs import read_proc, shown_cmdline
 from chaosllm.stress._usage import group_peak_rss, keep_outcome, logged_times
@@ -78,6 +79,7 @@ def start(kind: str, name: str, args: list[str], seconds: float, spec: dict[str,
     not stacked.
     """
     entry_id = ENTRY_PREFIX + name
+    refuse_if_halted(f"stress-ng run {name!r}")  # before the process starts, not at its record
     ledger = Ledger()
     existing = ledger.get(entry_id)
     if existing is not None:

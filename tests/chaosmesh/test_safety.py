@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chaosllm.chaosmesh import actions, sweep
+from chaosllm.chaosmesh._ledger import entry_id
 from chaosllm.errors import InvalidArgument, PolicyViolation, TargetUnreachable
 from chaosllm.faults import Ledger
 from tests.chaos_run import CHAOSLLM, chaos_args, chaos_env
@@ -223,6 +224,27 @@ def test_halt_pauses_then_removes_everything_ours_and_refuses_new_faults(
     assert sweep.lift_cluster("chaos-system") is True
     assert sweep.cluster_halt("chaos-system") is None and sweep.lift_cluster("chaos-system") is False
     assert actions.kill_pods(**WEB)["effect"] == "observed"
+
+
+def test_the_halt_command_halts_and_lifts_the_cluster(cluster: FakeCluster) -> None:
+    actions.kill_pods(**WEB)
+    _managed(cluster, 3)
+    command = [*CHAOSLLM, "halt", "--cluster", "--namespace", "chaos-system", "--reason", "drill", "--json"]
+    halt = subprocess.run(command, capture_output=True, text=True, env=chaos_env(), timeout=60)
+    assert halt.returncode == 0, halt.stderr
+    result = json.loads(halt.stdout)
+    # The ledger's fault is restored on this machine first; the cluster sweep takes the rest.
+    assert [r["id"] for r in result["restored"]] == [entry_id("PodChaos", NS, "pod-kill-web")]
+    outcome = result["cluster"]["outcome"]
+    assert outcome["paused"] == 3 and outcome["removed"] == 3 and outcome["reason"] == "drill"
+    assert cluster.objects == {} and sweep.cluster_halt("chaos-system") is not None
+    audit = [json.loads(line) for line in (Path(os.environ["CHAOSLLM_STATE_DIR"]) / "audit.jsonl")
+             .read_text().splitlines()]  # fmt: skip
+    assert [(e["event"], e.get("scope")) for e in audit][-1] == ("halt", "cluster")
+    lift = subprocess.run([*CHAOSLLM, "halt", "--lift", "--cluster", "--namespace", "chaos-system"],
+                          capture_output=True, text=True, env=chaos_env(), timeout=60)  # fmt: skip
+    assert lift.returncode == 0, lift.stderr
+    assert "cluster (chaos-system): lifted" in lift.stdout and sweep.cluster_halt("chaos-system") is None
 
 
 def test_a_halt_is_ignored_without_the_halt_namespace_setting(cluster: FakeCluster) -> None:
