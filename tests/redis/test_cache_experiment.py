@@ -35,7 +35,9 @@ def test_cache_failure_experiment_runs_and_rolls_back(redis_url: str, tmp_path: 
     # On a Redis of one's own there is no sandbox to load: the test seeds the
     # keys itself and runs the experiment without its sandbox-load control.
     experiment = json.loads(EXPERIMENT.read_text())
-    assert [c["name"] for c in experiment.pop("controls")] == ["sandbox-load"]
+    controls = experiment["controls"]
+    assert [c["name"] for c in controls] == ["sandbox-load", "chaosllm-rollbacks"]
+    experiment["controls"] = [c for c in controls if c["name"] != "sandbox-load"]
     proc, journal = run_experiment(experiment, tmp_path, env)
     assert journal.get("status") == "completed", proc.stdout + proc.stderr
     outputs = {run["activity"]["name"]: run for run in journal["run"]}
