@@ -53,14 +53,20 @@ class ChaosMeshApi:
     def host(self) -> str:
         return str(self.api_client.configuration.host)
 
-    @staticmethod
-    def _idempotent(call: Any, *args: Any, **kwargs: Any) -> Any:
-        """``call(...)``, sent once more when the connection was closed under it."""
+    def _idempotent(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call(...)``, sent once more when a pooled connection was closed under it.
+
+        A fresh connection that fails is not retried: only an idle connection
+        from the pool can have been closed by the server without it being down.
+        """
         from urllib3.exceptions import ProtocolError
 
+        reused = _has_idle_connection(self.api_client)
         try:
             return call(*args, **kwargs)
         except ProtocolError:  # RemoteDisconnected, reset: the server dropped a pooled connection
+            if not reused:
+                raise
             return call(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -247,6 +253,19 @@ def _api_reason(exc: Any) -> str:
         return str(body.get("message") or exc.reason)
     except (TypeError, ValueError):
         return str(exc.reason)
+
+
+def _has_idle_connection(api_client: Any) -> bool:
+    """Whether urllib3 holds an idle connection that the next request may reuse."""
+    pools = getattr(getattr(api_client.rest_client, "pool_manager", None), "pools", None)
+    if pools is None:
+        return False
+    for key in list(pools.keys()):
+        pool = pools.get(key)
+        queue = getattr(getattr(pool, "pool", None), "queue", ())
+        if any(conn is not None for conn in list(queue)):
+            return True
+    return False
 
 
 def _no_retries(api_client: Any) -> None:
