@@ -56,8 +56,46 @@ def test_status_reports_every_service_running(sandbox: dict[str, Any]) -> None:
     result = status(Path(sandbox["dir"]))
     names = {row["name"] for row in result["services"]}
     assert names == {"postgres", "redis", "rabbitmq", "proxy", "ml-recs", "worker", "gateway",
-                     "prometheus"}  # fmt: skip
+                     "prometheus", "llm-primary", "llm-fallback"}  # fmt: skip
     assert all(row["running"] and row["open_ports"] for row in result["services"])
+
+
+COMPLETE = ("mutation($c: CompletionInput!) { complete(input: $c) "
+            "{ requestId text provider completionTokens attempts billed } }")
+
+
+def _billed(state: dict[str, Any], request_id: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(state["settings"]["postgres_dsn"]) as conn:
+        return list(conn.execute("SELECT provider, completion_tokens FROM llm_usage WHERE request_id = %s",
+                                 (request_id,)))  # fmt: skip
+
+
+def test_a_completion_is_answered_by_the_primary_and_billed_once(sandbox: dict[str, Any]) -> None:
+    request = {"requestId": "req-once", "tenantId": "acme", "prompt": "summarise my tickets"}
+    status_code, body = graphql(sandbox, COMPLETE, {"c": request})
+    assert status_code == 200, body
+    answer = body["data"]["complete"]
+    assert answer["provider"] == "primary" and answer["attempts"] == ["primary:ok"] and answer["billed"]
+    status_code, again = graphql(sandbox, COMPLETE, {"c": request})  # a client retry of the same request
+    assert status_code == 200 and again["data"]["complete"]["billed"] is False
+    assert _billed(sandbox, "req-once") == [("primary", answer["completionTokens"])]
+
+
+def test_a_primary_behind_a_disabled_proxy_falls_back(sandbox: dict[str, Any]) -> None:
+    from chaosllm.proxy import actions as proxy_actions
+
+    config = dict(sandbox["settings"])
+    proxy_actions.disable_proxy("llm-primary", duration="20s", configuration=config)
+    try:
+        status_code, body = graphql(sandbox, COMPLETE, {"c": {"requestId": "req-fallback",
+                                                                "tenantId": "acme", "prompt": "hello"}})
+    finally:
+        proxy_actions.enable_proxy("llm-primary", configuration=config)
+    assert status_code == 200, body
+    answer = body["data"]["complete"]
+    assert answer["provider"] == "fallback" and answer["attempts"][-1] == "fallback:ok"
+    assert answer["attempts"][0].startswith("primary:")
+    assert _billed(sandbox, "req-fallback") == [("fallback", answer["completionTokens"])]
 
 
 def test_gateway_answers_queries(sandbox: dict[str, Any]) -> None:

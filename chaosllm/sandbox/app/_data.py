@@ -1,7 +1,8 @@
 """The marketplace's data: schema, seed rows, queue names and a tiny pool.
 
-PostgreSQL is the source of truth for models, tenants and orders. Orders are
-unique by ``order_id``, which makes the worker's writes idempotent.
+PostgreSQL is the source of truth for models, tenants, orders and token usage.
+Orders are unique by ``order_id`` and usage by ``request_id``, which makes the
+worker's writes and the gateway's billing idempotent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS tenants (id text PRIMARY KEY, name text NOT NULL, pla
 CREATE TABLE IF NOT EXISTS orders (
     order_id text PRIMARY KEY, tenant_id text NOT NULL, model_id text NOT NULL,
     tokens integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS llm_usage (
+    request_id text PRIMARY KEY, tenant_id text NOT NULL, provider text NOT NULL,
+    prompt_tokens integer NOT NULL, completion_tokens integer NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now());
 """
 
 MODELS = [

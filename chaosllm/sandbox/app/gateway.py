@@ -5,7 +5,10 @@
 fault proxy and guarded by a breaker and a bulkhead. The catalog and tenants
 are read through a Redis cache that serves stale entries when PostgreSQL is
 slow or gone; recommendations fall back to a popularity list; orders are
-published with publisher confirms and written by the worker.
+published with publisher confirms and written by the worker. Completions go
+to the primary model provider (through the fault proxy) with retries and a
+fallback provider (``completions.py``); each request's tokens are billed once,
+by its ``requestId``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from prometheus_client import Counter
 from chaosllm.sandbox.app._data import MODELS, ORDERS_QUEUE, Pool, declare_queues
 from chaosllm.sandbox.app._resilience import FALLBACKS, Dependency, Unavailable
 from chaosllm.sandbox.app._service import Service
+from chaosllm.sandbox.app.completions import Completions, Provider
 
 __all__ = ["SDL", "Gateway", "main"]
 
@@ -34,13 +38,17 @@ type Recommendation { model: Model! score: Float! }
 type Recommendations { tenantId: ID! source: String! items: [Recommendation!]! }
 type Order { orderId: ID! status: String! }
 input OrderInput { orderId: ID! tenantId: ID! modelId: ID! tokens: Int! }
+input CompletionInput { requestId: ID! tenantId: ID! prompt: String! maxTokens: Int = 16 }
+type Completion { requestId: ID! text: String! provider: String! completionTokens: Int!
+                  attempts: [String!]! billed: Boolean! }
 type Query {
   catalog(provider: String): Catalog!
   model(id: ID!): Model
   tenants: [Tenant!]!
   recommendations(tenantId: ID!, limit: Int = 3): Recommendations!
 }
-type Mutation { placeOrder(input: OrderInput!): Order! }
+type Mutation { placeOrder(input: OrderInput!): Order!
+                complete(input: CompletionInput!): Completion! }
 """
 
 CACHE = Counter("sandbox_cache_requests_total", "Cache lookups by result (hit, stale, miss)",
@@ -166,6 +174,12 @@ class Gateway:
         self.cache = StaleCache(client, self.redis_dep, self.postgres)
         self.publisher = Publisher(args.rabbitmq_url)
         self._route = threading.local()
+        self.models: Completions | None = None
+        if args.llm_primary_url:
+            fallback = Provider("fallback", args.llm_fallback_url, args.llm_fallback_model) \
+                if args.llm_fallback_url else None
+            self.models = Completions(Provider("primary", args.llm_primary_url, args.llm_primary_model),
+                                      fallback, first_token_deadline=args.first_token_deadline)  # fmt: skip
 
     def _models(self) -> tuple[list[dict[str, Any]], str]:
         def load() -> list[dict[str, Any]]:
@@ -231,6 +245,28 @@ class Gateway:
         ORDERS_ACCEPTED.inc()
         return {"orderId": input["orderId"], "status": "accepted"}
 
+    def complete(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+        if self.models is None:
+            raise Unavailable("no model provider is configured (--llm-primary-url)")
+        max_tokens = int(input.get("maxTokens") or 16)
+        if not 1 <= max_tokens <= 1024:
+            raise ValueError("maxTokens must be from 1 to 1024")
+        answer = self.models.complete(str(input["prompt"]), max_tokens)
+
+        def bill(conn: Any) -> bool:
+            cur = conn.execute(
+                "INSERT INTO llm_usage (request_id, tenant_id, provider, prompt_tokens, completion_tokens)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (request_id) DO NOTHING",
+                (input["requestId"], input["tenantId"], answer.provider, answer.prompt_tokens,
+                 answer.completion_tokens),
+            )  # fmt: skip
+            return bool(cur.rowcount == 1)
+
+        billed = self.postgres.call(lambda: self.pool.run(bill))
+        return {"requestId": input["requestId"], "text": answer.text, "provider": answer.provider,
+                "completionTokens": answer.completion_tokens, "attempts": answer.attempts,
+                "billed": billed}  # fmt: skip
+
     def health(self) -> dict[str, Any]:
         deps = (self.postgres, self.redis_dep, self.rabbitmq, self.recs)
         return {"status": "ok", "replica": self.replica,
@@ -272,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--rabbitmq-url", required=True)
     parser.add_argument("--recs-url", required=True)
+    parser.add_argument("--llm-primary-url", help="the primary model provider (through the proxy)")
+    parser.add_argument("--llm-primary-model", default="sandbox-primary")
+    parser.add_argument("--llm-fallback-url", help="the fallback model provider")
+    parser.add_argument("--llm-fallback-model", default="sandbox-fallback")
+    parser.add_argument("--first-token-deadline", type=float, default=2.0)
     args = parser.parse_args(argv)
     gateway = Gateway(args)
     Service("gateway", args.port, {"POST /graphql": build_handler(gateway)},

@@ -41,7 +41,9 @@ from chaosllm.settings import redact
 __all__ = ["up", "down", "STOP_ORDER"]
 
 # Every service proxied: name -> what it fronts.
-PROXIED = ("postgres", "redis", "rabbitmq", "ml-recs")
+PROXIED = ("postgres", "redis", "rabbitmq", "ml-recs", "llm-primary")
+# The model providers: the primary is reached through the fault proxy, the fallback directly.
+PROVIDERS = {"llm-primary": "sandbox-primary", "llm-fallback": "sandbox-fallback"}
 MAX_REPLICAS = 4
 
 
@@ -146,9 +148,11 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
 
     recs_port = launcher.free_port()
     api_port = launcher.free_port()
+    provider_ports = {name: launcher.free_port() for name in PROVIDERS}
     listen = {name: launcher.free_port() for name in PROXIED}
     upstream = {**{n: f"127.0.0.1:{s.port}" for n, s in servers.items()},
-                "ml-recs": f"127.0.0.1:{recs_port}"}  # fmt: skip
+                "ml-recs": f"127.0.0.1:{recs_port}",
+                "llm-primary": f"127.0.0.1:{provider_ports['llm-primary']}"}  # fmt: skip
     config = [{"name": n, "listen": f"127.0.0.1:{listen[n]}", "upstream": upstream[n]}
               for n in PROXIED]  # fmt: skip
     (directory / "proxies.json").write_text(json.dumps(config, indent=2))
@@ -170,6 +174,13 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
     _wait_http(f"http://127.0.0.1:{recs_port}/healthz", 20, "ml-recs", proc)
     record("ml-recs", proc.pid, recs_port, f"http://127.0.0.1:{recs_port}")
 
+    for name, model in PROVIDERS.items():
+        port = provider_ports[name]
+        proc = _spawn_python(directory, name, ["chaosllm.sandbox.app.provider", "--port", str(port),
+                                               "--model", model])  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{port}/healthz", 20, f"the model provider {name}", proc)
+        record(name, proc.pid, port, f"http://127.0.0.1:{port}")
+
     worker_port = launcher.free_port()
     proc = _spawn_python(directory, "worker", [
         "chaosllm.sandbox.app.worker", "--port", str(worker_port),
@@ -186,6 +197,10 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "--max", str(MAX_REPLICAS), "--",
         "--postgres-dsn", pg_dsn, "--redis-url", redis_url, "--rabbitmq-url", amqp_url,
         "--recs-url", recs_url,
+        "--llm-primary-url", f"http://127.0.0.1:{via['llm-primary']}",
+        "--llm-primary-model", PROVIDERS["llm-primary"],
+        "--llm-fallback-url", f"http://127.0.0.1:{provider_ports['llm-fallback']}",
+        "--llm-fallback-model", PROVIDERS["llm-fallback"],
     ])  # fmt: skip
 
     def ready() -> bool:
@@ -200,6 +215,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "front": [f"127.0.0.1:{front}"],
         "ml-recs": [f"127.0.0.1:{recs_port}"],
         "worker": [f"127.0.0.1:{worker_port}"],
+        "llm": [f"127.0.0.1:{port}" for port in provider_ports.values()],
     }
     prom = launcher.start_prometheus(directory / "prometheus", targets)
     record("prometheus", prom.pid, prom.port, prom.url)
@@ -231,7 +247,8 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 # Stopped in this order: load and clients first, data stores last.
-STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "proxy", "redis", "rabbitmq", "postgres")
+STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "llm-primary", "llm-fallback", "proxy",
+              "redis", "rabbitmq", "postgres")
 
 
 def down(directory: Path | None = None,

@@ -1,0 +1,182 @@
+"""The gateway's way to a model: a primary provider, retries, and a fallback.
+
+A completion is streamed from the primary provider. A 429, 503 or 529 is
+retried after its ``Retry-After`` (bounded), or after a short backoff; a
+provider that refuses, answers with another error, sends a malformed event,
+sends no first token within the first-token deadline, or stalls between
+tokens longer than the stall timeout is given up, and the request goes to the
+fallback. Only the answer that completes counts: its usage is what the tenant
+is billed, once.
+
+    route = Completions(Provider("primary", url_a, "sandbox-primary"),
+                        Provider("fallback", url_b, "sandbox-fallback"))
+    answer = route.complete("hello", max_tokens=16)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client import Counter
+
+from chaosllm.sandbox.app._resilience import Unavailable
+
+__all__ = ["Answer", "Completions", "Provider", "ProviderFailed", "RetryLater"]
+
+RETRYABLE = (429, 503, 529)
+ATTEMPTS = Counter(
+    "sandbox_llm_gateway_attempts_total",
+    "Completion attempts by provider and outcome (ok, retry, failed, first_token_timeout, stalled)",
+    ["provider", "outcome"],
+)  # fmt: skip
+FAILOVERS = Counter("sandbox_llm_failovers_total", "Completions served by the fallback provider")
+
+
+class RetryLater(Exception):
+    def __init__(self, status: int, after: float) -> None:
+        super().__init__(f"HTTP {status}, retry after {after:g} s")
+        self.after = after
+
+
+class ProviderFailed(Exception):
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    url: str
+    model: str
+
+
+@dataclass
+class Answer:
+    text: str
+    provider: str
+    completion_tokens: int
+    prompt_tokens: int
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.provider != self.attempts[0].split(":", 1)[0]
+
+
+@dataclass
+class Completions:
+    primary: Provider
+    fallback: Provider | None = None
+    first_token_deadline: float = 2.0
+    stall_timeout: float = 2.0
+    retries: int = 2
+    max_retry_after: float = 2.0
+    backoff: float = 0.2
+    sleep: Callable[[float], None] = time.sleep
+
+    def complete(self, prompt: str, max_tokens: int = 16) -> Answer:
+        attempts: list[str] = []
+        providers = [self.primary] + ([self.fallback] if self.fallback else [])
+        for provider in providers:
+            tries = self.retries + 1 if provider is self.primary else 1
+            for attempt in range(tries):
+                try:
+                    text, usage = self._stream(provider, prompt, max_tokens)
+                except RetryLater as exc:
+                    attempts.append(f"{provider.name}:retry")
+                    ATTEMPTS.labels(provider.name, "retry").inc()
+                    if attempt + 1 < tries:
+                        self.sleep(min(exc.after, self.max_retry_after))
+                    continue
+                except ProviderFailed as exc:
+                    attempts.append(f"{provider.name}:{exc.outcome}")
+                    ATTEMPTS.labels(provider.name, exc.outcome).inc()
+                    break
+                attempts.append(f"{provider.name}:ok")
+                ATTEMPTS.labels(provider.name, "ok").inc()
+                if provider is not self.primary:
+                    FAILOVERS.inc()
+                return Answer(text, provider.name, usage.get("completion_tokens", 0),
+                              usage.get("prompt_tokens", 0), attempts)  # fmt: skip
+        raise Unavailable(f"no provider answered: {', '.join(attempts)}")
+
+    def _retry_after(self, response: http.client.HTTPResponse, attempt_backoff: float) -> float:
+        header = response.getheader("Retry-After")
+        try:
+            return max(0.0, float(header)) if header is not None else attempt_backoff
+        except ValueError:
+            return attempt_backoff
+
+    def _stream(self, provider: Provider, prompt: str, max_tokens: int) -> tuple[str, dict[str, int]]:
+        parts = urlsplit(provider.url)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
+                                          timeout=self.first_token_deadline)  # fmt: skip
+        body = json.dumps({"model": provider.model, "stream": True, "max_tokens": max_tokens,
+                           "stream_options": {"include_usage": True},
+                           "messages": [{"role": "user", "content": prompt}]})  # fmt: skip
+        started = time.monotonic()
+        try:
+            conn.request("POST", parts.path.rstrip("/") + "/v1/chat/completions", body,
+                         {"Content-Type": "application/json"})  # fmt: skip
+            response = conn.getresponse()
+            if response.status in RETRYABLE:
+                after = self._retry_after(response, self.backoff)
+                response.read()
+                raise RetryLater(response.status, after)
+            if response.status != 200:
+                raise ProviderFailed("failed", f"HTTP {response.status}")
+            return self._read_events(response, started)
+        except TimeoutError as exc:  # no answer at all within the deadline
+            raise ProviderFailed("first_token_timeout", "no answer within the first-token deadline") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProviderFailed("failed", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _read_events(self, response: http.client.HTTPResponse, started: float) -> tuple[str, dict[str, int]]:
+        text: list[str] = []
+        usage: dict[str, int] = {}
+        first = True
+        while True:
+            remaining = self.first_token_deadline - (time.monotonic() - started)
+            if first and remaining <= 0:
+                raise ProviderFailed("first_token_timeout", "no first token within the deadline")
+            _set_timeout(response, remaining if first else self.stall_timeout)
+            try:
+                line = response.readline()
+            except TimeoutError as exc:
+                raise ProviderFailed("first_token_timeout" if first else "stalled",
+                                     "no token in time") from exc  # fmt: skip
+            if not line:
+                raise ProviderFailed("failed", "the stream ended before [DONE]")
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return "".join(text), usage
+            try:
+                chunk: Any = json.loads(data)
+                for choice in chunk.get("choices", []):
+                    content = choice.get("delta", {}).get("content")
+                    if content:
+                        text.append(str(content))
+                        first = False
+                if chunk.get("usage"):
+                    usage = {k: int(v) for k, v in chunk["usage"].items() if isinstance(v, int)}
+            except (ValueError, AttributeError, TypeError) as exc:
+                raise ProviderFailed("failed", f"a malformed event: {data[:80]!r}") from exc
+
+
+def _set_timeout(response: http.client.HTTPResponse, seconds: float) -> None:
+    sock = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(sock, "_sock", None)
+    if sock is not None:
+        sock.settimeout(max(0.001, seconds))
