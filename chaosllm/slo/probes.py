@@ -1,4 +1,5 @@
-"""SLO probes over Prometheus: one number, a ratio, a quantile, an SLO's status, alerts.
+"""SLO probes over Prometheus: one number, a ratio, a quantile, an SLO's status, alerts,
+and the LLM serving SLOs of ``_llm.py``.
 
 Each returns a plain number or a flat dict that a tolerance tests without
 JSONPath. "No data" (an empty answer, or NaN such as 0/0) is ``null``, never 0.
@@ -9,6 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
+from chaosllm.slo._llm import (
+    failover_share,
+    goodput,
+    inter_token_latency,
+    time_to_first_token,
+    tokens_per_second,
+)
 from chaosllm.slo.promql import (
     availability_query,
     error_ratio_query,
@@ -24,6 +32,11 @@ __all__ = [
     "availability",
     "slo_status",
     "alerts_firing",
+    "time_to_first_token",
+    "inter_token_latency",
+    "tokens_per_second",
+    "failover_share",
+    "goodput",
 ]
 
 

@@ -144,3 +144,34 @@ def test_no_provider_is_an_unavailable_naming_every_attempt() -> None:
     route = Completions(Provider("primary", closed, "p"), Provider("fallback", closed, "f"), retries=1)
     with pytest.raises(Unavailable, match="primary:failed, fallback:failed"):
         route.complete("hello")
+
+
+def _goodput(result: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("sandbox_llm_goodput_total", {"result": result}) or 0.0
+
+
+def test_goodput_counts_a_request_good_only_when_it_met_every_objective(
+    scripted: Callable[[Behaviour], str],
+) -> None:
+    fast = Completions(Provider("primary", scripted(_fallback_events), "fallback-model"),
+                       goodput_ttft=0.5, goodput_inter_token=0.5)  # fmt: skip
+    good, bad = _goodput("good"), _goodput("bad")
+    answer = fast.complete("hello", 16)
+    assert answer.time_to_first_token < 0.5 and answer.max_inter_token < 0.5
+    assert (_goodput("good"), _goodput("bad")) == (good + 1, bad)
+
+    # Answered, but by the fallback after the primary missed its first-token deadline.
+    stalled = scripted(lambda h, n: _stream(h, _events("p", "hello", 16), pause_after=0, pause=1.0))
+    slow = Completions(Provider("primary", stalled, "p"),
+                       Provider("fallback", scripted(_fallback_events), "fallback-model"),
+                       first_token_deadline=0.6, goodput_ttft=0.5)  # fmt: skip
+    answer = slow.complete("hello", 16)
+    assert answer.provider == "fallback" and answer.time_to_first_token >= 0.6
+    assert (_goodput("good"), _goodput("bad")) == (good + 1, bad + 1)
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(Unavailable):
+        Completions(Provider("primary", closed, "p"), retries=0).complete("hello")
+    assert (_goodput("good"), _goodput("bad")) == (good + 1, bad + 2)

@@ -27,7 +27,7 @@ from prometheus_client import Counter
 
 from chaosllm.sandbox.app._resilience import Unavailable
 
-__all__ = ["Answer", "Completions", "Provider", "ProviderFailed", "RetryLater"]
+__all__ = ["GOODPUT", "Answer", "Completions", "Provider", "ProviderFailed", "RetryLater"]
 
 RETRYABLE = (429, 503, 529)
 ATTEMPTS = Counter(
@@ -36,6 +36,12 @@ ATTEMPTS = Counter(
     ["provider", "outcome"],
 )  # fmt: skip
 FAILOVERS = Counter("sandbox_llm_failovers_total", "Completions served by the fallback provider")
+GOODPUT = Counter(
+    "sandbox_llm_goodput_total",
+    "Completion requests by whether they met every SLO at once (good) or not (bad):"
+    " answered, first token within its objective, no gap between tokens above its objective",
+    ["result"],
+)  # fmt: skip
 
 
 class RetryLater(Exception):
@@ -64,6 +70,8 @@ class Answer:
     completion_tokens: int
     prompt_tokens: int
     attempts: list[str] = field(default_factory=list)
+    time_to_first_token: float = 0.0  # from the request, across retries and fallback
+    max_inter_token: float = 0.0
 
     @property
     def fell_back(self) -> bool:
@@ -80,15 +88,30 @@ class Completions:
     max_retry_after: float = 2.0
     backoff: float = 0.2
     sleep: Callable[[float], None] = time.sleep
+    goodput_ttft: float = 2.0
+    goodput_inter_token: float = 0.5
 
     def complete(self, prompt: str, max_tokens: int = 16) -> Answer:
+        """The first complete answer; counts it as good or bad for goodput."""
+        try:
+            answer = self._complete(prompt, max_tokens)
+        except Unavailable:
+            GOODPUT.labels("bad").inc()
+            raise
+        good = (answer.time_to_first_token <= self.goodput_ttft
+                and answer.max_inter_token <= self.goodput_inter_token)  # fmt: skip
+        GOODPUT.labels("good" if good else "bad").inc()
+        return answer
+
+    def _complete(self, prompt: str, max_tokens: int) -> Answer:
         attempts: list[str] = []
+        started = time.monotonic()
         providers = [self.primary] + ([self.fallback] if self.fallback else [])
         for provider in providers:
             tries = self.retries + 1 if provider is self.primary else 1
             for attempt in range(tries):
                 try:
-                    text, usage = self._stream(provider, prompt, max_tokens)
+                    text, usage, first_at, max_gap = self._stream(provider, prompt, max_tokens)
                 except RetryLater as exc:
                     attempts.append(f"{provider.name}:retry")
                     ATTEMPTS.labels(provider.name, "retry").inc()
@@ -104,7 +127,8 @@ class Completions:
                 if provider is not self.primary:
                     FAILOVERS.inc()
                 return Answer(text, provider.name, usage.get("completion_tokens", 0),
-                              usage.get("prompt_tokens", 0), attempts)  # fmt: skip
+                              usage.get("prompt_tokens", 0), attempts,
+                              first_at - started, max_gap)  # fmt: skip
         raise Unavailable(f"no provider answered: {', '.join(attempts)}")
 
     def _retry_after(self, response: http.client.HTTPResponse, attempt_backoff: float) -> float:
@@ -114,7 +138,8 @@ class Completions:
         except ValueError:
             return attempt_backoff
 
-    def _stream(self, provider: Provider, prompt: str, max_tokens: int) -> tuple[str, dict[str, int]]:
+    def _stream(self, provider: Provider, prompt: str,
+                max_tokens: int) -> tuple[str, dict[str, int], float, float]:  # fmt: skip
         parts = urlsplit(provider.url)
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
                                           timeout=self.first_token_deadline)  # fmt: skip
@@ -140,10 +165,13 @@ class Completions:
         finally:
             conn.close()
 
-    def _read_events(self, response: http.client.HTTPResponse, started: float) -> tuple[str, dict[str, int]]:
+    def _read_events(self, response: http.client.HTTPResponse,
+                     started: float) -> tuple[str, dict[str, int], float, float]:  # fmt: skip
+        """(text, usage, when the first token came, the longest gap between two tokens)."""
         text: list[str] = []
         usage: dict[str, int] = {}
         first = True
+        first_at = last_at = max_gap = 0.0
         while True:
             remaining = self.first_token_deadline - (time.monotonic() - started)
             if first and remaining <= 0:
@@ -161,12 +189,18 @@ class Completions:
                 continue
             data = line[5:].strip()
             if data == b"[DONE]":
-                return "".join(text), usage
+                return "".join(text), usage, first_at, max_gap
             try:
                 chunk: Any = json.loads(data)
                 for choice in chunk.get("choices", []):
                     content = choice.get("delta", {}).get("content")
                     if content:
+                        now = time.monotonic()
+                        if first:
+                            first_at = now
+                        else:
+                            max_gap = max(max_gap, now - last_at)
+                        last_at = now
                         text.append(str(content))
                         first = False
                 if chunk.get("usage"):
