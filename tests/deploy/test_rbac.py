@@ -38,7 +38,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
     env = {**os.environ, RBAC_LOG: str(log), "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         str(REPO / "tests" / "chaosmesh")],
+         str(REPO / "tests" / "chaosmesh"), str(REPO / "tests" / "litmus")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     decisions = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
