@@ -212,7 +212,7 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     # The namespace, labels and Deployment come from the environment, with documented defaults.
     monkeypatch.setenv("CHAOSLLM_NAMESPACE", "staging")
     monkeypatch.setenv("CHAOSLLM_GATEWAY_DEPLOYMENT", "edge")
-    for key in ("DATABASE", "GATEWAY", "RECS"):
+    for key in ("DATABASE", "GATEWAY", "RECS", "PROVIDER"):
         monkeypatch.setenv(f"CHAOSLLM_{key}_LABELS", f"app={key.lower()}-canary")
     moved = load_configuration(experiment["configuration"])
     rendered = substitute(experiment["method"], moved, {})
