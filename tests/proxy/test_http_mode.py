@@ -132,7 +132,8 @@ def test_first_byte_delay_holds_the_first_token(api: Api, llm: tuple[str, httpx.
     lines, after = events(client)
     assert content(lines) == "".join(EXPECTED)
     assert after[0] >= 0.4 and after[0] - before[0] >= 0.35, (before[0], after[0])
-    assert stats(api, "first_byte_delay")["held_max_ms"] >= 400
+    # The loop's timers have millisecond resolution.
+    assert stats(api, "first_byte_delay")["held_max_ms"] >= 399
 
 
 def test_stream_stall_pauses_after_n_events_once_or_every_n(
