@@ -40,15 +40,16 @@ which carry no secret by themselves.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from chaoslib.exceptions import InvalidActivity
+
+from chaosllm.controls._failclosed import protect
 from chaosllm.redaction import MASK, redact_value, secret_key
 
-__all__ = ["MIN_KNOWN_SECRET", "after_experiment_control", "known_secrets", "redact_journal"]
-
-logger = logging.getLogger("chaostoolkit")
+__all__ = ["MIN_KNOWN_SECRET", "validate_control", "after_experiment_control", "known_secrets",
+           "redact_journal"]
 
 # Shorter values are not searched for everywhere (they would mask ordinary
 # words); they are still masked where they are declared, and in URLs.
@@ -130,6 +131,13 @@ def redact_journal(
             journal[part] = redact_value(journal[part], known, keys=False)
 
 
+def validate_control(control: dict[str, Any]) -> None:
+    """The control takes no arguments: refuse any, so that a typo is not ignored."""
+    arguments = control.get("provider", {}).get("arguments") or {}
+    if arguments:
+        raise InvalidActivity(f"chaosllm redact takes no arguments, got {sorted(arguments)}")
+
+
 def after_experiment_control(
     context: Any,
     state: Any = None,
@@ -140,7 +148,9 @@ def after_experiment_control(
     """Redact the journal (``state``) before Chaos Toolkit writes it.
 
     Should redaction fail (a journal nested too deep to walk, say), the parts
-    it could not redact are replaced by a note rather than written as they are.
+    it could not redact are replaced by a note rather than written as they
+    are, and the failure is reported as every control failure is (the run is
+    marked interrupted, see :mod:`chaosllm.controls._failclosed`).
     """
     if not isinstance(state, dict):
         return
@@ -152,5 +162,7 @@ def after_experiment_control(
         for part in _RUN_PARTS:
             if part in state:
                 state[part] = note
-        logger.error(f"chaosllm-redact: the journal could not be redacted ({type(exc).__name__}); "
-                     f"the experiment and the run's record are left out of it")
+        raise
+
+
+protect(globals(), "chaosllm-redact")
