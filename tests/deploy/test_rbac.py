@@ -1,7 +1,8 @@
 """The in-cluster runner's RBAC, both ways: every call chaosllm makes is allowed, and every
 rule, verb and resource the Role grants is used by some call.
 
-The Chaos Mesh test suite (tests/chaosmesh, the cluster-side ledger included) runs in a
+The Chaos Mesh and Litmus test suites (tests/chaosmesh, the cluster-side ledger included,
+and tests/litmus) run in a
 subprocess against the fake API server with deploy/kubernetes/rbac.yaml enforced for the
 runner's service account: a request outside it gets 403 (and is logged), as from a real
 API server.
@@ -63,7 +64,7 @@ def test_every_rule_verb_and_resource_is_used(
 ) -> None:
     _, decisions = suite
     grants = Authorizer.for_service_account(RBAC, "chaosllm", "chaosllm-runner").grants
-    assert len(grants) == 5
+    assert len(grants) == 8
     unused = []
     for grant in grants:
         mine = [d for d in decisions if d["grant"] == grant.source]
@@ -83,7 +84,11 @@ def test_the_rules_are_exactly_these() -> None:
     assert table == {
         ("ClusterRole/chaosllm-runner rule 0", None, "chaos-mesh.org", kinds,
          "create,get,list,watch,patch,delete", ""),
-        ("ClusterRole/chaosllm-runner rule 1", None, "", "pods", "list", ""),
+        ("ClusterRole/chaosllm-runner rule 1", None, "litmuschaos.io", "chaosengines",
+         "create,get,list,watch,patch,delete", ""),
+        ("ClusterRole/chaosllm-runner rule 2", None, "litmuschaos.io", "chaosresults", "get,list,watch", ""),
+        ("ClusterRole/chaosllm-runner rule 3", None, "litmuschaos.io", "chaosexperiments", "get,list", ""),
+        ("ClusterRole/chaosllm-runner rule 4", None, "", "pods", "list", ""),
         ("Role/chaosllm-runner-state rule 0", "chaosllm", "", "configmaps", "get,update,delete",
          "chaosllm-halt"),
         ("Role/chaosllm-runner-state rule 1", "chaosllm", "", "configmaps", "create", ""),
@@ -92,7 +97,7 @@ def test_the_rules_are_exactly_these() -> None:
     # The Role's kinds are the kinds chaosllm creates.
     from chaosllm.chaosmesh._kinds import KINDS
 
-    assert set(kinds.split(",")) == {k.plural for k in KINDS.values()}
+    assert set(kinds.split(",")) | {"chaosengines"} == {k.plural for k in KINDS.values()}
 
 
 def test_a_request_outside_the_role_gets_403(cluster: FakeCluster) -> None:
