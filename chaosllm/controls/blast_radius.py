@@ -42,6 +42,7 @@ from chaosllm.chaosmesh.policy import (
     violations,
 )
 from chaosllm.controls._app_activities import MODULES, is_fault, touches_of
+from chaosllm.controls._failclosed import protect
 from chaosllm.errors import ChaosLLMError, ConfigurationError
 from chaosllm.litmus.actions import RENDERERS as LITMUS_RENDERERS
 
@@ -141,3 +142,6 @@ def _check_application(
         check_target(backend, func, target, policy=policy, **touches)
     except ChaosLLMError as exc:
         raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc
+
+
+protect(globals(), "chaosllm-blast-radius")
