@@ -5,13 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install system-packages lint test unit demo docs clean
+.PHONY: help install system-packages lint test unit demo docs package clean
 
 help:
 	@echo "make test    install everything and run lint, type checks and the whole test suite"
 	@echo "make demo    start the sandbox, run the five scenarios, write journals/ and reports/"
 	@echo "make docs    regenerate docs/ACTIVITIES.md from discovery"
 	@echo "make lint    ruff and mypy only"
+	@echo "make package build the sdist and the wheel into dist/ and check them with twine"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +41,10 @@ docs: install
 demo: install system-packages
 	$(PY) -m chaosllm.sandbox.app.demo
 
+package: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build *.egg-info reports
+	rm -rf $(VENV) build dist *.egg-info reports

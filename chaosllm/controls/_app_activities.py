@@ -27,13 +27,18 @@ FAULTS = {
                  "close_consumer_connections", "set_queue_limit"},
     "process": {"kill_processes", "suspend_processes"},
     "stress": {"stress_cpu", "stress_memory", "fill_disk"},
-    "proxy": {"disable_proxy", "create_proxy", "delete_proxy", "reset_proxies", "inject_latency",
-              "inject_bandwidth_limit", "inject_timeout", "inject_reset_peer", "inject_toxic"},
+    "proxy": {"disable_proxy", "create_proxy", "delete_proxy", "reset_proxies"},
 }  # fmt: skip
 
 
 def is_fault(backend: str, func: str) -> bool:
-    return func in FAULTS[backend]
+    """Whether the policy covers ``func`` of ``backend`` (every ``inject_*`` of the proxy)."""
+    return func in FAULTS[backend] or (backend == "proxy" and func.startswith("inject_"))
+
+
+def covered(backend: str, names: list[str]) -> list[str]:
+    """The names of a backend's actions module (its ``__all__``) that the policy covers."""
+    return [name for name in names if is_fault(backend, name)]
 
 
 def _redis(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[str | None, dict[str, Any]]:

@@ -47,7 +47,7 @@ from chaosllm.chaosmesh.policy import (
     selections,
     violations,
 )
-from chaosllm.controls._app_activities import FAULTS, MODULES, touches_of
+from chaosllm.controls._app_activities import MODULES, covered, touches_of
 from chaosllm.errors import ChaosLLMError, ConfigurationError
 
 __all__ = [
@@ -104,7 +104,7 @@ def _index() -> dict[int, tuple[str, str]]:
             _INDEX[id(getattr(chaosmesh_actions, name))] = (CHAOSMESH, name)
         for module, backend in MODULES.items():
             loaded = importlib.import_module(module)
-            for name in FAULTS[backend]:
+            for name in covered(backend, list(loaded.__all__)):
                 _INDEX[id(getattr(loaded, name))] = (backend, name)
     return _INDEX
 

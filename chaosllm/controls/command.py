@@ -34,11 +34,17 @@ def register(subparsers: Any) -> None:
         epilog=(
             "examples:\n"
             "  chaosllm audit verify ~/.chaosllm/audit.jsonl\n"
-            "  chaosllm audit verify audit.jsonl --head 9f2c...e41a"
+            "  chaosllm audit verify audit.jsonl --head 9f2c...e41a\n"
+            "  chaosllm audit verify audit.jsonl --json | jq .intact"
         ),
     )
     verify.add_argument("file", help="the audit log (JSON Lines)")
     verify.add_argument("--head", help="the hash the last entry must have")
+    verify.add_argument(
+        "--json", action="store_true",
+        help='print one JSON object instead: {"file", "entries", "intact", "head", "problems"} '
+             "(head is null when the chain is broken); errors still go to stderr",
+    )  # fmt: skip
     verify.set_defaults(handler=_verify)
 
     approve = subparsers.add_parser(
@@ -80,14 +86,20 @@ def _verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         logger.error(f"chaosllm audit verify: error: {exc}")
         return 1
+    head = None
+    if not problems:
+        with open(args.file, "rb") as fh:
+            lines = [line for line in fh.read().split(b"\n") if line.strip()]
+        head = json.loads(lines[-1])["hash"]
+    if args.json:
+        print(json.dumps({"file": args.file, "entries": count, "intact": not problems,
+                          "head": head, "problems": problems}))  # fmt: skip
+        return 1 if problems else 0
     if problems:
         for problem in problems:
             print(f"{args.file}: {problem}")
         print(f"{args.file}: audit chain BROKEN ({len(problems)} problem(s) in {count} entries)")
         return 1
-    with open(args.file, "rb") as fh:
-        lines = [line for line in fh.read().split(b"\n") if line.strip()]
-    head = json.loads(lines[-1])["hash"]
     print(f"{args.file}: {count} entries, chain intact, head {head}")
     return 0
 

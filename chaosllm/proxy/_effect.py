@@ -25,11 +25,32 @@ def proxy_stats(api: ProxyApi, proxy: str) -> dict[str, Any] | None:
     return payload if status != 404 and isinstance(payload, dict) else None
 
 
+def http_fault_effect(kind: str, stats: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(effect, evidence)`` of an HTTP fault: the requests it hit, the events it touched."""
+    evidence = {key: stats.get(key, 0) for key in
+                ("requests", "events", "held_mean_ms", "held_max_ms", "streams_cut",
+                 "not_streamed")}
+    if kind == "http_status":
+        bit = evidence["requests"] > 0
+    elif kind == "first_byte_delay":
+        bit = evidence["requests"] > 0 and evidence["held_max_ms"] > 0
+    else:  # the stream faults bite on events
+        bit = evidence["events"] > 0
+    if not bit:
+        evidence["reason"] = (
+            "no request matched the fault while it was in place" if not evidence["requests"]
+            else "the requests it hit got no event stream (not_streamed)"
+            if evidence["not_streamed"] else "the streams it hit ended before the fault's event")
+    return ("observed" if bit else "none"), evidence
+
+
 def toxic_effect(toxic: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(effect, evidence)`` of a toxic from its ``stats`` field."""
     stats = toxic.get("stats")
     if not isinstance(stats, dict):
         return "unknown", {"reason": NO_STATS}
+    if "requests" in stats:
+        return http_fault_effect(str(toxic.get("type")), stats)
     evidence = {key: stats.get(key, 0) for key in
                 ("connections", "bytes", "chunks", "held_mean_ms", "held_max_ms", "connections_cut")}
     kind = toxic.get("type")

@@ -70,20 +70,31 @@ def toxic_arguments(
     no default)."""
 
 
-def toxic_action(build: Callable[..., dict[str, Any]]) -> Any:
+def toxic_action(build: Callable[..., dict[str, Any]],
+                 common: Callable[..., None] = toxic_arguments) -> Any:
     """Publish ``build``, which returns a toxic's ``type`` and ``attributes``,
-    as an action that also takes :func:`toxic_arguments`."""
-    signature = compose([build], toxic_arguments)
+    as an action that also takes the ``common`` arguments
+    (:func:`toxic_arguments` by default). Common arguments that :func:`inject`
+    does not take are attributes of the toxic (an HTTP fault's matching)."""
+    signature = compose([build], common)
+    own = set(inspect.signature(inject).parameters)
+    extra = [name for name in inspect.signature(common).parameters if name not in own]
 
     @functools.wraps(build)
     def action(*args: Any, **kwargs: Any) -> dict[str, Any]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
+        for name in extra:
+            if not isinstance(bound.arguments[name], str | None):
+                raise InvalidArgument(f"{name} must be a string, got {bound.arguments[name]!r}")
         toxic = call_part(build, bound.arguments)
-        return call_part(inject, {**bound.arguments, **toxic})
+        attributes = {**toxic["attributes"],
+                      **{name: bound.arguments[name] or "" for name in extra}}
+        return call_part(inject, {"stream": "downstream", **bound.arguments, **toxic,
+                                  "attributes": attributes})
 
-    common = inspect.getdoc(toxic_arguments) or ""
-    publish(action, signature, (inspect.getdoc(build) or "") + "\n\n" + common)
+    doc = inspect.getdoc(common) or ""
+    publish(action, signature, (inspect.getdoc(build) or "") + "\n\n" + doc)
     return action
 
 
@@ -95,7 +106,7 @@ def _ends_itself(payload: Any, key: str) -> bool:
 def inject(
     proxy: str,
     type: str,
-    attributes: dict[str, int],
+    attributes: dict[str, Any],
     stream: str,
     toxicity: float,
     duration: str | None,

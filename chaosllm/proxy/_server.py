@@ -20,13 +20,16 @@ import time
 from typing import Any
 
 from chaosllm.proxy._address import is_ip, parse_address
+from chaosllm.proxy._http import HttpLink
+from chaosllm.proxy._http_faults import HttpFault, make_fault
 from chaosllm.proxy._link import Link, tune_socket
 from chaosllm.proxy._stats import PartitionStats
-from chaosllm.proxy._toxics import Toxic, ToxicError, make_toxic
+from chaosllm.proxy._toxics import Toxic, ToxicError
 
 __all__ = ["Proxy", "Collection", "ApiError", "split_address"]
 
 UPSTREAM_CONNECT_TIMEOUT = 2.0
+MODES = ("tcp", "http")
 log = logging.getLogger("chaosllm.proxy")
 
 
@@ -49,13 +52,14 @@ def split_address(address: Any, what: str) -> tuple[str, int]:
 class Proxy:
     """One listening address relayed to one upstream address."""
 
-    def __init__(self, name: str, listen: str, upstream: str) -> None:
+    def __init__(self, name: str, listen: str, upstream: str, mode: str = "tcp") -> None:
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.mode = mode
         self.enabled = False
         self.toxics: dict[str, Toxic] = {}
-        self.links: set[Link] = set()
+        self.links: set[Link | HttpLink] = set()
         self.listener: socket.socket | None = None
         self.reenable: asyncio.TimerHandle | None = None
         self.disabled_until: float | None = None
@@ -69,6 +73,7 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
+            "mode": self.mode,
             "toxics": [toxic.to_json() for toxic in self.toxics.values()],
         }
         if self.disabled_until is not None:
@@ -134,28 +139,34 @@ class Proxy:
             tune_socket(client)
             asyncio.get_running_loop().create_task(self._connect(client))
 
-    async def _connect(self, client: socket.socket) -> None:
+    async def dial_upstream(self) -> socket.socket:
+        """A new connection to the upstream address (OSError, ApiError or a timeout if not)."""
         loop = asyncio.get_running_loop()
-        upstream: socket.socket | None = None
+        host, port = split_address(self.upstream, "upstream")
+        if not is_ip(host):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            host = str(infos[0][4][0])
+        upstream = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
-            host, port = split_address(self.upstream, "upstream")
-            if not is_ip(host):
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-                host = str(infos[0][4][0])
-            upstream = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
             tune_socket(upstream)
             await asyncio.wait_for(loop.sock_connect(upstream, (host, port)),
                                    UPSTREAM_CONNECT_TIMEOUT)
+        except BaseException:
+            upstream.close()
+            raise
+        return upstream
+
+    async def _connect(self, client: socket.socket) -> None:
+        try:
+            upstream = await self.dial_upstream()
         except (OSError, ApiError, asyncio.TimeoutError):
-            if upstream is not None:
-                upstream.close()
             client.close()
             return
         if not self.enabled:
             upstream.close()
             client.close()
             return
-        link = Link(self, client, upstream)
+        link = (HttpLink if self.mode == "http" else Link)(self, client, upstream)
         self.links.add(link)
         link.start(list(self.toxics.values()))
 
@@ -163,6 +174,11 @@ class Proxy:
     def add_toxic(self, toxic: Toxic) -> None:
         if toxic.name in self.toxics:
             raise ApiError(409, f"toxic already exists: {toxic.name}")
+        if isinstance(toxic, HttpFault) != (self.mode == "http"):
+            kind = "an HTTP fault" if isinstance(toxic, HttpFault) else "a TCP toxic"
+            raise ApiError(400, f"{toxic.type} is {kind}, and proxy {self.name} is in "
+                                f"{self.mode.upper()} mode (create the proxy with mode "
+                                f"{'http' if isinstance(toxic, HttpFault) else 'tcp'})")
         self.toxics[toxic.name] = toxic
         for link in list(self.links):
             link.add_toxic(toxic)
@@ -217,14 +233,18 @@ class Collection:
         listen = body.get("listen") or "127.0.0.1:0"
         split_address(listen, "listen")
         split_address(upstream, "upstream")
+        mode = body.get("mode") or "tcp"
+        if mode not in MODES:
+            raise ApiError(400, f"mode must be tcp or http, got {mode!r}")
         if name in self.proxies:
             existing = self.proxies[name]
             if not replace:
                 raise ApiError(409, f"proxy already exists: {name}")
-            if existing.upstream == upstream and _same_listen(existing.listen, listen):
+            if (existing.upstream == upstream and existing.mode == mode
+                    and _same_listen(existing.listen, listen)):
                 return existing
             self.delete(name)
-        proxy = Proxy(name, listen, upstream)
+        proxy = Proxy(name, listen, upstream, mode)
         if body.get("enabled", True):
             proxy.start()
         self.proxies[name] = proxy
@@ -306,7 +326,7 @@ class Collection:
     def add_toxic(self, name: str, body: Any) -> Toxic:
         proxy = self.get(name)
         try:
-            toxic = make_toxic(body)
+            toxic = make_fault(body)
         except ToxicError as exc:
             raise ApiError(400, str(exc)) from None
         ttl = _ttl(body)

@@ -46,13 +46,13 @@ class Toxic:
     """
 
     type: ClassVar[str] = "noop"
-    defaults: ClassVar[dict[str, int]] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, name: str, stream: str, toxicity: float, attributes: dict[str, Any]) -> None:
         self.name = name
         self.stream = stream
         self.toxicity = 1.0
-        self.attributes: dict[str, int] = dict(self.defaults)
+        self.attributes: dict[str, Any] = dict(self.defaults)
         self.expires_at: float | None = None
         self.stats = ToxicStats()
         self.update(toxicity, attributes)
@@ -70,12 +70,19 @@ class Toxic:
             raise ToxicError("attributes must be an object")
         merged = dict(self.attributes)
         for key, value in attributes.items():
-            if key not in self.defaults:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ToxicError(f"{self.type} attribute {key} must be a non-negative integer")
-            merged[key] = int(value)
+            if key in self.defaults:
+                merged[key] = self.attribute(key, value)
+        self.check(merged)
         self.attributes = merged
+
+    def attribute(self, key: str, value: Any) -> Any:
+        """One attribute's value, checked: a non-negative integer, as in Toxiproxy."""
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ToxicError(f"{self.type} attribute {key} must be a non-negative integer")
+        return int(value)
+
+    def check(self, attributes: dict[str, Any]) -> None:
+        """Refuse attributes that are wrong together or out of range."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -249,13 +256,13 @@ TOXIC_TYPES: dict[str, type[Toxic]] = {
 }
 
 
-def make_toxic(body: Any) -> Toxic:
+def make_toxic(body: Any, types: dict[str, type[Toxic]] = TOXIC_TYPES) -> Toxic:
     """Build a toxic from a Toxiproxy create body; defaults as Toxiproxy's."""
     if not isinstance(body, dict):
         raise ToxicError("toxic must be a JSON object")
     kind = body.get("type")
-    if kind not in TOXIC_TYPES:
-        raise ToxicError(f"unknown toxic type {kind!r}: use one of {', '.join(TOXIC_TYPES)}")
+    if kind not in types:
+        raise ToxicError(f"unknown toxic type {kind!r}: use one of {', '.join(types)}")
     stream = body.get("stream") or "downstream"
     if stream not in STREAMS:
         raise ToxicError(f"stream must be upstream or downstream, got {stream!r}")
@@ -263,5 +270,5 @@ def make_toxic(body: Any) -> Toxic:
     if not isinstance(name, str):
         raise ToxicError("toxic name must be a string")
     toxicity = body.get("toxicity")
-    return TOXIC_TYPES[kind](name, stream, 1.0 if toxicity is None else toxicity,
+    return types[kind](name, stream, 1.0 if toxicity is None else toxicity,
                              body.get("attributes") or {})

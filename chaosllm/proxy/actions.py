@@ -1,5 +1,7 @@
 """Network faults through the fault proxy: latency, bandwidth, black holes,
-resets and partitions.
+resets and partitions, and, on a proxy in HTTP mode, HTTP and streaming
+faults (status answers, a held first byte, stalled, cut, corrupted or slow
+event streams).
 
 The actions speak Toxiproxy's documented API only, so they drive
 ``chaosllm proxy serve`` or a real Toxiproxy server (set ``proxy_api_url``).
@@ -20,6 +22,14 @@ from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
 from chaosllm.proxy._guard import before_fault
+from chaosllm.proxy._http_actions import (
+    inject_corrupt_event,
+    inject_first_byte_delay,
+    inject_http_status,
+    inject_slow_stream,
+    inject_stream_cut,
+    inject_stream_stall,
+)
 from chaosllm.proxy._inject import (
     check_address,
     delete_toxic,
@@ -40,6 +50,12 @@ __all__ = [
     "inject_timeout",
     "inject_reset_peer",
     "inject_toxic",
+    "inject_http_status",
+    "inject_first_byte_delay",
+    "inject_stream_stall",
+    "inject_stream_cut",
+    "inject_corrupt_event",
+    "inject_slow_stream",
     "remove_toxic",
     "disable_proxy",
     "enable_proxy",
@@ -52,6 +68,12 @@ ROLLBACKS = {
     "inject_timeout": "remove_toxic",
     "inject_reset_peer": "remove_toxic",
     "inject_toxic": "remove_toxic",
+    "inject_http_status": "remove_toxic",
+    "inject_first_byte_delay": "remove_toxic",
+    "inject_stream_stall": "remove_toxic",
+    "inject_stream_cut": "remove_toxic",
+    "inject_corrupt_event": "remove_toxic",
+    "inject_slow_stream": "remove_toxic",
     "disable_proxy": "enable_proxy",
 }
 
@@ -64,14 +86,19 @@ def create_proxy(
     listen: str,
     upstream: str,
     enabled: bool = True,
+    mode: str = "tcp",
     proxy_api_url: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create a proxy from `listen` to `upstream` (both "host:port").
 
-    Creating a proxy that already exists with the same upstream returns it
-    unchanged. Port 0 in `listen` picks a free port; the result shows it.
+    `mode` "tcp" (the default) relays bytes and takes the TCP toxics;
+    "http" relays HTTP/1.1 requests one by one and takes the HTTP faults
+    (`inject_http_status`, `inject_first_byte_delay`, the stream faults);
+    only chaosllm's proxy has it. Creating a proxy that already exists with
+    the same upstream returns it unchanged. Port 0 in `listen` picks a free
+    port; the result shows it.
 
     ```json
     {"type": "action", "name": "proxy-postgres",
@@ -83,9 +110,14 @@ def create_proxy(
     """
     check_address(listen, "listen")
     check_address(upstream, "upstream")
+    if mode not in ("tcp", "http"):
+        raise InvalidArgument(f"mode must be tcp or http, got {mode!r}")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
     check_target("proxy", "create_proxy", url, configuration=configuration, secrets=secrets, proxy=name)
-    body = {"name": name, "listen": listen, "upstream": upstream, "enabled": bool(enabled)}
+    body: dict[str, Any] = {"name": name, "listen": listen, "upstream": upstream,
+                            "enabled": bool(enabled)}
+    if mode != "tcp":
+        body["mode"] = mode
     with proxy_api("create proxy " + name, url) as api:
         status, payload = api.request("POST", "/proxies", body, expect=(409,))
         if status == 409:

@@ -1,4 +1,6 @@
-"""``chaosllm proxy serve``: run the fault proxy and its Toxiproxy-style API.
+"""``chaosllm proxy serve``: run the fault proxy and its Toxiproxy-style API; the
+``toxiproxy-cli``-like client subcommands (list, inspect, create, delete, toggle,
+toxic add/remove) are in :mod:`chaosllm.proxy._cli`.
 
 ``--config`` takes Toxiproxy's config file format, a JSON list of proxies
 (``[{"name": "db", "listen": "127.0.0.1:15432", "upstream": "127.0.0.1:5432"}]``).
@@ -13,6 +15,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from chaosllm.proxy._cli import register_client_commands
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -22,8 +26,20 @@ __all__ = ["register", "serve"]
 def register(subparsers: Any) -> None:
     group = subparsers.add_parser(
         "proxy",
-        help="run the local TCP fault proxy (Toxiproxy-compatible API)",
-        description="The local TCP fault proxy. Its HTTP API follows Toxiproxy's.",
+        help="run the fault proxy, or drive any Toxiproxy-compatible API",
+        description=(
+            "The local TCP fault proxy ('serve'), and subcommands like toxiproxy-cli's that "
+            "drive its API or a real Toxiproxy's: list, inspect, create, delete, toggle, "
+            "toxic add, toxic remove. Those take the API as --host URL or "
+            "$CHAOSLLM_PROXY_API_URL; there is no default."
+        ),
+        epilog=(
+            "examples:\n"
+            "  chaosllm proxy serve --port 8474 &\n"
+            "  chaosllm proxy create redis -l 127.0.0.1:16379 -u 127.0.0.1:6379 --host http://127.0.0.1:8474\n"
+            "  chaosllm proxy toxic add redis -t latency -a latency=500 --host http://127.0.0.1:8474\n"
+            "  chaosllm proxy list --host http://127.0.0.1:8474"
+        ),
     )
     group.set_defaults(group_parser=group)
     sub = group.add_subparsers(dest="proxy_command", metavar="SUBCOMMAND")
@@ -54,6 +70,7 @@ def register(subparsers: Any) -> None:
              "docs/DESIGN.md has the measurements",
     )
     serve_parser.set_defaults(handler=_serve_command)
+    register_client_commands(sub)
 
 
 def _port(text: str) -> int:

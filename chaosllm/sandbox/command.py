@@ -16,13 +16,22 @@ __all__ = ["register"]
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _show(value: Any) -> str:
+    """JSON for stdout with every credential masked (the RabbitMQ management password,
+    URL passwords): only the shell exports of 'sandbox env' carry them, for eval."""
+    from chaosllm.redaction import redact_value
+
+    return json.dumps(redact_value(value), indent=2)
+
+
 def _error(args: argparse.Namespace, message: str) -> int:
     print(f"chaosllm sandbox {args.sandbox_command}: error: {message}", file=sys.stderr)
     return 1
 
 
 def _reporting(handler: Handler) -> Handler:
-    """Print a damaged state file or any other known failure as one error line, exit 1."""
+    """Print a damaged state file, a sandbox already running, a missing server binary
+    or any other known failure as one error line, exit 1."""
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
@@ -32,8 +41,10 @@ def _reporting(handler: Handler) -> Handler:
             return handler(args)
         except OSError as exc:
             return _error(args, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
-        except ChaosException as exc:
-            return _error(args, str(exc))
+        except (ChaosException, RuntimeError) as exc:
+            from chaosllm.redaction import redact_text
+
+            return _error(args, redact_text(str(exc)))
 
     return run
 
@@ -56,8 +67,10 @@ def register(subparsers: Any) -> None:
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     up = sub.add_parser("up", parents=[common], help="start every service and wait until ready",
-                        description="Start the sandbox and print the settings that point "
-                        "chaosllm activities at it (as CHAOSLLM_* variables).")  # fmt: skip
+                        description="Start the sandbox and say how to point chaosllm "
+                        "activities at it ('chaosllm sandbox env'). With --json, print its "
+                        "state with every password masked. A sandbox already running in the "
+                        "directory is left alone: exit 1 with one line saying so.")  # fmt: skip
     up.add_argument("--replicas", type=int, default=2, help="gateway replicas to start (default 2)")
     up.add_argument("--memory-limit-mb", type=int, default=1024,
                     help="the sandbox's memory limit that stress scenarios size against")  # fmt: skip
@@ -77,9 +90,11 @@ def register(subparsers: Any) -> None:
     status.set_defaults(handler=_reporting(_status))
 
     env = sub.add_parser("env", parents=[common], help="print shell exports for the running sandbox",
-                         description="Print 'export CHAOSLLM_...=...' lines (with --json, an "
-                         "object of the variables); use with eval. Exit 1 when the sandbox "
-                         "is not running.")  # fmt: skip
+                         description="Print 'export CHAOSLLM_...=...' lines; use with eval. "
+                         "These lines are the one output that carries the sandbox's "
+                         "credentials (such as the RabbitMQ password in its URLs); with "
+                         "--json, an object of the variables with every password masked. "
+                         "Exit 1 when the sandbox is not running.")  # fmt: skip
     env.set_defaults(handler=_reporting(_env))
 
 
@@ -89,7 +104,7 @@ def _up(args: argparse.Namespace) -> int:
     state = stack.up(args.dir, replicas=args.replicas, memory_limit_mb=args.memory_limit_mb,
                      progress=(lambda _: None) if args.json else print)  # fmt: skip
     if args.json:
-        print(json.dumps(state, indent=2))
+        print(_show(state))
     else:
         print(f"sandbox is up in {state['dir']}; gateway {state['settings']['gateway_url']}/graphql")
         print(f"point experiments at it with: eval \"$(chaosllm sandbox env --dir {state['dir']})\"")
@@ -101,7 +116,7 @@ def _down(args: argparse.Namespace) -> int:
 
     result = stack.down(args.dir, progress=(lambda _: None) if args.json else print)
     if args.json:
-        print(json.dumps(result))
+        print(_show(result))
     elif not result["found"]:
         print(f"no sandbox in {result['dir']}")
     elif result["running"]:
@@ -119,7 +134,7 @@ def _status(args: argparse.Namespace) -> int:
 
     result = status(args.dir)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(_show(result))
         return 0
     if not result["found"]:
         print(f"no sandbox in {result['dir']}")
@@ -144,7 +159,7 @@ def _env(args: argparse.Namespace) -> int:
     if not result["running"] or not variables:
         return _error(args, f"the sandbox in {result['dir']} is not running (run 'chaosllm sandbox up')")
     if args.json:
-        print(json.dumps(variables, indent=2))
+        print(_show(variables))
         return 0
     for key, value in variables.items():
         print(f"export {key}={shlex.quote(value)}")

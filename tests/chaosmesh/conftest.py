@@ -1,4 +1,8 @@
-"""Fixtures: the real Chaos Mesh CRDs and a fake API server reached through a kubeconfig."""
+"""Fixtures: the real Chaos Mesh CRDs and a fake API server reached through a kubeconfig.
+
+The CRD schemas and examples are vendored in tests/fixtures/chaos-mesh (source and
+version in its SOURCE.md); CHAOSLLM_CHAOSMESH_CRDS / _EXAMPLES point at another copy.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +15,23 @@ import pytest
 from tests.chaosmesh.fake_k8s import Crd, FakeCluster, load_crds
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "chaos-mesh"
+VENDORED = REPO / "tests" / "fixtures" / "chaos-mesh"
 
 
 def crd_dir() -> Path:
-    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_CRDS") or SHARED / "crds")
+    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_CRDS") or VENDORED / "crds")
 
 
 def examples_dir() -> Path:
-    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_EXAMPLES") or SHARED / "examples")
+    return Path(os.environ.get("CHAOSLLM_CHAOSMESH_EXAMPLES") or VENDORED / "examples")
 
 
 @pytest.fixture(scope="session")
 def crds() -> dict[str, Crd]:
     folder = crd_dir()
     if not folder.is_dir():
-        pytest.skip(f"the Chaos Mesh CRD folder {folder} is absent (set CHAOSLLM_CHAOSMESH_CRDS)")
+        pytest.fail(f"the Chaos Mesh CRD folder {folder} is absent: it ships in the repository "
+                    f"(tests/fixtures/chaos-mesh); CHAOSLLM_CHAOSMESH_CRDS names another one")
     return load_crds(folder)
 
 

@@ -147,6 +147,21 @@ def test_audit_verify_detects_tampering(
     assert f"line {2 if tamper == 'reordered' else 3}" in out and expected in out
 
 
+def test_audit_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "audit.jsonl"
+    lines = _write_chain(log, 3)
+    capsys.readouterr()
+    assert chaosllm_main(["audit", "verify", str(log), "--json"]) == 0
+    intact = json.loads(capsys.readouterr().out)
+    assert intact == {"file": str(log), "entries": 3, "intact": True,
+                      "head": json.loads(lines[-1])["hash"], "problems": []}  # fmt: skip
+    log.write_bytes(lines[0] + lines[2])
+    assert chaosllm_main(["audit", "verify", str(log), "--json"]) == 1
+    broken = json.loads(capsys.readouterr().out)
+    assert (broken["intact"], broken["head"], broken["entries"]) == (False, None, 2)
+    assert any("removed, inserted or reordered" in p for p in broken["problems"])
+
+
 def test_audit_verify_detects_a_cut_off_tail_with_the_head_hash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

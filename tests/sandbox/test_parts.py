@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,13 +81,30 @@ def test_load_summary_counts_failures_and_quantiles() -> None:
     assert quantile([], 0.95) is None
 
 
-def test_demo_verdict_and_table() -> None:
-    assert verdict({"status": "completed", "deviated": False}) == "PASSED"
-    assert verdict({"status": "completed", "deviated": True}) == "FAILED"
-    assert verdict({"status": "aborted"}) == "ABORTED"
+def test_demo_verdict_is_the_reports_verdict() -> None:
+    samples = Path(__file__).resolve().parents[2] / "journals" / "samples"
+
+    def read(name: str) -> dict[str, Any]:
+        return dict(json.loads((samples / name).read_text()))
+
+    # A completed run whose recovery criterion raised, and one whose fault had no effect:
+    # chaoslib says "completed" for both, the report does not.
+    result, reasons = verdict(read("k8s-recovery-failed.json"))
+    assert result == "FAILED" and any("gateway-recovers" in r for r in reasons), reasons
+    result, reasons = verdict(read("effect-none.json"))
+    assert result == "INCONCLUSIVE" and reasons, reasons
+    assert verdict(read("effect-observed.json")) == ("PASSED", [])
+    assert verdict(read("plain-deviated.json"))[0] == "FAILED"
+    assert verdict(read("guard-aborted.json"))[0] == "ABORTED"
+    assert verdict(read("plain-interrupted.json"))[0] == "INTERRUPTED"
+    assert verdict({"status": "completed"})[0] == "ERROR"
     table = summary_table([{"index": 1, "name": "x", "result": "FAILED", "met": 3, "total": 4,
-                            "seconds": 41.2, "failed": ["p95"], "load": {"p95": 0.25}}])  # fmt: skip
+                            "seconds": 41.2, "failed": ["p95"], "load": {"p95": 0.25}},
+                           {"index": 2, "name": "y", "result": "INCONCLUSIVE", "met": 4, "total": 4,
+                            "seconds": 30.0, "failed": [], "load": {},
+                            "reasons": ["fault 'db' had effect none", "load 'x' sent no request"]}])
     assert "FAILED" in table and "3/4" in table and "250 ms" in table and "p95" in table
+    assert "fault 'db' had effect none (+1 more)" in table
 
 
 @pytest.mark.parametrize("args", [["sandbox", "--help"], ["sandbox", "up", "--help"],

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,8 +11,8 @@ import openai
 import pytest
 
 from chaosllm.sandbox.app import provider
-from chaosllm.sandbox.app.launcher import free_port, stop_pid, wait_until
 from chaosllm.slo.exposition import parse_exposition
+from tests.procs import model_provider
 
 MODEL = "sandbox-primary"
 TTFT = 0.3
@@ -23,19 +21,8 @@ RATE = 40.0
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chaosllm.sandbox.app.provider", "--port", str(port), "--model", MODEL,
-         "--ttft", str(TTFT), "--tokens-per-second", str(RATE)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 20,
-                   "the provider", proc)  # fmt: skip
+    with model_provider(MODEL, TTFT, RATE) as url:
         yield url
-    finally:
-        stop_pid(proc.pid, proc=proc)
 
 
 @pytest.fixture()

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,42 @@ def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: P
     assert [r["status"] for r in data["run"]] == ["succeeded", "succeeded"]
     load = next(e for e in data["extensions"] if e["name"] == "sandbox-load")["summary"]
     assert load["requests"] > 100 and load["failed"] == 0 and load["by_op"]["order"]["requests"]
+
+
+def _sandbox_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_up_on_a_running_sandbox_is_one_line_and_changes_nothing(sandbox: dict[str, Any]) -> None:
+    directory = sandbox["dir"]
+    before = read_state(Path(directory))
+    for extra in ([], ["--json"]):
+        proc = _sandbox_cli("up", "--dir", directory, *extra)
+        assert proc.returncode == 1
+        assert proc.stdout == ""
+        assert proc.stderr.startswith(f"chaosllm sandbox up: error: the sandbox in {directory} "
+                                      "is already running (")  # fmt: skip
+        assert proc.stderr.rstrip().endswith("run 'chaosllm sandbox down' first")
+        assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert read_state(Path(directory)) == before
+    assert status(Path(directory))["running"] is True
+
+
+def test_no_json_output_shows_a_credential(sandbox: dict[str, Any]) -> None:
+    settings = sandbox["settings"]
+    password = urllib.parse.urlsplit(settings["rabbitmq_management_url"]).password
+    assert password  # the sandbox's RabbitMQ URLs carry its credentials
+    for command in ("status", "env"):
+        proc = _sandbox_cli(command, "--dir", sandbox["dir"], "--json")
+        assert proc.returncode == 0, proc.stderr
+        shown = json.loads(proc.stdout)
+        assert f":{password}@" not in proc.stdout
+        assert "amqp://guest:***@127.0.0.1:" in proc.stdout or command == "status"
+    # Only the shell exports, meant for eval, carry the real URLs.
+    exports = _sandbox_cli("env", "--dir", sandbox["dir"]).stdout
+    assert f"CHAOSLLM_RABBITMQ_MANAGEMENT_URL={settings['rabbitmq_management_url']}" in exports
+    assert shown["CHAOSLLM_GATEWAY_URL"] == settings["gateway_url"]
 
 
 def test_down_stops_every_process_and_port(sandbox: dict[str, Any]) -> None:

@@ -241,3 +241,32 @@ def test_demo_refuses_a_damaged_state_file(no_sandbox: Path, capsys: pytest.Capt
 def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     write_state(tmp_path, {"services": {}, "settings": {"redis_url": "redis://:pw@127.0.0.1:1/0"}})
     assert (tmp_path / STATE_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_up_where_a_sandbox_runs_is_one_error_line(tmp_path: Path,
+                                                   sleeper: subprocess.Popen[bytes]) -> None:  # fmt: skip
+    state = {"services": {"worker": {"pid": sleeper.pid, "port": launcher.free_port()}},
+             "settings": {}}  # fmt: skip
+    path = _write(tmp_path, state)
+    code, out, err = _run("up", "--dir", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err == (f"chaosllm sandbox up: error: the sandbox in {tmp_path} is already running "
+                   "(worker): run 'chaosllm sandbox down' first\n")  # fmt: skip
+    assert json.loads(path.read_text()) == state and sleeper.poll() is None
+
+
+def test_up_json_masks_every_credential(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    management = "http://guest:S3cretMq@127.0.0.1:15672"
+    state = {"dir": "/tmp/x", "services": {"rabbitmq": {"pid": 1, "port": 5672,
+                                                        "management_url": management}},
+             "settings": {"rabbitmq_management_url": management,
+                          "rabbitmq_url": "amqp://guest:S3cretMq@127.0.0.1:5672/%2F",
+                          "gateway_url": "http://127.0.0.1:8080"}}  # fmt: skip
+    monkeypatch.setattr(stack, "up", lambda *args, **kwargs: state)
+    assert cli(["sandbox", "up", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "S3cretMq" not in out
+    shown = json.loads(out)
+    assert shown["settings"]["rabbitmq_management_url"] == "http://guest:***@127.0.0.1:15672"
+    assert shown["settings"]["gateway_url"] == "http://127.0.0.1:8080"

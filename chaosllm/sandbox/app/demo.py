@@ -5,8 +5,10 @@ starts the sandbox, runs every experiment of ``experiments/scenarios/local``
 with ``chaos run`` (journals to ``journals/``, chaos logs to
 ``reports/logs/``), writes each scenario's report
 and a GameDay summary with ``chaosllm report`` / ``chaosllm gameday`` (to
-``reports/``), and stops everything, also on Ctrl-C. A scenario whose
-criteria fail is shown as FAILED and the command exits 1.
+``reports/``), and stops everything, also on Ctrl-C. Each scenario's result
+is the report's verdict (PASSED, FAILED, INCONCLUSIVE, ABORTED or
+INTERRUPTED, with its reasons); unless every scenario passed, the command
+exits 1.
 """
 
 from __future__ import annotations
@@ -39,13 +41,19 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def verdict(journal: dict[str, Any]) -> str:
-    status = journal.get("status")
-    if status in ("aborted", "interrupted"):
-        return "ABORTED"
-    if status == "completed" and not journal.get("deviated"):
-        return "PASSED"
-    return "FAILED"
+def verdict(journal: dict[str, Any]) -> tuple[str, list[str]]:
+    """The report's verdict of a journal, in capitals, and its reasons.
+
+    The demo reads no criterion itself: a run whose faults had no observed
+    effect is INCONCLUSIVE here as in its report, and a failed method
+    activity is FAILED."""
+    from chaosllm.report.model import JournalError, parse_journal
+
+    try:
+        model = parse_journal(journal, detail=False)
+    except JournalError as exc:
+        return "ERROR", [str(exc)]
+    return model.verdict.upper(), list(model.verdict_reasons)
 
 
 def _criteria(journal: dict[str, Any]) -> tuple[int, int, list[str]]:
@@ -64,6 +72,14 @@ def _load_summary(journal: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _first(reasons: list[str], width: int = 100) -> str:
+    """The first reason, cut to ``width`` characters, and how many more there are."""
+    if not reasons:
+        return ""
+    text = reasons[0] if len(reasons[0]) <= width else reasons[0][: width - 1] + "…"
+    return text + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
+
+
 def summary_table(rows: list[dict[str, Any]]) -> str:
     header = ("#", "scenario", "result", "criteria met", "time", "requests", "failed", "p95",
               "notes")  # fmt: skip
@@ -76,7 +92,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
             f"{row['met']}/{row['total']}", f"{row['seconds']:.0f} s",
             str(load.get("requests", "-")), str(load.get("failed", "-")),
             f"{p95 * 1000:.0f} ms" if isinstance(p95, int | float) else "-",
-            ", ".join(row["failed"]) or row.get("note", ""),
+            ", ".join(row["failed"]) or row.get("note", "") or _first(row.get("reasons", [])),
         ))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
@@ -239,13 +255,16 @@ def main(argv: list[str] | None = None) -> int:
                 journal = json.loads(journal_path.read_text())
                 journal_files.append(journal_path)
                 met, total, failed = _criteria(journal)
-                row.update(result=verdict(journal), met=met, total=total, failed=failed,
-                           load=_load_summary(journal))  # fmt: skip
+                outcome, reasons = verdict(journal)
+                row.update(result=outcome, met=met, total=total, failed=failed,
+                           load=_load_summary(journal), reasons=reasons)  # fmt: skip
             else:
                 row.update(result="ERROR", met=0, total=0, failed=[], note="no journal written")
             rows.append(row)
             _say(f"[{index}/{len(scenarios)}] {row['result']} ({row['met']}/{row['total']} "
                  f"criteria met) in {seconds:.0f} s")  # fmt: skip
+            for reason in row.get("reasons", []):
+                _say(f"    {reason}")
         _say("[report] writing reports")
         _reports(journal_files, args.reports, env)
     except KeyboardInterrupt:

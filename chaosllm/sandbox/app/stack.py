@@ -42,6 +42,8 @@ __all__ = ["up", "down", "STOP_ORDER"]
 
 # Every service proxied: name -> what it fronts.
 PROXIED = ("postgres", "redis", "rabbitmq", "ml-recs", "llm-primary")
+# Proxies that relay HTTP exchanges, so that the HTTP and stream faults apply.
+HTTP_MODE = ("llm-primary",)
 # The model providers: the primary is reached through the fault proxy, the fallback directly.
 PROVIDERS = {"llm-primary": "sandbox-primary", "llm-fallback": "sandbox-fallback"}
 MAX_REPLICAS = 4
@@ -153,8 +155,8 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
     upstream = {**{n: f"127.0.0.1:{s.port}" for n, s in servers.items()},
                 "ml-recs": f"127.0.0.1:{recs_port}",
                 "llm-primary": f"127.0.0.1:{provider_ports['llm-primary']}"}  # fmt: skip
-    config = [{"name": n, "listen": f"127.0.0.1:{listen[n]}", "upstream": upstream[n]}
-              for n in PROXIED]  # fmt: skip
+    config = [{"name": n, "listen": f"127.0.0.1:{listen[n]}", "upstream": upstream[n],
+               "mode": "http" if n in HTTP_MODE else "tcp"} for n in PROXIED]  # fmt: skip
     (directory / "proxies.json").write_text(json.dumps(config, indent=2))
     proc = _spawn_python(directory, "proxy", [
         "chaosllm.cli", "proxy", "serve", "--port", str(api_port),
