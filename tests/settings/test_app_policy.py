@@ -88,3 +88,16 @@ def test_control_checks_application_actions_before_the_run(monkeypatch: pytest.M
     process = _experiment("chaosllm.process.actions", "kill_processes", pattern="postgres")
     with pytest.raises(InterruptExecution, match="process.patterns"):
         before_experiment_control(process, configuration={"blast_radius": {"process": {"patterns": ["x"]}}})
+
+
+@pytest.mark.parametrize(("func", "arguments"), [
+    ("inject_http_status", {"proxy": "llm-primary", "status": 429}),
+    ("create_proxy", {"name": "llm-primary", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:1"}),
+    ("delete_proxy", {"name": "llm-primary"}),
+    ("reset_proxies", {}),
+])  # fmt: skip
+def test_the_control_covers_every_proxy_change(func: str, arguments: dict[str, Any]) -> None:
+    config = {"proxy_api_url": "http://127.0.0.1:8474", "blast_radius": {"proxy": {"proxies": ["sandbox-*"]}}}
+    experiment = _experiment("chaosllm.proxy.actions", func, **arguments)
+    with pytest.raises(InterruptExecution, match="refused: .*blast_radius.proxy.proxies"):
+        before_experiment_control(experiment, configuration=config)
