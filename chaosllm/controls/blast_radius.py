@@ -17,7 +17,7 @@ Every action checks the policy itself before its first change. When the
 control is given a ``policy`` argument, ``configure_control`` hands it to
 every action of the run (configuration key ``chaosllm_blast_radius_control``),
 so that the actions enforce the same policy as the control. Before the run
-starts, the control checks every activity that resolves to a Chaos Mesh or
+starts, the control checks every activity that resolves to a Chaos Mesh, Litmus or
 application fault, whatever module path names it, from its static arguments,
 and interrupts the run on a violation, so that nothing has changed::
 
@@ -48,7 +48,9 @@ from chaosllm.chaosmesh.policy import (
     violations,
 )
 from chaosllm.controls._app_activities import MODULES, covered, touches_of
+from chaosllm.controls._failclosed import protect
 from chaosllm.errors import ChaosLLMError, ConfigurationError
+from chaosllm.litmus import actions as litmus_actions
 
 __all__ = [
     "Policy",
@@ -61,7 +63,9 @@ __all__ = [
     "before_experiment_control",
 ]
 
-CHAOSMESH = "chaosmesh"
+# The actions that create Kubernetes objects, with their side-effect-free renderers.
+KUBERNETES_RENDERERS = {"chaosmesh": (chaosmesh_actions, RENDERERS),
+                        "litmus": (litmus_actions, litmus_actions.RENDERERS)}  # fmt: skip
 # The covered actions by the function object they are: (backend, action name).
 _INDEX: dict[int, tuple[str, str]] = {}
 
@@ -100,10 +104,11 @@ def _activities(experiment: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 def _index() -> dict[int, tuple[str, str]]:
     if not _INDEX:
-        for name in RENDERERS:
-            _INDEX[id(getattr(chaosmesh_actions, name))] = (CHAOSMESH, name)
-        for module, backend in MODULES.items():
-            loaded = importlib.import_module(module)
+        for backend, (actions, renderers) in KUBERNETES_RENDERERS.items():
+            for name in renderers:
+                _INDEX[id(getattr(actions, name))] = (backend, name)
+        for path, backend in MODULES.items():
+            loaded = importlib.import_module(path)
             for name in covered(backend, list(loaded.__all__)):
                 _INDEX[id(getattr(loaded, name))] = (backend, name)
     return _INDEX
@@ -112,7 +117,8 @@ def _index() -> dict[int, tuple[str, str]]:
 def resolve(provider: Mapping[str, Any]) -> tuple[str, str] | None:
     """The covered action a Python provider calls, by the function it resolves to:
     ``(backend, action)``, or None. ``chaosllm.chaosmesh._pod.kill_pods`` is
-    ``("chaosmesh", "kill_pods")`` as much as ``chaosllm.chaosmesh.actions.kill_pods``."""
+    ``("chaosmesh", "kill_pods")`` as much as ``chaosllm.chaosmesh.actions.kill_pods``;
+    ``chaosllm.litmus.actions.run_litmus_fault`` is ``("litmus", "run_litmus_fault")``."""
     if provider.get("type") != "python":
         return None
     try:
@@ -132,7 +138,7 @@ def before_experiment_control(
     secrets: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Check every Chaos Mesh and application action's targets; interrupt the run on a violation."""
+    """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
     try:
         rules = policy_from(policy, configuration, secrets)
         app_rules = app_policy_from(policy, configuration, secrets)
@@ -143,14 +149,15 @@ def before_experiment_control(
         if found is None:
             continue  # probes, rollbacks and other code create nothing the policy covers
         backend, func = found
-        if backend != CHAOSMESH:
+        if backend not in KUBERNETES_RENDERERS:
             _check_application(activity, backend, func, app_rules, configuration, secrets)
             continue
         provider = activity["provider"]
         arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
         name = activity.get("name", func)
         try:
-            manifests = RENDERERS[func](**arguments, configuration=configuration, secrets=secrets)
+            render = KUBERNETES_RENDERERS[backend][1][func]
+            manifests = render(**arguments, configuration=configuration, secrets=secrets)
             for manifest in manifests:
                 enforce(manifest, rules)
         except ChaosLLMError as exc:
@@ -173,3 +180,6 @@ def _check_application(
         check_target(backend, func, target, policy=policy, **touches)
     except ChaosLLMError as exc:
         raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc
+
+
+protect(globals(), "chaosllm-blast-radius")
