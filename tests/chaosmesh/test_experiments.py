@@ -93,8 +93,9 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
 
 
 def test_a_malformed_policy_is_refused_when_the_control_loads() -> None:
+    blast_radius.configure_control(policy={"max_pods": 3}, configuration={})  # kept, not raised
     with pytest.raises(InterruptExecution, match=r"unknown field\(s\) .max_pods."):
-        blast_radius.configure_control(policy={"max_pods": 3})
+        blast_radius.before_experiment_control({}, policy={"max_pods": 3}, configuration={})
 
 
 def _experiment(namespace: str) -> dict[str, Any]:

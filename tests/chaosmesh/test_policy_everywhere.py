@@ -123,8 +123,9 @@ def test_another_module_path_is_refused_by_the_action_itself(bulk: FakeCluster) 
 def test_a_malformed_policy_stops_the_run_naming_the_key(
     cluster: FakeCluster, policy: Any, expected: str
 ) -> None:
+    blast_radius.configure_control(policy=policy, configuration={})  # kept, not raised
     with pytest.raises(InterruptExecution, match="blast_radius from the control's policy argument") as info:
-        blast_radius.configure_control(policy=policy, configuration={})
+        blast_radius.before_experiment_control({}, policy=policy, configuration={})
     assert re.search(expected, str(info.value)), str(info.value)
     # The same policy in configuration is refused by the action itself, before it connects.
     with pytest.raises(ConfigurationError, match=expected):

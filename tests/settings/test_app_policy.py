@@ -24,8 +24,9 @@ def test_malformed_policy_names_the_source_and_the_key(raw: Any, expected: str) 
     with pytest.raises(ConfigurationError, match="blast_radius from configuration key blast_radius") as info:
         app_policy_from(None, {"blast_radius": raw})
     assert re.search(expected, str(info.value)), str(info.value)
+    configure_control(configuration={"blast_radius": raw})  # kept, not raised: the run stops at its start
     with pytest.raises(InterruptExecution, match="redis|rabbitmq|postgres"):
-        configure_control(configuration={"blast_radius": raw})
+        before_experiment_control({}, configuration={"blast_radius": raw})
 
 
 def test_environment_policy_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
