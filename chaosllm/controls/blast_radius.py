@@ -55,6 +55,7 @@ __all__ = [
     "enforce",
     "configure_control",
     "before_experiment_control",
+    "check_experiment",
 ]
 
 CHAOSMESH_ACTIONS = "chaosllm.chaosmesh.actions"
@@ -100,12 +101,26 @@ def before_experiment_control(
     **kwargs: Any,
 ) -> None:
     """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
+    check_experiment(context, policy, configuration, secrets)
+
+
+def check_experiment(
+    experiment: Mapping[str, Any],
+    policy: Mapping[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> None:
+    """Raise ``InterruptExecution`` naming the first activity of ``experiment`` that breaks the policy.
+
+    What the control runs before an experiment; ``chaosllm workflow`` runs it
+    on every experiment of a pipeline before rendering it.
+    """
     try:
         rules = policy_from(policy, configuration, secrets)
         app_rules = app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
-    for activity in _activities(context):
+    for activity in _activities(experiment):
         provider = activity["provider"]
         if provider.get("type") == "python" and provider.get("module") in MODULES:
             _check_application(activity, app_rules, configuration, secrets)
