@@ -170,8 +170,13 @@ def test_the_environment_policy_is_refused_when_malformed(cluster: FakeCluster,
     _nothing_created(cluster)
 
 
-def _output(proc: Any, workdir: Path) -> str:
-    return proc.stdout + proc.stderr + (workdir / "chaostoolkit.log").read_text()
+def _stops_naming(experiment: dict[str, Any], workdir: Path, cluster: FakeCluster, expected: str) -> None:
+    """``chaos run`` stops before the first activity with ``expected`` on the console or in the log."""
+    proc, journal = run_experiment(experiment, workdir)
+    output = proc.stdout + proc.stderr + (workdir / "chaostoolkit.log").read_text()
+    assert proc.returncode != 0 and journal.get("run", []) == [], output
+    assert expected in output
+    _nothing_created(cluster)
 
 
 def test_a_malformed_policy_in_the_settings_file_stops_the_run_naming_the_file(
@@ -182,13 +187,10 @@ def test_a_malformed_policy_in_the_settings_file_stops_the_run_naming_the_file(
     control = {"provider": {**CONTROL["provider"], "arguments": {"policy": {"max_count": "5"}}}}
     (tmp_path / "settings.yaml").write_text(yaml.safe_dump({"controls": {"blast-radius": control}}))
     experiment = _experiment(_activity("chaosllm.chaosmesh.actions", "kill_pods", **BULK, mode="all"))
-    proc, journal = run_experiment(experiment, tmp_path)
-    assert proc.returncode != 0 and journal.get("run", []) == [], _output(proc, tmp_path)
-    expected = (f"blast_radius from the policy argument of control 'blast-radius' in the Chaos Toolkit "
-                f"settings file {tmp_path / 'settings.yaml'} breaks blast_radius.schema.json: "
-                f"field 'max_count' must be")  # fmt: skip
-    assert expected in _output(proc, tmp_path)
-    _nothing_created(bulk)
+    _stops_naming(experiment, tmp_path, bulk,
+                  f"blast_radius from the policy argument of control 'blast-radius' in the Chaos Toolkit "
+                  f"settings file {tmp_path / 'settings.yaml'} breaks blast_radius.schema.json: "
+                  f"field 'max_count' must be")  # fmt: skip
 
 
 def test_a_malformed_policy_in_the_experiment_names_the_experiment_file(
@@ -198,10 +200,7 @@ def test_a_malformed_policy_in_the_experiment_names_the_experiment_file(
                              controls=[{"name": "blast-radius", "provider": {
                                  "type": "python", "module": "chaosllm.controls.blast_radius"}}])
     experiment["configuration"] = {"blast_radius": {"forbidden_namespaces": "payments"}}
-    proc, journal = run_experiment(experiment, tmp_path)
-    assert proc.returncode != 0 and journal.get("run", []) == [], _output(proc, tmp_path)
-    expected = (f"blast_radius from configuration key blast_radius of experiment "
-                f"{tmp_path / 'experiment.json'} breaks blast_radius.schema.json: "
-                f"field 'forbidden_namespaces' must be a list")  # fmt: skip
-    assert expected in _output(proc, tmp_path)
-    _nothing_created(bulk)
+    _stops_naming(experiment, tmp_path, bulk,
+                  f"blast_radius from configuration key blast_radius of experiment "
+                  f"{tmp_path / 'experiment.json'} breaks blast_radius.schema.json: "
+                  f"field 'forbidden_namespaces' must be a list")  # fmt: skip
