@@ -70,6 +70,7 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._experiment import flat_secrets
+from chaosllm.controls._failclosed import protect
 from chaosllm.controls._interrupt import (
     install_interrupter,
     note_rollbacks_played,
@@ -269,3 +270,6 @@ def cleanup_control() -> None:
         ):
             _current.restore_handler()
     _current = None
+
+
+protect(globals(), "chaosllm-guard")

@@ -49,6 +49,7 @@ from chaoslib.exceptions import InvalidActivity
 
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
+from chaosllm.controls._failclosed import protect
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.journal_keys import METRICS_EXTENSION
@@ -180,3 +181,6 @@ def after_experiment_control(
     )  # fmt: skip
     if isinstance(state, dict):
         state.setdefault("extensions", []).append(entry)
+
+
+protect(globals(), "chaosllm-metrics")

@@ -42,6 +42,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
+from chaosllm.controls._failclosed import protect
 from chaosllm.controls._interrupt import rollback_strategy
 from chaosllm.controls._rollback_run import PREFIX, RollbackRun
 from chaosllm.faults.halt import Halted, refuse_if_halted
@@ -219,3 +220,6 @@ def cleanup_control() -> None:
     _finish(run, None, crash if crash is not None else None)
     if not run.observed:
         run.close(run.journal)
+
+
+protect(globals(), "chaosllm-rollbacks")
