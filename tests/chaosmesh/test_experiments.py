@@ -93,8 +93,11 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
 
 
 def test_a_malformed_policy_is_refused_when_the_control_loads() -> None:
+    # The control fails closed: configure_control keeps the error (Chaos Toolkit would drop a
+    # control whose configure_control raised) and its first hook stops the run with it.
+    blast_radius.configure_control(policy={"max_pods": 3})
     with pytest.raises(InterruptExecution, match=r"unknown field\(s\) .max_pods."):
-        blast_radius.configure_control(policy={"max_pods": 3})
+        blast_radius.before_experiment_control({"method": []})
 
 
 def _experiment(namespace: str) -> dict[str, Any]:
