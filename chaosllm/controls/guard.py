@@ -37,7 +37,8 @@ Conditions:
   ``quantile``, ``labels``); ratios and quantiles come from the change
   between two consecutive scrapes;
 - ``above`` or ``below`` takes a number, a percentage ("5%") or a duration
-  ("2000ms" = 2.0, for latencies in seconds);
+  ("2000ms" = 2.0, for latencies in seconds), finite (NaN and infinities are
+  refused);
 - ``for`` (duration the breach must last) and ``min_samples`` (consecutive
   breaching samples) default to the guard-wide values; ``on_no_data``
   ("ignore" or "breach") decides what an empty answer or an unreachable

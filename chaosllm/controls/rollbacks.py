@@ -1,8 +1,9 @@
 """Rollbacks on every interruption, and the halt switch's side inside a run.
 
-Declare it as the last entry of an experiment's ``controls`` block (every
-shipped experiment does), or under ``controls`` in the Chaos Toolkit settings
-file to cover every run (same ``provider``; it takes no arguments)::
+Declare it at the end of an experiment's ``controls`` block, followed only by
+``chaosllm.controls.redact`` (every shipped experiment does), or under
+``controls`` in the Chaos Toolkit settings file to cover every run (same
+``provider``; it takes no arguments)::
 
     {"name": "chaosllm-rollbacks",
      "provider": {"type": "python", "module": "chaosllm.controls.rollbacks"}}
