@@ -5,8 +5,10 @@ waits, RabbitMQ none of messages a length limit refused), but they show it
 while it happens: a session waiting on the lock, a queue held at its limit.
 A watch samples the target on its own thread, on its own connection, until
 the fault is removed, expires or ``until`` passes; its rollback then takes the
-totals with :func:`stop_watch`. The outcome of a watch that ended by itself is
-kept, so that a rollback run after the fault expired still reports it.
+totals with :func:`stop_watch`, before it removes the fault, so that the
+watch's last sample still sees it. The outcome of a watch that ended by
+itself is kept, so that a rollback run after the fault expired still reports
+it.
 """
 
 from __future__ import annotations
@@ -50,10 +52,12 @@ class _Watch:
     def _run(self) -> None:
         try:
             self.sampler.open()
-            while not self.stopped.is_set():
+            while True:
+                # One sample at least, and one more when stopped: the fault is still in place
+                # then (its rollback stops the watch before removing it).
                 self.sampler.sample()
                 self.samples += 1
-                if self.deadline is not None and time.monotonic() >= self.deadline:
+                if self.stopped.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
                     break
                 self.stopped.wait(self.interval)
         except Exception as exc:  # the target went away: its evidence is unknown, the fault stands
@@ -67,6 +71,9 @@ class _Watch:
     def result(self) -> tuple[str, dict[str, Any]]:
         if self.error is not None and self.samples == 0:
             return "unknown", {"reason": f"could not watch the target: {self.error}"}
+        if self.samples == 0:
+            return "unknown", {"reason": "the watch took no sample before it was stopped "
+                                         "(its connection was not open yet)"}
         effect, evidence = self.sampler.outcome()
         evidence = {**evidence, "samples": self.samples, "sampled_every": format_duration(self.interval)}
         if self.error is not None and effect != "observed":

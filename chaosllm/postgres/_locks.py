@@ -152,6 +152,11 @@ def release_locks(target: str, table: str) -> list[str]:
             if _named(lock, target, table) and release_held(fault_id)]  # fmt: skip
 
 
+def held_locks(target: str, table: str) -> list[str]:
+    """The fault ids of the locks held now on ``table`` at ``target``."""
+    return [fault_id for fault_id, lock in list(_locks.items()) if _named(lock, target, table)]
+
+
 def taken_locks(target: str, table: str) -> dict[str, dict[str, str]]:
     """Every lock this process took on ``table`` at ``target``, held or not, by fault id."""
     return {fault_id: lock for fault_id, lock in _taken.items() if _named(lock, target, table)}

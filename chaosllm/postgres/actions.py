@@ -35,6 +35,7 @@ from chaosllm.postgres._guard import before_fault, before_terminate, free_slots
 from chaosllm.postgres._locks import (
     LOCK_APPLICATION,
     LockWaits,
+    held_locks,
     hold_lock,
     lock_id,
     lock_mode,
@@ -244,13 +245,16 @@ def unlock_table(
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
     taken = taken_locks(target, table)
+    # The watch of the lock held now (else of the last one, which expired) stops first,
+    # while the lock still holds.
+    watched = held_locks(target, table) or list(taken)[-1:]
+    outcomes = {fault_id: stop_watch(fault_id) for fault_id in watched}
     released = release_locks(target, table)
     result: dict[str, Any] = {"removed": bool(released), "target": target, "table": table,
                               "released": [taken[fault_id]["qualified"] for fault_id in released]}
-    # The lock released now, else the last this process took (it expired by itself).
-    for fault_id in released or list(taken)[-1:]:
-        outcome = stop_watch(fault_id)
-        ended(result, "postgres-lock", taken[fault_id]["handle"], bool(released))
+    for fault_id, outcome in outcomes.items():
+        if fault_id in taken:
+            ended(result, "postgres-lock", taken[fault_id]["handle"], bool(released))
         if outcome is not None:
             with_effect(result, outcome[0], outcome[1])
     return result

@@ -368,6 +368,8 @@ def remove_queue_limit(
     mgmt = Management(ref.management_url, f"remove the limit of {ref.label}")
     pname = policy_name(queue)
     out: dict[str, Any] = {"target": mgmt.target, "queue": queue, "policy": pname}
+    # The watch stops first, while the limit still holds.
+    outcome = stop_watch(ledger_id(mgmt, ref.vhost, queue))
     result = restore_fault(ledger_id(mgmt, ref.vhost, queue))
     if result["removed"]:
         out.update(removed=True, restored_policy=result["result"]["restored_policy"])
@@ -375,7 +377,6 @@ def remove_queue_limit(
         # Not in this ledger (another machine's run, say): the policy is still ours to remove.
         out.update(removed=mgmt.delete_policy(ref.vhost, pname), restored_policy=None)
     ended(out, "rabbitmq-queue-limit", f"queue-limit-{queue}", out["removed"])
-    outcome = stop_watch(ledger_id(mgmt, ref.vhost, queue))
     if outcome is not None:
         return with_effect(out, outcome[0], outcome[1])
     return unknown(out, LIMIT_NOT_COUNTED) if out["removed"] else out
