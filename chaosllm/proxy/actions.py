@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
+from chaosllm.app_policy import check_target
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
@@ -112,11 +113,13 @@ def create_proxy(
     check_address(upstream, "upstream")
     if mode not in ("tcp", "http"):
         raise InvalidArgument(f"mode must be tcp or http, got {mode!r}")
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    check_target("proxy", "create_proxy", url, configuration=configuration, secrets=secrets, proxy=name)
     body: dict[str, Any] = {"name": name, "listen": listen, "upstream": upstream,
                             "enabled": bool(enabled)}
     if mode != "tcp":
         body["mode"] = mode
-    with proxy_api("create proxy " + name, proxy_api_url, configuration, secrets) as api:
+    with proxy_api("create proxy " + name, url) as api:
         status, payload = api.request("POST", "/proxies", body, expect=(409,))
         if status == 409:
             _, payload = api.request("GET", path("proxies", name))
@@ -142,7 +145,9 @@ def delete_proxy(
                   "func": "delete_proxy", "arguments": {"name": "postgres"}}}
     ```
     """
-    with proxy_api("delete proxy " + name, proxy_api_url, configuration, secrets) as api:
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    check_target("proxy", "delete_proxy", url, configuration=configuration, secrets=secrets, proxy=name)
+    with proxy_api("delete proxy " + name, url) as api:
         status, _ = api.request("DELETE", path("proxies", name), expect=(404,))
     return {"removed": status != 404, "name": name}
 
@@ -344,6 +349,7 @@ def reset_proxies(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
+    check_target("proxy", "reset_proxies", url, configuration=configuration, secrets=secrets, proxy="*")
     with proxy_api("reset proxies", url) as api:
         _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")

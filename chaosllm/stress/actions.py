@@ -14,6 +14,7 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_seconds, restore_fault
+from chaosllm.stress._policy import check_policy as _check_policy
 from chaosllm.stress._stressng import ENTRY_PREFIX, parse_size, start, stop_pid
 from chaosllm.stress._usage import stress_outcome
 
@@ -68,6 +69,7 @@ def stress_cpu(
     if isinstance(load, bool) or not isinstance(load, int) or not 1 <= load <= 100:
         raise InvalidArgument(f"load must be a percentage between 1 and 100, got {load!r}")
     seconds = _seconds(duration)
+    _check_policy("stress_cpu", {"workers": workers, "load": load}, configuration, secrets)
     args = ["--cpu", str(workers), "--cpu-load", str(load)]
     spec = {"workers": workers, "load": load, "duration": duration}
     return start("cpu", name or "stress-cpu", args, seconds, spec)
@@ -95,6 +97,7 @@ def stress_memory(
     total = parse_size(size, "size")
     _workers(workers, "workers")
     seconds = _seconds(duration)
+    _check_policy("stress_memory", {"size": size, "workers": workers}, configuration, secrets)
     available = _mem_available()
     if total > available * MAX_SHARE_OF_AVAILABLE:
         raise InvalidArgument(
@@ -129,8 +132,9 @@ def fill_disk(
     """
     total = parse_size(size, "size")
     seconds = _seconds(duration)
-    if not os.path.isdir(path):
-        raise InvalidArgument(f"could not fill disk: {path} is not a directory")
+    if not isinstance(path, str) or not os.path.isdir(path):
+        raise InvalidArgument(f"could not fill disk: {path!r} is not a directory")
+    _check_policy("fill_disk", {"size": size, "path": path}, configuration, secrets)
     stat = os.statvfs(path)
     free = stat.f_bavail * stat.f_frsize
     if total > free * 0.9:

@@ -93,11 +93,11 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
 
 
 def test_a_malformed_policy_is_refused_when_the_control_loads() -> None:
-    # The control fails closed: configure_control keeps the error (Chaos Toolkit would drop a
-    # control whose configure_control raised) and its first hook stops the run with it.
+    # Chaos Toolkit drops a control whose configure_control raises, so the
+    # failure is kept and the control's next hook stops the run with it.
     blast_radius.configure_control(policy={"max_pods": 3})
     with pytest.raises(InterruptExecution, match=r"unknown field\(s\) .max_pods."):
-        blast_radius.before_experiment_control({"method": []})
+        blast_radius.before_experiment_control({"title": "t", "method": []})
 
 
 def _experiment(namespace: str) -> dict[str, Any]:
@@ -215,7 +215,7 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     # The namespace, labels and Deployment come from the environment, with documented defaults.
     monkeypatch.setenv("CHAOSLLM_NAMESPACE", "staging")
     monkeypatch.setenv("CHAOSLLM_GATEWAY_DEPLOYMENT", "edge")
-    for key in ("DATABASE", "GATEWAY", "RECS"):
+    for key in ("DATABASE", "GATEWAY", "RECS", "PROVIDER"):
         monkeypatch.setenv(f"CHAOSLLM_{key}_LABELS", f"app={key.lower()}-canary")
     moved = load_configuration(experiment["configuration"])
     rendered = substitute(experiment["method"], moved, {})

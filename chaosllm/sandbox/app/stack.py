@@ -183,6 +183,13 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         _wait_http(f"http://127.0.0.1:{port}/healthz", 20, f"the model provider {name}", proc)
         record(name, proc.pid, port, f"http://127.0.0.1:{port}")
 
+    tenants_port = launcher.free_port()
+    proc = _spawn_python(directory, "tenant-mgmt", [
+        "chaosllm.sandbox.app.tenantmgmt", "--port", str(tenants_port), "--postgres-dsn", pg_dsn,
+    ])  # fmt: skip
+    _wait_http(f"http://127.0.0.1:{tenants_port}/healthz", 20, "tenant-mgmt", proc)
+    record("tenant-mgmt", proc.pid, tenants_port, f"http://127.0.0.1:{tenants_port}")
+
     worker_port = launcher.free_port()
     proc = _spawn_python(directory, "worker", [
         "chaosllm.sandbox.app.worker", "--port", str(worker_port),
@@ -203,6 +210,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "--llm-primary-model", PROVIDERS["llm-primary"],
         "--llm-fallback-url", f"http://127.0.0.1:{provider_ports['llm-fallback']}",
         "--llm-fallback-model", PROVIDERS["llm-fallback"],
+        "--tenants-url", f"http://127.0.0.1:{tenants_port}",
     ])  # fmt: skip
 
     def ready() -> bool:
@@ -217,6 +225,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "front": [f"127.0.0.1:{front}"],
         "ml-recs": [f"127.0.0.1:{recs_port}"],
         "worker": [f"127.0.0.1:{worker_port}"],
+        "tenant-mgmt": [f"127.0.0.1:{tenants_port}"],
         "llm": [f"127.0.0.1:{port}" for port in provider_ports.values()],
     }
     prom = launcher.start_prometheus(directory / "prometheus", targets)
@@ -249,8 +258,8 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 # Stopped in this order: load and clients first, data stores last.
-STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "llm-primary", "llm-fallback", "proxy",
-              "redis", "rabbitmq", "postgres")
+STOP_ORDER = ("prometheus", "gateway", "worker", "tenant-mgmt", "ml-recs", "llm-primary",
+              "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
 
 
 def down(directory: Path | None = None,
