@@ -34,17 +34,20 @@ class StandIn:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                raw = self.rfile.read(length) if length else b""
+                json_body = "json" in (self.headers.get("Content-Type") or "")
+                body = (json.loads(raw) if json_body else raw) if raw else None
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 outer.seen.append({"method": self.command, "path": self.path, "headers": headers,
                                    "body": body})
                 status, payload = answer(self.command, self.path, headers, body)
-                raw = json.dumps(payload).encode()
+                out = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
+                self.send_header("Content-Type", "application/json" if not isinstance(payload, bytes)
+                                 else "application/x-protobuf")
+                self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
-                self.wfile.write(raw)
+                self.wfile.write(out)
 
             do_GET = do_POST = _serve  # noqa: N815
 
@@ -165,3 +168,44 @@ def test_no_grafana_url_stops_the_run_before_it_starts(monkeypatch: pytest.Monke
     monkeypatch.delenv("CHAOSLLM_GRAFANA_URL", raising=False)
     with pytest.raises(InterruptExecution, match="grafana_url"):
         grafana.before_experiment_control({"title": "t"})
+
+
+def test_the_run_is_exported_as_a_trace_over_otlp_http(stand_in: Any) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from chaosllm.controls import otel
+
+    collector = stand_in(lambda m, p, h, b: (200, b""))
+    journal = json.loads((SAMPLES / "k8s-recovery-failed.json").read_text())
+    otel.before_experiment_control(journal, otlp_url=collector.url)
+    otel.after_experiment_control(journal, state=journal, service_name="gameday",
+                                  otlp_url=collector.url)
+    [request] = collector.seen
+    assert request["path"] == "/v1/traces"
+    sent = ExportTraceServiceRequest.FromString(request["body"])
+    [resource] = sent.resource_spans
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
+    every = [s for scope in resource.scope_spans for s in scope.spans]
+    spans = {s.name: s for s in every}
+    root = spans[f"experiment: {journal['experiment']['title']}"]
+    assert service == "gameday" and root.parent_span_id == b""
+    assert {s.trace_id for s in spans.values()} == {root.trace_id}
+    method = spans["method"]
+    assert method.parent_span_id == root.span_id
+    activities = [s for s in spans.values() if s.parent_span_id == method.span_id]
+    assert len(activities) == len(journal["run"])
+    failed = [s for s in activities if s.status.code == s.status.STATUS_CODE_ERROR]
+    assert failed and root.status.code == root.status.STATUS_CODE_ERROR  # the run failed
+    attributes = {a.key: a.value for a in root.attributes}
+    assert attributes["chaos.verdict"].string_value == "failed"
+    assert all(s.end_time_unix_nano >= s.start_time_unix_nano for s in spans.values())
+    assert journal["extensions"][-1]["spans"] == len(every)
+    assert journal["extensions"][-1]["delivered"] is True
+
+
+def test_an_unreachable_collector_never_fails_the_run() -> None:
+    from chaosllm.controls import otel
+
+    journal = json.loads((SAMPLES / "effect-observed.json").read_text())
+    otel.after_experiment_control(journal, state=journal, otlp_url=f"http://127.0.0.1:{free_port()}")
+    assert journal["extensions"][-1]["delivered"] is False
