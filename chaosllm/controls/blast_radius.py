@@ -61,6 +61,7 @@ __all__ = [
     "enforce",
     "configure_control",
     "before_experiment_control",
+    "check_experiment",
 ]
 
 # The actions that create Kubernetes objects, with their side-effect-free renderers.
@@ -139,12 +140,26 @@ def before_experiment_control(
     **kwargs: Any,
 ) -> None:
     """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
+    check_experiment(context, policy, configuration, secrets)
+
+
+def check_experiment(
+    experiment: Mapping[str, Any],
+    policy: Mapping[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> None:
+    """Raise ``InterruptExecution`` naming the first activity of ``experiment`` that breaks the policy.
+
+    What the control runs before an experiment; ``chaosllm workflow`` runs it
+    on every experiment of a pipeline before rendering it.
+    """
     try:
         rules = policy_from(policy, configuration, secrets)
         app_rules = app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
-    for activity in _activities(context):
+    for activity in _activities(experiment):
         found = resolve(activity["provider"])
         if found is None:
             continue  # probes, rollbacks and other code create nothing the policy covers

@@ -17,11 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
-from chaosllm.app_policy import check_target
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
-from chaosllm.proxy._guard import before_fault
+from chaosllm.proxy._guard import before_fault, before_reset
 from chaosllm.proxy._http_actions import (
     inject_corrupt_event,
     inject_first_byte_delay,
@@ -114,7 +113,11 @@ def create_proxy(
     if mode not in ("tcp", "http"):
         raise InvalidArgument(f"mode must be tcp or http, got {mode!r}")
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    check_target("proxy", "create_proxy", url, configuration=configuration, secrets=secrets, proxy=name)
+    planned = Planned("proxy-create", name, f"proxy {name}", {"proxy": name, "listen": listen,
+                                                               "upstream": upstream})  # fmt: skip
+    early = before_fault("create_proxy", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
     body: dict[str, Any] = {"name": name, "listen": listen, "upstream": upstream,
                             "enabled": bool(enabled)}
     if mode != "tcp":
@@ -146,7 +149,10 @@ def delete_proxy(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    check_target("proxy", "delete_proxy", url, configuration=configuration, secrets=secrets, proxy=name)
+    planned = Planned("proxy-delete", name, f"proxy {name}", {"proxy": name})
+    early = before_fault("delete_proxy", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
     with proxy_api("delete proxy " + name, url) as api:
         status, _ = api.request("DELETE", path("proxies", name), expect=(404,))
     return {"removed": status != 404, "name": name}
@@ -349,7 +355,9 @@ def reset_proxies(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
-    check_target("proxy", "reset_proxies", url, configuration=configuration, secrets=secrets, proxy="*")
+    early = before_reset(url, (configuration, secrets))
+    if early is not None:
+        return early
     with proxy_api("reset proxies", url) as api:
         _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")

@@ -18,7 +18,7 @@ from typing import Any
 
 from chaosllm.journal_keys import VERDICTS
 
-__all__ = ["FAIL_ON_EXIT", "register"]
+__all__ = ["FAIL_ON_EXIT", "parse_verdicts", "register"]
 
 # The exit code when a run has a verdict named by --fail-on (1 is an error, 2 bad usage).
 FAIL_ON_EXIT = 3
@@ -47,7 +47,8 @@ def _check_formats(chosen: list[str], allowed: tuple[str, ...], text: str = "") 
     return chosen
 
 
-def _verdicts(text: str) -> list[str]:
+def parse_verdicts(text: str) -> list[str]:
+    """``"failed,aborted"`` as a list of verdicts (an argparse type)."""
     chosen = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
     unknown = [name for name in chosen if name not in VERDICTS]
     if unknown or not chosen:
@@ -303,7 +304,7 @@ def register(subparsers: Any) -> None:
              "<journal>.chaosresult.json) (default md,html)",
     )  # fmt: skip
     report.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
-    report.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
+    report.add_argument("--fail-on", default=[], type=parse_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     report.add_argument(
         "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
         help="summarise many runs: folders (searched for journals) or journal files",
@@ -339,6 +340,6 @@ def register(subparsers: Any) -> None:
         help="comma-separated: md, html, json (default md,html)",
     )  # fmt: skip
     gameday.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
-    gameday.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
+    gameday.add_argument("--fail-on", default=[], type=parse_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     gameday.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     gameday.set_defaults(handler=_gameday_command)

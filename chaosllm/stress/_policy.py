@@ -1,4 +1,8 @@
-"""What a stress run touches, for the blast-radius policy's ``stress`` section."""
+"""What every stress fault does before stress-ng starts: the policy check and the dry run.
+
+The policy's ``stress`` section bounds what a run touches; in a dry run the
+fault returns what it would start and starts nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import os
 from typing import Any
 
 from chaosllm.app_policy import check_target
+from chaosllm.dry_run import Planned, preview_if_dry
 from chaosllm.stress._stressng import parse_size
 
-__all__ = ["stress_scope", "check_policy"]
+__all__ = ["stress_scope", "before_stress"]
 
 
 def stress_scope(func: str, args: Any) -> dict[str, Any]:
@@ -27,7 +32,13 @@ def stress_scope(func: str, args: Any) -> dict[str, Any]:
     return scope
 
 
-def check_policy(func: str, args: dict[str, Any], configuration: Any, secrets: Any) -> None:
-    """Refuse, before stress-ng starts, a stress run the blast-radius policy forbids."""
-    check_target("stress", func, None, configuration=configuration, secrets=secrets,
-                 **stress_scope(func, args))  # fmt: skip
+def before_stress(
+    func: str, name: str, spec: dict[str, Any], configuration: Any, secrets: Any, **machine: Any
+) -> dict[str, Any] | None:
+    """Refuse a stress run the blast-radius policy forbids; in a dry run, the preview to return
+    (what it would start, and ``machine``: what the machine has, such as the memory available)."""
+    scope = stress_scope(func, spec)
+    check_target("stress", func, None, configuration=configuration, secrets=secrets, **scope)
+    planned = Planned(f"stress-{scope['stress']}", name, "localhost", spec)
+    return preview_if_dry(planned, configuration, secrets,
+                          lambda: {**scope, "cpus": os.cpu_count(), **machine})  # fmt: skip

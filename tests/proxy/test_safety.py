@@ -115,3 +115,22 @@ def test_the_controls_policy_argument_reaches_the_actions(
     with pytest.raises(PolicyViolation, match="blast_radius.proxy.proxies"):
         actions.disable_proxy(name, configuration=dict(configuration))
     assert _proxy_state(api, name) == before and Ledger().entries() == {}
+
+
+def test_a_dry_run_creates_deletes_and_resets_nothing(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    name, _ = make_proxy()
+    api.call("POST", f"/proxies/{name}/toxics", {"name": "slow", "type": "latency",
+                                                 "attributes": {"latency": 100}})  # fmt: skip
+    config = {"proxy_api_url": api.url, "dry_run": True}
+    before = _proxy_state(api, name)
+    created = actions.create_proxy("other", "127.0.0.1:0", "127.0.0.1:1", configuration=config)
+    assert created["dry_run"] is True and created["would_touch"]["exists"] is False
+    deleted = actions.delete_proxy(name, configuration=config)
+    assert deleted["dry_run"] is True and deleted["would_touch"]["toxics"] == ["slow"]
+    reset = actions.reset_proxies(configuration=config)
+    assert reset["dry_run"] is True
+    assert reset["would_touch"] == {"proxies": [name], "disabled": [], "toxics": 1}
+    _, proxies = api.call("GET", "/proxies")
+    assert sorted(proxies) == [name] and _proxy_state(api, name) == before and Ledger().entries() == {}

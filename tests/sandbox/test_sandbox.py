@@ -57,7 +57,7 @@ def test_status_reports_every_service_running(sandbox: dict[str, Any]) -> None:
     result = status(Path(sandbox["dir"]))
     names = {row["name"] for row in result["services"]}
     assert names == {"postgres", "redis", "rabbitmq", "proxy", "ml-recs", "worker", "gateway",
-                     "prometheus", "llm-primary", "llm-fallback", "tenant-mgmt"}  # fmt: skip
+                     "prometheus", "llm-primary", "llm-fallback", "tenant-mgmt", "alertmanager"}  # fmt: skip
     assert all(row["running"] and row["open_ports"] for row in result["services"])
 
 

@@ -78,3 +78,19 @@ def test_a_malformed_stress_section_names_the_key(rules: Any, expected: str) -> 
     with pytest.raises(ConfigurationError, match=expected):
         actions.stress_cpu(workers=1, load=10, duration="5s", configuration=_config(**rules))
     assert Ledger().entries() == {}
+
+
+def test_a_dry_run_previews_and_starts_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSLLM_DRY_RUN", "1")
+    cpu = actions.stress_cpu(workers=2, load=40, duration="5s")
+    assert cpu["dry_run"] is True and cpu["effect"] == "none" and cpu["kind"] == "stress-cpu"
+    assert cpu["would_touch"]["workers"] == 2 and cpu["would_touch"]["load"] == 40
+    memory = actions.stress_memory("4M", duration="5s")
+    assert memory["would_touch"]["size_mb"] == 4 and memory["would_touch"]["available_bytes"] > 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    filled = actions.fill_disk(str(disk), "1M", duration="5s")
+    assert filled["would_touch"]["path"] == str(disk.resolve()) and filled["would_touch"]["free_bytes"] > 0
+    assert Ledger().entries() == {} and list(disk.iterdir()) == []
+    with pytest.raises(PolicyViolation, match="max_workers 1"):  # the policy is checked first
+        actions.stress_cpu(workers=2, duration="5s", configuration=_config(max_workers=1))

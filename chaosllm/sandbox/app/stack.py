@@ -26,6 +26,7 @@ from typing import Any
 
 from chaosllm.errors import TargetNotFound
 from chaosllm.sandbox.app import launcher
+from chaosllm.sandbox.app.alerting import sandbox_rule_files, start_alertmanager
 from chaosllm.sandbox.app.extra import require_extra
 from chaosllm.sandbox.app.state import (
     STATE_FILE,
@@ -228,11 +229,16 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "tenant-mgmt": [f"127.0.0.1:{tenants_port}"],
         "llm": [f"127.0.0.1:{port}" for port in provider_ports.values()],
     }
-    prom = launcher.start_prometheus(directory / "prometheus", targets)
+    alerts = start_alertmanager(directory / "alertmanager")
+    record("alertmanager", alerts.pid, alerts.port, alerts.url)
+    prom = launcher.start_prometheus(directory / "prometheus", targets,
+                                     rule_files=sandbox_rule_files(directory / "prometheus"),
+                                     alertmanager=f"127.0.0.1:{alerts.port}")  # fmt: skip
     record("prometheus", prom.pid, prom.port, prom.url)
     direct = {n: s.url for n, s in servers.items()}
     state["settings"] = {
         "prometheus_base_url": prom.url,
+        "alertmanager_url": alerts.url,
         "proxy_api_url": f"http://127.0.0.1:{api_port}",
         "postgres_dsn": direct["postgres"],
         "redis_url": direct["redis"],
@@ -258,8 +264,8 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 # Stopped in this order: load and clients first, data stores last.
-STOP_ORDER = ("prometheus", "gateway", "worker", "tenant-mgmt", "ml-recs", "llm-primary",
-              "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
+STOP_ORDER = ("prometheus", "alertmanager", "gateway", "worker", "tenant-mgmt", "ml-recs",
+              "llm-primary", "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
 
 
 def down(directory: Path | None = None,
