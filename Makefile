@@ -1,5 +1,5 @@
 # chaosllm: `make test` installs what the tests need and runs them all;
-# `make demo` runs the five resilience scenarios on the local sandbox.
+# `make demo` runs the six resilience scenarios on the local sandbox.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make test    install everything and run lint, type checks and the whole test suite"
-	@echo "make demo    start the sandbox, run the five scenarios, write journals/ and reports/"
+	@echo "make demo    start the sandbox, run the six scenarios, write journals/ and reports/"
 	@echo "make docs    regenerate docs/ACTIVITIES.md from discovery"
 	@echo "make lint    ruff and mypy only"
 	@echo "make package build the sdist and the wheel into dist/ and check them with twine"

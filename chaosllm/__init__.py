@@ -20,6 +20,7 @@ ACTIVITY_PACKAGES = (
     "postgres",
     "rabbitmq",
     "chaosmesh",
+    "litmus",
     "proxy",
     "process",
     "stress",

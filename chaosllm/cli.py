@@ -57,12 +57,14 @@ def _use_formatter(parser: argparse.ArgumentParser) -> None:
 
 def _cleanup(args: argparse.Namespace) -> int:
     from chaosllm.faults import Ledger, cleanup, state_dir
+    from chaosllm.redaction import redact_text
 
     # With --json, stdout carries only the JSON document; the narrative goes to stderr.
     out = sys.stderr if args.json else sys.stdout
 
     def say(text: str) -> None:
-        print(text, file=out)
+        # Entries recorded by an older version may name a URL with its password.
+        print(redact_text(text), file=out)
 
     path = state_dir(create=False) / "ledger.json"
     if not path.exists():  # nothing was ever recorded here: create nothing either

@@ -11,7 +11,8 @@ that Chaos Toolkit records it as a failed activity::
           ├── TargetNotFound      the queue, table, role, proxy or object is absent
           ├── FaultFailed         the backend refused or failed the fault
           ├── NotInjected         a fault was created but never confirmed
-          └── PolicyViolation     a safety policy refused the activity
+          ├── PolicyViolation     a safety policy refused the activity
+          └── CriterionNotMet     a method probe's criterion did not hold
 
 Backend exceptions are translated once, in ``chaosllm._clients``, with
 ``raise ... from``.
@@ -30,6 +31,7 @@ __all__ = [
     "FaultFailed",
     "NotInjected",
     "PolicyViolation",
+    "CriterionNotMet",
 ]
 
 
@@ -63,3 +65,7 @@ class NotInjected(ChaosLLMError):
 
 class PolicyViolation(ChaosLLMError):
     """A safety policy (blast radius, approval) refused the activity."""
+
+
+class CriterionNotMet(ChaosLLMError):
+    """A probe's criterion did not hold (a method probe fails the run with it)."""

@@ -1,4 +1,4 @@
-"""Kubernetes access for Chaos Mesh objects: ``chaos_mesh_api(...)`` and error translation.
+"""Kubernetes access for Chaos Mesh and Litmus objects: ``chaos_mesh_api(...)`` and error translation.
 
 The client comes from chaostoolkit-kubernetes's factory
 (``chaosk8s.create_k8s_api_client``), so kubeconfig, ``KUBERNETES_CONTEXT``,
@@ -17,18 +17,27 @@ from typing import Any
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT
 from chaosllm.errors import ChaosLLMError, FaultFailed, TargetNotFound, TargetUnreachable
 
-__all__ = ["ChaosMeshApi", "chaos_mesh_api", "GROUP", "VERSION", "CONCURRENCY"]
+__all__ = ["ChaosMeshApi", "chaos_mesh_api", "GROUP", "LITMUS_GROUP", "VERSION", "CONCURRENCY",
+           "group_of"]
 
 GROUP = "chaos-mesh.org"
+LITMUS_GROUP = "litmuschaos.io"
 VERSION = "v1alpha1"
+# The Litmus resources, by plural; every other plural is Chaos Mesh's (both groups are v1alpha1).
+_LITMUS_PLURALS = frozenset(("chaosengines", "chaosresults", "chaosexperiments"))
 READ_TIMEOUT = 15.0
 # How many requests bulk work (removing or pausing every object) keeps in flight;
 # the connection pool holds as many, so that no request waits for a connection.
 CONCURRENCY = 32
 
 
+def group_of(plural: str) -> str:
+    """The API group a custom resource's plural lives in: litmuschaos.io or chaos-mesh.org."""
+    return LITMUS_GROUP if plural in _LITMUS_PLURALS else GROUP
+
+
 class ChaosMeshApi:
-    """The few calls chaosllm makes: custom objects in chaos-mesh.org and pods.
+    """The few calls chaosllm makes: custom objects in chaos-mesh.org and litmuschaos.io, and pods.
 
     Every call has a short connect timeout; API errors become chaosllm
     errors naming ``action`` and the object. ``create`` returns None on a 409
@@ -94,7 +103,7 @@ class ChaosMeshApi:
                 f"{exc} (connect timeout {self._timeout[0]:.1f} s){_fallback_hint(self.host)}"
             ) from exc
 
-    # chaos-mesh.org custom objects -------------------------------------------------
+    # chaos-mesh.org and litmuschaos.io custom objects -------------------------------------------------
 
     def create(
         self, plural: str, namespace: str, body: dict[str, Any], dry_run: bool = False
@@ -103,7 +112,7 @@ class ChaosMeshApi:
         extra = {"dry_run": "All"} if dry_run else {}
         with self._translated(what, allow=(409,)) as box:
             created = self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, body,
+                group_of(plural), VERSION, namespace, plural, body,
                 field_validation="Strict", _request_timeout=self._timeout, **extra,
             )  # fmt: skip
         return None if box["status"] == 409 else dict(created)
@@ -112,7 +121,7 @@ class ChaosMeshApi:
         with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
             found = self._idempotent(
                 self.custom.get_namespaced_custom_object,
-                GROUP, VERSION, namespace, plural, name, _request_timeout=self._timeout,
+                group_of(plural), VERSION, namespace, plural, name, _request_timeout=self._timeout,
             )  # fmt: skip
         return None if box["status"] == 404 else dict(found)
 
@@ -129,12 +138,12 @@ class ChaosMeshApi:
         with self._translated(where, allow=(404,)) as box:
             if namespace:
                 result = self._idempotent(
-                    self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, plural,
+                    self.custom.list_namespaced_custom_object, group_of(plural), VERSION, namespace, plural,
                     label_selector=label_selector, _request_timeout=self._timeout,
                 )  # fmt: skip
             else:
                 result = self._idempotent(
-                    self.custom.list_cluster_custom_object, GROUP, VERSION, plural,
+                    self.custom.list_cluster_custom_object, group_of(plural), VERSION, plural,
                     label_selector=label_selector, _request_timeout=self._timeout,
                 )  # fmt: skip
         # 404: the CRD is not installed, so there is nothing of this kind.
@@ -148,7 +157,7 @@ class ChaosMeshApi:
     ) -> dict[str, Any] | None:
         with self._translated(f"{plural} {namespace}/{name}", allow=(404,)) as box:
             patched = self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, name, patch,
+                group_of(plural), VERSION, namespace, plural, name, patch,
                 _content_type="application/merge-patch+json", _request_timeout=self._timeout,
             )  # fmt: skip
         return None if box["status"] == 404 else dict(patched)
@@ -159,7 +168,7 @@ class ChaosMeshApi:
             # gone, so waiting for it to disappear means its targets are recovered.
             result = self._idempotent(
                 self.custom.delete_namespaced_custom_object,
-                GROUP, VERSION, namespace, plural, name, propagation_policy="Foreground",
+                group_of(plural), VERSION, namespace, plural, name, propagation_policy="Foreground",
                 _request_timeout=self._timeout,
             )  # fmt: skip
         return None if box["status"] == 404 else dict(result or {})
@@ -187,7 +196,8 @@ class ChaosMeshApi:
         from kubernetes import watch
 
         watcher = watch.Watch()
-        args: tuple[str, ...] = (GROUP, VERSION, namespace, plural) if namespace else (GROUP, VERSION, plural)
+        group = group_of(plural)
+        args: tuple[str, ...] = (group, VERSION, namespace, plural) if namespace else (group, VERSION, plural)
         lister = (self.custom.list_namespaced_custom_object if namespace
                   else self.custom.list_cluster_custom_object)
         with self._translated(what, allow=(410,)):

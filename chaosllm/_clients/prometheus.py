@@ -25,6 +25,7 @@ from typing import Any
 
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
 from chaosllm.errors import ConfigurationError, FaultFailed, InvalidArgument, TargetUnreachable
+from chaosllm.redaction import authorization_secrets, quote_body
 from chaosllm.settings import get_setting, require_setting
 
 __all__ = [
@@ -100,24 +101,6 @@ def _root(exc: BaseException) -> BaseException:
     return exc
 
 
-def _hide(text: str, hidden: tuple[str, ...]) -> str:
-    for secret in hidden:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _secrets_of(authorization: str | None) -> tuple[str, ...]:
-    """The credentials inside an ``Authorization`` value, to keep out of messages."""
-    if not authorization:
-        return ()
-    scheme, _, value = authorization.partition(" ")
-    hidden = [value]
-    if scheme == "Basic":
-        with contextlib.suppress(ValueError):
-            hidden.append(base64.b64decode(value).decode(errors="replace").partition(":")[2])
-    return tuple(h for h in hidden if h)
-
-
 def _fetch(
     url: str, authorization: str | None, timeout: float, what: str, params: Mapping[str, Any]
 ) -> bytes:
@@ -128,7 +111,7 @@ def _fetch(
     """
     import requests
 
-    hidden = _secrets_of(authorization)
+    hidden = authorization_secrets(authorization)
     connect = min(DEFAULT_CONNECT_TIMEOUT, timeout)
     headers = {"Accept": "application/json, text/plain"}
     if authorization:
@@ -159,10 +142,10 @@ def _fetch(
         resp.raise_for_status()
     except requests.HTTPError as exc:
         text = body.decode(errors="replace")
-        detail = text[:300]
         with contextlib.suppress(ValueError, AttributeError):
-            detail = str(json.loads(text).get("error", detail))
-        detail = _hide(detail, hidden)
+            text = str(json.loads(text).get("error", text))
+        # Hidden in the whole body before it is cut: a server may echo the headers.
+        detail = quote_body(text, hidden)
         code = resp.status_code
         if code in (401, 403):
             raise ConfigurationError(
@@ -205,7 +188,8 @@ class PrometheusAPI:
         except ValueError as exc:
             raise FaultFailed(f"could not {what}: the answer is not JSON") from exc
         if body.get("status") != "success":
-            problem = _hide(str(body.get("error", body.get("status"))), _secrets_of(self._authorization))
+            problem = quote_body(str(body.get("error", body.get("status"))),
+                                 authorization_secrets(self._authorization))
             raise FaultFailed(f"could not {what}: {problem}")
         return body.get("data")
 

@@ -25,6 +25,7 @@ from chaosllm.errors import (
     TargetNotFound,
     TargetUnreachable,
 )
+from chaosllm.redaction import authorization_secrets, quote_body
 from chaosllm.settings import require_setting
 
 __all__ = [
@@ -252,7 +253,7 @@ class Management:
         if resp.status == 401:
             raise self._fail(ConfigurationError, f"the credentials of user {self.user!r} were refused")
         if resp.status >= 400:
-            detail = raw.decode(errors="replace")[:300]
+            detail = quote_body(raw, authorization_secrets(self._auth))
             raise self._fail(FaultFailed, f"HTTP {resp.status} {detail}")
         return json.loads(raw) if raw else None
 

@@ -18,7 +18,7 @@ from chaosllm._clients.k8s import CONCURRENCY, ChaosMeshApi
 from chaosllm.chaosmesh._kinds import KINDS, Kind
 from chaosllm.chaosmesh._ledger import forget_objects
 from chaosllm.chaosmesh._spec import MANAGED_BY
-from chaosllm.chaosmesh._status import CLEAN_FINALIZER_ANNOTATION, PAUSE_ANNOTATION
+from chaosllm.chaosmesh._status import PAUSE_ANNOTATION, force_patch, forced_how
 from chaosllm.errors import ChaosLLMError
 from chaosllm.faults import format_duration, utcnow_iso
 
@@ -135,13 +135,13 @@ def remove_managed(
     stuck = _await_removal(api, namespace, deleted, timeout)
     forced: list[Ref] = []
     if stuck and force:
-        patch = {"metadata": {"annotations": {CLEAN_FINALIZER_ANNOTATION: "forced"}}}
-        concurrently(lambda ref: api.merge_patch(ref[0].plural, ref[1], ref[2], patch), stuck)
+        concurrently(lambda ref: api.merge_patch(ref[0].plural, ref[1], ref[2], force_patch(ref[0])),
+                     stuck)
         forced, stuck = stuck, _await_removal(api, namespace, stuck, timeout)
     for ref in stuck:
         failed.append(f"could not remove {ref[0].kind} {ref[1]}/{ref[2]}: still present "
                       f"{format_duration(timeout)} after its deletion"
-                      + (f" and after setting {CLEAN_FINALIZER_ANNOTATION}=forced" if force else
+                      + (f" and after {forced_how(ref[0])}" if force else
                          "; retry with force=true to drop the finalizer"))
     left, was_forced = set(stuck), set(forced)
     gone = [ref for ref in deleted if ref not in left]

@@ -1,4 +1,9 @@
-"""The Chaos Mesh kinds chaosllm creates, with their REST plural and embedding key."""
+"""The Chaos Mesh kinds chaosllm creates, with their REST plural and embedding key.
+
+Litmus's ChaosEngine is here too, so that the submitter, the fault ledger,
+``remove_chaos``, ``remove_all_chaos`` and the halt treat it as they treat a
+Chaos Mesh object (the client finds its API group, litmuschaos.io, by plural).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ class Kind:
     embed_key: str | None = None
     # Chaos kinds select pods and report injection in status.experiment.
     is_chaos: bool = True
+    # Forcing a stuck removal drops the object's finalizers (Litmus) rather than
+    # setting Chaos Mesh's clean-finalizer annotation.
+    drop_finalizers: bool = False
 
 
 _ALL = (
@@ -30,6 +38,7 @@ _ALL = (
     Kind("Schedule", "schedules", "schedule", is_chaos=False),
     Kind("Workflow", "workflows", None, is_chaos=False),
     Kind("StatusCheck", "statuschecks", "statusCheck", is_chaos=False),
+    Kind("ChaosEngine", "chaosengines", None, is_chaos=False, drop_finalizers=True),
 )
 KINDS = {k.kind: k for k in _ALL}
 CHAOS_KINDS = tuple(k for k in _ALL if k.is_chaos)

@@ -1,8 +1,14 @@
-"""What a Chaos Mesh manifest selects, for the blast-radius policy.
+"""What a Chaos Mesh manifest (or a Litmus ChaosEngine) selects, for the blast-radius policy.
 
 :func:`selections` finds every pod-selecting spec in a chaos object, a
-Schedule or a Workflow; :func:`unchecked` names the parts that may select
-pods in a way the policy cannot check, which are refused.
+Schedule, a Workflow or a ChaosEngine; :func:`unchecked` names the parts that
+may select pods in a way the policy cannot check, which are refused.
+
+A ChaosEngine's selection is written as the Chaos Mesh selector it amounts
+to: its ``appinfo.appns`` (default: the engine's namespace) and
+``appinfo.applabel`` ("k=v,k2=v2"), or the pods its ``TARGET_PODS`` env names;
+``PODS_AFFECTED_PERC`` is mode ``fixed-percent`` with that value, and empty
+or 0 is mode ``one`` (Litmus then targets one pod).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Any
 
 from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS, Kind
 
-__all__ = ["selections", "unchecked"]
+__all__ = ["selections", "unchecked", "engine_env"]
 
 
 def selections(manifest: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -35,6 +41,43 @@ def selections(manifest: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
         yield from _embedded(name, spec, CHAOS_KINDS)
     elif kind == "Workflow":
         yield from _workflow(name, spec)
+    elif kind == "ChaosEngine":
+        yield from _engine(name, spec, str((manifest.get("metadata") or {}).get("namespace") or "default"))
+
+
+def engine_env(experiment: Mapping[str, Any]) -> dict[str, str]:
+    """A ChaosEngine experiment's env overrides, ``{name: value}``."""
+    components = ((experiment.get("spec") or {}).get("components") or {})
+    return {str(e.get("name")): str(e.get("value") if e.get("value") is not None else "")
+            for e in components.get("env") or [] if isinstance(e, Mapping)}
+
+
+def _engine_labels(applabel: str) -> dict[str, str] | None:
+    """``"k=v,k2=v2"`` as a mapping; None for a set-based selector the policy cannot read."""
+    labels: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in applabel.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or value.startswith("=") or "!" in key or not key.strip():
+            return None
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def _engine(name: str, spec: Mapping[str, Any], namespace: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    appinfo = spec.get("appinfo") or {}
+    appns = str(appinfo.get("appns") or namespace)
+    labels = _engine_labels(str(appinfo.get("applabel") or "")) or {}
+    for experiment in spec.get("experiments") or []:
+        env = engine_env(experiment)
+        pods = [p.strip() for p in env.get("TARGET_PODS", "").split(",") if p.strip()]
+        selector: dict[str, Any] = {"namespaces": [appns]}
+        if pods:
+            selector["pods"] = {appns: pods}
+        elif labels:
+            selector["labelSelectors"] = labels
+        percent = env.get("PODS_AFFECTED_PERC", "").strip()
+        mode = {"mode": "fixed-percent", "value": percent} if percent not in ("", "0") else {"mode": "one"}
+        yield f"{name} experiment {experiment.get('name')}", {"selector": selector, **mode}
 
 
 def _workflow(name: str, spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -73,6 +116,8 @@ def unchecked(manifest: Mapping[str, Any]) -> list[str]:
     name = f"{kind} {(manifest.get('metadata') or {}).get('name', '?')}"
     found = []
     templates: list[Any] = []
+    if kind == "ChaosEngine":
+        return _engine_unchecked(name, spec)
     if kind == "Schedule" and spec.get("type") == "Workflow":
         templates = (spec.get("workflow") or {}).get("templates") or []
     elif kind == "Schedule" and not _known(spec.get("type")):
@@ -88,4 +133,16 @@ def unchecked(manifest: Mapping[str, Any]) -> list[str]:
             continue
         where = f"{name} template {template.get('name') if isinstance(template, Mapping) else '?'}"
         found.append(f"{where}: template type {template_type} cannot be checked against the policy")
+    return found
+
+
+def _engine_unchecked(name: str, spec: Mapping[str, Any]) -> list[str]:
+    """A ChaosEngine selecting pods another way than appinfo (or TARGET_PODS) is refused."""
+    found = []
+    applabel = str((spec.get("appinfo") or {}).get("applabel") or "")
+    if _engine_labels(applabel) is None:
+        found.append(f"{name}: applabel {applabel!r} is not 'key=value' pairs, which the policy "
+                     "cannot check")
+    if spec.get("selectors"):
+        found.append(f"{name}: spec.selectors cannot be checked against the policy; use appinfo")
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chaosllm.chaosmesh._kinds import Kind
 from chaosllm.errors import NotInjected
 from chaosllm.journal_keys import EFFECT_KEY, EVIDENCE_KEY
 
@@ -24,11 +25,27 @@ __all__ = [
     "workflow_started",
     "is_recovered",
     "injection_effect",
+    "force_patch",
+    "forced_how",
 ]
 
 INJECTED = "Injected"
 PAUSE_ANNOTATION = "experiment.chaos-mesh.org/pause"
 CLEAN_FINALIZER_ANNOTATION = "chaos-mesh.chaos-mesh.org/cleanFinalizer"
+
+
+def force_patch(kind: Kind) -> dict[str, Any]:
+    """The merge patch that lets a removal stuck on its finalizer finish."""
+    if kind.drop_finalizers:
+        return {"metadata": {"finalizers": None}}
+    return {"metadata": {"annotations": {CLEAN_FINALIZER_ANNOTATION: "forced"}}}
+
+
+def forced_how(kind: Kind) -> str:
+    """What :func:`force_patch` does, for messages."""
+    if kind.drop_finalizers:
+        return "dropping its finalizers"
+    return f"setting {CLEAN_FINALIZER_ANNOTATION}=forced"
 
 
 def conditions(obj: Mapping[str, Any]) -> dict[str, bool]:

@@ -21,11 +21,12 @@ from chaosllm._clients.k8s import ChaosMeshApi, chaos_mesh_api
 from chaosllm.chaosmesh._halt import refuse_if_halted
 from chaosllm.chaosmesh._kinds import kind_of
 from chaosllm.chaosmesh._ledger import forget_objects, record_object
-from chaosllm.chaosmesh._selections import selections
+from chaosllm.chaosmesh._selections import engine_env, selections
 from chaosllm.chaosmesh._selector import describe_selector, matching_pods, selector_namespaces
 from chaosllm.chaosmesh._spec import LIFETIME_ANNOTATION, MANAGED_BY, Common
 from chaosllm.chaosmesh._status import (
-    CLEAN_FINALIZER_ANNOTATION,
+    force_patch,
+    forced_how,
     injection_effect,
     injection_state,
     summarise,
@@ -75,6 +76,7 @@ def wait_for(
     done: Callable[[dict[str, Any] | None], bool],
     timeout: float,
     recheck: float | None = None,
+    absent_ok: bool = False,
 ) -> dict[str, Any] | None:
     """Return the object once ``done(obj)`` holds (obj None means deleted).
 
@@ -83,15 +85,23 @@ def wait_for(
     watch lasts at most that long and ``done`` is asked again even when
     nothing changed (for conditions that depend on time). ``done`` may
     raise to stop early. Raises :class:`WaitTimeout` when ``timeout``
-    seconds pass.
+    seconds pass. A missing object ends the wait at once, unless
+    ``absent_ok`` (waiting for an object someone else creates): then the
+    watch follows the namespace's list from its resourceVersion.
     """
     deadline = time.monotonic() + timeout
     obj = api.get(plural, namespace, name)
     while not done(obj):
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or obj is None:
+        if remaining <= 0 or (obj is None and not absent_ok):
             raise WaitTimeout(obj)
-        version = str(obj["metadata"].get("resourceVersion", ""))
+        if obj is None:  # the list's version: nothing created after it is missed
+            items, version = api.list_versioned(plural, namespace)
+            obj = next((o for o in items if o["metadata"].get("name") == name), None)
+            if done(obj):
+                return obj
+        else:
+            version = str(obj["metadata"].get("resourceVersion", ""))
         segment = min(remaining, recheck) if recheck else remaining
         for event, changed in api.watch(plural, namespace, name, version, segment):
             if event == "ERROR":  # an expired resourceVersion: re-read and watch again
@@ -160,17 +170,16 @@ def remove(
         if not force:
             raise FaultFailed(
                 f"could not remove {where}: still deleting after {format_duration(timeout)} "
-                f"(finalizers {', '.join(finalizers) or 'none'}); Chaos Mesh may be unable to "
+                f"(finalizers {', '.join(finalizers) or 'none'}); its controller may be unable to "
                 "recover its targets: retry with force=true to drop the finalizer"
             ) from None
-    api.merge_patch(spec.plural, namespace, name,
-                    {"metadata": {"annotations": {CLEAN_FINALIZER_ANNOTATION: "forced"}}})
+    api.merge_patch(spec.plural, namespace, name, force_patch(spec))
     try:
         wait_for(api, spec.plural, namespace, name, lambda o: o is None, timeout)
     except WaitTimeout:
         raise FaultFailed(
             f"could not remove {where}: still present {format_duration(timeout)} after "
-            f"setting {CLEAN_FINALIZER_ANNOTATION}=forced; is the Chaos Mesh controller running?"
+            f"{forced_how(spec)}; is its controller (Chaos Mesh, Litmus) running?"
         ) from None
     forget_objects([(spec.kind, namespace, name)])
     return {**result, "removed": True, "forced": True, "ended_at": utcnow_iso()}
@@ -246,7 +255,7 @@ def _refuse_empty_selection(api: ChaosMeshApi, manifest: dict[str, Any],
     Without permission to list pods the check is left to the status, which
     says the same within ``SELECTION_GRACE`` seconds of the create.
     """
-    if not kind_of(manifest["kind"]).is_chaos:
+    if not kind_of(manifest["kind"]).is_chaos and manifest["kind"] != "ChaosEngine":
         return
     namespace = manifest["metadata"]["namespace"]
     for where, spec in selections(manifest):
@@ -270,8 +279,9 @@ def _refuse_empty_selection(api: ChaosMeshApi, manifest: dict[str, Any],
 def deadline_of(manifest: dict[str, Any]) -> tuple[float | None, bool]:
     """When an object's chaos ends, in seconds from now, and whether chaosllm must end it.
 
-    A fault ends at its ``duration`` and a Workflow at its entry's
-    ``deadline`` (Chaos Mesh stops both); a Schedule runs until removed,
+    A fault ends at its ``duration``, a Workflow at its entry's
+    ``deadline`` (Chaos Mesh stops both) and a Litmus ChaosEngine at its
+    experiments' ``TOTAL_CHAOS_DURATION`` (Litmus stops it); a Schedule runs until removed,
     so its ``chaosllm.io/lifetime`` annotation is a deadline chaosllm enforces.
     """
     spec = manifest.get("spec") or {}
@@ -279,6 +289,10 @@ def deadline_of(manifest: dict[str, Any]) -> tuple[float | None, bool]:
     if kind == "Schedule":
         lifetime = ((manifest["metadata"].get("annotations") or {}).get(LIFETIME_ANNOTATION))
         return (parse_duration(lifetime, LIFETIME_ANNOTATION) if lifetime else None), True
+    if kind == "ChaosEngine":  # Litmus stops each experiment at its TOTAL_CHAOS_DURATION (seconds)
+        seconds = [engine_env(e).get("TOTAL_CHAOS_DURATION", "") for e in spec.get("experiments") or []]
+        numbers = [float(s) for s in seconds if s.strip().isdigit()]
+        return (max(numbers) if numbers else None), False
     if kind == "Workflow":
         entry: dict[str, Any] = next(
             (t for t in spec.get("templates") or [] if t.get("name") == spec.get("entry")), {})

@@ -1,18 +1,21 @@
-"""Chaos Mesh probes: a normalised status, waits for injection and recovery, and a listing."""
+"""Chaos Mesh probes: a normalised status, waits for injection and recovery, a listing,
+and evidence criteria (pods injected, a Prometheus metric within the fault's window)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
+from chaosllm.chaosmesh._evidence import Criteria, fault_window, injected_pods, judge_metric, window_fields
 from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS, kind_of
 from chaosllm.chaosmesh._spec import MANAGED_BY
 from chaosllm.chaosmesh._status import injection_state, is_recovered, summarise
 from chaosllm.chaosmesh._submit import SELECTION_GRACE, WaitTimeout, injection_check, wait_for
-from chaosllm.errors import NotInjected
+from chaosllm.errors import InvalidArgument, NotInjected
 from chaosllm.faults import format_duration, parse_duration
 
-__all__ = ["chaos_status", "wait_for_injection", "wait_for_recovery", "list_chaos"]
+__all__ = ["chaos_status", "wait_for_injection", "wait_for_recovery", "list_chaos", "pods_injected",
+           "metric_during_fault"]
 
 
 def chaos_status(
@@ -135,3 +138,97 @@ def list_chaos(
                 obj.setdefault("kind", kind.kind)
                 found.append(summarise(obj))
     return found
+
+
+def pods_injected(
+    kind: str,
+    name: str,
+    namespace: str = "default",
+    at_least: int = 1,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """How many pods the fault's records say were injected; fails below `at_least`.
+
+    Counted from Chaos Mesh's own container records (a record whose phase is
+    Injected, or that was injected once), so a fault whose selector matched
+    nothing, or that never bit, fails the run instead of passing it. Returns
+    `{"pods_injected": 2, "pods_selected": 2, "pods": "ns/a,ns/b", "state": ...}`.
+
+    ```json
+    {"type": "probe", "name": "two-gateway-pods-killed",
+     "provider": {"type": "python", "module": "chaosllm.chaosmesh.probes",
+                  "func": "pods_injected",
+                  "arguments": {"kind": "PodChaos", "name": "gateway-pod-kill",
+                                "namespace": "shop", "at_least": 2}}}
+    ```
+    """
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
+        raise InvalidArgument(f"at_least must be a whole number of pods, 1 or more, got {at_least!r}")
+    spec = kind_of(kind)
+    where = f"{spec.kind} {namespace}/{name}"
+    with chaos_mesh_api(f"read {where}", configuration, secrets) as api:
+        obj = api.get(spec.plural, namespace, name)
+    return {"kind": spec.kind, "name": name, "namespace": namespace,
+            **injected_pods(obj, where, at_least)}  # fmt: skip
+
+
+def metric_during_fault(
+    kind: str,
+    name: str,
+    query: str,
+    namespace: str = "default",
+    aggregate: str = "max",
+    at_least: float | str | None = None,
+    at_most: float | str | None = None,
+    rise_at_least: float | str | None = None,
+    ratio_at_most: float | str | None = None,
+    step: str = "5s",
+    prometheus_base_url: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a Prometheus metric within the fault's real window; fails when it does not hold.
+
+    The window is read from the Chaos Mesh object's records: from the first
+    injection to the recovery of every record, or to now while the fault
+    holds. `query` (one series) is read over that window every `step`, and
+    its `aggregate` ("max", "min" or "mean") must be at least `at_least` and
+    at most `at_most`; `rise_at_least` and `ratio_at_most` compare it with
+    the mean over the same length of time just before the fault. Bounds are
+    numbers, percentages ("1%") or durations ("400ms", in seconds). A fault
+    that injected nothing, or a window with no sample (no traffic), fails:
+    such a run must not pass.
+
+    ```json
+    {"type": "probe", "name": "database-round-trip-rose-by-400ms",
+     "provider": {"type": "python", "module": "chaosllm.chaosmesh.probes",
+                  "func": "metric_during_fault",
+                  "arguments": {"kind": "NetworkChaos", "name": "db-latency-500ms",
+                                "namespace": "shop", "aggregate": "mean",
+                                "query": "avg(rate(db_seconds_sum[30s]) / rate(db_seconds_count[30s]))",
+                                "rise_at_least": "400ms"}}}
+    ```
+    """
+    from chaosllm._clients.prometheus import prometheus_api
+
+    criteria = Criteria(aggregate, at_least, at_most, rise_at_least, ratio_at_most)
+    every = parse_duration(step, "step")
+    if every <= 0:
+        raise InvalidArgument(f"step must be above 0, got {step!r}")
+    spec = kind_of(kind)
+    where = f"{spec.kind} {namespace}/{name}"
+    with chaos_mesh_api(f"read {where}", configuration, secrets) as api:
+        obj = api.get(spec.plural, namespace, name)
+    start, end, ended = fault_window(obj, where)
+    length = max(end - start, 1.0)
+    end = start + length
+    every = min(every, max(length / 2, 0.5))
+    what = f"metric during {where}"
+    with prometheus_api(f"read {query!r} during {where}", prometheus_base_url, configuration,
+                        secrets) as prom:  # fmt: skip
+        during = prom.query_range(query, start, end, every)
+        before = prom.query_range(query, start - length, start, every) if criteria.needs_baseline else None
+    result = judge_metric(criteria, during, before, what)
+    return {"kind": spec.kind, "name": name, "namespace": namespace, "query": query,
+            **window_fields(start, end, ended), **result}  # fmt: skip

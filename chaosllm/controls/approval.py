@@ -40,6 +40,7 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 
 from chaosllm.controls._experiment import canonical_json, experiment_digest, flat_secrets
+from chaosllm.controls._failclosed import protect
 from chaosllm.errors import PolicyViolation
 from chaosllm.settings import get_setting
 
@@ -183,3 +184,6 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     if _record is not None and isinstance(state, dict):
         state.setdefault("extensions", []).append(_record)
     _record = None
+
+
+protect(globals(), "chaosllm-approval")

@@ -42,7 +42,9 @@ from chaosllm.chaosmesh.policy import (
     violations,
 )
 from chaosllm.controls._app_activities import MODULES, is_fault, touches_of
+from chaosllm.controls._failclosed import protect
 from chaosllm.errors import ChaosLLMError, ConfigurationError
+from chaosllm.litmus.actions import RENDERERS as LITMUS_RENDERERS
 
 __all__ = [
     "Policy",
@@ -56,6 +58,8 @@ __all__ = [
 ]
 
 CHAOSMESH_ACTIONS = "chaosllm.chaosmesh.actions"
+# The modules whose actions create Kubernetes objects, with their side-effect-free renderers.
+KUBERNETES_RENDERERS = {CHAOSMESH_ACTIONS: RENDERERS, "chaosllm.litmus.actions": LITMUS_RENDERERS}
 
 
 def configure_control(
@@ -95,7 +99,7 @@ def before_experiment_control(
     secrets: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Check every Chaos Mesh and application action's targets; interrupt the run on a violation."""
+    """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
     try:
         rules = policy_from(policy, configuration, secrets)
         app_rules = app_policy_from(policy, configuration, secrets)
@@ -106,13 +110,14 @@ def before_experiment_control(
         if provider.get("type") == "python" and provider.get("module") in MODULES:
             _check_application(activity, app_rules, configuration, secrets)
             continue
-        # Probes and the other chaosmesh modules create nothing, so only actions are checked.
-        if provider.get("type") != "python" or provider.get("module") != CHAOSMESH_ACTIONS:
+        # Probes and the other chaosmesh and litmus modules create nothing, so only actions are checked.
+        renderers = KUBERNETES_RENDERERS.get(str(provider.get("module")))
+        if provider.get("type") != "python" or renderers is None:
             continue
         arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
         name = activity.get("name", provider.get("func"))
         try:
-            render = RENDERERS.get(str(provider.get("func")))
+            render = renderers.get(str(provider.get("func")))
             manifests = render(**arguments, configuration=configuration, secrets=secrets) if render else []
             for manifest in manifests:
                 enforce(manifest, rules)
@@ -137,3 +142,6 @@ def _check_application(
         check_target(backend, func, target, policy=policy, **touches)
     except ChaosLLMError as exc:
         raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc
+
+
+protect(globals(), "chaosllm-blast-radius")

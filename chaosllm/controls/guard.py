@@ -44,7 +44,8 @@ Conditions:
   ``quantile``, ``labels``); ratios and quantiles come from the change
   between two consecutive scrapes;
 - ``above`` or ``below`` takes a number, a percentage ("5%") or a duration
-  ("2000ms" = 2.0, for latencies in seconds);
+  ("2000ms" = 2.0, for latencies in seconds), finite (NaN and infinities are
+  refused);
 - ``for`` (duration the breach must last) and ``min_samples`` (consecutive
   breaching samples) default to the guard-wide values; ``on_no_data``
   ("ignore" or "breach") decides what an empty answer or an unreachable
@@ -77,6 +78,7 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._experiment import flat_secrets
+from chaosllm.controls._failclosed import protect
 from chaosllm.controls._interrupt import (
     install_interrupter,
     note_rollbacks_played,
@@ -283,3 +285,6 @@ def cleanup_control() -> None:
         ):
             _current.restore_handler()
     _current = None
+
+
+protect(globals(), "chaosllm-guard")

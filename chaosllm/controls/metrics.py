@@ -53,6 +53,7 @@ from chaoslib.exceptions import InvalidActivity
 
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
+from chaosllm.controls._failclosed import protect
 from chaosllm.controls._slo_refs import METRICS, needs_slo_file, resolve, slo_file_setting
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
@@ -192,3 +193,6 @@ def after_experiment_control(
     )  # fmt: skip
     if isinstance(state, dict):
         state.setdefault("extensions", []).append(entry)
+
+
+protect(globals(), "chaosllm-metrics")

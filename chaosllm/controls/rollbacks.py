@@ -1,8 +1,9 @@
 """Rollbacks on every interruption, and the halt switch's side inside a run.
 
-Declare it as the last entry of an experiment's ``controls`` block (every
-shipped experiment does), or under ``controls`` in the Chaos Toolkit settings
-file to cover every run (same ``provider``; it takes no arguments)::
+Declare it at the end of an experiment's ``controls`` block, followed only by
+``chaosllm.controls.redact`` (every shipped experiment does), or under
+``controls`` in the Chaos Toolkit settings file to cover every run (same
+``provider``; it takes no arguments)::
 
     {"name": "chaosllm-rollbacks",
      "provider": {"type": "python", "module": "chaosllm.controls.rollbacks"}}
@@ -42,6 +43,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
+from chaosllm.controls._failclosed import protect
 from chaosllm.controls._interrupt import rollback_strategy
 from chaosllm.controls._rollback_run import PREFIX, RollbackRun
 from chaosllm.faults.halt import Halted, refuse_if_halted
@@ -219,3 +221,6 @@ def cleanup_control() -> None:
     _finish(run, None, crash if crash is not None else None)
     if not run.observed:
         run.close(run.journal)
+
+
+protect(globals(), "chaosllm-rollbacks")

@@ -1,8 +1,9 @@
-"""The detached healer's body: ``python -m chaosllm.faults heal ID SECONDS LEDGER``.
+"""The detached healer's body: ``python -m chaosllm.faults heal ref:SHA SECONDS LEDGER``.
 
-It waits until the entry's deadline, then restores it, retrying while the
-target is down. It leaves early when the entry is gone (rolled back, or
-cleaned up). :mod:`chaosllm.faults.healer` starts and stops it.
+It finds its entry in the ledger by the SHA-256 of its id (an older healer
+gives the id itself), waits until the entry's deadline, then restores it,
+retrying while the target is down. It leaves early when the entry is gone
+(rolled back, or cleaned up). :mod:`chaosllm.faults.healer` starts and stops it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosllm.errors import ConfigurationError
+from chaosllm.faults.healer import entry_ref
 from chaosllm.faults.ledger import Ledger, restore_fault
 
 # How the healer retries a restore that fails: first after 0.2 s, doubling up
@@ -24,27 +26,49 @@ HEAL_MAX_RETRY = 30.0
 HEAL_GIVE_UP = 86400.0
 
 
-def heal(entry_id: str, duration: float, ledger_path: str) -> None:
-    """Restore ``entry_id`` when it is due; give up only after a day of failures."""
+def find_entry(ledger: Ledger, ref: str) -> tuple[str, dict[str, Any]] | None:
+    """The id and entry that ``ref`` (``ref:SHA``, or an id) names; None when it is gone."""
+    entries = ledger.entries()
+    if not ref.startswith("ref:"):
+        return (ref, entries[ref]) if ref in entries else None
+    for entry_id, entry in entries.items():
+        if entry_ref(entry_id) == ref:
+            return entry_id, entry
+    return None
+
+
+def heal(ref: str, duration: float, ledger_path: str) -> None:
+    """Restore the entry ``ref`` names when it is due; give up only after a day of failures."""
     ledger = Ledger(Path(ledger_path))
-    entry: dict[str, Any] | None = {}
+    entry_id: str | None = None
+    entry: dict[str, Any] = {}
     with contextlib.suppress(ConfigurationError):
-        entry = ledger.get(entry_id)
-    deadline = (entry or {}).get("deadline") or time.time() + duration
+        found = find_entry(ledger, ref)
+        if found is None:
+            return
+        entry_id, entry = found
+    deadline = (entry if isinstance(entry, dict) else {}).get("deadline") or time.time() + duration
     while True:
         remaining = deadline - time.time()
         if remaining <= 0:
             break
         time.sleep(min(remaining, 1.0))
         with contextlib.suppress(ConfigurationError):  # unreadable for now: keep waiting
-            if ledger.get(entry_id) is None:
+            found = find_entry(ledger, ref)
+            if found is None:
                 return
+            entry_id = found[0]
     # The target may be down when the fault ends (a restarted database, say):
     # keep trying, backing off, for as long as the entry is there to restore.
     give_up = time.time() + HEAL_GIVE_UP
     delay = HEAL_FIRST_RETRY
     while True:
         try:
+            if entry_id is None:  # the ledger has not been readable so far
+                found = find_entry(ledger, ref)
+                if found is None:
+                    return
+                entry_id = found[0]
             restore_fault(entry_id, ledger)
             return
         except Exception:

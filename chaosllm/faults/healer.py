@@ -2,15 +2,20 @@
 
 A healer restores one ledger entry when its duration ends, even when the
 ``chaos`` process that recorded it was killed. It runs as
-``python -m chaosllm.faults heal ID SECONDS LEDGER`` (its body is
-``chaosllm/faults/__main__.py``); every version has used that command line,
-so a healer started by an older version is still recognised and stopped.
-This module knows processes only, not the ledger.
+``python -m chaosllm.faults heal ref:SHA SECONDS LEDGER`` (its body is
+``chaosllm/faults/__main__.py``). Its command line, which anyone on the
+machine can read in ``ps``, names the entry only by ``ref:`` and a SHA-256 of
+its id: what the healer needs to restore the fault (connection URLs and their
+credentials among them) it reads from the ledger, a file private to its user
+(mode 0600). A healer started by an older version, with the entry id itself
+as its second word, is still recognised and stopped. This module knows
+processes only, not the ledger.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -20,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEALER_MODULE", "spawn_healer", "is_healer", "stop_healer"]
+__all__ = ["HEALER_MODULE", "entry_ref", "spawn_healer", "is_healer", "stop_healer"]
 
 # The module the healer runs as; also how a healer's command line is recognised.
 HEALER_MODULE = "chaosllm.faults"
@@ -28,10 +33,16 @@ HEALER_MODULE = "chaosllm.faults"
 STOP_WAIT = 2.0
 
 
+def entry_ref(entry_id: str) -> str:
+    """How a healer's command line names a ledger entry: ``ref:`` and a SHA-256 of its id."""
+    return "ref:" + hashlib.sha256(entry_id.encode()).hexdigest()
+
+
 def spawn_healer(entry_id: str, duration: float, ledger_path: Path) -> int:
     """Start a detached healer for ``entry_id``, due in ``duration`` seconds; its pid."""
+    ref = entry_ref(entry_id)
     proc = subprocess.Popen(
-        [sys.executable, "-m", HEALER_MODULE, "heal", entry_id, str(duration), str(ledger_path)],
+        [sys.executable, "-m", HEALER_MODULE, "heal", ref, str(duration), str(ledger_path)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -49,7 +60,8 @@ def is_healer(pid: int, entry_id: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return HEALER_MODULE.encode() in cmdline and entry_id.encode() in cmdline
+    names = (entry_ref(entry_id).encode(), entry_id.encode())  # this version's, an older one's
+    return HEALER_MODULE.encode() in cmdline and any(name in cmdline for name in names)
 
 
 def stop_healer(entry_id: str, entry: dict[str, Any]) -> None:

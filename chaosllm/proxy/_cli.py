@@ -141,8 +141,9 @@ def _call(args: argparse.Namespace, action: str, method: str, route: str, body: 
         raise ConfigurationError("no proxy API given: pass --host http://HOST:PORT "
                                  "or set CHAOSLLM_PROXY_API_URL")  # fmt: skip
     if "://" not in url:
-        raise ConfigurationError(f"the proxy API {url!r} needs its scheme, such as "
-                                 f"--host http://{url}")  # fmt: skip
+        shown = url.rsplit("@", 1)[-1]  # never the credentials before an "@"
+        raise ConfigurationError(f"the proxy API {shown!r} needs its scheme, such as "
+                                 f"--host http://{shown}")  # fmt: skip
     with proxy_api(action, url) as api:
         return api.request(method, route, body)[1]
 

@@ -26,6 +26,7 @@ from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, measured, unknown
 from chaosllm.proxy._address import parse_address
 from chaosllm.proxy._effect import injected_effect
 from chaosllm.proxy._guard import before_fault
+from chaosllm.redaction import redact_url
 
 STREAMS = ("downstream", "upstream")
 
@@ -42,11 +43,13 @@ def millis(value: str | int | float, what: str) -> int:
 
 
 def toxic_entry(url: str, proxy: str, name: str) -> str:
-    return f"proxy-toxic:{url}/{proxy}/{name}"
+    """A toxic's ledger id; the API's password is masked (ids are shown and
+    name healers), the entry's state keeps the URL to restore with."""
+    return f"proxy-toxic:{redact_url(url)}/{proxy}/{name}"
 
 
 def disabled_entry(url: str, proxy: str) -> str:
-    return f"proxy-disabled:{url}/{proxy}"
+    return f"proxy-disabled:{redact_url(url)}/{proxy}"
 
 
 def toxic_arguments(
@@ -141,13 +144,13 @@ def inject(
         # A failed request added no toxic: the entry is dropped, not restored.
         with recording(toxic_entry(url, proxy, name), on_failure="forget") as rec:
             rec.record("proxy.toxic", {"proxy_api_url": url, "proxy": proxy, "name": name},
-                       seconds, f"{kind} toxic {name} on proxy {proxy} at {url}", healer=False)
+                       seconds, f"{kind} toxic {name} on proxy {proxy} at {api.shown}", healer=False)
             status, payload = api.request("POST", path("proxies", proxy, "toxics"), body,
                                           expect=(409,))  # fmt: skip
             if status != 409:
                 rec.ends_by(backend=_ends_itself(payload, "expires_at"))
     spec = {"proxy": proxy, "type": kind, "stream": stream, "toxicity": float(toxicity),
-            "attributes": attributes, "duration": duration, "proxy_api_url": url,
+            "attributes": attributes, "duration": duration, "proxy_api_url": redact_url(url),
             "already_present": status == 409}
     handle = fault_handle(f"proxy-{kind}", name, f"proxy {proxy}", spec, seconds)
     if status == 409:
@@ -164,7 +167,7 @@ def disable(proxy: str, seconds: float | None, url: str) -> bool:
         api.request("GET", path("proxies", proxy))
         with recording(disabled_entry(url, proxy), on_failure="forget") as rec:
             if rec.record("proxy.partition", {"proxy_api_url": url, "proxy": proxy}, seconds,
-                          f"proxy {proxy} disabled at {url}", healer=False):
+                          f"proxy {proxy} disabled at {api.shown}", healer=False):
                 _, payload = api.request("POST", path("proxies", proxy), body)
                 rec.ends_by(backend=_ends_itself(payload, "disabled_until"))
     return rec.fresh

@@ -64,7 +64,9 @@ class Proxy:
         self.reenable: asyncio.TimerHandle | None = None
         self.disabled_until: float | None = None
         # The final figures of removed toxics, by name, and of the last partition.
-        self.removed_toxics: dict[str, dict[str, Any]] = {}
+        # Kept as objects: a stream stall still in progress when its fault is
+        # removed counts when it ends, so the totals are read, not copied.
+        self.removed_toxics: dict[str, tuple[Toxic, float, bool]] = {}
         self.partition: PartitionStats | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -84,7 +86,8 @@ class Proxy:
         """What each toxic (live or removed) and the last partition did."""
         return {
             "toxics": {name: toxic.to_json() for name, toxic in self.toxics.items()},
-            "removed_toxics": dict(self.removed_toxics),
+            "removed_toxics": {name: {**toxic.to_json(), "removed_at": at, "expired": expired}
+                               for name, (toxic, at, expired) in self.removed_toxics.items()},
             "partition": self.partition.to_json() if self.partition is not None else None,
         }
 
@@ -189,8 +192,7 @@ class Proxy:
             raise ApiError(404, f"toxic not found: {name}")
         for link in list(self.links):
             link.remove_toxic(toxic)
-        self.removed_toxics[name] = {**toxic.to_json(), "removed_at": time.time(),
-                                     "expired": expired}
+        self.removed_toxics[name] = (toxic, time.time(), expired)
         return toxic
 
     def disable(self) -> None:

@@ -40,6 +40,7 @@ from chaosllm.proxy._inject import (
     toxic_entry,
 )
 from chaosllm.proxy._outcome import partition_applied, partition_ended, reset_outcome, toxic_ended
+from chaosllm.redaction import redact_url
 
 __all__ = [
     "create_proxy",
@@ -121,7 +122,7 @@ def create_proxy(
             _, payload = api.request("GET", path("proxies", name))
             if payload.get("upstream") != upstream:
                 raise FaultFailed(
-                    f"could not create proxy {name} through the proxy API {api.url}: it "
+                    f"could not create proxy {name} through the proxy API {api.shown}: it "
                     f"already exists with upstream {payload.get('upstream')}, not {upstream}"
                 )
     return dict(payload)
@@ -293,7 +294,7 @@ def disable_proxy(
         return early
     new = disable(proxy, seconds, url)
     handle = fault_handle("proxy-partition", name or f"partition-{proxy}", f"proxy {proxy}",
-                          {"proxy": proxy, "duration": duration, "proxy_api_url": url,
+                          {"proxy": proxy, "duration": duration, "proxy_api_url": redact_url(url),
                            "already_present": not new}, seconds)
     return partition_applied(handle, url, proxy)
 
@@ -347,9 +348,10 @@ def reset_proxies(
         _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")
     ledger = Ledger()
-    prefixes = (f"proxy-toxic:{url}/", f"proxy-disabled:{url}/")
+    shown = redact_url(url)  # as the ledger ids name the API
+    prefixes = (f"proxy-toxic:{shown}/", f"proxy-disabled:{shown}/")
     cleared = [key for key in ledger.entries() if key.startswith(prefixes)]
     for key in cleared:
         restore_fault(key)
-    result = {"reset": True, "proxy_api_url": url, "faults_cleared": len(cleared)}
+    result = {"reset": True, "proxy_api_url": shown, "faults_cleared": len(cleared)}
     return reset_outcome(result, url, before)

@@ -36,8 +36,8 @@ _REDIS, _POSTGRES, _RABBITMQ = (
     "chaosllm.rabbitmq.actions",
 )
 _PROXY, _PROCESS, _STRESS = "chaosllm.proxy.actions", "chaosllm.process.actions", "chaosllm.stress.actions"
-_CHAOSMESH = "chaosllm.chaosmesh.actions"
-FAULT_MODULES = frozenset((_REDIS, _POSTGRES, _RABBITMQ, _PROXY, _PROCESS, _STRESS, _CHAOSMESH))
+_CHAOSMESH, _LITMUS = "chaosllm.chaosmesh.actions", "chaosllm.litmus.actions"
+FAULT_MODULES = frozenset((_REDIS, _POSTGRES, _RABBITMQ, _PROXY, _PROCESS, _STRESS, _CHAOSMESH, _LITMUS))
 
 # Which rollback removes which faults: (module, rollback) -> the fault functions of
 # the same module. "inject_*" is every function of the module named inject_...,
@@ -56,6 +56,7 @@ REMOVES: dict[tuple[str, str], tuple[str, ...]] = {
     (_PROXY, "reset_proxies"): ("inject_*", "disable_proxy"),
     (_CHAOSMESH, "remove_chaos"): ("*",),
     (_CHAOSMESH, "remove_all_chaos"): ("*",),
+    (_LITMUS, "stop_litmus_fault"): ("run_litmus_fault",),
 }
 # Actions of those modules that set things up or pause them: not faults.
 NOT_FAULTS = frozenset({

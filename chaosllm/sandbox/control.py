@@ -18,6 +18,7 @@ import logging
 import time
 from typing import Any
 
+from chaosllm.controls._failclosed import protect
 from chaosllm.faults import parse_duration
 from chaosllm.journal_keys import LOAD_EXTENSION
 from chaosllm.sandbox.actions import start_load, stop_load
@@ -64,3 +65,6 @@ def after_experiment_control(context: Any, state: Any = None, configuration: Any
     )
     if isinstance(state, dict):
         state.setdefault("extensions", []).append({"name": EXTENSION_NAME, "summary": summary})
+
+
+protect(globals(), "sandbox-load")

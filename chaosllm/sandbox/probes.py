@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm.faults import parse_duration
+from chaosllm.sandbox._llm import llm_failover, primary_answering
 from chaosllm.sandbox._load import (
     failed_requests,
     latency_degradation,
@@ -25,7 +26,7 @@ from chaosllm.sandbox._load import (
 )
 from chaosllm.sandbox.app import counters, events, front, loadrun
 from chaosllm.sandbox.app.loadrun import read_results
-from chaosllm.sandbox.app.orders import compare_orders
+from chaosllm.sandbox.app.orders import compare_billing, compare_orders
 from chaosllm.sandbox.app.state import read_state, run_dir, status
 
 __all__ = [
@@ -33,7 +34,9 @@ __all__ = [
     "load_stats", "failed_requests", "load_error_ratio", "load_latency", "load_throughput",
     "latency_degradation",
     # Data consistency.
-    "order_consistency", "orders_consistent",
+    "order_consistency", "orders_consistent", "completions_billed",
+    # The route to the model providers.
+    "llm_failover", "primary_answering",
     # Processes, replicas and the supervisor's recovery and scaling.
     "services_running", "gateway_healthy", "ready_replicas", "recovery_seconds", "replica_exits",
     "scale_events", "scale_out_seconds",
@@ -81,6 +84,32 @@ def orders_consistent(
     ```
     """
     return bool(order_consistency(name, timeout, postgres_dsn, configuration, secrets)["consistent"])
+
+
+def completions_billed(
+    name: str = "load",
+    postgres_dsn: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Compare the completions answered during load run `name` with their
+    billing rows: `met` is true when every answered completion was billed
+    exactly once, to the provider that answered it (false when no completion
+    was answered).
+
+    ```json
+    {"type": "probe", "name": "billed-once",
+     "tolerance": {"type": "probe", "name": "met",
+                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
+                                "func": "slo_met", "arguments": {}}},
+     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
+                  "func": "completions_billed"}}
+    ```
+    """
+    directory = run_dir(configuration, secrets)
+    answered = loadrun.answered_completions(read_results(directory, name))
+    dsn = postgres_dsn or read_state(directory)["settings"]["postgres_dsn"]
+    return compare_billing(answered, dsn, configuration, secrets)
 
 
 def services_running(

@@ -1,4 +1,4 @@
-"""A small Kubernetes API server on loopback for the chaos-mesh.org custom objects.
+"""A small Kubernetes API server on loopback for the chaos-mesh.org (and litmuschaos.io) custom objects.
 
 It speaks the real HTTP API, so the real kubernetes client talks to it
 through a kubeconfig file: create (with dryRun and fieldValidation), get,
@@ -13,7 +13,10 @@ the failure modes a test can switch on per object name:
 - ``stuck-finalizer``: a deleted object keeps its finalizer until the
   clean-finalizer annotation is set to ``forced``.
 
-Core ConfigMaps are served too (create, get, replace, delete). Two switches
+Custom objects of any group whose CRDs are loaded are served the same way;
+a kind without a controller here (Litmus's) can be given one in
+``controllers`` (plural -> ``func(namespace, name)``, called with the lock
+held). Core ConfigMaps are served too (create, get, replace, delete). Two switches
 make it behave like a cluster across a network: ``latency`` (seconds every
 request waits before it is answered) and ``drop_reused`` (how many requests
 that arrive on a reused keep-alive connection are dropped unanswered, as
@@ -43,7 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema
 import yaml
 
-GROUP_PREFIX = "/apis/chaos-mesh.org/v1alpha1"
+_PATH = re.compile(r"/apis/([^/]+)/v1alpha1(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?")
 FINALIZER = "chaos-mesh/records"
 PAUSE = "experiment.chaos-mesh.org/pause"
 CLEAN = "chaos-mesh.chaos-mesh.org/cleanFinalizer"
@@ -75,6 +78,7 @@ def _strict(schema: Any) -> Any:
 class Crd:
     def __init__(self, doc: dict[str, Any]):
         self.kind = doc["spec"]["names"]["kind"]
+        self.group = doc["spec"]["group"]
         self.plural = doc["spec"]["names"]["plural"]
         version = next(v for v in doc["spec"]["versions"] if v["name"] == "v1alpha1")
         schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
@@ -82,7 +86,7 @@ class Crd:
         # OpenAPI v3 schemas use draft-4 semantics (boolean exclusiveMinimum).
         self.lenient = jsonschema.Draft4Validator(schema)
         self.strict = jsonschema.Draft4Validator(_strict(schema))
-        self.is_chaos = self.kind.endswith("Chaos")
+        self.is_chaos = self.group == "chaos-mesh.org" and self.kind.endswith("Chaos")
 
 
 def load_crds(folder: Path) -> dict[str, Crd]:
@@ -261,6 +265,7 @@ class FakeCluster:
         self.latency = 0.0
         self.drop_reused = 0
         self.behaviour: dict[str, str] = {}
+        self.controllers: dict[str, Any] = {}
         self.requests: list[dict[str, Any]] = []
         self.status_errors: list[str] = []
         self.events: list[tuple[int, str, str, str, dict[str, Any]]] = []
@@ -345,6 +350,9 @@ class FakeCluster:
         with self.lock:
             obj = self.objects.get((plural, ns, name))
             if obj is None:
+                return
+            if plural in self.controllers:
+                self.controllers[plural](ns, name)
                 return
             obj = copy.deepcopy(obj)
             meta = obj["metadata"]
@@ -520,11 +528,11 @@ class FakeCluster:
         return Handler
 
     def _route(self, path: str) -> tuple[str | None, str, str | None]:
-        """(namespace, plural, name) of a chaos-mesh.org path; ApiError 404 otherwise."""
-        m = re.fullmatch(GROUP_PREFIX + r"(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?", path)
-        if not m or m.group(2) not in self.crds:
+        """(namespace, plural, name) of a custom object path; ApiError 404 otherwise."""
+        m = _PATH.fullmatch(path)
+        if not m or m.group(3) not in self.crds or self.crds[m.group(3)].group != m.group(1):
             raise ApiError(404, "NotFound", f"the server could not find the requested resource {path}")
-        return m.group(1), m.group(2), m.group(3)
+        return m.group(2), m.group(3), m.group(4)
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any,
                content_type: str) -> tuple[int, Any]:
@@ -582,7 +590,7 @@ class FakeCluster:
     def _existing(self, plural: str, ns: str, name: str) -> dict[str, Any]:
         found = self.objects.get((plural, ns, name))
         if found is None:
-            raise ApiError(404, "NotFound", f'{plural}.chaos-mesh.org "{name}" not found')
+            raise ApiError(404, "NotFound", f'{plural}.{self.crds[plural].group} "{name}" not found')
         return copy.deepcopy(found)
 
     def _list(self, crd: Crd, ns: str | None, query: dict[str, str]) -> dict[str, Any]:
@@ -590,13 +598,13 @@ class FakeCluster:
                  if p == crd.plural and (ns is None or ons == ns)
                  and label_match(o["metadata"].get("labels") or {}, query.get("labelSelector"))
                  and field_match(o, query.get("fieldSelector"))]
-        return {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": f"{crd.kind}List",
+        return {"apiVersion": f"{crd.group}/v1alpha1", "kind": f"{crd.kind}List",
                 "metadata": {"resourceVersion": str(self.version)}, "items": items}
 
     def _create(self, crd: Crd, ns: str, body: Any, query: dict[str, str]) -> tuple[int, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body is not an object")
-        if body.get("kind") != crd.kind or body.get("apiVersion") != "chaos-mesh.org/v1alpha1":
+        if body.get("kind") != crd.kind or body.get("apiVersion") != f"{crd.group}/v1alpha1":
             raise ApiError(400, "BadRequest",
                            f"kind {body.get('kind')} / {body.get('apiVersion')} sent to {crd.plural}")
         meta = body.setdefault("metadata", {})
@@ -605,11 +613,11 @@ class FakeCluster:
         meta["namespace"] = ns
         errors = schema_errors(crd, body, strict=query.get("fieldValidation") == "Strict")
         if errors:
-            raise ApiError(422, "Invalid", f"{crd.kind}.chaos-mesh.org \"{meta.get('name')}\" is "
+            raise ApiError(422, "Invalid", f"{crd.kind}.{crd.group} \"{meta.get('name')}\" is "
                                            f"invalid: " + "; ".join(errors))
         name = meta["name"]
         if (crd.plural, ns, name) in self.objects:
-            raise ApiError(409, "AlreadyExists", f'{crd.plural}.chaos-mesh.org "{name}" already exists')
+            raise ApiError(409, "AlreadyExists", f'{crd.plural}.{crd.group} "{name}" already exists')
         obj = copy.deepcopy(body)
         meta = obj["metadata"]
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
@@ -631,6 +639,9 @@ class FakeCluster:
         errors = schema_errors(crd, updated, strict=True)
         if errors:
             raise ApiError(422, "Invalid", "; ".join(errors))
+        if updated["metadata"].get("deletionTimestamp") and not updated["metadata"].get("finalizers"):
+            self._store(crd.plural, ns, name, updated, "DELETED")  # the last finalizer went
+            return 200, copy.deepcopy(updated)
         self._store(crd.plural, ns, name, updated, "MODIFIED")
         self._later(self.delay, self._reconcile, crd.plural, ns, name)
         return 200, copy.deepcopy(updated)
@@ -671,7 +682,7 @@ class FakeCluster:
     def created_bodies(self) -> list[Any]:
         return [r["body"] for r in self.requests
                 if r["method"] == "POST" and r["query"].get("dryRun") != "All"
-                and r["path"].startswith(GROUP_PREFIX)]
+                and r["path"].startswith("/apis/")]
 
     def matches(self, pattern: str) -> list[str]:
         return [n for (_, _, n) in self.objects if fnmatch.fnmatch(n, pattern)]

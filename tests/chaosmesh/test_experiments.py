@@ -93,8 +93,11 @@ def test_the_control_checks_manifests_schedules_and_workflows() -> None:
 
 
 def test_a_malformed_policy_is_refused_when_the_control_loads() -> None:
+    # Chaos Toolkit drops a control whose configure_control raises, so the
+    # failure is kept and the control's next hook stops the run with it.
+    blast_radius.configure_control(policy={"max_pods": 3})
     with pytest.raises(InterruptExecution, match=r"unknown field\(s\) .max_pods."):
-        blast_radius.configure_control(policy={"max_pods": 3})
+        blast_radius.before_experiment_control({"title": "t", "method": []})
 
 
 def _experiment(namespace: str) -> dict[str, Any]:
@@ -212,7 +215,7 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     # The namespace, labels and Deployment come from the environment, with documented defaults.
     monkeypatch.setenv("CHAOSLLM_NAMESPACE", "staging")
     monkeypatch.setenv("CHAOSLLM_GATEWAY_DEPLOYMENT", "edge")
-    for key in ("DATABASE", "GATEWAY", "RECS"):
+    for key in ("DATABASE", "GATEWAY", "RECS", "PROVIDER"):
         monkeypatch.setenv(f"CHAOSLLM_{key}_LABELS", f"app={key.lower()}-canary")
     moved = load_configuration(experiment["configuration"])
     rendered = substitute(experiment["method"], moved, {})
@@ -247,3 +250,85 @@ def test_the_partition_scenario_checks_orders_and_catalog_freshness(
     lost, fresh = _tolerance(orders), _tolerance(catalog)
     assert (lost(0.0), lost(3.0), lost(None)) == (True, False, False)
     assert (fresh(12.0), fresh(300.0), fresh(None)) == (True, False, False)
+
+
+def _configured(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A scenario and its configuration as Chaos Toolkit loads it."""
+    monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
+    experiment = _load(path)
+    return experiment, load_configuration(experiment["configuration"])
+
+
+def _probes(activities: list[dict[str, Any]], func: str) -> list[dict[str, Any]]:
+    return [a["provider"]["arguments"] for a in activities
+            if a["type"] == "probe" and a["provider"].get("func") == func
+            and a["provider"].get("module") == "chaosllm.chaosmesh.probes"]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_k8s_scenarios_check_that_each_fault_bit_and_that_traffic_flowed_through_it(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaoslib import substitute
+
+    from chaosllm.chaosmesh import actions
+    from chaosllm.chaosmesh._evidence import Criteria
+
+    experiment, configuration = _configured(path, monkeypatch)
+    method = substitute(experiment["method"], configuration, {})
+    faults = {}
+    for activity in method:
+        provider = activity["provider"]
+        if activity["type"] == "action" and provider.get("module") == "chaosllm.chaosmesh.actions":
+            manifest = getattr(actions, provider["func"]).render(**provider["arguments"])
+            faults[(manifest["kind"], manifest["metadata"]["name"])] = manifest["spec"]["duration"]
+    # Every fault is checked against Chaos Mesh's records: a selector that matched nothing fails.
+    injected = {(p["kind"], p["name"]) for p in _probes(method, "pods_injected")}
+    assert faults and injected == set(faults), (faults, injected)
+    # Criteria about the fault period are judged in its real window, on faults of this method,
+    # with bounds the probe accepts.
+    during = _probes(method, "metric_during_fault")
+    assert during and {(p["kind"], p["name"]) for p in during} <= set(faults)
+    for probe in during:
+        assert not probe["query"].startswith("${"), probe  # every query is in the configuration
+        Criteria(probe["aggregate"], *(probe.get(k) for k in
+                                       ("at_least", "at_most", "rise_at_least", "ratio_at_most")))
+    # Traffic must flow through the fault's window, not only before it: an idle cluster fails.
+    traffic = configuration["traffic_query"]
+    flowing = [p for p in during if p["query"] == traffic]
+    assert len(flowing) == 1 and flowing[0]["aggregate"] == "min" and flowing[0]["at_least"] > 0
+    # Every query is configurable, with the documented default.
+    for key, value in experiment["configuration"].items():
+        if key.endswith("_query"):
+            assert value["key"] == f"CHAOSLLM_{key.upper()}" and value["default"], key
+
+
+def test_the_scenarios_state_their_own_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaoslib import substitute
+
+    folder = REPO / "experiments" / "scenarios" / "k8s"
+
+    def method(name: str) -> list[dict[str, Any]]:
+        experiment, configuration = _configured(folder / name, monkeypatch)
+        return list(substitute(experiment["method"], configuration, {}))
+
+    # 1: the database round trip rose by at least 80 % of the injected 500 ms.
+    [rose] = [p for p in _probes(method("01-service-degradation.json"), "metric_during_fault")
+              if "dependency_duration_seconds" in p["query"]]
+    assert (rose["aggregate"], rose["rise_at_least"]) == ("mean", "400ms")
+    # 2: two pods killed.
+    [killed] = _probes(method("02-pod-crash-recovery.json"), "pods_injected")
+    assert killed["at_least"] == 2
+    # 4: a 20 s partition, the breaker opened and fallbacks served within it, then the heal.
+    partition = method("04-network-partition.json")
+    assert partition[0]["provider"]["arguments"]["duration"] == "20s"
+    queries = {p["query"] for p in _probes(partition, "metric_during_fault") if p.get("rise_at_least")}
+    assert queries == {'sum(circuit_breaker_opens_total{dependency="postgres"}) or vector(0)',
+                       'sum(fallbacks_total{dependency="postgres"}) or vector(0)'}
+    [healed] = _probes(partition, "wait_for_recovery")
+    assert healed["name"] == "db-partition" and partition[-1]["pauses"]["after"] >= 20
+    # 3 and 5: scaled out, and the failure contained behind the ml-recs breaker.
+    assert any(p.get("rise_at_least") == 1 and "replicas" in p["query"]
+               for p in _probes(method("03-resource-exhaustion.json"), "metric_during_fault"))
+    assert any("ml-recs" in p["query"] and p.get("rise_at_least") == 1
+               for p in _probes(method("05-cascading-failure.json"), "metric_during_fault"))

@@ -1,4 +1,5 @@
-"""Every shipped experiment is plain JSON that reads one way and rolls back on interruption."""
+"""Every shipped experiment is plain JSON that reads one way, rolls back on interruption
+and keeps secrets out of its journal."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def test_every_experiment_rolls_back_on_interruption(path: Path) -> None:
     controls = json.loads(path.read_text()).get("controls", [])
     modules = [c["provider"]["module"] for c in controls]
     assert "chaosllm.controls.rollbacks" in modules, f"{path.name} lacks the rollbacks control"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_experiment_redacts_its_journal_last(path: Path) -> None:
+    controls = json.loads(path.read_text()).get("controls", [])
+    modules = [c["provider"]["module"] for c in controls]
+    assert modules[-1:] == ["chaosllm.controls.redact"], f"{path.name}: the redact control is not last"

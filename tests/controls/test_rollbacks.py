@@ -273,5 +273,7 @@ def test_halt_aborts_concurrent_runs_refuses_a_third_and_lift_allows_it(tmp_path
     assert lifted.returncode == 0 and "halt lifted" in lifted.stdout
     assert allowed["status"] == "completed", fourth.output
     audit = [json.loads(line) for line in (_state(tmp_path) / "audit.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in audit] == ["halt", "lift"]
+    # the refused third run is in the audit log as well, between the halt and the lift
+    assert [e["event"] for e in audit] == ["halt", "control-refused", "lift"]
+    assert audit[1]["control"] == "chaosllm-rollbacks" and "halted" in audit[1]["error"]
     assert audit[0]["reason"] == "stop the drill" and audit[0]["runs_stopped"] == 2

@@ -17,6 +17,7 @@ from chaosllm.faults import Ledger, cleanup, record_fault
 from chaosllm.faults.healer import is_healer, stop_healer
 from chaosllm.proxy import actions, probes
 from chaosllm.sandbox.app.launcher import free_port, wait_until
+from tests.http_server import ThreadedHTTPServer
 from tests.proxy.conftest import Api, EchoServer, connect, recv_exactly
 
 
@@ -168,7 +169,6 @@ class _Toxiproxy:
 
     def __init__(self, refuse: bool = False) -> None:
         import http.server
-        import threading
 
         self.proxy: dict[str, object] = {"name": "pg", "listen": "127.0.0.1:1",
                                           "upstream": "127.0.0.1:2", "enabled": True}
@@ -211,15 +211,11 @@ class _Toxiproxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = ThreadedHTTPServer(Handler)
+        self.url = self.http.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.http.close()
 
 
 def test_a_refused_reinjection_keeps_the_first_fault_in_the_ledger() -> None:

@@ -36,7 +36,7 @@ def test_cache_failure_experiment_runs_and_rolls_back(redis_url: str, tmp_path: 
     # keys itself and runs the experiment without its sandbox-load control.
     experiment = json.loads(EXPERIMENT.read_text())
     controls = experiment["controls"]
-    assert [c["name"] for c in controls] == ["sandbox-load", "chaosllm-rollbacks"]
+    assert [c["name"] for c in controls] == ["sandbox-load", "chaosllm-rollbacks", "chaosllm-redact"]
     experiment["controls"] = [c for c in controls if c["name"] != "sandbox-load"]
     proc, journal = run_experiment(experiment, tmp_path, env)
     assert journal.get("status") == "completed", proc.stdout + proc.stderr

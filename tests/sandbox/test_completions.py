@@ -104,17 +104,31 @@ def test_a_429_is_retried_after_its_retry_after(scripted: Callable[[Behaviour], 
     assert answer.completion_tokens == len(provider.tokens_for("primary-model", "hello", 16))
 
 
-def test_retry_after_is_bounded_and_persistent_overload_falls_back(
+def test_a_retry_after_beyond_what_the_gateway_waits_falls_back_at_once(
     scripted: Callable[[Behaviour], str],
 ) -> None:
     slept: list[float] = []
-    overloaded = scripted(lambda h, n: _status(h, 529, {"Retry-After": "60"}))
+    overloaded = scripted(lambda h, n: _status(h, 529, {"Retry-After": "2"}))
     route = Completions(Provider("primary", overloaded, "p"),
                         Provider("fallback", scripted(_fallback_events), "fallback-model"),
-                        retries=2, max_retry_after=0.5, sleep=slept.append)  # fmt: skip
+                        retries=2, max_retry_after=1.0, sleep=slept.append)  # fmt: skip
     answer = route.complete("hello", 16)
-    assert slept == [0.5, 0.5]
+    assert slept == []
     assert answer.provider == "fallback" and answer.fell_back
+    assert answer.attempts == ["primary:retry", "fallback:ok"]
+
+
+def test_persistent_overload_is_retried_then_falls_back(
+    scripted: Callable[[Behaviour], str],
+) -> None:
+    slept: list[float] = []
+    overloaded = scripted(lambda h, n: _status(h, 503, {"Retry-After": "0.1"}))
+    route = Completions(Provider("primary", overloaded, "p"),
+                        Provider("fallback", scripted(_fallback_events), "fallback-model"),
+                        retries=2, sleep=slept.append)  # fmt: skip
+    answer = route.complete("hello", 16)
+    assert slept == [0.1, 0.1]
+    assert answer.provider == "fallback"
     assert answer.attempts == ["primary:retry"] * 3 + ["fallback:ok"]
 
 

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM during each of the five local scenarios leave nothing in force.
+"""Ctrl-C and SIGTERM during each of the local scenarios leave nothing in force.
 
 Each scenario runs with ``chaos run`` against the sandbox, as shipped, and is
 signalled as soon as its first fault is in force (the first pause after an

@@ -1,4 +1,4 @@
-"""The scenario experiments: both variants of all five, and every activity they
+"""The scenario experiments: both variants of all six, and every activity they
 name exists and accepts the arguments given (so a renamed parameter elsewhere
 breaks here, not in the middle of a demo)."""
 
@@ -24,9 +24,9 @@ def _providers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in found if p.get("type") == "python"]
 
 
-def test_five_scenarios_in_two_variants() -> None:
+def test_six_scenarios_in_two_variants() -> None:
     local = sorted(p.name for p in (SCENARIOS / "local").glob("*.json"))
-    assert len(local) == 5
+    assert len(local) == 6
     assert local == sorted(p.name for p in (SCENARIOS / "k8s").glob("*.json"))
 
 

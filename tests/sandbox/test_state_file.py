@@ -172,11 +172,11 @@ SCENARIOS = demo.ROOT / "experiments/scenarios/local"
 
 def test_select_scenarios_by_number() -> None:
     every = demo.select_scenarios(SCENARIOS)
-    assert [demo.scenario_number(p) for p in every] == [1, 2, 3, 4, 5]
+    assert [demo.scenario_number(p) for p in every] == [1, 2, 3, 4, 5, 6]
     assert demo.select_scenarios(SCENARIOS, " 4,1") == [every[0], every[3]]
     with pytest.raises(ValueError) as info:
         demo.select_scenarios(SCENARIOS, "9")
-    assert str(info.value) == f"no scenario numbered 9 in {SCENARIOS} (have 1, 2, 3, 4, 5)"
+    assert str(info.value) == f"no scenario numbered 9 in {SCENARIOS} (have 1, 2, 3, 4, 5, 6)"
 
 
 @pytest.mark.parametrize("only", ["", " ", "1,", "a", "1-2", "\u00b2"])
@@ -218,7 +218,7 @@ def no_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--only", "9"], f"error: no scenario numbered 9 in {SCENARIOS} (have 1, 2, 3, 4, 5)"),
+    (["--only", "9"], f"error: no scenario numbered 9 in {SCENARIOS} (have 1, 2, 3, 4, 5, 6)"),
     (["--only", ""], "error: --only takes scenario numbers separated by commas, e.g. 1,4; got ''"),
     (["--only", "1", "--experiments", str(demo.ROOT / "journals/samples")],
      "cannot be selected with --only"),

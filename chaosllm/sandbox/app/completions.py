@@ -1,10 +1,12 @@
 """The gateway's way to a model: a primary provider, retries, and a fallback.
 
 A completion is streamed from the primary provider. A 429, 503 or 529 is
-retried after its ``Retry-After`` (bounded), or after a short backoff; a
-provider that refuses, answers with another error, sends a malformed event,
-sends no first token within the first-token deadline, or stalls between
-tokens longer than the stall timeout is given up, and the request goes to the
+retried after its ``Retry-After``, or after a short backoff; a ``Retry-After``
+longer than the gateway will wait sends the request to the fallback at once,
+without asking the primary again before it said. A provider that refuses,
+answers with another error, sends a malformed event, sends no first token
+within the first-token deadline, or stalls between tokens longer than the
+stall timeout is given up, and the request goes to the
 fallback. Only the answer that completes counts: its usage is what the tenant
 is billed, once.
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from chaosllm.sandbox.app._resilience import Unavailable
 
@@ -41,6 +43,14 @@ GOODPUT = Counter(
     "Completion requests by whether they met every SLO at once (good) or not (bad):"
     " answered, first token within its objective, no gap between tokens above its objective",
     ["result"],
+)  # fmt: skip
+
+
+TIME_TO_FIRST_TOKEN = Histogram(
+    "sandbox_llm_gateway_time_to_first_token_seconds",
+    "Time from a completion request to its answer's first token, as the gateway's caller"
+    " sees it: across retries and fallback",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )  # fmt: skip
 
 
@@ -83,9 +93,9 @@ class Completions:
     primary: Provider
     fallback: Provider | None = None
     first_token_deadline: float = 2.0
-    stall_timeout: float = 2.0
+    stall_timeout: float = 0.5
     retries: int = 2
-    max_retry_after: float = 2.0
+    max_retry_after: float = 1.0
     backoff: float = 0.2
     sleep: Callable[[float], None] = time.sleep
     goodput_ttft: float = 2.0
@@ -98,6 +108,7 @@ class Completions:
         except Unavailable:
             GOODPUT.labels("bad").inc()
             raise
+        TIME_TO_FIRST_TOKEN.observe(answer.time_to_first_token)
         good = (answer.time_to_first_token <= self.goodput_ttft
                 and answer.max_inter_token <= self.goodput_inter_token)  # fmt: skip
         GOODPUT.labels("good" if good else "bad").inc()
@@ -115,8 +126,10 @@ class Completions:
                 except RetryLater as exc:
                     attempts.append(f"{provider.name}:retry")
                     ATTEMPTS.labels(provider.name, "retry").inc()
+                    if exc.after > self.max_retry_after:
+                        break  # it asked for longer than a caller can wait: fall back now
                     if attempt + 1 < tries:
-                        self.sleep(min(exc.after, self.max_retry_after))
+                        self.sleep(exc.after)
                     continue
                 except ProviderFailed as exc:
                     attempts.append(f"{provider.name}:{exc.outcome}")

@@ -17,7 +17,7 @@ from chaosllm.errors import InvalidArgument
 from chaosllm.sandbox.app.loadrun import since
 
 __all__ = ["DEPENDENCY_FAILURES", "BREAKER_OPENS", "FALLBACKS", "ROUND_TRIP", "promql_range",
-           "failures_imply", "round_trip_rise", "proxy_fault_since"]
+           "increase", "failures_imply", "round_trip_rise", "proxy_fault_since"]
 
 DEPENDENCY_FAILURES = "sandbox_dependency_failures_total"
 BREAKER_OPENS = "sandbox_circuit_breaker_opens_total"
@@ -37,7 +37,8 @@ def _label(value: str) -> str:
     return value
 
 
-def _increase(counter: str, selector: str, window: str, configuration: Any, secrets: Any) -> float:
+def increase(counter: str, selector: str, window: str, configuration: Any, secrets: Any) -> float:
+    """How much ``counter`` (summed over the series ``selector`` picks) rose in ``window``."""
     from chaosllm.slo.promql import query_number
 
     query = f"sum(increase({counter}{{{selector}}}[{window}]))"
@@ -57,11 +58,11 @@ def failures_imply(outcome: str, dependency: str, directory: Path, window: str |
     selector = f'dependency="{_label(dependency)}"'
     window = promql_range(directory, window)
     failed = selector + (f',reason="{failure_reason}"' if failure_reason else "")
-    failures = _increase(DEPENDENCY_FAILURES, failed, window, configuration, secrets)
+    failures = increase(DEPENDENCY_FAILURES, failed, window, configuration, secrets)
     if failures < min_failures:
         return {"applicable": False, "met": True, "failures": round(failures),
                 "reason": f"calls to {dependency} failed fewer than {min_failures} times in the window"}
-    rose = _increase(outcome, selector, window, configuration, secrets)
+    rose = increase(outcome, selector, window, configuration, secrets)
     return {"applicable": True, "met": rose > 0, "failures": round(failures),
             outcome.removeprefix("sandbox_").removesuffix("_total"): round(rose)}
 

@@ -1,4 +1,4 @@
-"""``make demo``: the five resilience scenarios on the local sandbox, end to end.
+"""``make demo``: the six resilience scenarios on the local sandbox, end to end.
 
 ``python -m chaosllm.sandbox.app.demo [--journals journals] [--reports reports]``
 starts the sandbox, runs every experiment of ``experiments/scenarios/local``
@@ -196,7 +196,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chaosllm.sandbox.app.demo",
-        description="Start the sandbox, run the five scenarios with `chaos run`, write journals "
+        description="Start the sandbox, run the six scenarios with `chaos run`, write journals "
         "and reports (each scenario's HTML report and a GameDay summary), stop everything. "
         "Ctrl-C stops the run, restores any fault in the ledger and stops the sandbox.",
         epilog="Exit status: 0 when every scenario met its criteria, 1 when one did not "

@@ -8,7 +8,10 @@ each latency is measured from the moment the request was *due*, so a slow
 target cannot hide its slowness by slowing the generator down (no
 coordinated omission). One JSON line per finished request goes to ``FILE``:
 ``{"t": due_epoch, "lat": seconds, "op": "catalog", "ok": true, "status": 200}``;
-accepted orders also carry ``"order": id``.
+accepted orders also carry ``"order": id``, and answered completions
+``"request": id`` and ``"provider"``. The ``complete`` operation (a streamed
+completion from the model providers, through the gateway) is not in the
+default mix; add it with ``--mix``, e.g. ``catalog=40,complete=30,order=30``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from chaosllm.sandbox.app._data import MODELS, TENANTS
 __all__ = ["DEFAULT_MIX", "build_request", "main"]
 
 DEFAULT_MIX = {"catalog": 45, "tenants": 15, "recommendations": 20, "order": 20}
+PROMPTS = ("summarising tickets", "code review", "translation", "search ranking", "chat support")
 
 
 def build_request(op: str, rng: random.Random) -> tuple[str, dict[str, Any], str | None]:
@@ -48,6 +52,13 @@ def build_request(op: str, rng: random.Random) -> tuple[str, dict[str, Any], str
                  "modelId": rng.choice(MODELS)[0], "tokens": rng.randint(1000, 100000)}  # fmt: skip
         query = "mutation($o: OrderInput!) { placeOrder(input: $o) { orderId status } }"
         return "/graphql", {"query": query, "variables": {"o": order}}, order_id
+    if op == "complete":
+        request_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        prompt = f"recommend a model for {rng.choice(PROMPTS)}"
+        query = ("mutation($c: CompletionInput!) { complete(input: $c) "
+                 "{ requestId provider completionTokens billed } }")
+        return "/graphql", {"query": query, "variables": {"c": {
+            "requestId": request_id, "tenantId": tenant, "prompt": prompt, "maxTokens": 16}}}, request_id
     if op == "recommend":  # straight at ml-recs, bypassing the gateway
         return "/recommend", {"tenantId": tenant, "limit": 3, "models": [m[0] for m in MODELS]}, None
     raise ValueError(f"unknown operation {op!r}")
@@ -87,7 +98,9 @@ class Generator:
             ok = resp.status == 200 and b'"errors"' not in payload
             record["ok"] = ok
             if ok and order is not None:
-                record["order"] = order
+                record["request" if op == "complete" else "order"] = order
+            if ok and op == "complete":
+                record["provider"] = json.loads(payload)["data"]["complete"]["provider"]
             if not ok:
                 record["error"] = payload[:200].decode(errors="replace")
         except (OSError, http.client.HTTPException) as exc:

@@ -170,6 +170,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def answered_completions(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Request id -> the provider that answered, for each completion answered during a run."""
+    return {str(r["request"]): str(r.get("provider")) for r in rows if r.get("request")}
+
+
 def accepted_orders(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """The order ids the gateway accepted (the broker confirmed them) during a run."""
     return [str(r["order"]) for r in rows if r.get("order")]

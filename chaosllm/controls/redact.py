@@ -1,0 +1,168 @@
+"""Secrets out of the journal: the redacting control.
+
+Chaos Toolkit writes into the journal a copy of the experiment as it was
+loaded (``journal["experiment"]``), with the inline values of its
+``secrets`` block, the credentials of URLs given inline in its
+``configuration`` or activity arguments, and a title that may have had a
+secret substituted into it. This control rewrites that copy, and masks known
+secrets in the rest of the journal, at the end of the run, before Chaos
+Toolkit writes the journal file. Declare it as the last entry of an
+experiment's ``controls`` block (every shipped experiment does), or under
+``controls`` in the Chaos Toolkit settings file to cover every run (it takes no
+arguments)::
+
+    {"name": "chaosllm-redact",
+     "provider": {"type": "python", "module": "chaosllm.controls.redact"}}
+
+In ``journal["experiment"]`` it masks (with ``***``):
+
+- every inline value of the ``secrets`` block; references (``{"type": "env",
+  "key": "PROM_TOKEN"}``, Vault) are kept, as they hold no secret;
+- everything under a secret-looking key (``password``, ``token``,
+  ``api_key``, ``auth``, ...) anywhere in the experiment, the password of every
+  URL and DSN, ``key=value`` secrets, ``Authorization`` headers and bearer
+  tokens (:mod:`chaosllm.redaction`).
+
+In the whole journal (the copy of the experiment, activity outputs and errors
+and the steady-state probes, rollbacks and extensions) it masks every known
+secret value of 6 characters or more wherever it appears: the run's resolved
+secrets, and configuration values under a secret-looking key. URL passwords
+and the other patterns above are masked in activity outputs and errors too.
+The experiment itself, which the rest of the run uses, is never changed: the
+journal gets a redacted copy.
+
+It runs after the other controls' end of the experiment when it is declared
+after them, so that what they add to the journal is covered too (the settings
+file's controls come before the experiment's). Chaos Toolkit's console and
+log (``chaostoolkit.log``) get what chaosllm's activities return and raise,
+which carry no secret by themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from chaoslib.exceptions import InvalidActivity
+
+from chaosllm.controls._failclosed import protect
+from chaosllm.redaction import MASK, redact_value, secret_key
+
+__all__ = ["MIN_KNOWN_SECRET", "validate_control", "after_experiment_control", "known_secrets",
+           "redact_journal"]
+
+# Shorter values are not searched for everywhere (they would mask ordinary
+# words); they are still masked where they are declared, and in URLs.
+MIN_KNOWN_SECRET = 6
+# References to a secret kept elsewhere: they hold no secret themselves.
+_REFERENCES = ("env", "vault")
+# The parts of a journal that record what ran.
+_RUN_PARTS = ("run", "rollbacks", "steady_states", "extensions")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def known_secrets(
+    secrets: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None = None,
+    declared: Any = None,
+) -> frozenset[str]:
+    """The secret values to mask wherever they appear: the resolved secrets,
+    configuration values under a secret-looking key, and the inline values of
+    an experiment's ``secrets`` block (``declared``)."""
+    found = set(_strings(secrets or {}))
+    for key, value in (configuration or {}).items():
+        if isinstance(key, str) and secret_key(key):
+            found.update(_strings(value))
+    found.update(_strings(_inline_secrets(declared)))
+    return frozenset(s for s in found if len(s) >= MIN_KNOWN_SECRET)
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("type") in _REFERENCES
+
+
+def _inline_secrets(declared: Any) -> Any:
+    """The inline values of a ``secrets`` block (scope -> key -> value)."""
+    if not isinstance(declared, Mapping):
+        return declared
+    return [value for scope in declared.values() if isinstance(scope, Mapping)
+            for value in scope.values() if not _is_reference(value)]
+
+
+def _mask_secrets_block(declared: Any) -> Any:
+    if not isinstance(declared, Mapping):
+        return MASK if declared is not None else None
+    masked: dict[str, Any] = {}
+    for scope, keys in declared.items():
+        if not isinstance(keys, Mapping):
+            masked[scope] = MASK
+            continue
+        masked[scope] = {key: (redact_value(value) if _is_reference(value) else MASK)
+                         for key, value in keys.items()}
+    return masked
+
+
+def redact_journal(
+    journal: dict[str, Any],
+    secrets: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> None:
+    """Replace, in ``journal``, the copy of the experiment and the record of the
+    run by redacted copies (the objects they shared with the run are not touched)."""
+    experiment = journal.get("experiment")
+    known = known_secrets(secrets, configuration,
+                          experiment.get("secrets") if isinstance(experiment, Mapping) else None)
+    if isinstance(experiment, Mapping):
+        copy = redact_value({k: v for k, v in experiment.items() if k != "secrets"}, known)
+        if "secrets" in experiment:  # its references are kept: not under a blanket mask
+            copy["secrets"] = _mask_secrets_block(experiment["secrets"])
+        journal["experiment"] = copy
+    for part in _RUN_PARTS:
+        if part in journal:
+            journal[part] = redact_value(journal[part], known, keys=False)
+
+
+def validate_control(control: dict[str, Any]) -> None:
+    """The control takes no arguments: refuse any, so that a typo is not ignored."""
+    arguments = control.get("provider", {}).get("arguments") or {}
+    if arguments:
+        raise InvalidActivity(f"chaosllm redact takes no arguments, got {sorted(arguments)}")
+
+
+def after_experiment_control(
+    context: Any,
+    state: Any = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Redact the journal (``state``) before Chaos Toolkit writes it.
+
+    Should redaction fail (a journal nested too deep to walk, say), the parts
+    it could not redact are replaced by a note rather than written as they
+    are, and the failure is reported as every control failure is (the run is
+    marked interrupted, see :mod:`chaosllm.controls._failclosed`).
+    """
+    if not isinstance(state, dict):
+        return
+    try:
+        redact_journal(state, secrets, configuration)
+    except Exception as exc:  # write nothing unredacted
+        note = f"{MASK} (chaosllm-redact could not redact this part: {type(exc).__name__})"
+        state["experiment"] = {"title": MASK, "redacted": note}
+        for part in _RUN_PARTS:
+            if part in state:
+                state[part] = note
+        raise
+
+
+protect(globals(), "chaosllm-redact")
