@@ -33,13 +33,19 @@ journal gets a redacted copy.
 
 It runs after the other controls' end of the experiment when it is declared
 after them, so that what they add to the journal is covered too (the settings
-file's controls come before the experiment's). Chaos Toolkit's console and
-log (``chaostoolkit.log``) get what chaosllm's activities return and raise,
-which carry no secret by themselves.
+file's controls come before the experiment's).
+
+From its set-up (before the steady-state check) to the end of the run, it
+also filters Chaos Toolkit's console and log (``chaostoolkit.log``): every
+record is written with the known secrets and the patterns above masked, in
+its message and its traceback. chaosllm's own activities put no secret in
+what they return or raise; this covers the others (an exception of another
+extension that quotes its argument, a result logged at DEBUG).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -48,8 +54,8 @@ from chaoslib.exceptions import InvalidActivity
 from chaosllm.controls._failclosed import protect
 from chaosllm.redaction import MASK, redact_value, secret_key
 
-__all__ = ["MIN_KNOWN_SECRET", "validate_control", "after_experiment_control", "known_secrets",
-           "redact_journal"]
+__all__ = ["MIN_KNOWN_SECRET", "SecretFilter", "validate_control", "configure_control",
+           "after_experiment_control", "cleanup_control", "known_secrets", "redact_journal"]
 
 # Shorter values are not searched for everywhere (they would mask ordinary
 # words); they are still masked where they are declared, and in URLs.
@@ -129,6 +135,62 @@ def redact_journal(
     for part in _RUN_PARTS:
         if part in journal:
             journal[part] = redact_value(journal[part], known, keys=False)
+
+
+class SecretFilter(logging.Filter):
+    """Masks the known secrets, and what :mod:`chaosllm.redaction` hides, in every
+    record a log handler writes: messages and tracebacks."""
+
+    def __init__(self, known: frozenset[str]) -> None:
+        super().__init__("chaosllm-redact")
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = redact_value(message, self.known, keys=False)
+        if shown != message:
+            record.msg, record.args = shown, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_value(record.exc_text, self.known, keys=False)
+        return True
+
+
+# The filter in place for this run, and the handlers that carry it.
+_installed: dict[str, Any] = {"filter": None, "handlers": []}
+
+
+def _log_handlers() -> list[logging.Handler]:
+    handlers = [*logging.getLogger("chaostoolkit").handlers, *logging.getLogger().handlers]
+    return list(dict.fromkeys(handlers))
+
+
+def configure_control(
+    experiment: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Mask this run's known secrets in Chaos Toolkit's console and log from now on."""
+    _remove_filter()
+    declared = experiment.get("secrets") if isinstance(experiment, Mapping) else None
+    log_filter = SecretFilter(known_secrets(secrets, configuration, declared))
+    handlers = _log_handlers()
+    for handler in handlers:
+        handler.addFilter(log_filter)
+    _installed.update(filter=log_filter, handlers=handlers)
+
+
+def _remove_filter() -> None:
+    for handler in _installed["handlers"]:
+        handler.removeFilter(_installed["filter"])
+    _installed.update(filter=None, handlers=[])
+
+
+def cleanup_control() -> None:
+    """The run is over: its log filter goes."""
+    _remove_filter()
 
 
 def validate_control(control: dict[str, Any]) -> None:

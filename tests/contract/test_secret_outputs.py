@@ -248,3 +248,29 @@ def test_the_redact_control_keeps_inline_secrets_out_of_the_journal(
     log = (tmp_path / "chaostoolkit.log").read_text()
     shown = {"journal": json.dumps(journal), "log": log, "stdout": proc.stdout, "stderr": proc.stderr}
     assert _leaked(shown, PASSWORD, BASIC, INLINE) == {}
+
+
+def test_the_redact_control_masks_what_other_extensions_log(tmp_path: Path) -> None:
+    """Activities of other extensions may quote a secret in an exception or a
+    result, which Chaos Toolkit logs (the result at DEBUG, into chaostoolkit.log)."""
+
+    def probe(name: str, module: str, func: str, **arguments: str) -> dict[str, Any]:
+        return {"type": "probe", "name": name, "provider": {
+            "type": "python", "module": module, "func": func, "arguments": arguments,
+            "secrets": ["other"]}}
+
+    experiment = {
+        "title": "another extension's activities",
+        "description": "one raises an error quoting the secret, one returns it",
+        "secrets": {"other": {"token": {"type": "env", "key": "TEST_OTHER_TOKEN"}}},
+        "method": [probe("quotes-it", "ipaddress", "ip_address", address="${token}"),
+                   probe("returns-it", "os.path", "basename", p="/tokens/${token}")],
+        "controls": [ROLLBACKS, REDACT],
+    }
+    proc, journal = run_experiment(experiment, tmp_path, env={"TEST_OTHER_TOKEN": TOKEN})
+    assert [r["status"] for r in journal["run"]] == ["failed", "succeeded"], proc.stderr
+    assert journal["run"][1]["output"] == "***"
+    log = (tmp_path / "chaostoolkit.log").read_text()
+    assert "does not appear to be an IPv4 or IPv6 address" in log
+    shown = {"journal": json.dumps(journal), "log": log, "stdout": proc.stdout, "stderr": proc.stderr}
+    assert _leaked(shown, TOKEN) == {}

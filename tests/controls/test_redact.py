@@ -85,3 +85,28 @@ def test_arguments_are_refused() -> None:
                                          "arguments": {"keys": ["x"]}}}
     with pytest.raises(InvalidActivity, match="takes no arguments"):
         redact.validate_control(control)
+
+
+def test_the_log_filter_masks_records_from_set_up_to_clean_up() -> None:
+    import io
+    import logging
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logger = logging.getLogger("chaostoolkit")
+    logger.addHandler(handler)
+    try:
+        redact.configure_control(experiment={"secrets": {}}, secrets={"s": {"token": TOKEN}})
+        logger.error(f"failed: {TOKEN} rejected")
+        try:
+            raise ValueError(f"bad {TOKEN}")
+        except ValueError:
+            logger.error("with a traceback", exc_info=True)
+        redact.cleanup_control()
+        assert handler.filters == []
+        logger.error(f"after: {TOKEN}")
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "failed: *** rejected" in text and "ValueError: bad ***" in text
+    assert text.count(TOKEN) == 1 and f"after: {TOKEN}" in text  # only once the run is over
