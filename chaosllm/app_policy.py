@@ -1,9 +1,10 @@
 """The blast-radius policy for application faults: which servers, databases,
 queues, key patterns, proxies and processes a fault may touch, and how much.
 
-It is read from the same ``blast_radius`` setting as the Chaos Mesh policy
-(:mod:`chaosllm.chaosmesh.policy`), one optional section per backend, and
-validated against ``app_policy.schema.json`` beside this module::
+It is the policy :func:`chaosllm.blast_radius.blast_radius_from` finds, the
+same document as the Chaos Mesh policy (:mod:`chaosllm.chaosmesh.policy`), one
+optional section per backend, validated against
+``chaosllm/blast_radius.schema.json``::
 
     {"blast_radius": {
         "allowed_namespaces": ["shop"],
@@ -12,12 +13,17 @@ validated against ``app_policy.schema.json`` beside this module::
         "postgres": {"allowed_targets": ["127.0.0.1:5433"], "databases": ["app"],
                      "roles": ["catalog"], "tables": ["public.*"], "max_sessions": 20},
         "rabbitmq": {"vhosts": ["/"], "queues": ["sandbox.*"], "max_messages_dropped": 500},
-        "proxy": {"proxies": ["sandbox-*"]},
-        "process": {"patterns": ["chaosllm.sandbox.app.recs"], "max_processes": 2}}}
+        "proxy": {"allowed_targets": ["127.0.0.1:8474"], "proxies": ["sandbox-*"]},
+        "process": {"patterns": ["chaosllm.sandbox.app.recs"], "max_processes": 2},
+        "stress": {"kinds": ["cpu", "memory"], "max_workers": 2, "max_cpu_load": 80,
+                   "max_memory_mb": 512, "max_disk_mb": 1024, "paths": ["/var/tmp/*"]}}}
 
 Targets are ``host:port`` (``localhost`` reads as ``127.0.0.1``) or, for a
 pattern with ``://``, the URL without its credentials. Every list is of glob
-patterns, except ``process.patterns``, the process patterns a fault may use.
+patterns, except ``process.patterns``, the process patterns a fault may use,
+and ``stress.kinds`` (``cpu``, ``memory``, ``disk``). The proxy rules cover
+creating, deleting and resetting proxies as well as the faults (a reset
+touches every proxy, ``"*"``).
 A section that is absent sets no limit for its backend, with one exception:
 a fault never changes a whole Redis instance's ``maxmemory`` unless
 ``redis.allow_maxmemory`` is true.
@@ -31,21 +37,18 @@ arguments of every application action of an experiment before it starts.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from chaosllm.blast_radius import SETTING, blast_radius_from
 from chaosllm.errors import PolicyViolation
-from chaosllm.schemas import validated_setting
-from chaosllm.settings import find_setting
 
 __all__ = ["BACKENDS", "SETTING", "AppPolicy", "Scope", "app_policy_from", "violations", "check_target"]
 
-BACKENDS = ("redis", "postgres", "rabbitmq", "proxy", "process")
-SETTING = "blast_radius"
-SCHEMA = Path(__file__).with_name("app_policy.schema.json")
+BACKENDS = ("redis", "postgres", "rabbitmq", "proxy", "process", "stress")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class Scope:
     key_pattern: str | None = None
     proxy: str | None = None  # "*" for an action on every proxy
     process: str | None = None  # the process pattern the action was given
+    stress: str | None = None  # the stress kind: cpu, memory or disk
+    workers: int | None = None  # stress workers (0 is every CPU)
+    load: int | None = None  # CPU load, percent
+    size_mb: float | None = None  # memory held or disk filled, MiB
+    path: str | None = None  # the directory a disk fill writes to
     every_database: bool = False  # the action reaches sessions of every database
     keys: int | None = None  # keys it would flush or expire, counted before acting
     keyspace: int | None = None  # keys in the database
@@ -81,27 +89,20 @@ class Scope:
     maxmemory: bool = False  # it changes the instance's maxmemory
 
 
-def _source(place: str) -> str:
-    return "the control's policy argument" if place == "argument" else place
-
-
 def app_policy_from(
     policy: Mapping[str, Any] | str | None = None,
     configuration: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
 ) -> AppPolicy:
-    """Read and validate the application sections of the ``blast_radius`` setting.
+    """The application sections of the policy :func:`chaosllm.blast_radius.blast_radius_from` finds.
 
     A malformed policy is a :class:`ConfigurationError` naming where it came
     from and the key at fault.
     """
-    raw, place = find_setting(SETTING, policy, configuration, secrets)
-    if place is None:
-        return AppPolicy()
-    source = _source(place)
-    raw = validated_setting(raw, SETTING, source, SCHEMA)
+    found = blast_radius_from(policy, configuration, secrets)
+    raw = found.document
     sections = {name: dict(raw[name]) for name in BACKENDS if raw.get(name) is not None}
-    return AppPolicy(sections, source)
+    return AppPolicy(sections, found.source)
 
 
 def _names(target: str) -> list[str]:
@@ -203,8 +204,29 @@ def _process(rules: Mapping[str, Any], scope: Scope) -> Iterator[str | None]:
     yield _limit(f"{prefix}.max_processes", "processes", scope.processes, rules.get("max_processes"))
 
 
+def _stress(rules: Mapping[str, Any], scope: Scope) -> Iterator[str | None]:
+    prefix = f"{SETTING}.stress"
+    kinds = rules.get("kinds")
+    if scope.stress is not None and kinds is not None and scope.stress not in kinds:
+        yield f"stress kind {scope.stress!r} is not one of {prefix}.kinds [{', '.join(kinds)}]"
+    workers = scope.workers
+    if workers == 0:  # every CPU
+        workers = os.cpu_count() or 1
+    yield _limit(f"{prefix}.max_workers", "workers", workers, rules.get("max_workers"))
+    limit = rules.get("max_cpu_load")
+    if scope.load is not None and limit is not None and scope.load > limit:
+        yield f"it would load the CPUs to {scope.load}%, more than {prefix}.max_cpu_load {limit:g}%"
+    key = {"memory": "max_memory_mb", "disk": "max_disk_mb"}.get(scope.stress or "")
+    limit = rules.get(key) if key else None
+    if scope.size_mb is not None and limit is not None and scope.size_mb > limit:
+        yield f"it would use {scope.size_mb:g} MiB, more than {prefix}.{key} {limit:g}"
+    if scope.path is not None:
+        found = _listed(f"{prefix}.paths", scope.path, rules.get("paths"))
+        yield found and f"path {found}"
+
+
 _RULES = {"redis": _redis, "postgres": _postgres, "rabbitmq": _rabbitmq, "proxy": _proxy,
-          "process": _process}  # fmt: skip
+          "process": _process, "stress": _stress}  # fmt: skip
 
 
 def violations(backend: str, scope: Scope, policy: AppPolicy) -> list[str]:

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "chaosllm.sandbox.command",
     "chaosllm.controls.command",
     "chaosllm.controls.halt_command",
+    "chaosllm.workflow.command",
 )
 
 

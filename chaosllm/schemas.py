@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -83,10 +84,37 @@ def _errors(instance: Any, schema_path: Path) -> list[Any]:
     return list(validator.iter_errors(instance))
 
 
+def _non_finite(instance: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Where ``instance`` holds NaN or an infinity, which JSON Schema's number checks let through."""
+    if isinstance(instance, float) and not math.isfinite(instance):
+        return [path]
+    if isinstance(instance, dict):
+        return [p for key, value in instance.items() for p in _non_finite(value, (*path, key))]
+    if isinstance(instance, list):
+        return [p for index, value in enumerate(instance) for p in _non_finite(value, (*path, index))]
+    return []
+
+
 def all_problems(instance: Any, schema_path: Path) -> list[str]:
-    """Every error of ``instance`` against the schema, one text each, in path order."""
+    """Every error of ``instance`` against the schema, one text each, in path order.
+
+    NaN and the infinities are refused wherever they are (a limit of NaN is
+    never exceeded), although JSON Schema counts them as numbers.
+    """
     errors = sorted(_errors(instance, schema_path), key=lambda e: _order(tuple(e.absolute_path)))
-    return [f"{_describe(e, '.'.join(map(str, e.absolute_path)))} (rule: {e.validator})" for e in errors]
+    found = [(tuple(e.absolute_path), f"{_describe(e, '.'.join(map(str, e.absolute_path)))} "
+              f"(rule: {e.validator})") for e in errors]  # fmt: skip
+    for path in _non_finite(instance):
+        shown = ".".join(map(str, path))
+        found.append((path, f"field '{shown}' must be a finite number, got {_value_at(instance, path)!r} "
+                      "(rule: finite)"))  # fmt: skip
+    return [text for _, text in sorted(found, key=lambda item: _order(item[0]))]
+
+
+def _value_at(instance: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        instance = instance[step]
+    return instance
 
 
 def first_problem(

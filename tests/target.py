@@ -20,6 +20,8 @@ class Target:
         self.count = 0.0
         self.total = 0.0
         self.up = 1.0
+        # More samples to serve as they are, e.g. {'fallbacks_total{dependency="postgres"}': 3.0}.
+        self.extra: dict[str, float] = {}
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +66,7 @@ class Target:
             lines.append(f"http_request_duration_seconds_sum {self.total}")
             lines.append(f"http_request_duration_seconds_count {self.count}")
             lines.append(f"app_up {self.up}")
+            lines.extend(f"{sample} {value}" for sample, value in sorted(self.extra.items()))
             return "\n".join(lines) + "\n"
 
     def close(self) -> None:

@@ -102,8 +102,12 @@ def check_mode(mode: str, value: str | int | None) -> str | None:
 
 
 def selector_namespaces(selector: Mapping[str, Any], default: str) -> list[str]:
-    """Every namespace a selector can reach (its namespaces and its explicit pods)."""
-    found = list(selector.get("namespaces") or [])
+    """Every namespace a selector can reach (its namespaces and its explicit pods).
+
+    A single name given as a string is that one namespace, never its characters.
+    """
+    given = selector.get("namespaces")
+    found = [given] if isinstance(given, str) else list(given or [])
     found += [ns for ns in (selector.get("pods") or {}) if ns not in found]
     return found or [default]
 

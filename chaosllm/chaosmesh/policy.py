@@ -1,8 +1,10 @@
 """The blast-radius policy: which pods a fault may reach, checked before anything is created.
 
-The policy comes from the ``blast_radius`` setting (the control's ``policy``
-argument, secrets, configuration, or ``$CHAOSLLM_BLAST_RADIUS`` as JSON) and
-is validated against ``policy.schema.json`` beside this module::
+The policy is the one :func:`chaosllm.blast_radius.blast_radius_from` finds
+(the control's ``policy`` argument, secrets, configuration,
+``$CHAOSLLM_BLAST_RADIUS`` or the settings file), validated against
+``chaosllm/blast_radius.schema.json``; its top-level keys are the Chaos Mesh
+rules::
 
     {"blast_radius": {"allowed_namespaces": ["shop", "staging-*"],
                       "forbidden_namespaces": ["payments"],
@@ -24,14 +26,12 @@ import fnmatch
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from chaosllm.blast_radius import SETTING, blast_radius_from
 from chaosllm.chaosmesh._selections import selections, unchecked
-from chaosllm.chaosmesh._selector import parse_labels, selector_namespaces
+from chaosllm.chaosmesh._selector import check_mode, parse_labels, selector_namespaces
 from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
-from chaosllm.schemas import validated_setting
-from chaosllm.settings import find_setting
 
 __all__ = [
     "ALWAYS_FORBIDDEN",
@@ -46,8 +46,6 @@ __all__ = [
 ]
 
 ALWAYS_FORBIDDEN = ("kube-system",)
-SETTING = "blast_radius"
-SCHEMA = Path(__file__).with_name("policy.schema.json")
 
 
 @dataclass(frozen=True)
@@ -68,21 +66,14 @@ class Policy:
 # -- reading and validating the policy ------------------------------------------------
 
 
-def _validated(raw: Any, source: str) -> Mapping[str, Any]:
-    return validated_setting(raw, SETTING, source, SCHEMA)  # type: ignore[no-any-return]
-
-
 def policy_from(
     policy: Mapping[str, Any] | str | None = None,
     configuration: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
 ) -> Policy:
-    """Build the policy from an argument, configuration or the environment."""
-    raw, place = find_setting(SETTING, policy, configuration, secrets)
-    if place is None:
-        raw, place = {}, "argument"
-    source = "the control's policy argument" if place == "argument" else place
-    rules = _validated(raw, source)
+    """The Chaos Mesh rules of the policy :func:`chaosllm.blast_radius.blast_radius_from` finds."""
+    found = blast_radius_from(policy, configuration, secrets)
+    rules, source = found.document, found.source
     try:
         labels = parse_labels(rules.get("required_labels"), f"{SETTING}.required_labels")
     except InvalidArgument as exc:
@@ -121,24 +112,44 @@ class Selection:
 
 
 def _reach(selection: Selection, matched: int | None) -> tuple[float | None, int | None]:
-    """(percent, count) a mode/value can affect; None when it cannot be known."""
-    mode, value = selection.mode, selection.value
-    try:
-        number = float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        number = None
+    """(percent, count) a mode/value can affect; None when it cannot be known.
+
+    The mode and value have passed :func:`_mode_problem` (or the mode is absent).
+    """
+    mode = selection.mode
     if mode == "one":
         return None, 1
+    if mode not in ("all", "fixed", "fixed-percent", "random-max-percent"):
+        return None, None
+    number = None if mode == "all" else int(str(selection.value))
     if mode == "fixed":
-        return None, int(number) if number is not None else None
-    percent = 100.0 if mode == "all" else number
-    if matched is None or percent is None:
+        return None, number
+    percent = 100.0 if number is None else float(number)
+    if matched is None:
         return percent, None
     return percent, math.ceil(matched * percent / 100)
 
 
-def _namespace_problems(where: str, namespaces: Iterable[str], policy: Policy) -> Iterator[str]:
+def _mode_problem(selection: Selection, policy: Policy) -> str | None:
+    """A mode or value the policy cannot bound: unknown, malformed ("0x10", "nan"), or absent
+    while a limit is set."""
+    if selection.mode is None:
+        if policy.max_percent is None and policy.max_count is None:
+            return None
+        return f"{selection.where}: no mode is set, so max_percent and max_count cannot bound it"
+    try:
+        check_mode(selection.mode, selection.value)
+    except InvalidArgument as exc:
+        return f"{selection.where}: {exc}"
+    return None
+
+
+def _namespace_problems(where: str, namespaces: Iterable[Any], policy: Policy) -> Iterator[str]:
     for ns in namespaces:
+        if not isinstance(ns, str) or not ns.strip() or ns != ns.strip():
+            yield (f"{where}: namespace {ns!r} is not a namespace name (an empty namespace "
+                   f"reaches every namespace)")  # fmt: skip
+            continue
         if any(fnmatch.fnmatchcase(ns, pattern) for pattern in policy.forbidden_namespaces):
             yield f"{where}: namespace {ns} is forbidden"
         elif policy.allowed_namespaces and not any(
@@ -167,6 +178,10 @@ def check(
         for key, value in policy.required_labels.items():
             if target.labels.get(key) != value:
                 found.append(f"{where}: selector does not require the opt-in label {key}={value}")
+        problem = _mode_problem(target, policy)
+        if problem:
+            found.append(problem)
+            continue
         percent, count = _reach(target, (matched or {}).get(where))
         if policy.max_percent is not None and percent is not None and percent > policy.max_percent:
             found.append(

@@ -16,21 +16,29 @@ MODULES = {
     "chaosllm.rabbitmq.actions": "rabbitmq",
     "chaosllm.proxy.actions": "proxy",
     "chaosllm.process.actions": "process",
+    "chaosllm.stress.actions": "stress",
 }
-# The faults; rollbacks and the proxy's set-up and reset are never refused.
+# The actions the policy covers; rollbacks are never refused. The proxy's
+# set-up, removal and reset change what traffic reaches, so they are covered.
 FAULTS = {
     "redis": {"pause_clients", "flush_keys", "expire_keys", "limit_memory", "kill_clients"},
     "postgres": {"exhaust_connections", "lock_table", "terminate_backends", "set_statement_timeout"},
     "rabbitmq": {"purge_queue", "drop_messages", "flood_queue", "publish_poison_messages",
                  "close_consumer_connections", "set_queue_limit"},
     "process": {"kill_processes", "suspend_processes"},
+    "stress": {"stress_cpu", "stress_memory", "fill_disk"},
+    "proxy": {"disable_proxy", "create_proxy", "delete_proxy", "reset_proxies"},
 }  # fmt: skip
 
 
 def is_fault(backend: str, func: str) -> bool:
-    if backend == "proxy":
-        return func == "disable_proxy" or func.startswith("inject_")
-    return func in FAULTS[backend]
+    """Whether the policy covers ``func`` of ``backend`` (every ``inject_*`` of the proxy)."""
+    return func in FAULTS[backend] or (backend == "proxy" and func.startswith("inject_"))
+
+
+def covered(backend: str, names: list[str]) -> list[str]:
+    """The names of a backend's actions module (its ``__all__``) that the policy covers."""
+    return [name for name in names if is_fault(backend, name)]
 
 
 def _redis(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[str | None, dict[str, Any]]:
@@ -64,15 +72,23 @@ def _rabbitmq(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[s
 def _proxy(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[str | None, dict[str, Any]]:
     from chaosllm._clients.proxy import resolve_api_url
 
-    return resolve_api_url(args.get("proxy_api_url"), cfg, sec), {"proxy": args.get("proxy")}
+    proxy = {"reset_proxies": "*", "create_proxy": args.get("name"),
+             "delete_proxy": args.get("name")}.get(func, args.get("proxy"))  # fmt: skip
+    return resolve_api_url(args.get("proxy_api_url"), cfg, sec), {"proxy": proxy}
 
 
 def _process(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[str | None, dict[str, Any]]:
     return None, {"process": args.get("pattern")}
 
 
+def _stress(func: str, args: Mapping[str, Any], cfg: Any, sec: Any) -> tuple[str | None, dict[str, Any]]:
+    from chaosllm.stress._policy import stress_scope
+
+    return None, stress_scope(func, args)
+
+
 _READERS = {"redis": _redis, "postgres": _postgres, "rabbitmq": _rabbitmq, "proxy": _proxy,
-            "process": _process}  # fmt: skip
+            "process": _process, "stress": _stress}  # fmt: skip
 
 
 def touches_of(

@@ -6,10 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["experiment_digest", "canonical_json", "flat_secrets"]
+__all__ = ["experiment_digest", "canonical_json", "flat_secrets", "RUNTIME_KEYS"]
 
 # Keys that Chaos Toolkit adds to the experiment at run time.
-_RUNTIME_KEYS = frozenset({"dry"})
+RUNTIME_KEYS = frozenset({"dry"})
 
 
 def canonical_json(value: Any) -> bytes:
@@ -20,7 +20,7 @@ def canonical_json(value: Any) -> bytes:
 
 def experiment_digest(experiment: dict[str, Any]) -> str:
     """``sha256:<hex>`` of the experiment as written (run-time keys left out)."""
-    body = {k: v for k, v in experiment.items() if k not in _RUNTIME_KEYS}
+    body = {k: v for k, v in experiment.items() if k not in RUNTIME_KEYS}
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 

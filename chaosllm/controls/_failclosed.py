@@ -79,6 +79,8 @@ def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if not isinstance(exc, InterruptExecution):
         text = f"{type(exc).__name__}: {text}"
+    # an unpaired surrogate (from a crafted file) could not be written to a log
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return redact_text(text)[:2000]
 
 

@@ -10,36 +10,41 @@ the Chaos Toolkit settings file::
                                 "protected": ["production"]}}}
 
 An experiment is protected when its configuration's ``environment_key``
-(default ``environment``) is one of ``protected`` (default
-``["production", "prod"]``). It then runs only with an approval file
-(``approval_file`` argument or setting, ``CHAOSLLM_APPROVAL_FILE``)::
+(default ``environment``), as written in the experiment or as resolved for
+the run (``--var``, environment variables), is one of ``protected`` (default
+``["production", "prod"]``), names compared trimmed and case-folded. It then
+runs only with an approval file (``approval_file`` argument or setting,
+``CHAOSLLM_APPROVAL_FILE``) that ``chaosllm approve`` wrote::
 
     {"approver": "alice", "environment": "production",
-     "experiment_digest": "sha256:...", "issued_at": "2026-01-01T09:00:00+00:00",
-     "expires_at": "2026-01-02T09:00:00+00:00", "signature": "<hex HMAC-SHA256>"}
+     "experiment_digest": "hmac-sha256:...", "issued_at": "2026-01-01T09:00:00+00:00",
+     "expires_at": "2026-01-02T09:00:00+00:00", "max_uses": 1, "signature": "<hex HMAC-SHA256>"}
 
-signed with HMAC-SHA256 over the other fields, with the key in the setting
-``approval_key`` (secrets, or ``CHAOSLLM_APPROVAL_KEY``). ``chaosllm
-approve`` writes one. A missing, unreadable, unsigned, badly signed, expired
-or other experiment's approval, or a missing key, stops the run before the
-first activity (status ``interrupted``). The journal gets, under
-``extensions``: ``{"name": "chaosllm-approval", "protected": true,
-"approved": true, "approver": "alice", "expires_at": "...", "reason": null}``.
+signed with HMAC-SHA256 over the other fields with the operator's key,
+``CHAOSLLM_APPROVAL_KEY_FILE`` (a file) or ``CHAOSLLM_APPROVAL_KEY``; an
+``approval_key`` in the experiment's secrets or configuration is never
+used. The digest covers the experiment and its configuration as resolved
+for this run; each approval allows ``max_uses`` runs, counted in
+``$CHAOSLLM_STATE_DIR/approvals/`` (see :mod:`chaosllm.controls._approvals`).
+A missing, unreadable, malformed (any unexpected field), unsigned, badly
+signed, expired, used-up or other run's approval, or a missing key, stops
+the run before the first activity (status ``interrupted``). The journal gets,
+under ``extensions``: ``{"name": "chaosllm-approval", "protected": true,
+"approved": true, "approver": "alice", "expires_at": "...", "uses": 1,
+"max_uses": 1, "reason": null}``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from chaosllm.controls._experiment import canonical_json, experiment_digest, flat_secrets
+from chaosllm.controls import _approvals
+from chaosllm.controls._experiment import flat_secrets
 from chaosllm.controls._failclosed import protect
 from chaosllm.errors import PolicyViolation
 from chaosllm.settings import get_setting
@@ -54,97 +59,78 @@ __all__ = [
 ]
 
 DEFAULT_PROTECTED = ("production", "prod")
-_FIELDS = ("approver", "environment", "experiment_digest", "issued_at", "expires_at")
-
-
-def _signature(body: Mapping[str, Any], key: str) -> str:
-    unsigned = {k: v for k, v in body.items() if k != "signature"}
-    return hmac.new(key.encode(), canonical_json(unsigned), hashlib.sha256).hexdigest()
 
 
 def sign_approval(
-    experiment: dict[str, Any], approver: str, environment: str, expires_at: datetime, key: str
-) -> dict[str, Any]:
-    """A signed approval of ``experiment`` by ``approver`` until ``expires_at``."""
-    if not approver.strip() or not environment.strip():
-        raise ValueError("an approval needs a non-empty approver and environment")
-    body: dict[str, Any] = {
-        "approver": approver,
-        "environment": environment,
-        "experiment_digest": experiment_digest(experiment),
-        "issued_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "expires_at": expires_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
-    }
-    body["signature"] = _signature(body, key)
-    return body
+    experiment: dict[str, Any], approver: str, environment: str, expires_at: datetime, key: str,
+    configuration: Mapping[str, Any] | None = None, max_uses: int = 1,
+) -> dict[str, Any]:  # fmt: skip
+    """A signed approval of ``experiment`` run with ``configuration`` (by default its own,
+    resolved as ``chaos run`` would without ``--var``) by ``approver`` until ``expires_at``."""
+    if configuration is None:
+        configuration = _approvals.resolved_configuration(experiment)
+    return _approvals.sign(experiment, configuration, approver, environment, expires_at, key, max_uses)
+
+
+def _names(protected: Any) -> set[str]:
+    if isinstance(protected, str):
+        protected = [protected]
+    if not isinstance(protected, list | tuple) or not protected:
+        raise PolicyViolation(f"'protected' must be a non-empty list of environment names, got {protected!r}")
+    return {_approvals.normalise_environment(name) for name in protected}
 
 
 def is_protected(
     configuration: Mapping[str, Any] | None,
     environment_key: str = "environment",
     protected: Any = DEFAULT_PROTECTED,
+    written: Mapping[str, Any] | None = None,
 ) -> str | None:
-    """The protected environment the configuration names, or None."""
-    value = (configuration or {}).get(environment_key)
-    names = [protected] if isinstance(protected, str) else list(protected or ())
-    return str(value) if value is not None and str(value) in names else None
+    """The protected environment the run's (or the written) configuration names, or None.
+
+    A name that is not a string is refused: it could not be compared."""
+    if not isinstance(environment_key, str) or not environment_key:
+        raise PolicyViolation(f"'environment_key' must be a configuration key, got {environment_key!r}")
+    names = _names(protected)
+    values = [(configuration or {}).get(environment_key)]
+    first = (written or {}).get(environment_key)
+    if not isinstance(first, dict):  # an {"type": "env", ...} entry: its resolved value counts
+        values.append(first)
+    for value in values:
+        if value is not None and _approvals.normalise_environment(value) in names:
+            return _approvals.normalise_environment(value)
+    return None
 
 
 def check_approval(
-    experiment: dict[str, Any], environment: str, approval_file: str | None, key: str | None
-) -> dict[str, Any]:
-    """Return the valid approval, or raise :class:`PolicyViolation` saying why not."""
-    refused = "refusing to run on protected environment"
+    experiment: dict[str, Any], environment: str, approval_file: str | None, key: str | None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Return the valid approval (its use not yet counted), or raise
+    :class:`PolicyViolation` saying why not."""
+    refused = f"refusing to run on protected environment {environment!r}"
     if not approval_file:
-        raise PolicyViolation(
-            f"{refused} {environment!r}: no approval (set approval_file or CHAOSLLM_APPROVAL_FILE)"
-        )
+        raise PolicyViolation(f"{refused}: no approval (set approval_file or CHAOSLLM_APPROVAL_FILE)")
+    if not isinstance(approval_file, str):
+        raise PolicyViolation(f"{refused}: approval_file must be a path, got {approval_file!r}")
     if not key:
         raise PolicyViolation(
-            f"{refused} {environment!r}: no approval_key in secrets or CHAOSLLM_APPROVAL_KEY "
-            "to check the approval's signature"
+            f"{refused}: no approval key: set {_approvals.KEY_FILE_ENV} or {_approvals.KEY_ENV} "
+            "(an approval_key in the experiment's secrets or configuration is never used)"
         )
+    if configuration is None:
+        configuration = _approvals.resolved_configuration(experiment)
     try:
-        approval = json.loads(Path(approval_file).read_text(encoding="utf-8"))
+        data = Path(approval_file).read_bytes()
     except OSError as exc:
         raise PolicyViolation(
-            f"{refused} {environment!r}: cannot read approval {approval_file}: {exc.strerror}"
+            f"{refused}: cannot read approval {approval_file}: {exc.strerror}"
         ) from exc
-    except ValueError as exc:
-        raise PolicyViolation(f"{refused} {environment!r}: {approval_file} is not JSON") from exc
-    if not isinstance(approval, dict):
-        raise PolicyViolation(f"{refused} {environment!r}: {approval_file} is not an approval")
-    missing = [f for f in (*_FIELDS, "signature") if not approval.get(f)]
-    if missing:
-        raise PolicyViolation(
-            f"{refused} {environment!r}: approval {approval_file} lacks {', '.join(missing)}"
-        )
-    if not hmac.compare_digest(str(approval["signature"]), _signature(approval, key)):
-        raise PolicyViolation(
-            f"{refused} {environment!r}: approval {approval_file} has a bad signature"
-        )
-    digest = experiment_digest(experiment)
-    if approval["experiment_digest"] != digest:
-        raise PolicyViolation(
-            f"{refused} {environment!r}: approval {approval_file} is for experiment "
-            f"{approval['experiment_digest']}, this one is {digest}"
-        )
-    if approval["environment"] != environment:
-        raise PolicyViolation(
-            f"{refused} {environment!r}: approval {approval_file} is for "
-            f"{approval['environment']!r}"
-        )
     try:
-        expires = datetime.fromisoformat(str(approval["expires_at"]))
+        approval = _approvals.parse_approval(data)
     except ValueError as exc:
-        raise PolicyViolation(f"{refused} {environment!r}: expires_at is not a date") from exc
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=timezone.utc)
-    if expires <= datetime.now(timezone.utc):
-        raise PolicyViolation(
-            f"{refused} {environment!r}: approval by {approval['approver']} expired at "
-            f"{approval['expires_at']}"
-        )
+        raise PolicyViolation(f"{refused}: {approval_file} is not a valid approval: {exc}") from exc
+    _approvals.verify(approval, approval_file, experiment, configuration, environment, key)
     return approval
 
 
@@ -160,23 +146,26 @@ def before_experiment_control(
     protected: Any = DEFAULT_PROTECTED,
     **arguments: Any,
 ) -> None:
-    """Stop the experiment before anything runs unless it is approved."""
+    """Stop the experiment before anything runs unless it is approved (and count the run)."""
     global _record
     experiment = context if isinstance(context, dict) else {}
-    environment = is_protected(configuration, environment_key, protected)
-    _record = {"name": "chaosllm-approval", "protected": environment is not None,
-               "approved": None, "approver": None, "expires_at": None, "reason": None}
-    if environment is None:
-        return
-    flat = flat_secrets(secrets)
-    path = get_setting("approval_file", approval_file, configuration, flat)
-    key = get_setting("approval_key", None, None, flat)
+    _record = {"name": "chaosllm-approval", "protected": None, "approved": None, "approver": None,
+               "expires_at": None, "uses": None, "max_uses": None, "reason": None}  # fmt: skip
     try:
-        approval = check_approval(experiment, environment, path, key)
+        environment = is_protected(configuration, environment_key, protected,
+                                   experiment.get("configuration"))  # fmt: skip
+        _record["protected"] = environment is not None
+        if environment is None:
+            return
+        path = get_setting("approval_file", approval_file, configuration, flat_secrets(secrets))
+        approval = check_approval(experiment, environment, path, _approvals.operator_key(),
+                                  configuration or {})  # fmt: skip
+        uses = _approvals.use(approval, str(path), environment)
     except PolicyViolation as exc:
         _record.update(approved=False, reason=str(exc))
         raise InterruptExecution(str(exc)) from exc
-    _record.update(approved=True, approver=approval["approver"], expires_at=approval["expires_at"])
+    _record.update(approved=True, approver=approval["approver"], expires_at=approval["expires_at"],
+                   uses=uses, max_uses=approval["max_uses"])  # fmt: skip
 
 
 def after_experiment_control(context: Any, state: Any = None, **arguments: Any) -> None:

@@ -1,37 +1,43 @@
 """The blast-radius control: refuses an experiment whose targets break the policy.
 
-The policy itself (what it may contain, its rules, and how a manifest is
-checked) lives in :mod:`chaosllm.chaosmesh.policy`; its names are re-exported
-here for experiments and code that import them from this module. The policy
-comes from configuration (key ``blast_radius``, or the control's ``policy``
-argument, or ``$CHAOSLLM_BLAST_RADIUS`` as JSON)::
+The policy is the one :func:`chaosllm.blast_radius.blast_radius_from` finds:
+the control's own ``policy`` argument first, then a blast-radius control
+declared in the settings file, secrets, configuration (key
+``blast_radius``) and ``$CHAOSLLM_BLAST_RADIUS`` as JSON. Its Chaos Mesh rules live in
+:mod:`chaosllm.chaosmesh.policy` (re-exported here), its application rules in
+:mod:`chaosllm.app_policy`::
 
     {"blast_radius": {"allowed_namespaces": ["shop", "staging-*"],
                       "forbidden_namespaces": ["payments"],
                       "required_labels": {"chaos-ready": "true"},
-                      "max_percent": 50, "max_count": 3}}
+                      "max_percent": 50, "max_count": 3,
+                      "redis": {"key_patterns": ["sandbox:*"]}}}
 
-The Chaos Mesh actions enforce it on every manifest they are about to create,
-and the application actions (Redis, PostgreSQL, RabbitMQ, proxy, process) on
-what they touch (:mod:`chaosllm.app_policy`, the policy's ``redis``,
-``postgres``, ``rabbitmq``, ``proxy`` and ``process`` sections). As a Chaos
-Toolkit control, this module checks every Chaos Mesh and application action
-of an experiment, from its static arguments, before the run starts, and
-interrupts the run on a violation, so that nothing has changed::
+Every action checks the policy itself before its first change. When the
+control is given a ``policy`` argument, ``configure_control`` hands it to
+every action of the run (configuration key ``chaosllm_blast_radius_control``),
+so that the actions enforce the same policy as the control. Before the run
+starts, the control checks every activity that resolves to a Chaos Mesh, Litmus or
+application fault, whatever module path names it, from its static arguments,
+and interrupts the run on a violation, so that nothing has changed::
 
     "controls": [{"name": "blast-radius",
-                  "provider": {"type": "python", "module": "chaosllm.controls.blast_radius"}}]
+                  "provider": {"type": "python", "module": "chaosllm.controls.blast_radius",
+                               "arguments": {"policy": {"max_count": 3}}}}]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from chaoslib import substitute
 from chaoslib.exceptions import InterruptExecution
 
 from chaosllm.app_policy import AppPolicy, app_policy_from, check_target
+from chaosllm.blast_radius import run_scoped
+from chaosllm.chaosmesh import actions as chaosmesh_actions
 from chaosllm.chaosmesh.actions import RENDERERS
 from chaosllm.chaosmesh.policy import (
     ALWAYS_FORBIDDEN,
@@ -41,10 +47,10 @@ from chaosllm.chaosmesh.policy import (
     selections,
     violations,
 )
-from chaosllm.controls._app_activities import MODULES, is_fault, touches_of
+from chaosllm.controls._app_activities import MODULES, covered, touches_of
 from chaosllm.controls._failclosed import protect
 from chaosllm.errors import ChaosLLMError, ConfigurationError
-from chaosllm.litmus.actions import RENDERERS as LITMUS_RENDERERS
+from chaosllm.litmus import actions as litmus_actions
 
 __all__ = [
     "Policy",
@@ -55,11 +61,14 @@ __all__ = [
     "enforce",
     "configure_control",
     "before_experiment_control",
+    "check_experiment",
 ]
 
-CHAOSMESH_ACTIONS = "chaosllm.chaosmesh.actions"
-# The modules whose actions create Kubernetes objects, with their side-effect-free renderers.
-KUBERNETES_RENDERERS = {CHAOSMESH_ACTIONS: RENDERERS, "chaosllm.litmus.actions": LITMUS_RENDERERS}
+# The actions that create Kubernetes objects, with their side-effect-free renderers.
+KUBERNETES_RENDERERS = {"chaosmesh": (chaosmesh_actions, RENDERERS),
+                        "litmus": (litmus_actions, litmus_actions.RENDERERS)}  # fmt: skip
+# The covered actions by the function object they are: (backend, action name).
+_INDEX: dict[int, tuple[str, str]] = {}
 
 
 def configure_control(
@@ -69,13 +78,15 @@ def configure_control(
     experiment: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Refuse a malformed policy when the experiment is loaded.
+    """Refuse a malformed policy when the experiment is loaded, and hand the
+    control's ``policy`` argument to every action of the run.
 
     It also records the experiment's title as ``experiment_title`` in the
     configuration (unless set), which the Chaos Mesh actions write into the
     ``chaosllm.io/experiment`` annotation of every object they create.
     """
     try:
+        run_scoped(policy, configuration)
         policy_from(policy, configuration, secrets)
         app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
@@ -92,6 +103,35 @@ def _activities(experiment: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield activity
 
 
+def _index() -> dict[int, tuple[str, str]]:
+    if not _INDEX:
+        for backend, (actions, renderers) in KUBERNETES_RENDERERS.items():
+            for name in renderers:
+                _INDEX[id(getattr(actions, name))] = (backend, name)
+        for path, backend in MODULES.items():
+            loaded = importlib.import_module(path)
+            for name in covered(backend, list(loaded.__all__)):
+                _INDEX[id(getattr(loaded, name))] = (backend, name)
+    return _INDEX
+
+
+def resolve(provider: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The covered action a Python provider calls, by the function it resolves to:
+    ``(backend, action)``, or None. ``chaosllm.chaosmesh._pod.kill_pods`` is
+    ``("chaosmesh", "kill_pods")`` as much as ``chaosllm.chaosmesh.actions.kill_pods``;
+    ``chaosllm.litmus.actions.run_litmus_fault`` is ``("litmus", "run_litmus_fault")``."""
+    if provider.get("type") != "python":
+        return None
+    try:
+        func: Callable[..., Any] = getattr(importlib.import_module(str(provider.get("module"))),
+                                           str(provider.get("func")))
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None  # Chaos Toolkit refuses the activity itself
+    if not str(getattr(func, "__module__", "")).startswith("chaosllm."):
+        return None
+    return _index().get(id(func))
+
+
 def before_experiment_control(
     context: dict[str, Any],
     policy: dict[str, Any] | None = None,
@@ -100,25 +140,39 @@ def before_experiment_control(
     **kwargs: Any,
 ) -> None:
     """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
+    check_experiment(context, policy, configuration, secrets)
+
+
+def check_experiment(
+    experiment: Mapping[str, Any],
+    policy: Mapping[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> None:
+    """Raise ``InterruptExecution`` naming the first activity of ``experiment`` that breaks the policy.
+
+    What the control runs before an experiment; ``chaosllm workflow`` runs it
+    on every experiment of a pipeline before rendering it.
+    """
     try:
         rules = policy_from(policy, configuration, secrets)
         app_rules = app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
-    for activity in _activities(context):
+    for activity in _activities(experiment):
+        found = resolve(activity["provider"])
+        if found is None:
+            continue  # probes, rollbacks and other code create nothing the policy covers
+        backend, func = found
+        if backend not in KUBERNETES_RENDERERS:
+            _check_application(activity, backend, func, app_rules, configuration, secrets)
+            continue
         provider = activity["provider"]
-        if provider.get("type") == "python" and provider.get("module") in MODULES:
-            _check_application(activity, app_rules, configuration, secrets)
-            continue
-        # Probes and the other chaosmesh and litmus modules create nothing, so only actions are checked.
-        renderers = KUBERNETES_RENDERERS.get(str(provider.get("module")))
-        if provider.get("type") != "python" or renderers is None:
-            continue
         arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
-        name = activity.get("name", provider.get("func"))
+        name = activity.get("name", func)
         try:
-            render = renderers.get(str(provider.get("func")))
-            manifests = render(**arguments, configuration=configuration, secrets=secrets) if render else []
+            render = KUBERNETES_RENDERERS[backend][1][func]
+            manifests = render(**arguments, configuration=configuration, secrets=secrets)
             for manifest in manifests:
                 enforce(manifest, rules)
         except ChaosLLMError as exc:
@@ -127,15 +181,14 @@ def before_experiment_control(
 
 def _check_application(
     activity: Mapping[str, Any],
+    backend: str,
+    func: str,
     policy: AppPolicy,
     configuration: dict[str, Any] | None,
     secrets: dict[str, Any] | None,
 ) -> None:
     """Interrupt the run if one application fault's static arguments break ``policy``."""
     provider = activity["provider"]
-    backend, func = MODULES[provider["module"]], str(provider.get("func"))
-    if not is_fault(backend, func):
-        return
     arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
     try:
         target, touches = touches_of(backend, func, arguments, configuration, secrets)

@@ -51,25 +51,33 @@ def register(subparsers: Any) -> None:
         "approve",
         help="sign an approval to run an experiment on a protected environment",
         description=(
-            "Write an approval of this exact experiment (its digest), signed with "
-            "HMAC-SHA256. The key is read from the environment variable "
-            "CHAOSLLM_APPROVAL_KEY or from --key-file, never from the command line."
+            "Write an approval of this exact run: the experiment and its configuration as "
+            "chaos run resolves it (give the same --var and --var-file, and the same "
+            "environment variables), signed with HMAC-SHA256. The key is read from the file "
+            "in CHAOSLLM_APPROVAL_KEY_FILE or --key-file, or from CHAOSLLM_APPROVAL_KEY, never "
+            "from the command line. The approval allows --max-uses runs (default 1)."
         ),
         epilog=(
             "examples:\n"
             "  CHAOSLLM_APPROVAL_KEY=$(cat key) chaosllm approve experiment.json \\\n"
             "      --approver alice --expires-in 2h -o approval.json\n"
-            "  chaosllm approve experiment.json --approver bob --environment staging \\\n"
-            "      --key-file /etc/chaosllm/approval.key -o approval.json"
+            "  chaosllm approve experiment.json --approver bob --var duration=30s \\\n"
+            "      --max-uses 3 --key-file /etc/chaosllm/approval.key -o approval.json"
         ),
     )
     approve.add_argument("experiment", help="the experiment file (JSON or YAML)")
     approve.add_argument("--approver", required=True, help="who approves (recorded in the approval)")
     approve.add_argument(
-        "--environment", default="production",
-        help="the protected environment the approval is for (default production)",
+        "--environment",
+        help="the protected environment the approval is for (default: the experiment's "
+             "configured environment, else production)",
     )  # fmt: skip
     approve.add_argument("--expires-in", default="24h", help="validity, e.g. 2h or 30m (default 24h)")
+    approve.add_argument("--max-uses", type=int, default=1, help="runs the approval allows (default 1)")
+    approve.add_argument("--var", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
+                         help="a configuration value, as chaos run --var")  # fmt: skip
+    approve.add_argument("--var-file", action="append", default=[], metavar="FILE",
+                         help="a file of configuration values, as chaos run --var-file")  # fmt: skip
     approve.add_argument("--key-file", help="file holding the HMAC key")
     approve.add_argument("-o", "--output", default="-", help="approval file, or - for stdout")
     approve.set_defaults(handler=_approve)
@@ -149,22 +157,39 @@ def _expiry(value: str) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
+def _key(key_file: str | None) -> str:
+    from chaosllm.controls._approvals import KEY_ENV, KEY_FILE_ENV, operator_key
+
+    if key_file:
+        key = Path(key_file).read_text(encoding="utf-8").strip()
+    else:
+        key = operator_key() or ""
+    if not key:
+        raise ValueError(f"no key: set {KEY_ENV} or {KEY_FILE_ENV}, or pass --key-file")
+    return key
+
+
 def _approve(args: argparse.Namespace) -> int:
+    from chaoslib import convert_vars
+
+    from chaosllm.controls._approvals import resolved_configuration
     from chaosllm.controls.approval import sign_approval
 
     for flag, value in (("--approver", args.approver), ("--environment", args.environment)):
-        if not value.strip():
+        if value is not None and not value.strip():
             raise ValueError(f"{flag} must not be empty")
     expires = _expiry(args.expires_in)
-    if args.key_file:
-        key = Path(args.key_file).read_text(encoding="utf-8").strip()
-    else:
-        key = os.environ.get("CHAOSLLM_APPROVAL_KEY", "")
-    if not key:
-        raise ValueError("no key: set CHAOSLLM_APPROVAL_KEY or pass --key-file")
-    approval = sign_approval(
-        _load_experiment(args.experiment), args.approver, args.environment, expires, key
-    )
+    key = _key(args.key_file)
+    experiment = _load_experiment(args.experiment)
+    try:
+        configuration = resolved_configuration(experiment, convert_vars(args.var), args.var_file)
+    except Exception as exc:  # noqa: BLE001 - chaoslib's own errors: say them as ours
+        raise ValueError(f"cannot resolve the configuration of {args.experiment}: {exc}") from None
+    environment = args.environment or configuration.get("environment")
+    if not isinstance(environment, str) or not environment.strip():
+        environment = "production"
+    approval = sign_approval(experiment, args.approver, environment, expires, key, configuration,
+                             args.max_uses)  # fmt: skip
     text = json.dumps(approval, indent=2) + "\n"
     if args.output == "-":
         sys.stdout.write(text)
@@ -172,6 +197,7 @@ def _approve(args: argparse.Namespace) -> int:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        logger.info(f"wrote {args.output}: {args.approver} approves {approval['experiment_digest']} "
-                    f"on {args.environment} until {approval['expires_at']}")  # fmt: skip
+        logger.info(f"wrote {args.output}: {args.approver} approves {args.experiment} on "
+                    f"{approval['environment']} until {approval['expires_at']}, "
+                    f"{approval['max_uses']} run(s)")  # fmt: skip
     return 0

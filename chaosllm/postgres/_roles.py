@@ -61,12 +61,46 @@ def alter_statement_timeout(conn: Any, role: str, value: str | None) -> None:
             sql.Identifier(role), sql.Literal(value)))
 
 
+def sessions_opened(conn: Any) -> int | None:
+    """Sessions the server has opened so far, over every database (PostgreSQL 14+), else None."""
+    row = conn.execute(
+        "select case when current_setting('server_version_num')::int >= 140000"
+        " then (select sum(sessions)::bigint from pg_stat_database) end"
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def sessions_under_timeout(
+    conn: Any, role: str, since: str | None, opened_before: int | None
+) -> dict[str, Any]:
+    """What the server tells of the sessions the role's timeout reached.
+
+    PostgreSQL counts no statement cancelled by statement_timeout, but it
+    shows the sessions of the role that started while the setting held (the
+    ones still connected) and, from version 14, how many sessions it opened
+    in all (``pg_stat_database.sessions``), less the restore's own."""
+    started = conn.execute(
+        "select count(*) from pg_stat_activity where usename = %s and backend_type = 'client backend'"
+        " and backend_start >= coalesce(%s::timestamptz, '-infinity')", (role, since),
+    ).fetchone()[0]  # fmt: skip
+    now = sessions_opened(conn)
+    # Less the one this restore opened (PostgreSQL counts a session when it connects).
+    opened = max(0, now - opened_before - 1) if now is not None and opened_before is not None else None
+    return {"role_sessions_started": int(started), "server_sessions_opened": opened}
+
+
 def restore_statement_timeout(entry: dict[str, Any]) -> dict[str, Any]:
-    """The fault ledger's restorer: put back exactly the recorded setting."""
+    """The fault ledger's restorer: put back exactly the recorded setting, and read
+    which sessions the setting reached (never failing the restore for it)."""
     state = entry["state"]
     role, original = state["role"], state["original"]
     with postgres_connection(f"reset statement timeout of role {role}", state["postgres_dsn"]) as conn:
         if not role_exists(conn, role):
             return {"role": role, "restored": None, "role_missing": True}
         alter_statement_timeout(conn, role, original)
-    return {"role": role, "restored": original}
+        try:
+            reached = sessions_under_timeout(conn, role, entry.get("created_at"),
+                                             state.get("sessions_at_apply"))
+        except Exception as exc:  # the setting is restored; only its evidence is missing
+            reached = {"evidence_error": f"{type(exc).__name__}: {exc}"}
+    return {"role": role, "restored": original, "handle": state.get("handle"), **reached}

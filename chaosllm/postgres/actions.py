@@ -28,22 +28,27 @@ from chaosllm.faults import (
     release_held,
     restore_fault,
 )
-from chaosllm.faults.effects import counted, ended, unknown, with_effect
+from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, counted, ended, unknown, with_effect
+from chaosllm.faults.watch import start_watch, stop_watch
 from chaosllm.postgres._catalog import find_table, split_table
 from chaosllm.postgres._guard import before_fault, before_terminate, free_slots
 from chaosllm.postgres._locks import (
     LOCK_APPLICATION,
+    LockWaits,
+    held_locks,
     hold_lock,
     lock_id,
     lock_mode,
     release_locks,
     take_lock,
+    taken_locks,
 )
 from chaosllm.postgres._roles import (
     alter_statement_timeout,
     check_role,
     role_exists,
     role_statement_timeout,
+    sessions_opened,
     statement_timeout_id,
     timeout_setting,
 )
@@ -167,6 +172,8 @@ def lock_table(
     search path) or "schema.orders". The lock is released when the duration
     ends, on `unlock_table`, or when the `chaos` process exits. If another
     session holds a conflicting lock for more than 5 s, the action fails.
+    While it holds, the sessions it blocks are sampled every 250 ms
+    (`pg_blocking_pids`); `unlock_table` reports them as the lock waits.
 
     ```json
     {"type": "action", "name": "lock-models",
@@ -205,12 +212,13 @@ def lock_table(
     except BaseException:
         close_quietly(conn)
         raise
-    if hold_lock(fault_id, conn, table, found, target, seconds):
+    if hold_lock(fault_id, conn, table, found, target, seconds, handle_name):
         spec["backend_pid"] = conn.info.backend_pid
+        start_watch(fault_id, LockWaits(dsn, conn.info.backend_pid, f"table {found.qualified}"), seconds)
     else:
         spec["already_active"] = True
     return unknown(fault_handle("postgres-lock", handle_name, target, spec, seconds),
-                   "lock waits are seen while it holds: read them with the blocked_queries probe")
+                   f"{MEASURED_WHEN_REMOVED}: the sessions the lock blocks are sampled while it holds")
 
 
 def unlock_table(
@@ -222,7 +230,10 @@ def unlock_table(
     """Release the lock that `lock_table` holds on `table`.
 
     Needs no connection to the server: the lock goes with its session.
-    Returns `{"removed": false}` when no lock is held.
+    Returns `{"removed": false}` when no lock is held. Its `effect` is
+    "observed" when a session waited for the lock while it held ("none"
+    when none did), with `lock_waits`, `most_waiting_at_once` and
+    `longest_wait_seconds`, also for a lock that had already expired.
 
     ```json
     {"type": "action", "name": "unlock-models",
@@ -233,8 +244,20 @@ def unlock_table(
     split_table(table)
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     target = postgres_target(dsn)
+    taken = taken_locks(target, table)
+    # The watch of the lock held now (else of the last one, which expired) stops first,
+    # while the lock still holds.
+    watched = held_locks(target, table) or list(taken)[-1:]
+    outcomes = {fault_id: stop_watch(fault_id) for fault_id in watched}
     released = release_locks(target, table)
-    return {"removed": bool(released), "target": target, "table": table, "released": released}
+    result: dict[str, Any] = {"removed": bool(released), "target": target, "table": table,
+                              "released": [taken[fault_id]["qualified"] for fault_id in released]}
+    for fault_id, outcome in outcomes.items():
+        if fault_id in taken:
+            ended(result, "postgres-lock", taken[fault_id]["handle"], bool(released))
+        if outcome is not None:
+            with_effect(result, outcome[0], outcome[1])
+    return result
 
 
 def terminate_backends(
@@ -332,7 +355,9 @@ def set_statement_timeout(
             alter_statement_timeout(conn, role, value)
             rec.record(
                 "postgres.statement_timeout",
-                {"postgres_dsn": dsn, "role": role, "original": original}, seconds,
+                {"postgres_dsn": dsn, "role": role, "original": original,
+                 "handle": name or f"statement-timeout-{role}", "sessions_at_apply": sessions_opened(conn)},
+                seconds,
                 f"statement_timeout {value} for role {role} on {target} "
                 f"(was {original if original is not None else 'not set'})",
             )  # fmt: skip
@@ -342,7 +367,7 @@ def set_statement_timeout(
         spec["already_active"] = True
     return unknown(fault_handle(
         "postgres-statement-timeout", name or f"statement-timeout-{role}", target, spec, seconds
-    ), "PostgreSQL counts no statements cancelled by statement_timeout (only its log names them)")
+    ), f"{MEASURED_WHEN_REMOVED}: the sessions it reached are read when it is reset")
 
 
 def reset_statement_timeout(
@@ -354,7 +379,12 @@ def reset_statement_timeout(
     """Put back the role's statement_timeout as it was before `set_statement_timeout`.
 
     A role that had no setting gets none again. Returns `{"removed": false}`
-    when nothing is to be restored.
+    when nothing is to be restored. PostgreSQL counts no statement that the
+    timeout cancelled, so the `effect` is "unknown" with what the server
+    does show: `role_sessions_started` (sessions of the role opened while it
+    held and still connected) and `server_sessions_opened` (every session
+    opened meanwhile, PostgreSQL 14+); "none" when no session at all was
+    opened, so the timeout reached no statement.
 
     ```json
     {"type": "action", "name": "restore-query-timeout",
@@ -366,6 +396,18 @@ def reset_statement_timeout(
     dsn = resolve_dsn(postgres_dsn, configuration, secrets)
     result = restore_fault(statement_timeout_id(dsn, role))
     out: dict[str, Any] = {"removed": result["removed"], "target": postgres_target(dsn), "role": role}
-    if result["removed"]:
-        out.update(result["result"])
-    return out
+    if not result["removed"]:
+        return out
+    reached = dict(result["result"] or {})
+    handle = reached.pop("handle", None) or f"statement-timeout-{role}"
+    out.update(reached)
+    ended(out, "postgres-statement-timeout", handle, True)
+    if "role_sessions_started" not in reached:
+        problem = reached.get("evidence_error", "the role is gone")
+        return unknown(out, f"could not read the sessions it reached: {problem}")
+    evidence = {key: reached[key] for key in ("role_sessions_started", "server_sessions_opened")}
+    if reached["server_sessions_opened"] == 0 and reached["role_sessions_started"] == 0:
+        return with_effect(out, "none", evidence,
+                           "no session was opened while it held, so the timeout reached no statement")
+    return unknown(out, "PostgreSQL counts no statements cancelled by statement_timeout "
+                        "(only its log names them)", evidence)

@@ -1,4 +1,7 @@
-"""What every proxy fault does before its first change: the policy check and the dry run."""
+"""What every proxy fault does before its first change: the policy check and the dry run.
+
+Creating, deleting and resetting proxies go through the same steps.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +36,20 @@ def before_fault(
         }
 
     return preview_if_dry(planned, *settings, would)
+
+
+def before_reset(url: str, settings: Settings) -> dict[str, Any] | None:
+    """:func:`before_fault` for ``reset_proxies``, which touches every proxy (``"*"``)."""
+    check_target("proxy", "reset_proxies", url, configuration=settings[0], secrets=settings[1], proxy="*")
+
+    def would() -> Mapping[str, Any]:
+        with proxy_api("preview reset_proxies", url) as api:
+            _, found = api.request("GET", "/proxies")
+        proxies = found if isinstance(found, dict) else {}
+        return {
+            "proxies": sorted(proxies),
+            "disabled": sorted(n for n, p in proxies.items() if not (p or {}).get("enabled", True)),
+            "toxics": sum(len((p or {}).get("toxics") or []) for p in proxies.values()),
+        }
+
+    return preview_if_dry(Planned("proxy-reset", "reset", "every proxy", {"proxy": "*"}), *settings, would)

@@ -20,7 +20,7 @@ from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
-from chaosllm.proxy._guard import before_fault
+from chaosllm.proxy._guard import before_fault, before_reset
 from chaosllm.proxy._http_actions import (
     inject_corrupt_event,
     inject_first_byte_delay,
@@ -112,11 +112,17 @@ def create_proxy(
     check_address(upstream, "upstream")
     if mode not in ("tcp", "http"):
         raise InvalidArgument(f"mode must be tcp or http, got {mode!r}")
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    planned = Planned("proxy-create", name, f"proxy {name}", {"proxy": name, "listen": listen,
+                                                               "upstream": upstream})  # fmt: skip
+    early = before_fault("create_proxy", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
     body: dict[str, Any] = {"name": name, "listen": listen, "upstream": upstream,
                             "enabled": bool(enabled)}
     if mode != "tcp":
         body["mode"] = mode
-    with proxy_api("create proxy " + name, proxy_api_url, configuration, secrets) as api:
+    with proxy_api("create proxy " + name, url) as api:
         status, payload = api.request("POST", "/proxies", body, expect=(409,))
         if status == 409:
             _, payload = api.request("GET", path("proxies", name))
@@ -142,7 +148,12 @@ def delete_proxy(
                   "func": "delete_proxy", "arguments": {"name": "postgres"}}}
     ```
     """
-    with proxy_api("delete proxy " + name, proxy_api_url, configuration, secrets) as api:
+    url = resolve_api_url(proxy_api_url, configuration, secrets)
+    planned = Planned("proxy-delete", name, f"proxy {name}", {"proxy": name})
+    early = before_fault("delete_proxy", planned, url, (configuration, secrets))
+    if early is not None:
+        return early
+    with proxy_api("delete proxy " + name, url) as api:
         status, _ = api.request("DELETE", path("proxies", name), expect=(404,))
     return {"removed": status != 404, "name": name}
 
@@ -344,6 +355,9 @@ def reset_proxies(
     ```
     """
     url = resolve_api_url(proxy_api_url, configuration, secrets)
+    early = before_reset(url, (configuration, secrets))
+    if early is not None:
+        return early
     with proxy_api("reset proxies", url) as api:
         _, before = api.request("GET", "/proxies")
         api.request("POST", "/reset")

@@ -14,8 +14,9 @@ from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
 from chaosllm.faults import fault_handle, fault_seconds, restore_fault
-from chaosllm.faults.effects import counted, ended, unknown
-from chaosllm.rabbitmq._effects import LIMIT_NOT_COUNTED, instant, published
+from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, counted, ended, unknown, with_effect
+from chaosllm.faults.watch import start_watch, stop_watch
+from chaosllm.rabbitmq._effects import LIMIT_NOT_COUNTED, QueueAtLimit, instant, published
 from chaosllm.rabbitmq._guard import before_fault, planned_for
 from chaosllm.rabbitmq._limit import apply_limit, check_limit, ledger_id, policy_name
 from chaosllm.rabbitmq._queues import (
@@ -303,7 +304,10 @@ def set_queue_limit(
     duration (`null`) needs `allow_unbounded: true` and lasts until it is
     removed. An
     `x-max-length` queue argument still applies if it is smaller, and an
-    `x-overflow` argument wins over the policy.
+    `x-overflow` argument wins over the policy. RabbitMQ counts no message
+    a limit dropped or refused, so while it holds the queue's depth is
+    sampled every 250 ms; `remove_queue_limit` reports whether it reached
+    the limit.
 
     ```json
     {"type": "action", "name": "cap-orders",
@@ -332,7 +336,11 @@ def set_queue_limit(
          "policy": pname, "outranks": original["name"] if original else None},
         seconds,
     )  # fmt: skip
-    return unknown(handle, LIMIT_NOT_COUNTED)
+    # Re-applied while it holds: the watch starts again against the new limit.
+    fault_id = ledger_id(mgmt, ref.vhost, queue)
+    stop_watch(fault_id)
+    start_watch(fault_id, QueueAtLimit(ref.url, queue, max_length, ref.label), seconds)
+    return unknown(handle, f"{MEASURED_WHEN_REMOVED}: the queue's depth is sampled while it holds")
 
 
 def remove_queue_limit(
@@ -345,7 +353,10 @@ def remove_queue_limit(
     """Remove the limit that `set_queue_limit` put on `queue`.
 
     The queue's own policy applies again. Returns `{"removed": false}` when
-    there is no limit to remove.
+    there is no limit to remove. Its `effect` is "observed" when the queue
+    was seen at its limit while it held (the broker then drops or refuses
+    what comes in), "none" when it never was, with `deepest_seen` and
+    `samples_at_limit`; "unknown" when this process did not watch it.
 
     ```json
     {"type": "action", "name": "uncap-orders",
@@ -357,10 +368,15 @@ def remove_queue_limit(
     mgmt = Management(ref.management_url, f"remove the limit of {ref.label}")
     pname = policy_name(queue)
     out: dict[str, Any] = {"target": mgmt.target, "queue": queue, "policy": pname}
+    # The watch stops first, while the limit still holds.
+    outcome = stop_watch(ledger_id(mgmt, ref.vhost, queue))
     result = restore_fault(ledger_id(mgmt, ref.vhost, queue))
     if result["removed"]:
         out.update(removed=True, restored_policy=result["result"]["restored_policy"])
     else:
         # Not in this ledger (another machine's run, say): the policy is still ours to remove.
         out.update(removed=mgmt.delete_policy(ref.vhost, pname), restored_policy=None)
-    return ended(out, "rabbitmq-queue-limit", f"queue-limit-{queue}", out["removed"])
+    ended(out, "rabbitmq-queue-limit", f"queue-limit-{queue}", out["removed"])
+    if outcome is not None:
+        return with_effect(out, outcome[0], outcome[1])
+    return unknown(out, LIMIT_NOT_COUNTED) if out["removed"] else out

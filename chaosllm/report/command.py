@@ -18,7 +18,7 @@ from typing import Any
 
 from chaosllm.journal_keys import VERDICTS
 
-__all__ = ["FAIL_ON_EXIT", "register"]
+__all__ = ["FAIL_ON_EXIT", "parse_verdicts", "register"]
 
 # The exit code when a run has a verdict named by --fail-on (1 is an error, 2 bad usage).
 FAIL_ON_EXIT = 3
@@ -27,13 +27,15 @@ FAIL_ON_HELP = (
     f"the reports, exit {FAIL_ON_EXIT} when any run has one of them (for CI)"
 )
 
-REPORT_FORMATS = ("md", "html", "junit", "json")
+REPORT_FORMATS = ("md", "html", "junit", "json", "litmus")
 GAMEDAY_FORMATS = ("md", "html", "json")
-EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json"}
+EXTENSIONS = {"md": ".md", "html": ".html", "json": ".json", "litmus": ".chaosresult.json"}
 WRITERS = {
     "md": ("markdown", "render_markdown"), "html": ("html", "render_html"),
-    "json": ("summary", "render_json"),
+    "json": ("summary", "render_json"), "litmus": ("litmus", "render_chaos_result"),
 }  # fmt: skip
+WEIGHTS_HELP = ("a JSON or YAML file mapping experiment titles to Litmus weights 0..10; it overrides "
+                "the journals' weight:N tags")
 
 
 def _check_formats(chosen: list[str], allowed: tuple[str, ...], text: str = "") -> list[str]:
@@ -45,7 +47,8 @@ def _check_formats(chosen: list[str], allowed: tuple[str, ...], text: str = "") 
     return chosen
 
 
-def _verdicts(text: str) -> list[str]:
+def parse_verdicts(text: str) -> list[str]:
+    """``"failed,aborted"`` as a list of verdicts (an argparse type)."""
     chosen = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
     unknown = [name for name in chosen if name not in VERDICTS]
     if unknown or not chosen:
@@ -190,19 +193,25 @@ def _prepare_out(out: str, names: list[str], journals: list[Any]) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
 
 
-def _gameday(items: list[str], formats: list[str], out: str, fail_on: list[str]) -> int:
+def _gameday(items: list[str], formats: list[str], out: str, fail_on: list[str],
+             weights_file: str | None = None) -> int:
     from chaosllm.report.gameday import (
         build_gameday,
         describe,
+        load_weights,
         render_gameday_html,
         render_gameday_json,
         render_gameday_markdown,
     )
 
     _check_stdout(out, len(formats), "choose one --format")
+    weights = load_weights(weights_file) if weights_file else {}
     journals, skipped = _load_many(items, detail=False)
+    day = build_gameday(journals, skipped, weights)
     _prepare_out(out, [f"gameday{EXTENSIONS[fmt]}" for fmt in formats], journals)
-    day = build_gameday(journals, skipped)
+    unused = sorted(set(weights) - {journal.title for journal in journals})
+    if unused:
+        print(f"the weights file names experiment(s) no journal ran: {', '.join(unused)}", file=sys.stderr)
     report_of = None if out == "-" else functools.partial(_report_beside, out)
     renderers: dict[str, Callable[[Any], str]] = {
         "md": render_gameday_markdown,
@@ -225,7 +234,7 @@ def _report(args: argparse.Namespace) -> int:
             _check_formats(args.format, GAMEDAY_FORMATS)
         except argparse.ArgumentTypeError as exc:
             args.report_parser.error(f"argument --format: {exc}")
-        return _gameday(args.gameday + args.journals, args.format, args.out, args.fail_on)
+        return _gameday(args.gameday + args.journals, args.format, args.out, args.fail_on, args.weights)
     if not args.journals:
         args.report_parser.error("name at least one journal, or use --gameday DIR_OR_JOURNALS")
     import importlib
@@ -261,7 +270,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _gameday_command(args: argparse.Namespace) -> int:
-    return _gameday(args.sources, args.format, args.out, args.fail_on)
+    return _gameday(args.sources, args.format, args.out, args.fail_on, args.weights)
 
 
 def register(subparsers: Any) -> None:
@@ -280,7 +289,8 @@ def register(subparsers: Any) -> None:
             "  chaosllm report journals/cache.json\n"
             "  chaosllm report journals/ --format md,html,junit,json --out reports/\n"
             "  chaosllm report journals/cache.json --format md --out -\n"
-            "  chaosllm report journals/ --fail-on failed,inconclusive   # CI gate\n\n"
+            "  chaosllm report journals/ --fail-on failed,inconclusive   # CI gate\n"
+            "  chaosllm report journals/cache.json --format litmus     # a Litmus ChaosResult\n\n"
             f"exit status: 0 reports written; {FAIL_ON_EXIT} a run has a --fail-on verdict; "
             "1 error; 2 bad arguments"
         ),
@@ -290,14 +300,16 @@ def register(subparsers: Any) -> None:
     )
     report.add_argument(
         "--format", default="md,html", type=lambda t: _formats(t, REPORT_FORMATS),
-        help="comma-separated: md, html, junit, json (default md,html)",
+        help="comma-separated: md, html, junit, json, litmus (a ChaosResult-shaped "
+             "<journal>.chaosresult.json) (default md,html)",
     )  # fmt: skip
     report.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
-    report.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
+    report.add_argument("--fail-on", default=[], type=parse_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
     report.add_argument(
         "--gameday", nargs="+", metavar="DIR_OR_JOURNALS", default=[],
         help="summarise many runs: folders (searched for journals) or journal files",
     )  # fmt: skip
+    report.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP + " (with --gameday)")
     report.set_defaults(handler=_report, report_parser=report)
 
     gameday = subparsers.add_parser(
@@ -305,15 +317,16 @@ def register(subparsers: Any) -> None:
         help="GameDay summary across many runs (same as 'report --gameday')",
         description=(
             "Summarise many runs: each experiment's verdicts, SLO compliance, run score "
-            "trend, and the resilience score sum(weight x run score %) / sum(weight), where "
-            "only a passed run counts as full success. Folders are searched for *.json "
-            "journals; other JSON files there are skipped."
+            "trend, and Litmus's resilience score sum(weight x run score %) / sum(weight), "
+            "with weights 0 to 10, where only a passed run counts as full success. Folders "
+            "are searched for *.json journals; other JSON files there are skipped."
         ),
         epilog=(
             "examples:\n"
             "  chaosllm gameday journals/ --out reports/     # reports/gameday.md, gameday.html\n"
             "  chaosllm gameday run1.json run2.json --format json --out -\n"
-            "  chaosllm gameday journals/ --fail-on failed,aborted\n\n"
+            "  chaosllm gameday journals/ --fail-on failed,aborted\n"
+            "  chaosllm gameday journals/ --weights weights.yaml    # {\"Cache failure\": 8}\n\n"
             f"exit status: 0 summary written; {FAIL_ON_EXIT} a run has a --fail-on verdict; "
             "1 error; 2 bad arguments"
         ),
@@ -327,5 +340,6 @@ def register(subparsers: Any) -> None:
         help="comma-separated: md, html, json (default md,html)",
     )  # fmt: skip
     gameday.add_argument("--out", default="reports", help="output folder (default reports), or - for stdout")
-    gameday.add_argument("--fail-on", default=[], type=_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
+    gameday.add_argument("--fail-on", default=[], type=parse_verdicts, metavar="VERDICTS", help=FAIL_ON_HELP)
+    gameday.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     gameday.set_defaults(handler=_gameday_command)

@@ -7,9 +7,13 @@ Litmus's weighted form::
     score = sum(weight × run score %) / sum(weight)
 
 Only a passed run counts as full success; the run score of each verdict is
-:data:`SCORE_RULE` (see :func:`chaosllm.report.verdict.run_score`). The weight
-comes from the experiment's tag ``weight:N`` or its configuration key
-``chaosllm_weight``; it is 1 otherwise.
+:data:`SCORE_RULE` (see :func:`chaosllm.report.verdict.run_score`), and the
+probes a Litmus fault ran count as checks, as Litmus counts them. The weight
+is Litmus's, from 0 to 10: from a weights file (``--weights``, experiment title
+to weight, JSON or YAML), else the experiment's tag ``weight:N`` or its
+configuration key ``chaosllm_weight``; it is 1 otherwise. Litmus's documented
+example, weights 2, 4 and 8 with probe success 0 %, 100 % and 75 %, gives
+(0 + 400 + 600) / 14 = 71.4 %.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chaosllm.journal_keys import VERDICTS
@@ -27,8 +32,11 @@ from chaosllm.report.markdown import md
 from chaosllm.report.summary import iso
 from chaosllm.report.verdict import run_score
 
-__all__ = ["GameDay", "ExperimentRuns", "SCORE_RULE", "build_gameday", "render_gameday_markdown",
-           "render_gameday_html", "render_gameday_json", "describe"]  # fmt: skip
+__all__ = ["GameDay", "ExperimentRuns", "SCORE_RULE", "MAX_WEIGHT", "build_gameday", "load_weights",
+           "render_gameday_markdown", "render_gameday_html", "render_gameday_json", "describe"]  # fmt: skip
+
+# Litmus's weights run from 0 (the experiment does not count) to 10.
+MAX_WEIGHT = 10.0
 
 MARK = {"passed": "✅", "failed": "❌", "inconclusive": "❔", "aborted": "🛑", "interrupted": "⚠️"}
 # Marks drawn by ordinary text fonts, for HTML viewed where no emoji font is installed.
@@ -126,19 +134,52 @@ class GameDay:
         return (min(starts), max(starts)) if starts else (None, None)
 
 
-def _run(journal: Journal) -> Run:
+def _check_weight(weight: float, where: str) -> float:
+    if not 0 <= weight <= MAX_WEIGHT:
+        raise ValueError(f"{where}: weight {weight:g} is outside Litmus's 0 to {MAX_WEIGHT:g}")
+    return weight
+
+
+def load_weights(path: str | Path) -> dict[str, float]:
+    """A weights file: experiment title -> weight 0..10, as JSON or YAML."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
+    except OSError as exc:
+        raise ValueError(f"could not read the weights file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"the weights file {path} is not JSON or YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the weights file {path} must map experiment titles to weights, "
+                         'such as {"Cache failure": 8}')
+    weights = {}
+    for title, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"the weights file {path}: {title!r} has weight {value!r}, not a number")
+        weights[str(title)] = _check_weight(float(value), f"the weights file {path}: {title!r}")
+    return weights
+
+
+def _run(journal: Journal, weights: dict[str, float]) -> Run:
     checks = journal.slo_checks
+    weight = weights.get(journal.title)
+    if weight is None:
+        weight = _check_weight(journal.weight, f"journal {journal.path} (tag weight:N or configuration "
+                                               "chaosllm_weight)")
     return Run(
-        journal.path, journal.start, journal.state, journal.verdict, journal.weight,
+        journal.path, journal.start, journal.state, journal.verdict, weight,
         journal.probe_success, run_score(journal), sum(1 for c in checks if c.passed), len(checks),
         "; ".join(journal.verdict_reasons),
     )  # fmt: skip
 
 
-def build_gameday(journals: Iterable[Journal], skipped: list[str] | None = None) -> GameDay:
+def build_gameday(journals: Iterable[Journal], skipped: list[str] | None = None,
+                  weights: dict[str, float] | None = None) -> GameDay:
+    """Group the runs by experiment; ``weights`` (title -> 0..10) override the journals' own."""
     groups: dict[str, ExperimentRuns] = {}
     for journal in journals:
-        groups.setdefault(journal.key, ExperimentRuns(journal.key)).runs.append(_run(journal))
+        groups.setdefault(journal.key, ExperimentRuns(journal.key)).runs.append(_run(journal, weights or {}))
     for group in groups.values():
         group.runs.sort(key=lambda r: (r.start or 0.0, r.path))
     ordered = sorted(groups.values(), key=lambda g: g.title.casefold())

@@ -171,6 +171,8 @@ class Journal:
     metrics: list[MetricSeries] = field(default_factory=list)
     metrics_window: tuple[float, float] | None = None
     loads: list[LoadRun] = field(default_factory=list)
+    # Each probe check a Litmus fault ran (run_litmus_fault's probe statuses): (label, passed).
+    litmus_probes: list[tuple[str, bool]] = field(default_factory=list)
     verdict: str = "passed"  # one of chaosllm.journal_keys.VERDICTS
     verdict_reasons: list[str] = field(default_factory=list)
 
@@ -205,13 +207,15 @@ class Journal:
         """Percentage of the steady-state probe checks that ran and passed.
 
         A check that never ran (the run was cut short) is not counted, nor is
-        one that said it does not apply yet."""
+        one that said it does not apply yet. The probes of a Litmus fault count
+        as checks too, as Litmus counts them."""
         if self.unknown_status:
             return 0.0
-        ran = [run for run in self.before + self.after if run.counted]
-        if not ran:
+        checks = [run.passed for run in self.before + self.after if run.counted]
+        checks += [passed for _, passed in self.litmus_probes]
+        if not checks:
             return 100.0 if self.state == "completed" else 0.0
-        return round(100.0 * sum(1 for run in ran if run.passed) / len(ran), 2)
+        return round(100.0 * sum(checks) / len(checks), 2)
 
     @property
     def expected_success(self) -> float:
@@ -221,10 +225,11 @@ class Journal:
         if self.unknown_status:
             return 0.0
         skipped = sum(1 for run in self.before + self.after if not run.counted)
-        expected = self.declared_probes * 2 - skipped
+        expected = self.declared_probes * 2 - skipped + len(self.litmus_probes)
         if expected <= 0:
             return 100.0 if self.state == "completed" else 0.0
         passed = sum(1 for run in self.before + self.after if run.passed and run.counted)
+        passed += sum(1 for _, ok in self.litmus_probes if ok)
         return round(100.0 * min(passed, expected) / expected, 2)
 
     @property

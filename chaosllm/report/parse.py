@@ -18,7 +18,7 @@ from chaosllm.report.extensions import guard_verdict, metrics
 from chaosllm.report.faults import fault_windows
 from chaosllm.report.journal import STATUSES, ActivityRun, FaultWindow, Journal, JournalError, short
 from chaosllm.report.recovery import measure_recovery
-from chaosllm.report.verdict import judge, loads
+from chaosllm.report.verdict import judge, litmus_probes, loads
 
 __all__ = ["load_journal", "parse_journal"]
 
@@ -136,6 +136,7 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
         metrics=recorded.series,
         metrics_window=recorded.window,
         loads=loads(data, method, rollbacks),
+        litmus_probes=litmus_probes(method),
     )
     journal.verdict, journal.verdict_reasons = judge(journal)
     return journal

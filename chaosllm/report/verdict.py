@@ -8,7 +8,8 @@ In order, the first that applies:
                   the journal's status is not one chaoslib writes, or, in an
                   experiment that uses chaosllm activities, any method activity
                   failed (a recovery criterion that raised: Litmus's
-                  Completed_With_Error)
+                  Completed_With_Error), or a Litmus fault's verdict
+                  was Fail (its probes failed)
     inconclusive  the hypothesis held, but a chaosllm fault's effect was not
                   "observed" (the fault is named with its evidence or reason),
                   or a load the experiment ran sent no request
@@ -29,10 +30,31 @@ from chaosllm.report._values import as_dict, number
 from chaosllm.report.extensions import named_extensions
 from chaosllm.report.journal import ActivityRun, FaultWindow, Journal, LoadRun, short
 
-__all__ = ["LOAD_EXTENSION", "effect_text", "judge", "loads", "run_score", "uses_chaosllm"]
+__all__ = ["LOAD_EXTENSION", "effect_text", "judge", "litmus_probes", "litmus_results", "loads",
+           "run_score", "uses_chaosllm"]  # fmt: skip
 
 # The journal extension of the sandbox load control, and the module of its actions.
 _LOAD_MODULE = "chaosllm.sandbox.actions"
+_LITMUS = ("chaosllm.litmus.actions", "run_litmus_fault")
+# Litmus's probe verdicts that count as a check (N/A and Awaited do not).
+_LITMUS_CHECKS = {"Passed": True, "Failed": False}
+
+
+def litmus_results(method: list[ActivityRun]) -> list[tuple[ActivityRun, dict[str, Any]]]:
+    """Each Litmus fault of the method that returned, with its result."""
+    return [(run, as_dict(run.result)) for run in method
+            if (run.module, run.func) == _LITMUS and run.status == "succeeded"]  # fmt: skip
+
+
+def litmus_probes(method: list[ActivityRun]) -> list[tuple[str, bool]]:
+    """Every probe check the method's Litmus faults ran: ``("<fault>: <probe>", passed)``."""
+    found = []
+    for run, result in litmus_results(method):
+        for probe in result.get("probe_statuses") or []:
+            verdict = as_dict(probe).get("verdict")
+            if verdict in _LITMUS_CHECKS:
+                found.append((f"{run.name}: {as_dict(probe).get('name')}", _LITMUS_CHECKS[str(verdict)]))
+    return found
 
 
 def _requests(summary: dict[str, Any]) -> int:
@@ -83,6 +105,12 @@ def judge(journal: Journal) -> tuple[str, list[str]]:
     if uses_chaosllm(journal):
         failed += [f"method {run.type} '{run.name}' failed: {run.error or 'no error text'}"
                    for run in journal.method if run.status == "failed"]  # fmt: skip
+    for run, result in litmus_results(journal.method):
+        if result.get("verdict") == "Fail":
+            statuses = map(as_dict, result.get("probe_statuses") or [])
+            probes = ", ".join(f"{p.get('name')} Failed" for p in statuses if p.get("verdict") == "Failed")
+            failed.append(f"Litmus fault '{run.name}' has verdict Fail (probe success "
+                          f"{result.get('probe_success_percentage')}%{': ' + probes if probes else ''})")
     if journal.state in ("failed", "deviated") or failed:
         return "failed", failed or ["the steady state was not met"]
     doubts = [
@@ -113,9 +141,10 @@ def run_score(journal: Journal) -> float:
     if journal.verdict == "failed":
         if journal.unknown_status:
             return 0.0
-        ran = [run for run in journal.before + journal.after if run.counted]
+        ran = [run.passed for run in journal.before + journal.after if run.counted]
+        ran += [passed for _, passed in journal.litmus_probes]
         broken = sum(1 for run in journal.method if run.status == "failed") if uses_chaosllm(journal) else 0
         broken += sum(1 for run in journal.during if run.counted and run.tolerance_met is False)
         total = len(ran) + broken
-        return round(100.0 * sum(1 for run in ran if run.passed) / total, 2) if total else 0.0
+        return round(100.0 * sum(ran) / total, 2) if total else 0.0
     return journal.expected_success

@@ -11,6 +11,7 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
+from chaosllm.faults.effects import counted, unknown
 from chaosllm.sandbox.app import loadrun
 from chaosllm.sandbox.app.state import read_state, run_dir
 
@@ -34,7 +35,8 @@ def start_load(
     `target` is "gateway" (the GraphQL front, with the operation `mix`, e.g.
     "catalog=45,tenants=15,recommendations=20,order=20") or "recs" (ml-recs
     directly, to overload it). A run with the same `name` is stopped first;
-    its results are replaced. Stop it early with `stop_load`.
+    its results are replaced. Stop it early with `stop_load`. Its `effect`
+    is "unknown" until then: `stop_load` counts the requests it sent.
 
     ```json
     {"type": "action", "name": "overload-recommendations",
@@ -54,8 +56,9 @@ def start_load(
     service = state["services"]["gateway" if target == "gateway" else "ml-recs"]
     stop_load(name, configuration, secrets)
     pid = loadrun.start(directory, name, service["url"], rate, seconds, target, mix, max_requests)
-    return {"name": name, "pid": pid, "rate": rate, "duration": duration,
-            "target": target, "results": str(loadrun.results_path(directory, name))}  # fmt: skip
+    return unknown({"name": name, "pid": pid, "rate": rate, "duration": duration,
+                    "target": target, "results": str(loadrun.results_path(directory, name))},
+                   "requests are counted when the load stops (stop_load)")  # fmt: skip
 
 
 def stop_load(
@@ -66,7 +69,9 @@ def stop_load(
     """Stop load run `name` (requests in flight finish) and summarise it.
 
     Stopping a run that already ended returns its summary with
-    `"stopped": false`.
+    `"stopped": false`. Its `effect` is "observed" when the run sent at
+    least one request, "none" when it sent none (the `evidence` holds
+    `requests_sent` and `requests_failed`, read from the run's results).
 
     ```json
     {"type": "action", "name": "stop-flood",
@@ -78,4 +83,8 @@ def stop_load(
     summary: dict[str, Any] = {"name": name, "stopped": loadrun.stop(directory, name)}
     if loadrun.results_path(directory, name).exists():
         summary.update(loadrun.summarise(loadrun.read_results(directory, name)))
-    return summary
+    sent = int(summary.get("requests") or 0)
+    evidence: dict[str, Any] = {"requests_sent": sent, "requests_failed": int(summary.get("failed") or 0)}
+    if sent == 0:
+        evidence["reason"] = f"load run {name!r} sent no request"
+    return counted(summary, sent, evidence)

@@ -4,7 +4,9 @@ stress-ng's ``--timeout`` bounds every run, so it ends even if ``chaos`` is
 killed; the run is also in the fault ledger, so ``stop_stress`` (by PID or
 name) and ``chaosllm cleanup`` can end it early. Memory and disk sizes are
 absolute limits that the experiment sets, checked against what the machine
-has free: never "a share of the host".
+has free: never "a share of the host". Before stress-ng starts, every fault
+checks the blast-radius policy's ``stress`` section, and in a dry run
+(``CHAOSLLM_DRY_RUN=1``) returns what it would start without starting it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_seconds, restore_fault
+from chaosllm.stress._policy import before_stress
 from chaosllm.stress._stressng import ENTRY_PREFIX, parse_size, start, stop_pid
 from chaosllm.stress._usage import stress_outcome
 
@@ -68,8 +71,11 @@ def stress_cpu(
     if isinstance(load, bool) or not isinstance(load, int) or not 1 <= load <= 100:
         raise InvalidArgument(f"load must be a percentage between 1 and 100, got {load!r}")
     seconds = _seconds(duration)
-    args = ["--cpu", str(workers), "--cpu-load", str(load)]
     spec = {"workers": workers, "load": load, "duration": duration}
+    early = before_stress("stress_cpu", name or "stress-cpu", spec, configuration, secrets)
+    if early is not None:
+        return early
+    args = ["--cpu", str(workers), "--cpu-load", str(load)]
     return start("cpu", name or "stress-cpu", args, seconds, spec)
 
 
@@ -95,16 +101,20 @@ def stress_memory(
     total = parse_size(size, "size")
     _workers(workers, "workers")
     seconds = _seconds(duration)
+    spec = {"size": size, "bytes": total, "workers": workers, "duration": duration}
     available = _mem_available()
+    early = before_stress("stress_memory", name or "stress-memory", spec, configuration, secrets,
+                          available_bytes=available)  # fmt: skip
     if total > available * MAX_SHARE_OF_AVAILABLE:
         raise InvalidArgument(
             f"could not stress memory: size {size} is more than "
             f"{MAX_SHARE_OF_AVAILABLE:.0%} of the {available // 2**20} MiB available"
         )
+    if early is not None:
+        return early
     # stress-ng shares --vm-bytes among its vm workers: it is the total.
     args = ["--vm", str(workers), "--vm-bytes", str(total), "--vm-keep", "--vm-populate",
             "--oomable"]
-    spec = {"size": size, "bytes": total, "workers": workers, "duration": duration}
     return start("memory", name or "stress-memory", args, seconds, spec)
 
 
@@ -129,17 +139,21 @@ def fill_disk(
     """
     total = parse_size(size, "size")
     seconds = _seconds(duration)
-    if not os.path.isdir(path):
-        raise InvalidArgument(f"could not fill disk: {path} is not a directory")
+    if not isinstance(path, str) or not os.path.isdir(path):
+        raise InvalidArgument(f"could not fill disk: {path!r} is not a directory")
+    spec = {"path": path, "size": size, "bytes": total, "duration": duration}
     stat = os.statvfs(path)
     free = stat.f_bavail * stat.f_frsize
+    early = before_stress("fill_disk", name or f"fill-disk-{path}", spec, configuration, secrets,
+                          free_bytes=free)  # fmt: skip
     if total > free * 0.9:
         raise InvalidArgument(
             f"could not fill disk at {path}: size {size} is more than 90% of the "
             f"{free // 2**20} MiB free"
         )
+    if early is not None:
+        return early
     args = ["--hdd", "1", "--hdd-bytes", str(total), "--temp-path", path]
-    spec = {"path": path, "size": size, "bytes": total, "duration": duration}
     return start("disk", name or f"fill-disk-{path}", args, seconds, spec)
 
 

@@ -20,21 +20,21 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", '{"max_count": 1, "forbidden_namespaces": ["pay*"]}')
     policy = policy_from()
     assert policy.max_count == 1 and policy.forbidden_namespaces == ("kube-system", "pay*")
-    assert policy_from({"max_percent": "25"}).max_percent == 25.0  # the argument wins
+    assert policy_from({"max_percent": 25}).max_percent == 25.0  # the argument wins
     with pytest.raises(ConfigurationError, match="unknown field"):
         policy_from({"max_pod": 1})
-    with pytest.raises(ConfigurationError, match=r"field 'max_count' must be .*, got 'many' \(rule: pattern"):
+    with pytest.raises(ConfigurationError, match=r"field 'max_count' must be .*, got 'many' \(rule: type"):
         policy_from({"max_count": "many"})
 
 
 @pytest.mark.parametrize(("where", "expected"), [
     ({"policy": {"max_pod": 1}},
-     r"blast_radius from the control's policy argument breaks policy.schema.json: unknown field\(s\) "
+     r"blast_radius from the control's policy argument breaks blast_radius.schema.json: unknown field\(s\) "
      r"'max_pod' \(allowed: allowed_namespaces, forbidden_namespaces, required_labels, max_percent, "
-     r"max_count, redis, postgres, rabbitmq, proxy, process\) \(rule: additionalProperties\)"),
+     r"max_count, redis, postgres, rabbitmq, proxy, process, stress\) \(rule: additionalProperties\)"),
     ({"configuration": {"blast_radius": {"max_percent": "half"}}},
      r"from configuration key blast_radius .*: field 'max_percent' must be the largest share .*, "
-     r"got 'half' \(rule: pattern\)"),
+     r"got 'half' \(rule: type\)"),
     ({"secrets": {"blast_radius": {"max_count": -1}}},
      r"from secrets key blast_radius .*: field 'max_count' must be .*, got -1 \(rule: minimum\)"),
     ({"configuration": {"blast_radius": {"allowed_namespaces": "shop"}}},
@@ -46,7 +46,7 @@ def test_policy_sources_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     ({"configuration": {"blast_radius": "{not json"}},
      r"blast_radius from configuration key blast_radius is not valid JSON"),
     ({"configuration": {"blast_radius": ["shop"]}},
-     r"breaks policy.schema.json: \['shop'\] is not of type 'object' \(rule: type\)"),
+     r"breaks blast_radius.schema.json: \['shop'\] is not of type 'object' \(rule: type\)"),
     ({"configuration": {"blast_radius": {"required_labels": "chaos-ready"}}},
      r"blast_radius from configuration key blast_radius: blast_radius.required_labels 'chaos-ready'"),
 ])
@@ -60,11 +60,11 @@ def test_every_error_is_listed_and_the_environment_is_named(monkeypatch: pytest.
     with pytest.raises(ConfigurationError) as raised:
         policy_from()
     message = str(raised.value)
-    assert message.startswith("blast_radius from $CHAOSLLM_BLAST_RADIUS breaks policy.schema.json: ")
+    assert message.startswith("blast_radius from $CHAOSLLM_BLAST_RADIUS breaks blast_radius.schema.json: ")
     assert "field 'max_count' must be the most pods a fault may reach, a whole number such as 3, got 1.5" in (
         message)
     assert ("; field 'max_percent' must be the largest share of the selected pods a fault may reach, "
-            "a number such as 50, got True (rule: type)") in message
+            "a number from 0 to 100 such as 50, got True (rule: type)") in message
 
 
 def test_null_keys_mean_no_limit() -> None:

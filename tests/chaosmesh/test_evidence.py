@@ -3,8 +3,11 @@ and `metric_during_fault` against the fake API server and a private Prometheus."
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +15,11 @@ import pytest
 from chaosllm.chaosmesh import actions, probes
 from chaosllm.chaosmesh._evidence import Criteria, fault_window, judge_metric
 from chaosllm.errors import CriterionNotMet, InvalidArgument, NotInjected
+from chaosllm.report.model import parse_journal
 from chaosllm.sandbox.app import launcher
 from chaosllm.slo.probes import query_value
+from tests.chaos_run import run_experiment
+from tests.chaosmesh.conftest import REPO
 from tests.chaosmesh.fake_k8s import FakeCluster
 from tests.target import Target, Traffic
 
@@ -114,3 +120,67 @@ def test_metric_during_fault_reads_prometheus_within_the_faults_window(
                               "delay": {"latency": "1s"}, "duration": "1m"}}, "networkchaos")
     with pytest.raises(NotInjected, match="NetworkChaos shop/idle injected no container"):
         probes.metric_during_fault(query=rate, at_least=1, **{**args, "name": "idle"})
+
+
+@pytest.mark.parametrize("breaker_opens", [False, True], ids=["no-breaker", "breaker-opens"])
+def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
+    cluster: FakeCluster, prometheus_factory: Callable[..., launcher.Server],
+    target: Target, traffic: Traffic, tmp_path: Path, breaker_opens: bool,
+) -> None:
+    """Scenario 4 through `chaos run`, shortened: the partition bites and traffic flows;
+    a service whose breaker never opens fails the run, one whose breaker opens and
+    whose fallbacks serve during the partition passes it."""
+    server = prometheus_factory(targets={"app": [target.address]})
+    rate = "sum(rate(http_requests_total[5s]))"
+    launcher.wait_until(lambda: (query_value(rate, configuration={"prometheus_base_url": server.url})
+                                 or 0) > 0, 30, "prometheus to hold two scrapes of the target")
+    time.sleep(3)  # a baseline before the fault
+    cluster.add_pod("llm-marketplace", "postgresql-0", {"app": "postgresql"})
+    cluster.add_pod("llm-marketplace", "gateway-0", {"tier": "services"})
+    experiment = json.loads((REPO / "experiments" / "scenarios" / "k8s" / "04-network-partition.json")
+                            .read_text())
+    # The fake API server serves no Deployments, and the run is made short.
+    probes_ = experiment["steady-state-hypothesis"]["probes"]
+    experiment["steady-state-hypothesis"]["probes"] = [
+        p for p in probes_ if not p["provider"]["module"].startswith("chaosk8s")]
+    method = experiment["method"]
+    method[0]["provider"]["arguments"]["duration"] = "4s"
+    for activity in method:
+        if "pauses" in activity:
+            activity["pauses"] = {"after": 5 if activity["name"] == "database-partitioned" else 1}
+        if activity["provider"]["func"] == "metric_during_fault":
+            activity["provider"]["arguments"]["step"] = "1s"
+    env = {"CHAOSLLM_PROMETHEUS_BASE_URL": server.url, "CHAOSLLM_TRAFFIC_QUERY": rate,
+           "CHAOSLLM_GATEWAY_SELECTOR": 'job="app"', "CHAOSLLM_ORDERS_LOST_QUERY": "vector(0)",
+           "CHAOSLLM_CATALOG_AGE_QUERY": "vector(5)"}
+    opened = {'circuit_breaker_opens_total{dependency="postgres"}': 1.0,
+              'fallbacks_total{dependency="postgres"}': 40.0}
+
+    def open_breaker_once_partitioned() -> None:
+        launcher.wait_until(lambda: cluster.get("networkchaos", "llm-marketplace", "db-partition"), 60,
+                            "the partition")
+        time.sleep(1)
+        target.extra.update(opened)
+
+    if breaker_opens:
+        threading.Thread(target=open_breaker_once_partitioned, daemon=True).start()
+    proc, journal = run_experiment(experiment, tmp_path, env)
+    runs = {run["activity"]["name"]: run for run in journal.get("run", [])}
+    assert runs, proc.stdout + proc.stderr
+    assert runs["partition-the-database"]["output"]["effect"] == "observed"
+    assert runs["database-partitioned"]["output"]["pods"] == "llm-marketplace/postgresql-0"
+    assert runs["traffic-during-the-partition"]["status"] == "succeeded"
+    assert 3 <= runs["traffic-during-the-partition"]["output"]["window_seconds"] <= 8
+    breaker = runs["database-breaker-opened-during-the-partition"]
+    assert runs["partition-healed"]["status"] == "succeeded"
+    model = parse_journal(journal)
+    if breaker_opens:
+        assert breaker["status"] == "succeeded" and breaker["output"]["rise"] == 1.0
+        assert runs["fallbacks-served-during-the-partition"]["output"]["rise"] == 40.0
+        assert model.verdict == "passed", model.verdict_reasons
+    else:
+        assert breaker["status"] == "failed" and "below rise_at_least 1" in breaker["exception"][-1]
+        # chaoslib calls it completed; the report does not.
+        assert journal["status"] == "completed" and model.verdict == "failed", model.verdict_reasons
+        assert any("database-breaker-opened-during-the-partition" in r for r in model.verdict_reasons)
+    assert cluster.objects == {}  # the rollback removed the partition

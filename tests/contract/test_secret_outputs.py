@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import socket
 import subprocess
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,11 @@ from chaosllm._clients.rabbitmq import Management
 from chaosllm.errors import ChaosLLMError
 from chaosllm.faults import Ledger
 from chaosllm.faults.healer import entry_ref, is_healer
+from chaosllm.postgres import actions as postgres
+from chaosllm.proxy import actions as proxy
+from chaosllm.rabbitmq import actions as rabbitmq
+from chaosllm.redis import actions as redis
+from chaosllm.slo import probes as slo
 from tests.chaos_run import CHAOSLLM, chaos_env, run_experiment
 from tests.http_server import ThreadedHTTPServer
 
@@ -274,3 +281,33 @@ def test_the_redact_control_masks_what_other_extensions_log(tmp_path: Path) -> N
     assert "does not appear to be an IPv4 or IPv6 address" in log
     shown = {"journal": json.dumps(journal), "log": log, "stdout": proc.stdout, "stderr": proc.stderr}
     assert _leaked(shown, TOKEN) == {}
+
+
+URL_SETTINGS: dict[str, Callable[[str], Any]] = {
+    "redis_url": lambda at: redis.flush_keys("x:*", redis_url=f"redis://u:{PASSWORD}@{at}/0"),
+    "postgres_dsn (URL)": lambda at: postgres.terminate_backends(
+        application_name="x", postgres_dsn=f"postgresql://u:{PASSWORD}@{at}/db"),
+    "postgres_dsn (key=value)": lambda at: postgres.terminate_backends(
+        application_name="x", postgres_dsn=f"host={at.split(':')[0]} port={at.split(':')[1]} "
+                                           f"user=u password={PASSWORD} dbname=db"),
+    "rabbitmq_url": lambda at: rabbitmq.purge_queue("q", rabbitmq_url=f"amqp://u:{PASSWORD}@{at}/%2F"),
+    "rabbitmq_management_url": lambda at: rabbitmq.set_queue_limit(
+        "q", 10, duration="1s", rabbitmq_url=f"amqp://u:{PASSWORD}@{at}/%2F",
+        rabbitmq_management_url=f"http://u:{PASSWORD}@{at}"),
+    "proxy_api_url": lambda at: proxy.inject_latency("p", proxy_api_url=f"http://u:{PASSWORD}@{at}"),
+    "prometheus_base_url": lambda at: slo.query_value(
+        "up", prometheus_base_url=f"http://u:{PASSWORD}@{at}"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("setting", sorted(URL_SETTINGS))
+def test_a_url_settings_password_is_in_no_error_or_traceback(setting: str) -> None:
+    """The error and its whole chain of causes, as chaostoolkit.log prints it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        at = f"127.0.0.1:{probe.getsockname()[1]}"  # closed again: refused
+    with pytest.raises(ChaosLLMError) as info:
+        URL_SETTINGS[setting](at)
+    assert at in str(info.value)  # the target is named, without its credentials
+    shown = {"error": str(info.value), "traceback": "".join(traceback.format_exception(info.value))}
+    assert _leaked(shown, PASSWORD) == {}

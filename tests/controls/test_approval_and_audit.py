@@ -25,7 +25,6 @@ def _experiment(workdir: Path, approval: Path) -> dict[str, Any]:
     return {
         "title": "production change", "description": "needs an approval",
         "configuration": {"environment": "production"},
-        "secrets": {"policy": {"approval_key": {"type": "env", "key": "TEST_APPROVAL_KEY"}}},
         "method": [{"type": "action", "name": "touch-marker",
                     "provider": {"type": "process", "path": "touch", "arguments": str(marker)}}],
         "rollbacks": [{"type": "action", "name": "noop",
@@ -47,7 +46,7 @@ def _approve(experiment: dict[str, Any], path: Path, key: str = KEY, hours: floa
 
 
 def _run(experiment: dict[str, Any], workdir: Path) -> tuple[Any, dict[str, Any]]:
-    return run_experiment(experiment, workdir, env={"TEST_APPROVAL_KEY": KEY})
+    return run_experiment(experiment, workdir, env={"CHAOSLLM_APPROVAL_KEY": KEY})
 
 
 def _approval_entry(journal: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +85,7 @@ def test_a_valid_approval_lets_the_experiment_run_and_the_audit_chain_verifies(
     [
         ("missing", "cannot read approval"),
         ("expired", "expired at"),
-        ("wrong-digest", "is for experiment sha256:"),
+        ("wrong-digest", "is for another experiment or another configuration"),
         ("bad-signature", "bad signature"),
     ],
 )

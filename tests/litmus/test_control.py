@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from chaoslib.exceptions import InterruptExecution
 
+from chaosllm.controls import _failclosed
 from chaosllm.controls.blast_radius import before_experiment_control
 from chaosllm.litmus import actions
+
+
+@pytest.fixture(autouse=True)
+def _forget_refusals() -> Iterator[None]:
+    """The fail-closed wrapper keeps this process's refusals for the run's journal: drop them."""
+    yield
+    _failclosed._new_run({})
 
 
 def _experiment(**arguments: Any) -> dict[str, Any]:

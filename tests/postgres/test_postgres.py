@@ -232,10 +232,30 @@ def test_lock_table_blocks_queries_until_unlocked(db: Db) -> None:
 
     unlocked = actions.unlock_table("orders", postgres_dsn=db.dsn)
     assert unlocked["removed"] is True and unlocked["released"] == ["public.orders"]
+    # The watch saw the one session that waited, for about as long as the test held it.
+    assert handle["effect"] == "unknown" and "measured when removed" in handle["evidence"]["reason"]
+    assert unlocked["effect"] == "observed", unlocked
+    assert unlocked["evidence"]["lock_waits"] == 1 and unlocked["evidence"]["most_waiting_at_once"] == 1
+    assert unlocked["evidence"]["longest_wait_seconds"] >= 0.5
+    assert (unlocked["kind"], unlocked["name"]) == ("postgres-lock", handle["name"])
     thread.join(5)
     assert result.get("rows") == [(500,)]
     assert probes.blocked_queries(postgres_dsn=db.dsn) == []
     assert actions.unlock_table("orders", postgres_dsn=db.dsn)["removed"] is False
+
+
+def test_a_lock_nobody_waited_for_has_no_effect_even_when_it_expired(db: Db) -> None:
+    actions.lock_table("models", duration="1s", postgres_dsn=db.dsn)
+    wait_until(lambda: held_faults() == [], 10, "the lock to expire")
+    late = actions.unlock_table("models", postgres_dsn=db.dsn)
+    assert late["removed"] is False and late["effect"] == "none"
+    assert late["evidence"]["lock_waits"] == 0 and late["evidence"]["samples"] >= 2
+    assert late["evidence"]["reason"] == "no session waited for the lock while it held"
+    # Its watch's connection is gone with it.
+    with db.admin() as conn:
+        wait_until(lambda: conn.execute("select count(*) from pg_stat_activity where application_name"
+                                        " = 'chaosllm-lock-watch'").fetchone() == (0,),
+                   5, "the watch's session to end")
 
 
 def test_share_lock_lets_reads_through_and_ends_with_its_duration(db: Db) -> None:
@@ -345,8 +365,15 @@ def test_set_statement_timeout_changes_new_sessions_and_reset_restores_original(
     assert again["spec"]["already_active"] is True and again["spec"]["original"] == "5s"
     assert db.role_setting("catalog") == ["statement_timeout=200ms"]
 
+    still_open = psycopg.connect(db.catalog_dsn, autocommit=True)
     reset = actions.reset_statement_timeout("catalog", postgres_dsn=db.dsn)
+    still_open.close()
     assert reset["removed"] is True and reset["restored"] == "5s"
+    # PostgreSQL counts no cancelled statement: unknown, with the sessions it did reach.
+    assert reset["effect"] == "unknown" and "counts no statements cancelled" in reset["evidence"]["reason"]
+    assert reset["evidence"]["role_sessions_started"] == 1, reset
+    assert reset["evidence"]["server_sessions_opened"] >= 2, reset
+    assert (reset["kind"], reset["name"]) == ("postgres-statement-timeout", "statement-timeout-catalog")
     assert db.role_setting("catalog") == ["statement_timeout=5s"]
     with psycopg.connect(db.catalog_dsn) as conn:
         assert conn.execute("show statement_timeout").fetchone() == ("5s",)
@@ -354,6 +381,17 @@ def test_set_statement_timeout_changes_new_sessions_and_reset_restores_original(
     assert Ledger().entries() == {}
     with db.admin() as conn:
         conn.execute("alter role catalog reset statement_timeout")
+
+
+def test_a_statement_timeout_no_session_met_has_no_effect(db: Db) -> None:
+    handle = actions.set_statement_timeout("app", timeout="100ms", duration="1m", name="tight",
+                                           postgres_dsn=db.dsn)  # fmt: skip
+    assert handle["effect"] == "unknown" and "measured when removed" in handle["evidence"]["reason"]
+    reset = actions.reset_statement_timeout("app", postgres_dsn=db.dsn)
+    assert reset["name"] == "tight" and reset["effect"] == "none", reset
+    assert reset["evidence"] == {
+        "role_sessions_started": 0, "server_sessions_opened": 0,
+        "reason": "no session was opened while it held, so the timeout reached no statement"}
 
 
 def test_statement_timeout_of_a_role_without_one_heals_to_none(db: Db) -> None:
@@ -492,10 +530,15 @@ def test_db_failure_experiment_runs_and_rolls_back(db: Db, tmp_path: Path) -> No
     assert all(run["status"] == "succeeded" for run in rollbacks.values())
     # The held faults had ended with their duration; the role setting had not.
     assert rollbacks["release-connection-pool"]["output"]["removed"] is False
-    assert rollbacks["restore-query-timeout"]["output"] == {
+    restored = rollbacks["restore-query-timeout"]["output"]
+    assert {key: restored[key] for key in ("removed", "target", "role", "restored", "kind")} == {
         "removed": True, "target": f"postgres 127.0.0.1:{db.dsn.split(':')[3]}",
-        "role": "catalog", "restored": "7s",
+        "role": "catalog", "restored": "7s", "kind": "postgres-statement-timeout",
     }
+    assert restored["effect"] in ("unknown", "none") and "role_sessions_started" in restored["evidence"]
+    # The lock expired before its rollback: the rollback still reports what its watch saw.
+    unlocked = rollbacks["unlock-model-table"]["output"]
+    assert unlocked["removed"] is False and unlocked["effect"] in ("observed", "none"), unlocked
     assert db.role_setting("catalog") == ["statement_timeout=7s"]
     assert Ledger().entries() == {}
     assert PASSWORD not in json.dumps(journal)

@@ -107,3 +107,17 @@ def test_dry_run_previews_and_changes_nothing(dsn: str, victim: Any, monkeypatch
     assert slots["would_touch"]["would_open"] == slots["would_touch"]["free"] - 1 > 0
     assert _state(dsn) == before
     assert victim.execute("select 1").fetchone() == (1,)
+
+
+def test_the_controls_policy_argument_reaches_the_actions(dsn: str, victim: Any) -> None:
+    from chaosllm.controls.blast_radius import configure_control
+
+    configuration: dict[str, Any] = {"postgres_dsn": dsn}
+    configure_control(policy={"postgres": {"max_sessions": 0, "tables": ["orders"]}},
+                      configuration=configuration)  # fmt: skip
+    before = _state(dsn)
+    with pytest.raises(PolicyViolation, match="max_sessions 0.*the blast-radius control's policy argument"):
+        actions.terminate_backends(application_name="safety-victim", configuration=dict(configuration))
+    with pytest.raises(PolicyViolation, match="blast_radius.postgres.tables"):
+        actions.lock_table("models", duration="5s", configuration=dict(configuration))
+    assert _state(dsn) == before

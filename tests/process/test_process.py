@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -236,4 +237,18 @@ def test_dry_run_lists_the_pids_and_signals_nothing(
     assert sorted(killed["would_touch"]["pids"]) == sorted(p.pid for p in procs)
     suspended = actions.suspend_processes(pattern=pattern, count=1, duration="5s")
     assert len(suspended["would_touch"]["pids"]) == 1
+    assert [_state(p.pid) for p in procs] == ["S", "S"] and Ledger().entries() == {}
+
+
+def test_the_controls_policy_argument_reaches_the_actions(
+    sleepers: Callable[[int], tuple[str, list[subprocess.Popen[bytes]]]],
+) -> None:
+    from chaosllm.controls.blast_radius import configure_control
+
+    pattern, procs = sleepers(2)
+    configuration: dict[str, Any] = {}
+    configure_control(policy={"process": {"max_processes": 1}}, configuration=configuration)
+    for action in (actions.kill_processes, actions.suspend_processes):
+        with pytest.raises(PolicyViolation, match="max_processes 1.*the blast-radius control's policy"):
+            action(pattern=pattern, count=None, configuration=dict(configuration))
     assert [_state(p.pid) for p in procs] == ["S", "S"] and Ledger().entries() == {}

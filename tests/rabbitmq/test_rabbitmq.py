@@ -262,11 +262,29 @@ def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, que
 
     removed = actions.remove_queue_limit(queue, **kw)
     assert removed["removed"] is True
+    # The watch saw the queue held at its limit of 5: the broker refused what came in.
+    assert handle["effect"] == "unknown" and "measured when removed" in handle["evidence"]["reason"]
+    assert removed["effect"] == "observed", removed
+    evidence = removed["evidence"]
+    assert (evidence["max_length"], evidence["deepest_seen"]) == (5, 5) and evidence["samples_at_limit"] >= 1
     assert broker.mgmt().policy("/", f"chaosllm-queue-limit-{queue}") is None
     assert broker.publish(queue, [b"m"] * 10) == [True] * 10
     assert probes.queue_depth(queue, **broker.kw) == 15
     assert actions.remove_queue_limit(queue, **kw)["removed"] is False
     assert Ledger().entries() == {}
+
+
+def test_a_limit_the_queue_never_reached_had_no_effect(broker: Broker, queue: str) -> None:
+    actions.set_queue_limit(queue, max_length=50, duration="60s", **broker.both)
+    assert broker.publish(queue, [b"m"] * 3) == [True] * 3
+    time.sleep(0.6)  # a few samples at depth 3
+    removed = actions.remove_queue_limit(queue, **broker.both)
+    assert removed["removed"] is True and removed["effect"] == "none", removed
+    assert removed["evidence"]["deepest_seen"] == 3 and removed["evidence"]["samples_at_limit"] == 0
+    assert "never reached max_length 50" in removed["evidence"]["reason"]
+    # Removed again: nothing was removed, nothing is claimed.
+    again = actions.remove_queue_limit(queue, **broker.both)
+    assert again["removed"] is False and "effect" not in again
 
 
 def test_a_limit_left_by_another_ledger_is_replaced_and_not_restored(broker: Broker, queue: str) -> None:

@@ -97,3 +97,13 @@ def test_dry_run_previews_and_changes_nothing(broker: dict[str, str]) -> None:
     assert limit["would_touch"]["messages_dropped"] == 5
     assert actions.close_consumer_connections(queue, configuration=config)["dry_run"] is True
     assert _depth(broker) == 20 and Ledger().entries() == {}
+
+
+def test_the_controls_policy_argument_reaches_the_actions(broker: dict[str, str]) -> None:
+    from chaosllm.controls.blast_radius import configure_control
+
+    configuration: dict[str, Any] = {k: v for k, v in broker.items() if k != "queue"}
+    configure_control(policy={"rabbitmq": {"max_messages_dropped": 5}}, configuration=configuration)
+    with pytest.raises(PolicyViolation, match="max_messages_dropped 5.*the blast-radius control's policy"):
+        actions.purge_queue(broker["queue"], configuration=dict(configuration))
+    assert _depth(broker) == 20 and Ledger().entries() == {}

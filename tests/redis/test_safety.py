@@ -144,3 +144,38 @@ def test_the_control_stops_the_run_before_the_first_activity(
     assert journal.get("run") == []
     assert "users:*" in (proc.stdout + proc.stderr) and "key_patterns" in (proc.stdout + proc.stderr)
     assert _state(filled) == before
+
+
+def test_the_controls_policy_argument_reaches_the_actions(filled: redislib.Redis, redis_url: str) -> None:
+    from chaosllm.controls.blast_radius import configure_control
+
+    configuration: dict[str, Any] = {"redis_url": redis_url}
+    configure_control(policy={"redis": {"key_patterns": ["sandbox:*"], "max_keys": 5}},
+                      configuration=configuration)  # fmt: skip
+    before = _state(filled)
+    with pytest.raises(PolicyViolation, match="key_patterns.*the blast-radius control's policy argument"):
+        actions.flush_keys("users:*", configuration=dict(configuration))
+    with pytest.raises(PolicyViolation, match="touch 40 keys, more than blast_radius.redis.max_keys 5"):
+        actions.expire_keys("sandbox:*", configuration=dict(configuration))
+    with pytest.raises(PolicyViolation, match="allow_maxmemory"):
+        actions.limit_memory("8mb", configuration=dict(configuration))
+    assert _state(filled) == before and Ledger().entries() == {}
+
+
+def test_a_chaos_run_keeps_the_control_arguments_key_limit(
+    filled: redislib.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    experiment = {
+        "title": "a flush larger than the limit", "description": "only the action can count the keys",
+        "configuration": {"redis_url": redis_url},
+        "controls": [{"name": "blast-radius",
+                      "provider": {"type": "python", "module": "chaosllm.controls.blast_radius",
+                                   "arguments": {"policy": {"redis": {"max_keys": 5}}}}}],
+        "method": [{"type": "action", "name": "flush",
+                    "provider": {"type": "python", "module": "chaosllm.redis.actions", "func": "flush_keys",
+                                 "arguments": {"pattern": "sandbox:*"}}}],
+    }  # fmt: skip
+    proc, journal = run_experiment(experiment, tmp_path)
+    assert journal["run"][0]["status"] == "failed", proc.stdout + proc.stderr
+    assert "more than blast_radius.redis.max_keys 5" in journal["run"][0]["exception"][-1]
+    assert filled.dbsize() == 50 and Ledger().entries() == {}

@@ -220,3 +220,24 @@ def test_a_crash_looping_replica_is_restarted_with_backoff_and_stopped_cleanly(t
             supervisor.wait(5)
     left = [p for p in folder.glob("gateway-*.pid") if Path(f"/proc/{p.read_text().strip()}").exists()]
     assert left == []
+
+
+def test_stop_load_reports_the_requests_sent_as_its_effect(tmp_path: Path) -> None:
+    from chaosllm.sandbox import actions
+    from chaosllm.sandbox.app import loadrun
+
+    cfg = {"sandbox_dir": str(tmp_path)}
+    results = loadrun.results_path(tmp_path, "load")
+    results.parent.mkdir()
+    now = time.time()
+    results.write_text("".join(json.dumps(row) + "\n" for row in (
+        {"t": now - 2, "lat": 0.01, "ok": True, "op": "catalog"},
+        {"t": now - 1, "lat": 0.02, "ok": False, "op": "catalog", "error": "HTTP 503"})))
+    summary = actions.stop_load("load", configuration=cfg)
+    assert summary["stopped"] is False and summary["requests"] == 2
+    assert summary["effect"] == "observed"
+    assert summary["evidence"] == {"requests_sent": 2, "requests_failed": 1}
+    results.write_text("")
+    idle = actions.stop_load("load", configuration=cfg)
+    assert idle["effect"] == "none" and idle["evidence"] == {
+        "requests_sent": 0, "requests_failed": 0, "reason": "load run 'load' sent no request"}

@@ -58,7 +58,7 @@ def test_status_reports_every_service_running(sandbox: dict[str, Any]) -> None:
     result = status(Path(sandbox["dir"]))
     names = {row["name"] for row in result["services"]}
     assert names == {"postgres", "redis", "rabbitmq", "proxy", "ml-recs", "worker", "gateway",
-                     "prometheus", "llm-primary", "llm-fallback"}  # fmt: skip
+                     "prometheus", "llm-primary", "llm-fallback", "tenant-mgmt", "alertmanager"}  # fmt: skip
     assert all(row["running"] and row["open_ports"] for row in result["services"])
 
 
@@ -98,6 +98,35 @@ def test_a_primary_behind_a_disabled_proxy_falls_back(sandbox: dict[str, Any]) -
     assert answer["provider"] == "fallback" and answer["attempts"][-1] == "fallback:ok"
     assert answer["attempts"][0].startswith("primary:")
     assert _billed(sandbox, "req-fallback") == [("fallback", answer["completionTokens"])]
+
+
+def test_tenant_mgmt_enforces_each_tenants_token_rate_limit_at_the_gateway(
+        sandbox: dict[str, Any]) -> None:
+    dsn = sandbox["settings"]["postgres_dsn"]
+
+    def set_starter(tokens: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("UPDATE tenant_plans SET tokens_per_minute = %s WHERE plan = 'starter'",
+                         (tokens,))
+
+    set_starter(20)
+    try:
+        time.sleep(6)  # tenant-mgmt reads the plans every 5 s
+        codes = []
+        for n in range(3):
+            status_code, body = graphql(sandbox, COMPLETE, {"c": {
+                "requestId": f"req-limit-{n}", "tenantId": "initech", "prompt": "hi",
+                "maxTokens": 16}})
+            codes.append(status_code)
+        assert codes[0] == 200 and codes[1:] == [429, 429], codes
+        assert "over its token rate limit (20 tokens per minute)" in body["errors"][0]["message"]
+        assert _billed(sandbox, "req-limit-1") == []
+        other, body = graphql(sandbox, COMPLETE, {"c": {"requestId": "req-limit-other",
+                                                        "tenantId": "acme", "prompt": "hi"}})
+        assert other == 200, body
+    finally:
+        set_starter(6000)
+
 
 
 def test_gateway_answers_queries(sandbox: dict[str, Any]) -> None:
@@ -255,3 +284,4 @@ def test_down_stops_every_process_and_port(sandbox: dict[str, Any]) -> None:
     out = subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", "status", "--dir",
                           str(directory)], capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "nothing running, no port open" in out
+

@@ -24,8 +24,9 @@ def test_malformed_policy_names_the_source_and_the_key(raw: Any, expected: str) 
     with pytest.raises(ConfigurationError, match="blast_radius from configuration key blast_radius") as info:
         app_policy_from(None, {"blast_radius": raw})
     assert re.search(expected, str(info.value)), str(info.value)
+    configure_control(configuration={"blast_radius": raw})  # kept, not raised: the run stops at its start
     with pytest.raises(InterruptExecution, match="redis|rabbitmq|postgres"):
-        configure_control(configuration={"blast_radius": raw})
+        before_experiment_control({}, configuration={"blast_radius": raw})
 
 
 def test_environment_policy_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,3 +89,16 @@ def test_control_checks_application_actions_before_the_run(monkeypatch: pytest.M
     process = _experiment("chaosllm.process.actions", "kill_processes", pattern="postgres")
     with pytest.raises(InterruptExecution, match="process.patterns"):
         before_experiment_control(process, configuration={"blast_radius": {"process": {"patterns": ["x"]}}})
+
+
+@pytest.mark.parametrize(("func", "arguments"), [
+    ("inject_http_status", {"proxy": "llm-primary", "status": 429}),
+    ("create_proxy", {"name": "llm-primary", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:1"}),
+    ("delete_proxy", {"name": "llm-primary"}),
+    ("reset_proxies", {}),
+])  # fmt: skip
+def test_the_control_covers_every_proxy_change(func: str, arguments: dict[str, Any]) -> None:
+    config = {"proxy_api_url": "http://127.0.0.1:8474", "blast_radius": {"proxy": {"proxies": ["sandbox-*"]}}}
+    experiment = _experiment("chaosllm.proxy.actions", func, **arguments)
+    with pytest.raises(InterruptExecution, match="refused: .*blast_radius.proxy.proxies"):
+        before_experiment_control(experiment, configuration=config)

@@ -315,9 +315,15 @@ def test_canary_secrets_never_reach_journal_log_or_audit(
         ],
     }  # fmt: skip
     expires = datetime.now(timezone.utc) + timedelta(hours=1)
-    approval = sign_approval(experiment, "alice", "production", expires, canaries["CANARY_KEY"])
+    # the run's configuration, as chaos run resolves it from the environment
+    resolved = {"prometheus_base_url": url, "environment": "production",
+                "db_password": canaries["CANARY_CONF"]}  # fmt: skip
+    approval = sign_approval(experiment, "alice", "production", expires, canaries["CANARY_KEY"],
+                             resolved)  # fmt: skip
     (tmp_path / "approval.json").write_text(json.dumps(approval))
-    proc, journal = run_experiment(experiment, tmp_path, env=canaries)
+    # the key is the operator's (an approval_key in the secrets is never used, but stays a canary)
+    proc, journal = run_experiment(experiment, tmp_path,
+                                   env={**canaries, "CHAOSLLM_APPROVAL_KEY": canaries["CANARY_KEY"]})
     assert journal["status"] == "interrupted", proc.stderr
     assert _guard_aborted(journal) and journal["rollbacks"], proc.stderr
     assert "bad-query" in json.dumps(journal["run"])

@@ -11,7 +11,7 @@ import queue
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["SCHEMA", "MODELS", "TENANTS", "ORDERS_QUEUE", "DEAD_QUEUE", "QUEUE_ARGUMENTS",
+__all__ = ["SCHEMA", "MODELS", "TENANTS", "PLANS", "ORDERS_QUEUE", "DEAD_QUEUE", "QUEUE_ARGUMENTS",
            "seed", "declare_queues", "Pool"]  # fmt: skip
 
 T = TypeVar("T")
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS models (
     id text PRIMARY KEY, name text NOT NULL, provider text NOT NULL,
     price_per_mtok double precision NOT NULL, context_window integer NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (id text PRIMARY KEY, name text NOT NULL, plan text NOT NULL);
+CREATE TABLE IF NOT EXISTS tenant_plans (plan text PRIMARY KEY, tokens_per_minute integer NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     order_id text PRIMARY KEY, tenant_id text NOT NULL, model_id text NOT NULL,
     tokens integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
@@ -49,6 +50,9 @@ MODELS = [
     ("dbrx", "DBRX", "databricks", 1.2, 32768),
     ("deepseek-67b", "DeepSeek 67B", "deepseek", 0.9, 4096),
 ]
+# Completion tokens each plan may use per minute, enforced at the gateway.
+PLANS = [("starter", 6000), ("team", 30000), ("enterprise", 300000)]
+
 TENANTS = [
     ("acme", "Acme Corp", "enterprise"),
     ("globex", "Globex", "team"),
@@ -70,6 +74,8 @@ def seed(dsn: str) -> None:
                             MODELS)  # fmt: skip
             cur.executemany("INSERT INTO tenants VALUES (%s,%s,%s) ON CONFLICT DO NOTHING",
                             TENANTS)  # fmt: skip
+            cur.executemany("INSERT INTO tenant_plans VALUES (%s,%s) ON CONFLICT DO NOTHING",
+                            PLANS)  # fmt: skip
 
 
 def declare_queues(channel: Any) -> None:

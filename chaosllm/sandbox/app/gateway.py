@@ -7,8 +7,9 @@ are read through a Redis cache that serves stale entries when PostgreSQL is
 slow or gone; recommendations fall back to a popularity list; orders are
 published with publisher confirms and written by the worker. Completions go
 to the primary model provider (through the fault proxy) with retries and a
-fallback provider (``completions.py``); each request's tokens are billed once,
-by its ``requestId``.
+fallback provider (``completions.py``), once tenant-mgmt admitted the tokens
+under the tenant's rate limit (a 429 otherwise); each request's tokens are
+billed once, by its ``requestId``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chaosllm.sandbox.app._data import MODELS, ORDERS_QUEUE, Pool, declare_queue
 from chaosllm.sandbox.app._resilience import FALLBACKS, Dependency, Unavailable
 from chaosllm.sandbox.app._service import Service
 from chaosllm.sandbox.app.completions import Completions, Provider
+from chaosllm.sandbox.app.tenantmgmt import RateLimited, admit
 
 __all__ = ["SDL", "Gateway", "main"]
 
@@ -175,6 +177,7 @@ class Gateway:
         self.publisher = Publisher(args.rabbitmq_url)
         self._route = threading.local()
         self.models: Completions | None = None
+        self.tenants_url: str | None = args.tenants_url
         if args.llm_primary_url:
             fallback = Provider("fallback", args.llm_fallback_url, args.llm_fallback_model) \
                 if args.llm_fallback_url else None
@@ -251,6 +254,8 @@ class Gateway:
         max_tokens = int(input.get("maxTokens") or 16)
         if not 1 <= max_tokens <= 1024:
             raise ValueError("maxTokens must be from 1 to 1024")
+        if self.tenants_url:
+            admit(self.tenants_url, str(input["tenantId"]), max_tokens)
         answer = self.models.complete(str(input["prompt"]), max_tokens)
 
         def bill(conn: Any) -> bool:
@@ -294,7 +299,8 @@ def build_handler(gateway: Gateway) -> Any:
         if result.errors:
             payload["errors"] = [{"message": e.message} for e in result.errors]
             unavailable = any(isinstance(e.original_error, Unavailable) for e in result.errors)
-            return (503 if unavailable else 400), payload
+            limited = any(isinstance(e.original_error, RateLimited) for e in result.errors)
+            return (503 if unavailable else 429 if limited else 400), payload
         return 200, payload
 
     return handle
@@ -313,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--llm-fallback-url", help="the fallback model provider")
     parser.add_argument("--llm-fallback-model", default="sandbox-fallback")
     parser.add_argument("--first-token-deadline", type=float, default=2.0)
+    parser.add_argument("--tenants-url", help="tenant-mgmt, which admits completion tokens per tenant")
     args = parser.parse_args(argv)
     gateway = Gateway(args)
     Service("gateway", args.port, {"POST /graphql": build_handler(gateway)},

@@ -26,6 +26,7 @@ from typing import Any
 
 from chaosllm.errors import TargetNotFound
 from chaosllm.sandbox.app import launcher
+from chaosllm.sandbox.app.alerting import sandbox_rule_files, start_alertmanager
 from chaosllm.sandbox.app.extra import require_extra
 from chaosllm.sandbox.app.state import (
     STATE_FILE,
@@ -186,6 +187,13 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         _wait_http(f"http://127.0.0.1:{port}/healthz", 20, f"the model provider {name}", proc)
         record(name, proc.pid, port, f"http://127.0.0.1:{port}")
 
+    tenants_port = launcher.free_port()
+    proc = _spawn_python(directory, "tenant-mgmt", [
+        "chaosllm.sandbox.app.tenantmgmt", "--port", str(tenants_port), "--postgres-dsn", pg_dsn,
+    ])  # fmt: skip
+    _wait_http(f"http://127.0.0.1:{tenants_port}/healthz", 20, "tenant-mgmt", proc)
+    record("tenant-mgmt", proc.pid, tenants_port, f"http://127.0.0.1:{tenants_port}")
+
     worker_port = launcher.free_port()
     proc = _spawn_python(directory, "worker", [
         "chaosllm.sandbox.app.worker", "--port", str(worker_port),
@@ -206,6 +214,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "--llm-primary-model", PROVIDERS["llm-primary"],
         "--llm-fallback-url", f"http://127.0.0.1:{provider_ports['llm-fallback']}",
         "--llm-fallback-model", PROVIDERS["llm-fallback"],
+        "--tenants-url", f"http://127.0.0.1:{tenants_port}",
     ])  # fmt: skip
 
     def ready() -> bool:
@@ -220,13 +229,19 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "front": [f"127.0.0.1:{front}"],
         "ml-recs": [f"127.0.0.1:{recs_port}"],
         "worker": [f"127.0.0.1:{worker_port}"],
+        "tenant-mgmt": [f"127.0.0.1:{tenants_port}"],
         "llm": [f"127.0.0.1:{port}" for port in provider_ports.values()],
     }
-    prom = launcher.start_prometheus(directory / "prometheus", targets)
+    alerts = start_alertmanager(directory / "alertmanager")
+    record("alertmanager", alerts.pid, alerts.port, alerts.url)
+    prom = launcher.start_prometheus(directory / "prometheus", targets,
+                                     rule_files=sandbox_rule_files(directory / "prometheus"),
+                                     alertmanager=f"127.0.0.1:{alerts.port}")  # fmt: skip
     record("prometheus", prom.pid, prom.port, prom.url)
     direct = {n: s.url for n, s in servers.items()}
     state["settings"] = {
         "prometheus_base_url": prom.url,
+        "alertmanager_url": alerts.url,
         "proxy_api_url": f"http://127.0.0.1:{api_port}",
         "postgres_dsn": direct["postgres"],
         "redis_url": direct["redis"],
@@ -253,8 +268,8 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 # Stopped in this order: load and clients first, data stores last.
-STOP_ORDER = ("prometheus", "gateway", "worker", "ml-recs", "llm-primary", "llm-fallback", "proxy",
-              "redis", "rabbitmq", "postgres")
+STOP_ORDER = ("prometheus", "alertmanager", "gateway", "worker", "tenant-mgmt", "ml-recs",
+              "llm-primary", "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
 
 
 def down(directory: Path | None = None,

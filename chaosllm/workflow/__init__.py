@@ -1,0 +1,1 @@
+"""Argo chaos pipelines: ``chaosllm workflow`` renders experiments as an Argo Workflow or CronWorkflow."""

@@ -1,0 +1,243 @@
+"""The design's chaos pipeline as an Argo Workflow (or CronWorkflow), from a list of experiments.
+
+The pipeline (``argoproj.io/v1alpha1``)::
+
+    install    a resource step applies the ConfigMap <name>-experiments
+               holding every Chaos Toolkit experiment
+    run        one step per experiment: `chaos run` in the chaosllm image, the
+               ConfigMap mounted at /experiments, journals and the fault
+               ledger on a volume claimed for the workflow (/journals); a
+               Litmus ChaosEngine is a resource step that creates the engine
+               and succeeds when Litmus says completed, as Litmus's own
+               workflows do; in series, or in parallel
+    validate   `chaosllm report /journals --fail-on ...`: the SLO gate
+    cleanup    the exit handler, so that it always runs: `chaosllm cleanup`
+               (the shared fault ledger) and the deletion of every engine
+
+A run step that fails (a deviated experiment) does not stop the pipeline
+(``continueOn: failed``): validate judges every run. Before anything is
+rendered, each experiment's activities are checked against the blast-radius
+policy (:func:`chaosllm.controls.blast_radius.check_experiment`) and each
+ChaosEngine against it too; an input that breaks it, or that is neither an
+experiment nor a ChaosEngine, is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from chaosllm import __version__
+from chaosllm.chaosmesh._spec import MANAGED_BY, stamp
+from chaosllm.chaosmesh.policy import enforce, policy_from
+from chaosllm.errors import ChaosLLMError, InvalidArgument, PolicyViolation
+
+__all__ = ["API_VERSION", "DEFAULT_IMAGE", "DEFAULT_FAIL_ON", "Step", "load_steps", "render_workflow"]
+
+API_VERSION = "argoproj.io/v1alpha1"
+DEFAULT_IMAGE = f"chaosllm:{__version__}"
+DEFAULT_FAIL_ON = ("failed", "aborted", "interrupted")
+EXPERIMENTS, JOURNALS = "/experiments", "/journals"
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_CRON = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|every \S+)|(\S+\s+){4}\S+)$")
+
+
+class Step:
+    """One input of the pipeline: a Chaos Toolkit experiment, or a Litmus ChaosEngine."""
+
+    def __init__(self, path: str, slug: str, document: dict[str, Any]):
+        self.path, self.slug, self.document = path, slug, document
+
+    @property
+    def is_engine(self) -> bool:
+        return self.document.get("kind") == "ChaosEngine"
+
+    @property
+    def key(self) -> str:
+        """The experiment's key in the ConfigMap (and file name under /experiments)."""
+        return f"{self.slug}.json"
+
+
+def _slug(path: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", Path(path).stem.lower()).strip("-")[:40].rstrip("-") or "experiment"
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    taken.add(slug)
+    return slug
+
+
+def _read(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"could not read {path}: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        language = "JSON" if path.endswith(".json") else "YAML"
+        raise InvalidArgument(f"{path} is not valid {language}: {exc}") from None
+    if isinstance(document, dict) and document.get("kind") == "ChaosEngine":
+        if document.get("apiVersion") != "litmuschaos.io/v1alpha1":
+            raise InvalidArgument(f"{path}: a ChaosEngine must be litmuschaos.io/v1alpha1")
+        return document
+    if (not isinstance(document, dict) or not isinstance(document.get("method"), list)
+            or not document.get("title")):
+        raise InvalidArgument(f"{path} is neither a Chaos Toolkit experiment (with a title and a method) "
+                              "nor a Litmus ChaosEngine")
+    return document
+
+
+def load_steps(paths: Sequence[str]) -> list[Step]:
+    """Read every input; errors name the file."""
+    if not paths:
+        raise InvalidArgument("name at least one experiment (or ChaosEngine) file")
+    taken: set[str] = set()
+    return [Step(path, _slug(path, taken), _read(path)) for path in paths]
+
+
+def _configuration(experiment: Mapping[str, Any]) -> dict[str, Any]:
+    """The experiment's configuration as this machine resolves it; a key whose environment
+    variable is not set here (it will be in the cluster) is left out."""
+    from chaoslib.configuration import load_configuration
+    from chaoslib.exceptions import ChaosException
+
+    resolved: dict[str, Any] = {}
+    for key, value in dict(experiment.get("configuration") or {}).items():
+        try:
+            resolved.update(load_configuration({key: value}))
+        except ChaosException:
+            continue
+    return resolved
+
+
+def _check_policy(steps: list[Step], namespace: str, policy: Mapping[str, Any] | None) -> None:
+    from chaoslib.exceptions import ChaosException
+
+    from chaosllm.controls.blast_radius import check_experiment
+
+    rules = policy_from(policy)
+    for step in steps:
+        try:
+            if step.is_engine:
+                stamp(step.document, namespace, None, None)
+                enforce(step.document, rules)
+                continue
+            check_experiment(step.document, policy, _configuration(step.document), None)
+        except (ChaosException, ChaosLLMError) as exc:
+            raise PolicyViolation(f"{step.path}: {exc}") from None
+
+
+def _container(image: str, args: list[str]) -> dict[str, Any]:
+    return {"image": image, "command": [args[0]], "args": args[1:],
+            "env": [{"name": "CHAOSLLM_STATE_DIR", "value": f"{JOURNALS}/state"}],
+            "volumeMounts": [{"name": "experiments", "mountPath": EXPERIMENTS, "readOnly": True},
+                             {"name": "journals", "mountPath": JOURNALS}]}
+
+
+def _yaml(document: Mapping[str, Any]) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(dict(document), sort_keys=False))
+
+
+def _engine_ref(engine: Mapping[str, Any]) -> dict[str, Any]:
+    meta = engine["metadata"]
+    return {"apiVersion": engine["apiVersion"], "kind": "ChaosEngine",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+
+
+def _templates(steps: list[Step], name: str, namespace: str, image: str, parallel: bool,
+               fail_on: Sequence[str]) -> list[dict[str, Any]]:
+    config_map = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": f"{name}-experiments", "namespace": namespace,
+                     "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
+        "data": {s.key: json.dumps(s.document, indent=2) for s in steps if not s.is_engine},
+    }  # fmt: skip
+    runs = [{"name": f"run-{s.slug}", "template": f"run-{s.slug}", "continueOn": {"failed": True}}
+            for s in steps]
+    groups = [runs] if parallel else [[run] for run in runs]
+    templates: list[dict[str, Any]] = [
+        {"name": "pipeline", "steps": [[{"name": "install", "template": "install"}], *groups,
+                                       [{"name": "validate", "template": "validate"}]]},
+        {"name": "install", "resource": {"action": "apply", "manifest": _yaml(config_map)}},
+    ]
+    for step in steps:
+        if step.is_engine:
+            templates.append({"name": f"run-{step.slug}", "resource": {
+                "action": "create", "manifest": _yaml(step.document),
+                "successCondition": "status.engineStatus == completed",
+                "failureCondition": "status.engineStatus == stopped"},
+                "outputs": {"parameters": [{"name": "verdict", "valueFrom": {
+                    "jsonPath": "{.status.experiments[0].verdict}"}}]}})  # fmt: skip
+        else:
+            templates.append({"name": f"run-{step.slug}", "container": _container(
+                image, ["chaos", "run", "--journal-path", f"{JOURNALS}/{step.slug}.json",
+                        f"{EXPERIMENTS}/{step.key}"])})
+    templates.append({"name": "validate", "container": _container(
+        image, ["chaosllm", "report", JOURNALS, "--format", "md,junit,json,litmus", "--out",
+                f"{JOURNALS}/reports", "--fail-on", ",".join(fail_on)])})
+    engines = [s for s in steps if s.is_engine]
+    cleanup = [{"name": "cleanup-faults", "template": "cleanup-faults"}]
+    cleanup += [{"name": f"delete-{s.slug}", "template": f"delete-{s.slug}"} for s in engines]
+    templates.append({"name": "cleanup", "steps": [cleanup]})
+    templates.append({"name": "cleanup-faults", "container": _container(image, ["chaosllm", "cleanup"])})
+    for step in engines:
+        templates.append({"name": f"delete-{step.slug}", "resource": {
+            "action": "delete", "flags": ["--ignore-not-found"],
+            "manifest": _yaml(_engine_ref(step.document))}})
+    return templates
+
+
+def render_workflow(
+    paths: Sequence[str],
+    name: str = "chaosllm-pipeline",
+    namespace: str = "default",
+    image: str = DEFAULT_IMAGE,
+    service_account: str = "chaosllm",
+    parallel: bool = False,
+    schedule: str | None = None,
+    fail_on: Sequence[str] = DEFAULT_FAIL_ON,
+    volume_size: str = "1Gi",
+    policy: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The pipeline of the experiments (or ChaosEngines) in ``paths``: a Workflow, or a
+    CronWorkflow on ``schedule`` (cron syntax); checked against the blast-radius policy."""
+    for label, value in (("name", name), ("namespace", namespace), ("service account", service_account)):
+        if len(value) > 52 or not _NAME.match(value):
+            raise InvalidArgument(f"{label} {value!r} is not a Kubernetes name of at most 52 characters "
+                                  "(lower-case letters, digits and '-')")
+    if schedule is not None and not _CRON.match(schedule.strip()):
+        raise InvalidArgument(f"schedule {schedule!r} is not a cron expression such as '0 3 * * *'")
+    if not re.fullmatch(r"\d+(Mi|Gi|Ti)", volume_size):
+        raise InvalidArgument(f"volume size {volume_size!r} must be a quantity such as '1Gi'")
+    steps = load_steps(paths)
+    _check_policy(steps, namespace, policy)
+    labels = {MANAGED_BY[0]: MANAGED_BY[1]}
+    spec: dict[str, Any] = {
+        "entrypoint": "pipeline",
+        "onExit": "cleanup",
+        "serviceAccountName": service_account,
+        "volumes": [{"name": "experiments", "configMap": {"name": f"{name}-experiments"}}],
+        "volumeClaimTemplates": [{
+            "metadata": {"name": "journals"},
+            # Parallel runs write from several pods at once, possibly on several nodes.
+            "spec": {"accessModes": ["ReadWriteMany" if parallel else "ReadWriteOnce"],
+                     "resources": {"requests": {"storage": volume_size}}}}],
+        "templates": _templates(steps, name, namespace, image, parallel, fail_on),
+    }  # fmt: skip
+    if schedule is not None:
+        return {"apiVersion": API_VERSION, "kind": "CronWorkflow",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {"schedules": [schedule.strip()], "concurrencyPolicy": "Forbid",
+                         "workflowMetadata": {"labels": labels}, "workflowSpec": spec}}
+    return {"apiVersion": API_VERSION, "kind": "Workflow",
+            "metadata": {"generateName": f"{name}-", "namespace": namespace, "labels": labels},
+            "spec": spec}

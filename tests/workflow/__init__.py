@@ -1,0 +1,1 @@
+"""Tests of chaosllm workflow (Argo chaos pipelines)."""

@@ -1,0 +1,168 @@
+"""chaosllm workflow: the design's pipeline as an Argo Workflow or CronWorkflow, valid against Argo."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaosllm.errors import InvalidArgument, PolicyViolation
+from chaosllm.workflow.render import render_workflow
+from tests.chaosmesh.fake_k8s import Crd, load_crds, schema_errors
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "experiments" / "scenarios" / "k8s"
+ENGINE = REPO / "tests" / "fixtures" / "litmus" / "faults" / "pod-delete" / "engine.yaml"
+
+
+@pytest.fixture(scope="session")
+def argo() -> dict[str, Crd]:
+    folder = REPO / "tests" / "fixtures" / "argo" / "crds"
+    if not folder.is_dir():
+        pytest.fail(f"the Argo CRD folder {folder} is absent: it ships in tests/fixtures/argo")
+    return load_crds(folder)
+
+
+def valid(crds: dict[str, Crd], document: dict[str, Any]) -> list[str]:
+    """What the API server would refuse; a Workflow's generateName stands in for its name."""
+    doc = copy.deepcopy(document)
+    meta = doc["metadata"]
+    meta.setdefault("name", str(meta.pop("generateName", "")) + "abcde")
+    plural = {"Workflow": "workflows", "CronWorkflow": "cronworkflows"}[doc["kind"]]
+    return schema_errors(crds[plural], doc, strict=True)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Path:
+    """The chaos hub's pod-delete engine, aimed at the web pods of shop."""
+    doc = yaml.safe_load(ENGINE.read_text())
+    doc["metadata"]["namespace"] = "shop"
+    doc["spec"]["appinfo"] = {"appns": "shop", "applabel": "app=web", "appkind": "deployment"}
+    path = tmp_path / "pod-delete-engine.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    spec = doc["spec"].get("workflowSpec") or doc["spec"]
+    return {t["name"]: t for t in spec["templates"]}
+
+
+@pytest.fixture(autouse=True)
+def _no_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSLLM_BLAST_RADIUS", raising=False)
+
+
+def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: dict[str, Crd],
+                                                                      engine: Path) -> None:
+    scenarios = [str(SCENARIOS / f"{n}.json") for n in ("01-service-degradation", "02-pod-crash-recovery")]
+    doc = render_workflow([*scenarios, str(engine)], namespace="shop", image="chaosllm:test")
+    assert valid(argo, doc) == []
+    assert doc["kind"] == "Workflow" and doc["spec"]["onExit"] == "cleanup"
+    templates = _templates(doc)
+    steps = templates["pipeline"]["steps"]
+    assert [[s["name"] for s in group] for group in steps] == [
+        ["install"], ["run-01-service-degradation"], ["run-02-pod-crash-recovery"], ["run-pod-delete-engine"],
+        ["validate"]]
+    assert all(s["continueOn"] == {"failed": True} for group in steps[1:-1] for s in group)
+    config_map = yaml.safe_load(templates["install"]["resource"]["manifest"])
+    assert config_map["kind"] == "ConfigMap" and sorted(config_map["data"]) == [
+        "01-service-degradation.json", "02-pod-crash-recovery.json"]
+    assert json.loads(config_map["data"]["01-service-degradation.json"]) == json.loads(
+        Path(scenarios[0]).read_text())
+    run = templates["run-01-service-degradation"]["container"]
+    assert run["image"] == "chaosllm:test"
+    assert [run["command"][0], *run["args"]] == [
+        "chaos", "run", "--journal-path", "/journals/01-service-degradation.json",
+        "/experiments/01-service-degradation.json"]
+    assert {"name": "CHAOSLLM_STATE_DIR", "value": "/journals/state"} in run["env"]
+    litmus = templates["run-pod-delete-engine"]["resource"]
+    created = yaml.safe_load(litmus["manifest"])
+    assert litmus["action"] == "create" and created["kind"] == "ChaosEngine"
+    assert created["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "chaosllm"
+    assert litmus["successCondition"] == "status.engineStatus == completed"
+    validate = templates["validate"]["container"]
+    assert validate["args"][:1] == ["report"] and validate["args"][-2:] == [
+        "--fail-on", "failed,aborted,interrupted"]
+    assert [s["name"] for s in templates["cleanup"]["steps"][0]] == [
+        "cleanup-faults", "delete-pod-delete-engine"]
+    assert templates["cleanup-faults"]["container"]["args"] == ["cleanup"]
+    assert templates["delete-pod-delete-engine"]["resource"]["action"] == "delete"
+    assert doc["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_parallel_runs_share_one_step_group_and_a_read_write_many_volume(argo: dict[str, Crd]) -> None:
+    paths = sorted(str(p) for p in SCENARIOS.glob("*.json"))
+    doc = render_workflow(paths, parallel=True, fail_on=["failed"])
+    assert valid(argo, doc) == []
+    steps = _templates(doc)["pipeline"]["steps"]
+    assert len(steps) == 3 and len(steps[1]) == len(paths) >= 5
+    assert doc["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_a_schedule_renders_a_cron_workflow_valid_against_argo(argo: dict[str, Crd], engine: Path) -> None:
+    doc = render_workflow([str(SCENARIOS / "03-resource-exhaustion.json"), str(engine)],
+                          schedule="0 3 * * *", name="nightly")
+    assert valid(argo, doc) == []
+    assert doc["kind"] == "CronWorkflow" and doc["metadata"]["name"] == "nightly"
+    assert doc["spec"]["schedules"] == ["0 3 * * *"] and doc["spec"]["concurrencyPolicy"] == "Forbid"
+    assert doc["spec"]["workflowSpec"]["onExit"] == "cleanup"
+
+
+def test_the_schema_check_catches_a_malformed_workflow(argo: dict[str, Crd]) -> None:
+    doc = render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")])
+    doc["spec"]["templates"][0]["steps"][0][0]["continueOnFail"] = True  # not an Argo field
+    assert any("continueOnFail" in error for error in valid(argo, doc))
+
+
+def test_the_blast_radius_policy_checks_every_fault_inside(engine: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", '{"forbidden_namespaces": ["shop"]}')
+    refused = f"{engine}: blast-radius policy refused: ChaosEngine nginx-chaos experiment pod-delete: "
+    with pytest.raises(PolicyViolation, match=refused + "namespace shop is forbidden"):
+        render_workflow([str(engine)])
+    monkeypatch.delenv("CHAOSLLM_BLAST_RADIUS")
+    experiment = json.loads((SCENARIOS / "02-pod-crash-recovery.json").read_text())
+    experiment["configuration"]["blast_radius"] = {"allowed_namespaces": ["staging"]}
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps(experiment))
+    with pytest.raises(PolicyViolation, match=f"{path}: activity '.*' refused: .*not in allowed namespaces"):
+        render_workflow([str(path)])
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"schedule": "every night"}, "is not a cron expression"),
+    ({"name": "Nightly Chaos"}, "is not a Kubernetes name"),
+    ({"volume_size": "lots"}, "must be a quantity"),
+])  # fmt: skip
+def test_bad_arguments_are_clear_errors(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")], **change)
+
+
+def test_an_input_that_is_no_experiment_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.yaml"
+    path.write_text("hello: world\n")
+    with pytest.raises(InvalidArgument, match=f"{path} is neither a Chaos Toolkit experiment"):
+        render_workflow([str(path)])
+
+
+def test_the_command_writes_the_workflow(tmp_path: Path, engine: Path, argo: dict[str, Crd]) -> None:
+    out = tmp_path / "pipeline.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaosllm.cli", "workflow", str(SCENARIOS / "04-network-partition.json"),
+         str(engine), "--parallel", "--namespace", "shop", "-o", str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stderr and "Workflow, 2 step(s)" in proc.stderr
+    assert valid(argo, yaml.safe_load(out.read_text())) == []
+    bad = subprocess.run(
+        [sys.executable, "-m", "chaosllm.cli", "workflow", str(engine), "--fail-on", "bogus"],
+        capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown verdict bogus" in bad.stderr
