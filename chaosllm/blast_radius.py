@@ -71,28 +71,59 @@ def _lookup(source: Mapping[str, Any] | None, key: str) -> Any:
     return source.get(key.upper()) if value is None else value
 
 
-def _settings_file() -> Iterator[tuple[Any, str]]:
+def _run_files() -> tuple[str | None, str | None]:
+    """The settings file and the experiment file of the ``chaos run`` this process is, if any.
+
+    Chaos Toolkit's command line keeps them in its click context (the settings
+    path in the root context's ``obj``, the experiment as the ``source``
+    parameter); outside it, or in a thread of its own, both are None.
+    """
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+    except ImportError:  # pragma: no cover - click comes with chaostoolkit
+        return None, None
+    if ctx is None:
+        return None, None
+    obj = ctx.find_root().obj
+    settings = obj.get("settings_path") if isinstance(obj, dict) else None
+    source = ctx.params.get("source")
+    return (str(settings) if settings else None), (str(source) if source else None)
+
+
+def _settings_file(settings_path: str | None) -> Iterator[tuple[Any, str]]:
     """The ``policy`` argument of every blast-radius control Chaos Toolkit loaded as global."""
     try:
         from chaoslib.control import get_global_controls
+        from chaoslib.settings import get_loaded_settings
     except ImportError:  # pragma: no cover - chaoslib is a dependency
         return
+    in_settings = (get_loaded_settings() or {}).get("controls") or {}
     for control in get_global_controls():
         provider = control.get("provider") or {}
         if provider.get("module") == CONTROL_MODULE:
             name = control.get("name", "?")
-            yield ((provider.get("arguments") or {}).get("policy"),
-                   f"the policy argument of control '{name}' in the Chaos Toolkit settings file")  # fmt: skip
+            where = "the Chaos Toolkit settings file" + (f" {settings_path}" if settings_path else "")
+            if name not in in_settings:  # a --control-file, or settings this thread cannot see
+                where = "a --control-file" if in_settings else f"{where} or a --control-file"
+            policy = (provider.get("arguments") or {}).get("policy")
+            yield policy, f"the policy argument of control '{name}' in {where}"
 
 
 def _places(
     policy: Any, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
 ) -> Iterator[tuple[Any, str]]:
-    yield policy, ARGUMENT
+    settings_path, experiment = _run_files()
+    of = f" of experiment {experiment}" if experiment else ""
+    declared = list(_settings_file(settings_path))
+    # The control's own argument: from the settings file when a control declared there gives it.
+    argument = next((where for raw, where in declared if raw == policy), ARGUMENT + of)
+    yield policy, argument
     yield _lookup(configuration, RUN_KEY), RUN_SOURCE
-    yield from _settings_file()
-    yield _lookup(secrets, SETTING), f"secrets key {SETTING}"
-    yield _lookup(configuration, SETTING), f"configuration key {SETTING}"
+    yield from declared
+    yield _lookup(secrets, SETTING), f"secrets key {SETTING}{of}"
+    yield _lookup(configuration, SETTING), f"configuration key {SETTING}{of}"
     yield os.environ.get(env_name(SETTING)), f"${env_name(SETTING)}"
 
 

@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the demo need, when missing.
 # Runs only as root on Debian; elsewhere it prints what to install.
 set -euo pipefail
-PACKAGES=(redis-server rabbitmq-server postgresql prometheus stress-ng socat chromium iproute2 procps)
+PACKAGES=(redis-server rabbitmq-server postgresql prometheus prometheus-alertmanager stress-ng socat chromium iproute2 procps)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

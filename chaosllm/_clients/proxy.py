@@ -6,24 +6,13 @@ server. HTTP and socket failures are translated here, once.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import http.client
-import json
-import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
-from chaosllm.errors import (
-    ConfigurationError,
-    FaultFailed,
-    InvalidArgument,
-    TargetNotFound,
-    TargetUnreachable,
-)
-from chaosllm.redaction import authorization_secrets, quote_body, redact_url, url_secrets
+from chaosllm._clients.jsonapi import JsonApi
 from chaosllm.settings import require_setting
 
 __all__ = ["ProxyApi", "proxy_api", "resolve_api_url", "path"]
@@ -46,72 +35,8 @@ def path(*parts: str) -> str:
     return "/" + "/".join(quote(str(p), safe="") for p in parts)
 
 
-class ProxyApi:
-    """JSON requests to one API; ``request`` returns ``(status, payload)``.
-
-    Credentials in the URL (``http://user:password@host:8474``, for an API
-    behind an authenticating proxy) are sent as HTTP Basic authentication and
-    never shown: messages name the API as ``shown``, with the password masked.
-    """
-
-    def __init__(self, url: str, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
-        self.url = url
-        self.shown = redact_url(url)
-        self.action = action
-        self.timeout = timeout
-        parts = urlsplit(url)
-        self._authorization: str | None = None
-        if parts.username is not None or parts.password is not None:
-            raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
-            self._authorization = "Basic " + base64.b64encode(raw).decode()
-        self._hidden = (*authorization_secrets(self._authorization), *url_secrets(url))
-        conn_class = (http.client.HTTPSConnection if parts.scheme == "https"
-                      else http.client.HTTPConnection)
-        self._prefix = parts.path.rstrip("/")
-        self._conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-
-    def request(
-        self, method: str, route: str, body: Any = None, expect: tuple[int, ...] = ()
-    ) -> tuple[int, Any]:
-        """Send one request. Statuses in ``expect`` are returned as they are;
-        other errors raise the matching :mod:`chaosllm.errors` exception."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        if self._authorization:
-            headers["Authorization"] = self._authorization
-        try:
-            self._conn.request(method, self._prefix + route, body=data, headers=headers)
-            response = self._conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self._conn.close()
-            reason = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
-            raise TargetUnreachable(
-                f"could not {self.action} through the proxy API {self.shown}: {reason} "
-                f"(timeout {self.timeout:.1f} s)"
-            ) from exc
-        payload: Any = None
-        if raw.strip():
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                payload = raw.decode("utf-8", "replace").strip()
-        status = response.status
-        if status < 300 or status in expect:
-            return status, payload
-        message = payload.get("error") if isinstance(payload, dict) else payload
-        message = quote_body(str(message), self._hidden)
-        detail = f"could not {self.action} through the proxy API {self.shown}: {message} (HTTP {status})"
-        if status in (401, 403):
-            raise ConfigurationError(detail + " (check the credentials in proxy_api_url)")
-        if status == 404:
-            raise TargetNotFound(detail)
-        if status == 400:
-            raise InvalidArgument(detail)
-        raise FaultFailed(detail)
-
-    def close(self) -> None:
-        self._conn.close()
+class ProxyApi(JsonApi):
+    """The fault proxy's (or Toxiproxy's) API."""
 
 
 @contextlib.contextmanager

@@ -155,8 +155,8 @@ def check_experiment(
     on every experiment of a pipeline before rendering it.
     """
     try:
-        rules = policy_from(policy, configuration, secrets)
-        app_rules = app_policy_from(policy, configuration, secrets)
+        policy_from(policy, configuration, secrets)
+        app_policy_from(policy, configuration, secrets)
     except ConfigurationError as exc:
         raise InterruptExecution(str(exc)) from exc
     for activity in _activities(experiment):
@@ -164,12 +164,19 @@ def check_experiment(
         if found is None:
             continue  # probes, rollbacks and other code create nothing the policy covers
         backend, func = found
-        if backend not in KUBERNETES_RENDERERS:
-            _check_application(activity, backend, func, app_rules, configuration, secrets)
-            continue
         provider = activity["provider"]
-        arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
         name = activity.get("name", func)
+        # The policy as the action will find it: with the secrets Chaos Toolkit hands it.
+        own = _activity_secrets(secrets, provider)
+        try:
+            rules = policy_from(policy, configuration, own)
+            app_rules = app_policy_from(policy, configuration, own)
+        except ConfigurationError as exc:
+            raise InterruptExecution(f"activity '{name}' refused: {exc}") from exc
+        if backend not in KUBERNETES_RENDERERS:
+            _check_application(activity, backend, func, app_rules, configuration, secrets, own)
+            continue
+        arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
         try:
             render = KUBERNETES_RENDERERS[backend][1][func]
             manifests = render(**arguments, configuration=configuration, secrets=secrets)
@@ -179,6 +186,18 @@ def check_experiment(
             raise InterruptExecution(f"activity '{name}' refused: {exc}") from exc
 
 
+def _activity_secrets(secrets: Any, provider: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The secrets Chaos Toolkit passes a Python activity: its declared scopes merged, else none."""
+    scopes = provider.get("secrets")
+    if not isinstance(secrets, Mapping) or not isinstance(scopes, list):
+        return None
+    merged: dict[str, Any] = {}
+    for scope in scopes:
+        found = secrets.get(scope)
+        merged.update(found if isinstance(found, Mapping) else {})
+    return merged
+
+
 def _check_application(
     activity: Mapping[str, Any],
     backend: str,
@@ -186,12 +205,16 @@ def _check_application(
     policy: AppPolicy,
     configuration: dict[str, Any] | None,
     secrets: dict[str, Any] | None,
+    own: dict[str, Any] | None,
 ) -> None:
-    """Interrupt the run if one application fault's static arguments break ``policy``."""
+    """Interrupt the run if one application fault's static arguments break ``policy``.
+
+    ``own`` are the activity's own secrets, where the action looks for its target.
+    """
     provider = activity["provider"]
     arguments = substitute(dict(provider.get("arguments") or {}), configuration, secrets)
     try:
-        target, touches = touches_of(backend, func, arguments, configuration, secrets)
+        target, touches = touches_of(backend, func, arguments, configuration, own)
         check_target(backend, func, target, policy=policy, **touches)
     except ChaosLLMError as exc:
         raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc

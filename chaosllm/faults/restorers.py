@@ -30,6 +30,7 @@ RESTORERS = {
     "process.suspension": "chaosllm.process.actions:_resume_entry",
     "stress.run": "chaosllm.stress._stressng:_stop_entry",
     "chaosmesh.object": "chaosllm.chaosmesh._lifecycle:restore_entry",
+    "alertmanager.silence": "chaosllm.controls.silence:expire_entry",
 }
 
 # What ledger entries written before restorer ids contain. Never edit these:

@@ -22,7 +22,7 @@ from typing import Any
 from chaosllm.errors import InvalidArgument
 from chaosllm.thresholds import parse_threshold
 
-__all__ = ["below", "above", "between", "slo_met"]
+__all__ = ["below", "above", "between", "slo_met", "no_alerts"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -124,3 +124,19 @@ def slo_met(value: Any = None, max_burn_rate: float | None = None) -> bool:
         return False
     burn = value.get("burn_rate")
     return max_burn_rate is None or burn is None or float(burn) <= float(max_burn_rate)
+
+
+def no_alerts(value: Any = None, severity: str | None = None) -> bool:
+    """True when an ``alertmanager_alerts`` result holds no alert (of ``severity``, if given).
+
+    ```json
+    {"type": "probe", "name": "no-critical-alert",
+     "provider": {"type": "python", "module": "chaosllm.slo.tolerances", "func": "no_alerts",
+                  "arguments": {"severity": "critical"}}}
+    ```
+    """
+    if not isinstance(value, dict) or not isinstance(value.get("alerts"), list):
+        raise InvalidArgument("no_alerts expects the result of "
+                              "chaosllm.alertmanager.probes.alertmanager_alerts")
+    return not [a for a in value["alerts"]
+                if severity is None or (a.get("labels") or {}).get("severity") == severity]

@@ -168,3 +168,39 @@ def test_the_environment_policy_is_refused_when_malformed(cluster: FakeCluster,
     with pytest.raises(ConfigurationError, match=r"from \$CHAOSLLM_BLAST_RADIUS .*forbidden_namespaces"):
         actions.kill_pods(namespace="payments", duration="30s")
     _nothing_created(cluster)
+
+
+def _stops_naming(experiment: dict[str, Any], workdir: Path, cluster: FakeCluster, expected: str) -> None:
+    """``chaos run`` stops before the first activity with ``expected`` on the console or in the log."""
+    proc, journal = run_experiment(experiment, workdir)
+    output = proc.stdout + proc.stderr + (workdir / "chaostoolkit.log").read_text()
+    assert proc.returncode != 0 and journal.get("run", []) == [], output
+    assert expected in output
+    _nothing_created(cluster)
+
+
+def test_a_malformed_policy_in_the_settings_file_stops_the_run_naming_the_file(
+    bulk: FakeCluster, tmp_path: Path
+) -> None:
+    import yaml
+
+    control = {"provider": {**CONTROL["provider"], "arguments": {"policy": {"max_count": "5"}}}}
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump({"controls": {"blast-radius": control}}))
+    experiment = _experiment(_activity("chaosllm.chaosmesh.actions", "kill_pods", **BULK, mode="all"))
+    _stops_naming(experiment, tmp_path, bulk,
+                  f"blast_radius from the policy argument of control 'blast-radius' in the Chaos Toolkit "
+                  f"settings file {tmp_path / 'settings.yaml'} breaks blast_radius.schema.json: "
+                  f"field 'max_count' must be")  # fmt: skip
+
+
+def test_a_malformed_policy_in_the_experiment_names_the_experiment_file(
+    bulk: FakeCluster, tmp_path: Path
+) -> None:
+    experiment = _experiment(_activity("chaosllm.chaosmesh.actions", "kill_pods", **BULK, mode="all"),
+                             controls=[{"name": "blast-radius", "provider": {
+                                 "type": "python", "module": "chaosllm.controls.blast_radius"}}])
+    experiment["configuration"] = {"blast_radius": {"forbidden_namespaces": "payments"}}
+    _stops_naming(experiment, tmp_path, bulk,
+                  f"blast_radius from configuration key blast_radius of experiment "
+                  f"{tmp_path / 'experiment.json'} breaks blast_radius.schema.json: "
+                  f"field 'forbidden_namespaces' must be a list")  # fmt: skip

@@ -226,3 +226,19 @@ def test_a_stuck_engine_is_forced_by_dropping_its_finalizers(cluster: FakeCluste
     forced = actions.stop_litmus_fault("pod-delete-web", NS, timeout="2s", force=True)
     assert forced["removed"] is True and forced["forced"] is True
     assert cluster.get("chaosengines", NS, "pod-delete-web") is None
+
+
+def test_the_cluster_halt_removes_engines_and_refuses_new_litmus_faults(cluster: FakeCluster) -> None:
+    from chaosllm.chaosmesh.sweep import halt_cluster, lift_cluster
+
+    actions.run_litmus_fault(**FAULT)
+    halted = halt_cluster("bad deploy", "alice", None, "chaos-system")
+    assert halted["removed"] == 1 and halted["failed"] == []
+    assert cluster.get("chaosengines", NS, "pod-delete-web") is None and Ledger().entries() == {}
+    posts = len(_posts(cluster))
+    with pytest.raises(PolicyViolation, match="chaos is halted in this cluster by alice"):
+        actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaos-system"})
+    assert len(_posts(cluster)) == posts and Ledger().entries() == {}
+    assert lift_cluster("chaos-system") is True
+    again = actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaos-system"})
+    assert again["verdict"] == "Pass"

@@ -102,3 +102,17 @@ def test_the_control_covers_every_proxy_change(func: str, arguments: dict[str, A
     experiment = _experiment("chaosllm.proxy.actions", func, **arguments)
     with pytest.raises(InterruptExecution, match="refused: .*blast_radius.proxy.proxies"):
         before_experiment_control(experiment, configuration=config)
+
+
+def test_the_control_reads_the_secrets_the_action_will_get(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSLLM_REDIS_URL", raising=False)
+    secrets = {"cache": {"redis_url": "redis://127.0.0.1:6390/0",
+                         "blast_radius": {"redis": {"key_patterns": ["sandbox:*"]}}}}  # fmt: skip
+    experiment = _experiment("chaosllm.redis.actions", "flush_keys", pattern="users:*")
+    experiment["method"][0]["provider"]["secrets"] = ["cache"]
+    with pytest.raises(InterruptExecution, match="key_patterns .*secrets key blast_radius"):
+        before_experiment_control(experiment, configuration={}, secrets=secrets)
+    # An activity that does not declare the scope gets no secrets: neither its target nor the policy.
+    del experiment["method"][0]["provider"]["secrets"]
+    with pytest.raises(InterruptExecution, match="redis_url.*CHAOSLLM_REDIS_URL"):
+        before_experiment_control(experiment, configuration={}, secrets=secrets)

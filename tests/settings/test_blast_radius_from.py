@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from chaoslib.control import get_global_controls, set_global_controls
+from chaoslib.settings import loaded_settings
 
 from chaosllm.blast_radius import RUN_KEY, blast_radius_from, run_scoped
 from chaosllm.errors import ConfigurationError
@@ -26,7 +27,14 @@ def settings_file() -> Iterator[Callable[[dict[str, Any]], None]]:
     """Declare a control as if the settings file did; the loaded controls are restored afterwards."""
     before = get_global_controls()
     set_global_controls([])
-    yield lambda control: set_global_controls([*get_global_controls(), control])
+
+    def declare(control: dict[str, Any]) -> None:
+        set_global_controls([*get_global_controls(), control])
+        loaded_settings.set({"controls": {c["name"]: c for c in get_global_controls()}})
+
+    token = loaded_settings.set({})
+    yield declare
+    loaded_settings.reset(token)
     set_global_controls(before)
 
 

@@ -327,8 +327,10 @@ def start_prometheus(
     targets: dict[str, list[str]] | None = None,
     scrape_interval: str = "1s",
     rule_files: Iterable[str] = (),
+    alertmanager: str | None = None,
 ) -> Server:
-    """Prometheus scraping ``targets`` (job name -> ["host:port", ...])."""
+    """Prometheus scraping ``targets`` (job name -> ["host:port", ...]), sending
+    the alerts of ``rule_files`` to ``alertmanager`` ("host:port") if given."""
     binary = find_binary("prometheus")
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -337,6 +339,9 @@ def start_prometheus(
         f"  scrape_interval: {scrape_interval}",
         f"  evaluation_interval: {scrape_interval}",
     ]
+    if alertmanager:
+        lines += ["alerting:", "  alertmanagers:", "    - static_configs:",
+                  f"        - targets: [{alertmanager!r}]"]  # fmt: skip
     rules = list(rule_files)
     if rules:
         lines.append("rule_files:")

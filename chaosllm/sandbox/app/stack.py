@@ -26,6 +26,7 @@ from typing import Any
 
 from chaosllm.errors import TargetNotFound
 from chaosllm.sandbox.app import launcher
+from chaosllm.sandbox.app.alerting import sandbox_rule_files, start_alertmanager
 from chaosllm.sandbox.app.extra import require_extra
 from chaosllm.sandbox.app.state import (
     STATE_FILE,
@@ -47,6 +48,9 @@ HTTP_MODE = ("llm-primary",)
 # The model providers: the primary is reached through the fault proxy, the fallback directly.
 PROVIDERS = {"llm-primary": "sandbox-primary", "llm-fallback": "sandbox-fallback"}
 MAX_REPLICAS = 4
+# The sandbox's SLOs and the guard and metrics the local scenarios share (in a
+# source checkout; 'sandbox env' exports it as CHAOSLLM_SLO_FILE when it is there).
+SLO_FILE = Path(__file__).resolve().parents[3] / "experiments" / "slo" / "marketplace.yaml"
 
 
 def _spawn_python(directory: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -228,11 +232,16 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "tenant-mgmt": [f"127.0.0.1:{tenants_port}"],
         "llm": [f"127.0.0.1:{port}" for port in provider_ports.values()],
     }
-    prom = launcher.start_prometheus(directory / "prometheus", targets)
+    alerts = start_alertmanager(directory / "alertmanager")
+    record("alertmanager", alerts.pid, alerts.port, alerts.url)
+    prom = launcher.start_prometheus(directory / "prometheus", targets,
+                                     rule_files=sandbox_rule_files(directory / "prometheus"),
+                                     alertmanager=f"127.0.0.1:{alerts.port}")  # fmt: skip
     record("prometheus", prom.pid, prom.port, prom.url)
     direct = {n: s.url for n, s in servers.items()}
     state["settings"] = {
         "prometheus_base_url": prom.url,
+        "alertmanager_url": alerts.url,
         "proxy_api_url": f"http://127.0.0.1:{api_port}",
         "postgres_dsn": direct["postgres"],
         "redis_url": direct["redis"],
@@ -242,6 +251,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "gateway_url": f"http://127.0.0.1:{front}",
         # What stress scenarios allocate: 85 % of the sandbox's memory limit.
         "sandbox_memory_stress": f"{int(state['memory_limit_mb'] * 0.85)}MB",
+        **({"slo_file": str(SLO_FILE)} if SLO_FILE.is_file() else {}),
     }
     state["ready_at"] = time.time()
     write_state(directory, state)
@@ -258,8 +268,8 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 # Stopped in this order: load and clients first, data stores last.
-STOP_ORDER = ("prometheus", "gateway", "worker", "tenant-mgmt", "ml-recs", "llm-primary",
-              "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
+STOP_ORDER = ("prometheus", "alertmanager", "gateway", "worker", "tenant-mgmt", "ml-recs",
+              "llm-primary", "llm-fallback", "proxy", "redis", "rabbitmq", "postgres")
 
 
 def down(directory: Path | None = None,
