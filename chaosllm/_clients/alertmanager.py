@@ -11,8 +11,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chaosllm._clients import DEFAULT_CONNECT_TIMEOUT, check_url
-from chaosllm._clients.jsonapi import JsonApi
+from chaosllm._clients.jsonapi import JsonApi, open_api
 from chaosllm.settings import require_setting
 
 __all__ = ["AlertmanagerApi", "alertmanager_api", "resolve_url"]
@@ -27,18 +26,15 @@ class AlertmanagerApi(JsonApi):
 
 def resolve_url(alertmanager_url: str | None, configuration: Mapping[str, Any] | None,
                 secrets: Mapping[str, Any] | None) -> str:  # fmt: skip
-    url = str(require_setting("alertmanager_url", alertmanager_url, configuration, secrets)).rstrip("/")
-    return check_url("alertmanager_url", url, ("http", "https"), EXAMPLE_URL)
+    """The URL the silence control records in the ledger, so that cleanup finds the server."""
+    return str(require_setting("alertmanager_url", alertmanager_url, configuration, secrets)).rstrip("/")
 
 
 @contextlib.contextmanager
 def alertmanager_api(action: str, alertmanager_url: str | None = None,
                      configuration: Mapping[str, Any] | None = None,
-                     secrets: Mapping[str, Any] | None = None) -> Iterator[AlertmanagerApi]:  # fmt: skip
-    """Yield an :class:`AlertmanagerApi`; errors name ``action`` and the URL (masked)."""
-    api = AlertmanagerApi(resolve_url(alertmanager_url, configuration, secrets), action,
-                          DEFAULT_CONNECT_TIMEOUT)  # fmt: skip
-    try:
+                     secrets: Mapping[str, Any] | None = None) -> Iterator[JsonApi]:  # fmt: skip
+    """An Alertmanager client; errors name ``action`` and the URL (masked)."""
+    with open_api(AlertmanagerApi, action, alertmanager_url, configuration, secrets,
+                  EXAMPLE_URL) as api:  # fmt: skip
         yield api
-    finally:
-        api.close()

@@ -7,9 +7,11 @@ and credentials never appear in a message.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import socket
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +25,7 @@ from chaosllm.errors import (
 )
 from chaosllm.redaction import authorization_secrets, quote_body, redact_url, url_secrets
 
-__all__ = ["JsonApi"]
+__all__ = ["JsonApi", "open_api"]
 
 
 class JsonApi:
@@ -39,7 +41,8 @@ class JsonApi:
     service = "the proxy API"
     setting = "proxy_api_url"
 
-    def __init__(self, url: str, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+    def __init__(self, url: str, action: str, timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 token: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.url = url
         self.shown = redact_url(url)
         self.action = action
@@ -49,6 +52,9 @@ class JsonApi:
         if parts.username is not None or parts.password is not None:
             raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
             self._authorization = "Basic " + base64.b64encode(raw).decode()
+        if token:
+            self._authorization = f"Bearer {token}"
+        self._headers = dict(headers or {})
         self._hidden = (*authorization_secrets(self._authorization), *url_secrets(url))
         conn_class = (http.client.HTTPSConnection if parts.scheme == "https"
                       else http.client.HTTPConnection)
@@ -61,7 +67,7 @@ class JsonApi:
         """Send one request. Statuses in ``expect`` are returned as they are;
         other errors raise the matching :mod:`chaosllm.errors` exception."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers = {**self._headers, **({"Content-Type": "application/json"} if data is not None else {})}
         if self._authorization:
             headers["Authorization"] = self._authorization
         try:
@@ -97,3 +103,20 @@ class JsonApi:
 
     def close(self) -> None:
         self._conn.close()
+
+
+@contextlib.contextmanager
+def open_api(api: type[JsonApi], action: str, url: str | None,
+             configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None,
+             example: str, **options: Any) -> Iterator[JsonApi]:  # fmt: skip
+    """An ``api`` client for the URL in its setting (argument, secrets,
+    configuration, then ``CHAOSLLM_<SETTING>``; no default); closed afterwards."""
+    from chaosllm._clients import check_url
+    from chaosllm.settings import require_setting
+
+    found = str(require_setting(api.setting, url, configuration, secrets)).rstrip("/")
+    client = api(check_url(api.setting, found, ("http", "https"), example), action, **options)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -21,14 +22,61 @@ from chaosllm.controls._experiment import canonical_json
 from chaosllm.faults import state_dir, utcnow_iso
 from chaosllm.settings import get_setting
 
-__all__ = ["GENESIS", "entry_hash", "append_entry", "verify_log", "ci_job", "audit_path",
-           "record_event", "user"]  # fmt: skip
+__all__ = ["GENESIS", "KEY_ENV", "KEYED", "AuditError", "audit_key", "entry_hash", "head_path",
+           "head_mac", "append_entry", "parse_entry", "ci_job", "audit_path", "record_event",
+           "user"]  # fmt: skip
 
 GENESIS = "0" * 64
+KEY_ENV = "CHAOSLLM_AUDIT_KEY"
+KEYED = "hmac-sha256"
 
 
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+class AuditError(ValueError):
+    """The audit log cannot be extended safely."""
+
+
+def audit_key() -> str | None:
+    """The operator's audit key: ``CHAOSLLM_AUDIT_KEY``, else the approval key, else None."""
+    key = os.environ.get(KEY_ENV)
+    if key:
+        return key
+    from chaosllm.controls._approvals import operator_key
+
+    return operator_key()
+
+
+def entry_hash(entry: Mapping[str, Any], key: str | None = None) -> str:
+    """An entry's hash: HMAC-SHA256 with ``key`` for a keyed entry (``"chain": "hmac-sha256"``),
+    SHA-256 for an unkeyed one; the entry's own ``hash`` left out."""
+    body = canonical_json({k: v for k, v in entry.items() if k != "hash"})
+    if entry.get("chain") == KEYED:
+        if not key:
+            raise AuditError("a keyed entry needs the key")
+        return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def head_path(path: Path) -> Path:
+    """``FILE.head``: the keyed record of the last entry, which shows a cut-off tail."""
+    return path.with_name(path.name + ".head")
+
+
+def head_mac(seq: Any, digest: Any, key: str) -> str:
+    return hmac.new(key.encode(), canonical_json({"head": {"seq": seq, "hash": digest}}),
+                    hashlib.sha256).hexdigest()  # fmt: skip
+
+
+def _write_head(path: Path, entry: Mapping[str, Any], key: str) -> None:
+    target = head_path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    record = {"seq": entry["seq"], "hash": entry["hash"],
+              "mac": head_mac(entry["seq"], entry["hash"], key)}  # fmt: skip
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(canonical_json(record) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temporary, target)
 
 
 def _last_line(fh: Any) -> bytes | None:
@@ -49,27 +97,49 @@ def _last_line(fh: Any) -> bytes | None:
     return stripped or None
 
 
-def append_entry(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Append one chained entry under an exclusive lock; returns it."""
+def _link(path: Path, last: bytes | None, key: str | None) -> tuple[str, int]:
+    """``prev`` and ``seq`` of the entry after ``last``; refuses to extend a keyed log
+    without its key, or one whose last entry the key does not match."""
+    if not last:
+        return GENESIS, 1
+    try:
+        before = json.loads(last)
+        prev, seq = str(before["hash"]), int(before["seq"]) + 1
+    except (ValueError, KeyError, TypeError):
+        return hashlib.sha256(last).hexdigest(), 1
+    if isinstance(before, dict) and before.get("chain") == KEYED:
+        if not key:
+            raise AuditError(f"the audit log {path} is keyed: set {KEY_ENV} (or the approval key) "
+                             "to add to it")  # fmt: skip
+        if not hmac.compare_digest(entry_hash(before, key), prev):
+            raise AuditError(f"the last entry of the audit log {path} does not match the key "
+                             "(written with another key, or edited): refusing to extend it; "
+                             "check it with 'chaosllm audit verify'")  # fmt: skip
+    return prev, seq
+
+
+def append_entry(path: Path, fields: Mapping[str, Any], key: str | None | bool = True) -> dict[str, Any]:
+    """Append one chained entry under an exclusive lock; returns it.
+
+    ``key`` (default: :func:`audit_key`) makes it a keyed entry and updates ``FILE.head``.
+    """
+    secret = audit_key() if key is True else (key or None)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            last = _last_line(fh)
-            prev, seq = GENESIS, 1
-            if last:
-                try:
-                    before = json.loads(last)
-                    prev, seq = str(before["hash"]), int(before["seq"]) + 1
-                except (ValueError, KeyError, TypeError):
-                    prev, seq = hashlib.sha256(last).hexdigest(), 1
+            prev, seq = _link(path, _last_line(fh), secret)
             entry = {"seq": seq, **fields, "prev": prev}
-            entry["hash"] = entry_hash(entry)
+            if secret:
+                entry["chain"] = KEYED
+            entry["hash"] = entry_hash(entry, secret)
             fh.seek(0, os.SEEK_END)
             fh.write(canonical_json(entry) + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
+            if secret:
+                _write_head(path, entry, secret)
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
     return entry
@@ -90,7 +160,7 @@ def _no_constant(name: str) -> Any:
     raise _NonFinite(f"non-finite number {name}")
 
 
-def _parse_entry(line: bytes) -> dict[str, Any]:
+def parse_entry(line: bytes) -> dict[str, Any]:
     """One log line as an entry; ValueError says what is wrong with it."""
     try:
         entry = json.loads(line, parse_float=_finite, parse_constant=_no_constant)
@@ -112,41 +182,6 @@ def _parse_entry(line: bytes) -> dict[str, Any]:
         if not isinstance(entry[key], str):
             raise ValueError(f"{key} is not a string")
     return entry
-
-
-def verify_log(path: Path, head: str | None = None) -> tuple[int, list[str]]:
-    """Check every entry's hash and link; returns (entries, problems).
-
-    Raises :class:`ValueError` when the file holds no entry at all.
-    """
-    problems: list[str] = []
-    prev, count, last_seq = GENESIS, 0, 0
-    with open(path, "rb") as fh:
-        lines = [line for line in fh.read().split(b"\n") if line.strip()]
-    if not lines:
-        raise ValueError(f"{path} holds no audit entries")
-    for number, line in enumerate(lines, 1):
-        count += 1
-        try:
-            entry = _parse_entry(line)
-        except ValueError as exc:
-            problems.append(f"line {number}: not an audit entry ({exc})")
-            prev = hashlib.sha256(line).hexdigest()
-            continue
-        seq, claimed, link = entry["seq"], entry["hash"], entry["prev"]
-        if entry_hash(entry) != claimed:
-            problems.append(f"line {number} (seq {seq}): content does not match its hash (edited)")
-        if link != prev:
-            problems.append(
-                f"line {number} (seq {seq}): does not follow the line before "
-                f"(an entry was removed, inserted or reordered)"
-            )
-        if seq != last_seq + 1:
-            problems.append(f"line {number}: seq {seq} after seq {last_seq}")
-        prev, last_seq = claimed, seq
-    if head is not None and prev != head:
-        problems.append(f"the last entry's hash is {prev}, expected {head} (entries were cut off)")
-    return count, problems
 
 
 def ci_job() -> str | None:

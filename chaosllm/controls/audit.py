@@ -41,8 +41,8 @@ from chaosllm.controls._auditlog import (
     entry_hash,
     record_event,
     user,
-    verify_log,
 )
+from chaosllm.controls._auditverify import verify_log
 from chaosllm.controls._experiment import experiment_digest
 from chaosllm.controls._failclosed import protect
 from chaosllm.faults import utcnow_iso

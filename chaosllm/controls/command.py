@@ -25,25 +25,29 @@ def register(subparsers: Any) -> None:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
     verify = audit_sub.add_parser(
         "verify",
-        help="find edited, removed or reordered entries",
+        help="find edited, removed, reordered, forged or cut-off entries",
         description=(
-            "Check every entry's hash and its link to the entry before. Exit 0 when the "
-            "chain is intact, 1 when it is not. Entries cut off at the end leave no trace "
-            "in the chain: keep the printed head hash elsewhere and pass it with --head."
+            "Check every entry against the chain and, with the key, its HMAC and the log's "
+            "head record (FILE.head). The key comes from CHAOSLLM_AUDIT_KEY, --key-file or "
+            "the approval key (CHAOSLLM_APPROVAL_KEY_FILE, CHAOSLLM_APPROVAL_KEY), never from "
+            "the command line. Exit 0 when the log is intact and proven, 1 when it was tampered "
+            "with, 3 when it cannot be proven (a keyed log without the key, or an unkeyed log)."
         ),
         epilog=(
             "examples:\n"
-            "  chaosllm audit verify ~/.chaosllm/audit.jsonl\n"
-            "  chaosllm audit verify audit.jsonl --head 9f2c...e41a\n"
-            "  chaosllm audit verify audit.jsonl --json | jq .intact"
+            "  CHAOSLLM_AUDIT_KEY=$(cat key) chaosllm audit verify ~/.chaosllm/audit.jsonl\n"
+            "  chaosllm audit verify audit.jsonl --key-file /etc/chaosllm/audit.key\n"
+            "  chaosllm audit verify audit.jsonl --json | jq .status"
         ),
     )
     verify.add_argument("file", help="the audit log (JSON Lines)")
     verify.add_argument("--head", help="the hash the last entry must have")
+    verify.add_argument("--key-file", help="file holding the audit key")
     verify.add_argument(
         "--json", action="store_true",
-        help='print one JSON object instead: {"file", "entries", "intact", "head", "problems"} '
-             "(head is null when the chain is broken); errors still go to stderr",
+        help='print one JSON object instead: {"file", "entries", "keyed", "status", "intact", '
+             '"head", "problems", "unproven"} (status: intact, tampered, unproven or unkeyed; head '
+             "is null when the log was tampered with); errors still go to stderr",
     )  # fmt: skip
     verify.set_defaults(handler=_verify)
 
@@ -84,32 +88,33 @@ def register(subparsers: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from chaosllm.controls.audit import verify_log
+    from chaosllm.controls._auditlog import audit_key
+    from chaosllm.controls._auditverify import EXIT_CODES, verify_log
 
     try:
-        count, problems = verify_log(Path(args.file), args.head)
+        key = Path(args.key_file).read_text(encoding="utf-8").strip() if args.key_file else audit_key()
+        verdict = verify_log(Path(args.file), args.head, key or None)
     except OSError as exc:
         logger.error(f"chaosllm audit verify: error: {args.file}: {exc.strerror}")
         return 1
     except ValueError as exc:
         logger.error(f"chaosllm audit verify: error: {exc}")
         return 1
-    head = None
-    if not problems:
-        with open(args.file, "rb") as fh:
-            lines = [line for line in fh.read().split(b"\n") if line.strip()]
-        head = json.loads(lines[-1])["hash"]
+    status = verdict["status"]
     if args.json:
-        print(json.dumps({"file": args.file, "entries": count, "intact": not problems,
-                          "head": head, "problems": problems}))  # fmt: skip
-        return 1 if problems else 0
-    if problems:
-        for problem in problems:
-            print(f"{args.file}: {problem}")
-        print(f"{args.file}: audit chain BROKEN ({len(problems)} problem(s) in {count} entries)")
-        return 1
-    print(f"{args.file}: {count} entries, chain intact, head {head}")
-    return 0
+        print(json.dumps({"file": args.file, **verdict, "intact": status == "intact"}))
+        return EXIT_CODES[status]
+    for problem in verdict["problems"]:
+        print(f"{args.file}: {problem}")
+    count = verdict["entries"]
+    if status == "tampered":
+        print(f"{args.file}: audit log TAMPERED ({len(verdict['problems'])} problem(s) in {count} entries)")
+    elif status == "intact":
+        print(f"{args.file}: {count} entries, keyed chain intact, head {verdict['head']}")
+    else:
+        print(f"{args.file}: {count} entries, chain consistent but {status.upper()}: "
+              f"{' '.join(verdict['unproven'])}; head {verdict['head']}")  # fmt: skip
+    return EXIT_CODES[status]
 
 
 def _check_experiment(path: str, data: Any) -> dict[str, Any]:

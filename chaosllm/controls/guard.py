@@ -7,6 +7,7 @@ the Chaos Toolkit settings file (same ``provider``)::
      "provider": {"type": "python", "module": "chaosllm.controls.guard",
        "arguments": {
          "interval": "1s", "for": "0s", "min_samples": 1, "on_no_data": "ignore",
+         "slo_file": "slos.yaml",
          "conditions": [
            {"error_ratio": {"metric": "http_requests_total", "selector": "job=\\"api\\"",
                             "error_selector": "status=~\\"5..\\"", "window": "30s"},
@@ -16,6 +17,7 @@ the Chaos Toolkit settings file (same ``provider``)::
             "above": "2000ms"},
            {"availability": {"metric": "http_requests_total"}, "below": 0.95},
            {"name": "queue backlog", "query": "sum(rabbitmq_queue_messages)", "above": 10000},
+           {"slo": "api_latency_p95", "window": "30s", "above": "2000ms"},
            {"scrape": "http://127.0.0.1:8080/metrics",
             "error_ratio": {"metric": "http_requests_total", "errors": {"status": "5.."}},
             "above": 0.05, "min_samples": 2}
@@ -29,6 +31,11 @@ Conditions:
   ``latency_quantile`` (``metric``, ``quantile``, ``selector``, ``window``);
   the server is ``prometheus_base_url`` (argument or setting), with the
   authentication of :mod:`chaosllm._clients.prometheus`;
+- ``slo`` names an SLO of the SLO file ``slo_file`` (argument, or the
+  setting ``slo_file``, ``$CHAOSLLM_SLO_FILE``), read over ``window``
+  (default: the SLO's); without ``above`` or ``below`` the condition breaches
+  when the SLO's objective is missed. Without ``conditions``, the guard uses
+  the SLO file's ``guard`` list (:mod:`chaosllm.controls._slo_refs`);
 - a direct source, for reactions faster than the scrape interval, is
   ``scrape`` (the URL of a Prometheus-format ``/metrics`` page) with
   ``metric`` (a gauge or counter name, summed over ``labels``),
@@ -80,6 +87,7 @@ from chaosllm.controls._interrupt import (
     run_rollbacks_once,
 )
 from chaosllm.controls._poller import Guard
+from chaosllm.controls._slo_refs import GUARD, needs_slo_file, resolve, slo_file_setting
 from chaosllm.errors import InvalidArgument
 from chaosllm.journal_keys import GUARD_EXTENSION
 
@@ -106,8 +114,9 @@ _setup_error: str | None = None
 
 
 def _build(arguments: dict[str, Any], configuration: Any, secrets: Any) -> Guard:
-    return Guard(
-        conditions=arguments.get("conditions") or [],
+    raw, conditions = resolve(arguments, GUARD, configuration, flat_secrets(secrets))
+    guard = Guard(
+        conditions=conditions or [],
         interval=arguments.get("interval", "1s"),
         min_samples=arguments.get("min_samples", 1),
         for_=arguments.get("for", "0s"),
@@ -116,6 +125,8 @@ def _build(arguments: dict[str, Any], configuration: Any, secrets: Any) -> Guard
         configuration=configuration,
         secrets=flat_secrets(secrets),
     )
+    guard.raw_conditions = list(raw or [])
+    return guard
 
 
 def validate_control(control: dict[str, Any]) -> None:
@@ -123,6 +134,8 @@ def validate_control(control: dict[str, Any]) -> None:
     arguments = control.get("provider", {}).get("arguments", {})
     if "${" in json.dumps(arguments):  # filled in at run time, and checked then
         return
+    if needs_slo_file(arguments, GUARD) and not slo_file_setting(arguments, None, None):
+        return  # the SLO file comes from the run's configuration: checked at run time
     try:
         _build(arguments, None, None)
     except InvalidArgument as exc:
@@ -171,7 +184,8 @@ def configure_control(
     except InvalidArgument as exc:
         _setup_error = str(exc)
         return
-    _current.raw_conditions = list(arguments.get("conditions") or [])
+    if arguments.get("conditions"):  # else the SLO file's, as _build read them
+        _current.raw_conditions = list(arguments["conditions"])
     _current.rollback_strategy = rollback_strategy(settings)
     if event_registry is not None:
         event_registry.register(_observer(_current))

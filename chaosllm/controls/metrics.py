@@ -6,24 +6,28 @@ Reports draw these later without Prometheus. Declare it in an experiment's
     {"name": "chaosllm-metrics",
      "provider": {"type": "python", "module": "chaosllm.controls.metrics",
        "arguments": {
-         "step": "1s",
+         "step": "1s", "slo_file": "slos.yaml",
          "series": [
            {"name": "error ratio", "unit": "ratio", "threshold": "5%",
             "error_ratio": {"metric": "http_requests_total", "window": "30s"}},
            {"name": "p95 latency", "unit": "s", "threshold": "2000ms",
             "latency_quantile": {"metric": "http_request_duration_seconds",
                                  "quantile": 0.95, "window": "30s"}},
-           {"name": "requests/s", "query": "sum(rate(http_requests_total[30s]))"}
+           {"name": "requests/s", "query": "sum(rate(http_requests_total[30s]))"},
+           {"slo": "api_availability", "window": "30s"}
          ]}}}
 
-A series is one of ``query`` (PromQL) or the SLO probe shapes
-``error_ratio``, ``availability`` and ``latency_quantile`` (same arguments
-as the guard). ``unit`` and ``threshold`` (number, "5%" or "2000ms") are
-copied to the journal for the reports. The window runs from the experiment's
-start to its end, sampled every ``step``, so that a report never shows the
-samples of the run before it; ``before`` is still accepted (and checked) for
-older experiments, but no longer widens the window. The server is
-``prometheus_base_url`` (argument or setting).
+A series is one of ``query`` (PromQL), the SLO probe shapes ``error_ratio``,
+``availability`` and ``latency_quantile`` (same arguments as the guard), or
+``slo``: an SLO of the SLO file ``slo_file`` (argument, or the setting
+``slo_file``, ``$CHAOSLLM_SLO_FILE``) over ``window``, whose objective is the
+default ``threshold``. Without ``series``, the SLO file's ``metrics`` list is
+recorded (:mod:`chaosllm.controls._slo_refs`). ``unit`` and ``threshold``
+(number, "5%" or "2000ms") are copied to the journal for the reports. The
+window runs from the experiment's start to its end, sampled every ``step``, so
+that a report never shows the samples of the run before it; ``before`` is
+still accepted (and checked) for older experiments, but no longer widens the
+window. The server is ``prometheus_base_url`` (argument or setting).
 The journal gets, under ``extensions``::
 
     {"name": "chaosllm-metrics",
@@ -50,6 +54,7 @@ from chaoslib.exceptions import InvalidActivity
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
 from chaosllm.controls._failclosed import protect
+from chaosllm.controls._slo_refs import METRICS, needs_slo_file, resolve, slo_file_setting
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.journal_keys import METRICS_EXTENSION
@@ -138,11 +143,18 @@ def collect(
     }
 
 
+def _series(arguments: Mapping[str, Any], configuration: Any, secrets: Any) -> list[dict[str, Any]]:
+    """The series (``series``, else the SLO file's ``metrics``) checked, SLO names resolved."""
+    return parse_series(resolve(arguments, METRICS, configuration, secrets)[1])
+
+
 def validate_control(control: dict[str, Any]) -> None:
     """Refuse malformed series at ``chaos validate`` time."""
     arguments = control.get("provider", {}).get("arguments", {})
+    if needs_slo_file(arguments, METRICS) and not slo_file_setting(arguments, None, None):
+        return  # the SLO file comes from the run's configuration: checked at run time
     try:
-        parse_series(arguments.get("series"))
+        _series(arguments, None, None)
         parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
         parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
     except InvalidArgument as exc:
@@ -166,7 +178,7 @@ def after_experiment_control(
     end = time.time()
     started, _started = _started, None  # the next run in this process starts afresh
     try:
-        series = parse_series(arguments.get("series"))
+        series = _series(arguments, configuration, flat_secrets(secrets))
         step = max(parse_duration(arguments.get("step", "1s"), "metrics: 'step'"), 0.001)
         before = parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
     except InvalidArgument as exc:

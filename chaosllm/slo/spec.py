@@ -29,6 +29,14 @@ counters; ``latency`` takes a histogram; ``query`` is raw PromQL in which
 or a duration, optionally prefixed by ``>=``, ``>``, ``<=`` or ``<``; without
 a prefix a ratio must reach it and a latency or query must stay at or under
 it. ``target`` is accepted as another name for ``objective``.
+
+Two optional top-level lists hold what every experiment on the target
+shares, so that experiments need not repeat them: ``guard``, the abort
+conditions of :mod:`chaosllm.controls.guard` (used when the guard has no
+``conditions`` of its own), and ``metrics``, the series of
+:mod:`chaosllm.controls.metrics` (used when it has no ``series``). Entries
+of both may name an SLO of the file (``{slo: error_rate, window: 15s,
+above: 5%}``); those controls check them.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from chaosllm.schemas import first_problem
 from chaosllm.slo.promql import check_window, latency_quantile_query
 from chaosllm.thresholds import parse_threshold
 
-__all__ = ["SLO", "load_slos", "find_slo", "parse_objective"]
+__all__ = ["SLO", "SLOFile", "load_slos", "load_slo_file", "find_slo", "parse_objective"]
 
 _COMPARISON = re.compile(r"^\s*(>=|<=|>|<)?\s*(.+?)\s*$")
 SCHEMA = Path(__file__).with_name("slo-file.schema.json")
@@ -59,6 +67,7 @@ class SLO:
     window: str
     kind: str  # ratio, latency or query
     indicator: dict[str, Any]
+    unit: str | None = None  # "s" for latencies and durations, "ratio" for percentages
 
     def query(self, window: str | None = None) -> str:
         """The PromQL of the indicator over ``window`` (default: the SLO's own)."""
@@ -116,15 +125,49 @@ def _entry(raw: dict[str, Any], where: str) -> SLO:
     try:
         comparison, value = parse_objective(raw["objective"], default, f"{where}: field 'objective'")
         window = check_window(raw["window"], f"{where}: field 'window'")
-        slo = SLO(raw["name"], value, comparison, window, kind, spec)
+        slo = SLO(raw["name"], value, comparison, window, kind, spec, _unit(kind, raw["objective"]))
         slo.query()  # builds, so a bad metric name is reported here
     except InvalidArgument as exc:
         raise ConfigurationError(str(exc)) from exc
     return slo
 
 
+def _unit(kind: str, objective: Any) -> str | None:
+    """The unit of an objective as written: "500ms" or a latency -> "s", "99.9%" -> "ratio"."""
+    text = str(objective).strip()
+    if text.endswith("%"):
+        return "ratio"
+    if kind == "latency" or (isinstance(objective, str) and text[-1:].isalpha()):
+        return "s"
+    return None
+
+
+@dataclass(frozen=True)
+class SLOFile:
+    """An SLO file: its SLOs, and the optional ``guard`` conditions and ``metrics``
+    series that experiments on its target share (checked by those controls)."""
+
+    path: str
+    slos: list[SLO]
+    guard: list[Any] | None = None
+    metrics: list[Any] | None = None
+
+    def slo(self, name: str) -> SLO:
+        """The SLO called ``name``; ConfigurationError naming the ones there are."""
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        known = ", ".join(s.name for s in self.slos) or "none"
+        raise ConfigurationError(f"{self.path}: no SLO named {name!r} (the file defines: {known})")
+
+
 def load_slos(path: str | Path) -> list[SLO]:
     """Read and check an SLO file; errors name the file, the entry, the field and the rule."""
+    return load_slo_file(path).slos
+
+
+def load_slo_file(path: str | Path) -> SLOFile:
+    """Read and check an SLO file, with its shared ``guard`` and ``metrics`` sections."""
     import yaml
 
     shown = str(path)
@@ -152,7 +195,7 @@ def load_slos(path: str | Path) -> list[SLO]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigurationError(f"{shown}: duplicate SLO name(s) {', '.join(duplicates)}")
-    return slos
+    return SLOFile(shown, slos, data.get("guard"), data.get("metrics"))
 
 
 def _where(shown: str, data: Any, entry: tuple[Any, ...]) -> str:
@@ -166,9 +209,4 @@ def _where(shown: str, data: Any, entry: tuple[Any, ...]) -> str:
 
 def find_slo(path: str | Path, name: str) -> SLO:
     """The SLO called ``name`` in the file at ``path``."""
-    slos = load_slos(path)
-    for slo in slos:
-        if slo.name == name:
-            return slo
-    known = ", ".join(s.name for s in slos) or "none"
-    raise ConfigurationError(f"{path}: no SLO named {name!r} (the file defines: {known})")
+    return load_slo_file(path).slo(name)

@@ -184,3 +184,6 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
         assert journal["status"] == "completed" and model.verdict == "failed", model.verdict_reasons
         assert any("database-breaker-opened-during-the-partition" in r for r in model.verdict_reasons)
     assert cluster.objects == {}  # the rollback removed the partition
+    # The guard and the charts took the gateway's selector from the configuration too.
+    [charts] = [e for e in journal["extensions"] if e.get("name") == "chaosllm-metrics"]
+    assert all('job="app"' in series["query"] for series in charts["series"]), charts

@@ -297,6 +297,10 @@ def test_k8s_scenarios_check_that_each_fault_bit_and_that_traffic_flowed_through
     traffic = configuration["traffic_query"]
     flowing = [p for p in during if p["query"] == traffic]
     assert len(flowing) == 1 and flowing[0]["aggregate"] == "min" and flowing[0]["at_least"] > 0
+    # The guard and the charts read the gateway's series through the same setting.
+    if "gateway_selector" in experiment["configuration"]:
+        assert 'app=\\"graphql-gateway\\"' not in json.dumps(experiment["controls"])
+        assert "${gateway_selector}" in json.dumps(experiment["controls"])
     # Every query is configurable, with the documented default.
     for key, value in experiment["configuration"].items():
         if key.endswith("_query"):

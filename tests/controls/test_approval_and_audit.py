@@ -75,9 +75,14 @@ def test_a_valid_approval_lets_the_experiment_run_and_the_audit_chain_verifies(
     assert entries[3]["outcome"] == "completed"
     assert all(e["user"] and e["host"] and e["experiment"]["digest"].startswith("sha256:")
                for e in entries)  # fmt: skip
+    # keyed with the approval key (no CHAOSLLM_AUDIT_KEY): proven with it, unproven without
+    assert all(e["chain"] == "hmac-sha256" for e in entries)
     verified = subprocess.run([*CHAOSLLM, "audit", "verify", str(log)], capture_output=True,
-                              text=True, env=chaos_env())  # fmt: skip
-    assert verified.returncode == 0 and "4 entries, chain intact" in verified.stdout
+                              text=True, env=chaos_env({"CHAOSLLM_APPROVAL_KEY": KEY}))  # fmt: skip
+    assert verified.returncode == 0 and "4 entries, keyed chain intact" in verified.stdout
+    unproven = subprocess.run([*CHAOSLLM, "audit", "verify", str(log)], capture_output=True,
+                              text=True, env={**chaos_env(), "CHAOSLLM_APPROVAL_KEY": ""})  # fmt: skip
+    assert unproven.returncode == 3 and "UNPROVEN" in unproven.stdout
 
 
 @pytest.mark.parametrize(
@@ -130,7 +135,7 @@ def test_audit_verify_detects_tampering(
 ) -> None:
     log = tmp_path / "audit.jsonl"
     lines = _write_chain(log, 5)
-    assert chaosllm_main(["audit", "verify", str(log)]) == 0
+    assert chaosllm_main(["audit", "verify", str(log)]) == 3  # intact, but unkeyed
     if tamper == "edited":
         lines[2] = lines[2].replace(b'"outcome":"ok"', b'"outcome":"failed"')
     elif tamper == "removed":
@@ -141,7 +146,7 @@ def test_audit_verify_detects_tampering(
     capsys.readouterr()
     assert chaosllm_main(["audit", "verify", str(log)]) == 1
     out = capsys.readouterr().out
-    assert "audit chain BROKEN" in out
+    assert "audit log TAMPERED" in out
     expected = "(edited)" if tamper == "edited" else "removed, inserted or reordered"
     assert f"line {2 if tamper == 'reordered' else 3}" in out and expected in out
 
@@ -150,10 +155,12 @@ def test_audit_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     log = tmp_path / "audit.jsonl"
     lines = _write_chain(log, 3)
     capsys.readouterr()
-    assert chaosllm_main(["audit", "verify", str(log), "--json"]) == 0
-    intact = json.loads(capsys.readouterr().out)
-    assert intact == {"file": str(log), "entries": 3, "intact": True,
-                      "head": json.loads(lines[-1])["hash"], "problems": []}  # fmt: skip
+    assert chaosllm_main(["audit", "verify", str(log), "--json"]) == 3
+    unkeyed = json.loads(capsys.readouterr().out)
+    assert unkeyed == {"file": str(log), "entries": 3, "keyed": 0, "status": "unkeyed",
+                       "intact": False, "head": json.loads(lines[-1])["hash"], "problems": [],
+                       "unproven": [unkeyed["unproven"][0]]}  # fmt: skip
+    assert "anyone who can write it could have rebuilt" in unkeyed["unproven"][0]
     log.write_bytes(lines[0] + lines[2])
     assert chaosllm_main(["audit", "verify", str(log), "--json"]) == 1
     broken = json.loads(capsys.readouterr().out)
@@ -168,7 +175,7 @@ def test_audit_verify_detects_a_cut_off_tail_with_the_head_hash(
     lines = _write_chain(log, 3)
     head = json.loads(lines[-1])["hash"]
     log.write_bytes(b"".join(lines[:-1]))
-    assert chaosllm_main(["audit", "verify", str(log)]) == 0
+    assert chaosllm_main(["audit", "verify", str(log)]) == 3
     assert chaosllm_main(["audit", "verify", str(log), "--head", head]) == 1
     assert "cut off" in capsys.readouterr().out
 

@@ -156,7 +156,7 @@ def test_audit_verify_reports_a_malformed_entry(
     assert chaosllm_main(["audit", "verify", str(log)]) == 1
     out = capsys.readouterr().out
     assert f"line 2: not an audit entry ({reason}" in out
-    assert "audit chain BROKEN" in out
+    assert "audit log TAMPERED" in out
 
 
 def test_audit_verify_reports_a_line_that_is_not_utf8(

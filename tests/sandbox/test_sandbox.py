@@ -23,6 +23,7 @@ import pytest
 from chaosllm.sandbox.app import launcher, stack
 from chaosllm.sandbox.app._data import DEAD_QUEUE, ORDERS_QUEUE
 from chaosllm.sandbox.app.state import read_state, status
+from chaosllm.slo.spec import load_slo_file
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,6 +219,14 @@ def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: P
     assert after["no-failed-requests"]["output"] == 0
     assert 0 < after["recovery-below-30s"]["output"] < 30  # replicas really were killed
     assert [r["status"] for r in data["run"]] == ["succeeded", "succeeded"]
+    # The guard and the charts come from the shared SLO file that 'sandbox env' names.
+    extensions = {e["name"]: e for e in data["extensions"]}
+    shared = load_slo_file(sandbox["settings"]["slo_file"])
+    assert extensions["chaosllm-guard"]["conditions"] == shared.guard
+    assert extensions["chaosllm-guard"]["samples"] > 0 and not extensions["chaosllm-guard"]["aborted"]
+    series = {s["name"]: s for s in extensions["chaosllm-metrics"]["series"]}
+    assert {"gateway p95 latency", "cache hit ratio", "orders queued"} <= set(series)
+    assert series["gateway p95 latency"]["threshold"] == 1.0 and series["gateway p95 latency"]["points"]
     load = next(e for e in data["extensions"] if e["name"] == "sandbox-load")["summary"]
     assert load["requests"] > 100 and load["failed"] == 0 and load["by_op"]["order"]["requests"]
 

@@ -48,6 +48,9 @@ HTTP_MODE = ("llm-primary",)
 # The model providers: the primary is reached through the fault proxy, the fallback directly.
 PROVIDERS = {"llm-primary": "sandbox-primary", "llm-fallback": "sandbox-fallback"}
 MAX_REPLICAS = 4
+# The sandbox's SLOs and the guard and metrics the local scenarios share (in a
+# source checkout; 'sandbox env' exports it as CHAOSLLM_SLO_FILE when it is there).
+SLO_FILE = Path(__file__).resolve().parents[3] / "experiments" / "slo" / "marketplace.yaml"
 
 
 def _spawn_python(directory: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -248,6 +251,7 @@ def _start_all(directory: Path, state: dict[str, Any], record: Callable[..., Non
         "gateway_url": f"http://127.0.0.1:{front}",
         # What stress scenarios allocate: 85 % of the sandbox's memory limit.
         "sandbox_memory_stress": f"{int(state['memory_limit_mb'] * 0.85)}MB",
+        **({"slo_file": str(SLO_FILE)} if SLO_FILE.is_file() else {}),
     }
     state["ready_at"] = time.time()
     write_state(directory, state)
