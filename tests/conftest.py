@@ -55,6 +55,10 @@ def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     # A test that failed before its rollback leaves no healer retrying for long after.
     for entry_id, entry in Ledger().entries().items():
         stop_healer(entry_id, entry)
+    # A control refused in this test must not refuse the next test's run.
+    from chaosllm.controls._failclosed import forget_runs
+
+    forget_runs()
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ from chaosllm.controls._auditlog import audit_path, record_event
 from chaosllm.controls._experiment import experiment_digest
 from chaosllm.redaction import redact_text
 
-__all__ = ["protect", "HOOKS", "EXTENSION_NAME", "failures", "is_protected"]
+__all__ = ["protect", "HOOKS", "EXTENSION_NAME", "failures", "is_protected", "forget_runs"]
 
 logger = logging.getLogger("chaostoolkit")
 EXTENSION_NAME = "chaosllm-failclosed"
@@ -82,6 +82,15 @@ def _describe(exc: BaseException) -> str:
     # an unpaired surrogate (from a crafted file) could not be written to a log
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return redact_text(text)[:2000]
+
+
+def forget_runs() -> None:
+    """Forget every run's failures and deferred set-up errors (a process that
+    runs experiments one after another through the hooks, such as a test)."""
+    _run["experiment"] = None
+    _failures.clear()
+    _setup_errors.clear()
+    _stopped.clear()
 
 
 def _new_run(experiment: Any) -> None:
