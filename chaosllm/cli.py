@@ -67,6 +67,11 @@ def _cleanup(args: argparse.Namespace) -> int:
         # Entries recorded by an older version may name a URL with its password.
         print(redact_text(text), file=out)
 
+    if args.cluster:
+        return _cleanup_cluster(args, say)
+    if args.namespace or args.all:
+        say("error: --namespace and --all go with --cluster")
+        return 2
     path = state_dir(create=False) / "ledger.json"
     if not path.exists():  # nothing was ever recorded here: create nothing either
         say(f"nothing to restore (no fault ledger at {path})")
@@ -86,8 +91,13 @@ def _cleanup(args: argparse.Namespace) -> int:
             print(json.dumps({"restored": 0, "failed": 0}))
         return 0
     say(f"restoring {len(pending)} fault(s) from {ledger.path}")
+    return _restore_all(cleanup(ledger), len(pending), say, args.json)
+
+
+def _restore_all(results: list[dict[str, Any]], pending: int, say: Callable[[str], None],
+                 as_json: bool) -> int:
     failed = 0
-    for item in cleanup(ledger):
+    for item in results:
         if item.get("removed"):
             say(f"  restored {item['id']}: {item.get('description', '')}")
         elif "error" not in item:
@@ -99,9 +109,41 @@ def _cleanup(args: argparse.Namespace) -> int:
     if failed:
         say("a fault whose target is gone for good (its server was removed) can be "
             "dropped without restoring it: chaosllm cleanup --forget ID")  # fmt: skip
-    if args.json:
-        print(json.dumps({"restored": len(pending) - failed, "failed": failed}))
+    if as_json:
+        print(json.dumps({"restored": pending - failed, "failed": failed}))
     return 1 if failed else 0
+
+
+def _cleanup_cluster(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    """Restore faults from the ledger's Secrets in the cluster: those past their deadline
+    (their runner and its healer are gone), or every one with --all."""
+    import time
+
+    from chaosllm.errors import ChaosLLMError
+    from chaosllm.faults.cluster import SETTING, ledger_namespace
+    from chaosllm.faults.ledger import ClusterLedger, cleanup
+    from chaosllm.settings import env_name
+
+    namespace = ledger_namespace(args.namespace)
+    if not namespace:
+        say(f"error: name the namespace of the fault ledger's Secrets with --namespace or "
+            f"${env_name(SETTING)}")
+        return 2
+    ledger = ClusterLedger(namespace)
+    try:
+        if args.forget:
+            return _forget(ledger, args.forget, say, args.json)
+        pending = ledger.entries()
+        chosen = None if args.all else time.time() - args.grace
+        due = [e for e in pending.values() if chosen is None
+               or (isinstance(e.get("deadline"), (int, float)) and e["deadline"] < chosen)]
+        waiting = len(pending) - len(due)
+        say(f"restoring {len(due)} fault(s) from the Secrets in namespace {namespace}"
+            + (f"; {waiting} not past their deadline yet (--all restores them too)" if waiting else ""))
+        return _restore_all(cleanup(ledger, expired_before=chosen), len(due), say, args.json)
+    except ChaosLLMError as exc:
+        say(f"error: {exc}")
+        return 1
 
 
 def _forget(ledger: Any, entry_ids: list[str], say: Callable[[str], None], as_json: bool) -> int:
@@ -185,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n  chaosllm cleanup\n"
             "  CHAOSLLM_STATE_DIR=/var/lib/chaos chaosllm cleanup --json\n"
-            "  chaosllm cleanup --forget 'maxmemory@redis 127.0.0.1:6390'"
+            "  chaosllm cleanup --forget 'maxmemory@redis 127.0.0.1:6390'\n"
+            "  chaosllm cleanup --cluster --namespace chaosllm   # faults of runners that died"
         ),
     )
     cleanup.add_argument("--json", action="store_true",
@@ -194,6 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--forget", action="append", metavar="ID", default=[],
         help="drop this ledger entry without restoring it (its target is gone); repeatable",
     )  # fmt: skip
+    cleanup.add_argument(
+        "--cluster", action="store_true",
+        help="restore from the ledger's Secrets in the cluster (written by runners in pods or "
+             "with $CHAOSLLM_LEDGER_NAMESPACE): the faults past their deadline, whose runner died",
+    )  # fmt: skip
+    cleanup.add_argument("--namespace", metavar="NS",
+                         help="with --cluster: the namespace of those Secrets "
+                              "(default: $CHAOSLLM_LEDGER_NAMESPACE)")
+    cleanup.add_argument("--all", action="store_true",
+                         help="with --cluster: restore every fault there, also those not past "
+                              "their deadline (only when their runners are gone)")
+    cleanup.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                         help="with --cluster: how long past its deadline a fault's own healer "
+                              "has to restore it first (default: %(default)s)")
     cleanup.set_defaults(handler=_cleanup)
 
     docs = sub.add_parser(

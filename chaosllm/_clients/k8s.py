@@ -8,6 +8,7 @@ there. The kubernetes package is imported only when a client is made.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import json
@@ -37,7 +38,9 @@ def group_of(plural: str) -> str:
 
 
 class ChaosMeshApi:
-    """The few calls chaosllm makes: custom objects in chaos-mesh.org and litmuschaos.io, and pods.
+    """The few calls chaosllm makes: custom objects in chaos-mesh.org and litmuschaos.io,
+    pods (list), the halt's ConfigMap and the fault ledger's Secrets.
+    deploy/kubernetes/rbac.yaml grants exactly these.
 
     Every call has a short connect timeout; API errors become chaosllm
     errors naming ``action`` and the object. ``create`` returns None on a 409
@@ -237,22 +240,55 @@ class ChaosMeshApi:
     def write_config_map(self, namespace: str, name: str, data: dict[str, str],
                          labels: dict[str, str]) -> dict[str, Any]:
         """Create the ConfigMap, or replace its data and labels if it exists."""
-        body = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": data}
-        what = f"ConfigMap {namespace}/{name}"
-        with self._translated(what, allow=(409,)) as box:
-            response = self.core.create_namespaced_config_map(
-                namespace, body, _request_timeout=self._timeout, _preload_content=False)
-        if box["status"] == 409:
-            with self._translated(what):
-                response = self.core.replace_namespaced_config_map(
-                    name, namespace, body, _request_timeout=self._timeout, _preload_content=False)
-        return dict(json.loads(response.data))
+        return self._write_core("ConfigMap", namespace, name, {"data": data}, labels)
 
     def delete_config_map(self, namespace: str, name: str) -> bool:
         """True when it was deleted, False when there was none."""
-        with self._translated(f"ConfigMap {namespace}/{name}", allow=(404,)) as box:
-            self._idempotent(self.core.delete_namespaced_config_map, name, namespace,
+        return self._delete_core("ConfigMap", namespace, name)
+
+    # core secrets, for the fault ledger's copy in the cluster ----------------------------
+
+    def list_secrets(self, namespace: str, label_selector: str) -> builtins.list[dict[str, Any]]:
+        with self._translated(f"Secrets in {namespace}"):
+            response = self._idempotent(
+                self.core.list_namespaced_secret, namespace, label_selector=label_selector,
+                _request_timeout=self._timeout, _preload_content=False,
+            )  # fmt: skip
+            data = json.loads(response.data)
+        return list(data.get("items", []))
+
+    def write_secret(self, namespace: str, name: str, data: dict[str, str],
+                     labels: dict[str, str], annotations: dict[str, str]) -> dict[str, Any]:
+        """Create the Secret (values given as text), or replace it if it exists."""
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        return self._write_core("Secret", namespace, name, {"type": "Opaque", "data": encoded},
+                                labels, annotations)
+
+    def delete_secret(self, namespace: str, name: str) -> bool:
+        """True when it was deleted, False when there was none."""
+        return self._delete_core("Secret", namespace, name)
+
+    def _write_core(self, kind: str, namespace: str, name: str, content: dict[str, Any],
+                    labels: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+        if annotations:
+            meta["annotations"] = annotations
+        body = {"apiVersion": "v1", "kind": kind, "metadata": meta, **content}
+        suffix = "config_map" if kind == "ConfigMap" else "secret"
+        what = f"{kind} {namespace}/{name}"
+        with self._translated(what, allow=(409,)) as box:
+            response = getattr(self.core, f"create_namespaced_{suffix}")(
+                namespace, body, _request_timeout=self._timeout, _preload_content=False)
+        if box["status"] == 409:
+            with self._translated(what):
+                response = getattr(self.core, f"replace_namespaced_{suffix}")(
+                    name, namespace, body, _request_timeout=self._timeout, _preload_content=False)
+        return dict(json.loads(response.data))
+
+    def _delete_core(self, kind: str, namespace: str, name: str) -> bool:
+        suffix = "config_map" if kind == "ConfigMap" else "secret"
+        with self._translated(f"{kind} {namespace}/{name}", allow=(404,)) as box:
+            self._idempotent(getattr(self.core, f"delete_namespaced_{suffix}"), name, namespace,
                              _request_timeout=self._timeout, _preload_content=False)
         return box["status"] != 404
 

@@ -7,11 +7,15 @@ the backend does not end the fault by itself, a detached healer restores it
 when its duration ends, even if the ``chaos`` process was killed;
 ``chaosllm cleanup`` restores whatever is still there. The file is private
 to its user (mode 0600) because restoring needs the connection settings.
+With the setting ``ledger_namespace`` (or in a pod), every change is also
+written to Secrets in the cluster (:mod:`chaosllm.faults.cluster`), where
+``chaosllm cleanup --cluster`` finds the faults of a runner that died.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaosllm.errors import ConfigurationError
+from chaosllm.faults.cluster import ClusterCopy, ledger_namespace
 from chaosllm.faults.halt import refuse_if_halted
 from chaosllm.faults.handles import utcnow_iso
 from chaosllm.faults.healer import is_healer, spawn_healer, stop_healer
@@ -33,6 +38,7 @@ from chaosllm.faults.statedir import state_dir
 
 __all__ = [
     "Ledger",
+    "ClusterLedger",
     "Recording",
     "state_dir",
     "fault_lock",
@@ -52,6 +58,8 @@ class Ledger:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "ledger.json"
+        namespace = ledger_namespace()
+        self.cluster = ClusterCopy(namespace) if namespace else None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
@@ -61,9 +69,12 @@ class Ledger:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 entries = self._read()
-                before = json.dumps(entries, sort_keys=True)
+                before = copy.deepcopy(entries)
                 yield entries
-                if json.dumps(entries, sort_keys=True) != before:
+                if json.dumps(entries, sort_keys=True) != json.dumps(before, sort_keys=True):
+                    # The cluster's copy first: a fault it cannot record is not applied.
+                    if self.cluster is not None:
+                        self.cluster.sync(before, entries)
                     self._write(entries)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -119,6 +130,24 @@ class Ledger:
             if entry is None or (token is not None and entry.get("token") != token):
                 return None
             return entries.pop(entry_id)
+
+
+class ClusterLedger(Ledger):
+    """The ledger's copy in the cluster alone (:mod:`chaosllm.faults.cluster`), read and
+    changed from any machine: what ``chaosllm cleanup --cluster`` restores from.
+    Only the per-fault locks live on this machine."""
+
+    def __init__(self, namespace: str) -> None:
+        self.cluster: ClusterCopy | None = ClusterCopy(namespace)
+        self.path = state_dir() / "cluster" / f"{namespace}.json"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        assert self.cluster is not None
+        entries = self.cluster.entries()
+        before = copy.deepcopy(entries)
+        yield entries
+        self.cluster.sync(before, entries)
 
 
 _locks_held = threading.local()
@@ -242,15 +271,23 @@ def restore_fault(entry_id: str, ledger: Ledger | None = None) -> dict[str, Any]
     return {"removed": True, "id": entry_id, "description": entry.get("description", ""), "result": result}
 
 
-def cleanup(ledger: Ledger | None = None, run: str | None = None) -> list[dict[str, Any]]:
-    """Restore every fault in the ledger (with ``run``, only that run's faults);
-    returns what was restored or failed."""
+def cleanup(
+    ledger: Ledger | None = None, run: str | None = None, expired_before: float | None = None,
+) -> list[dict[str, Any]]:
+    """Restore every fault in the ledger (with ``run``, only that run's faults; with
+    ``expired_before``, a time, only faults whose deadline was before it); returns what
+    was restored or failed."""
     ledger = ledger or Ledger()
     report = []
     entries = ledger.entries()
     for entry_id in sorted(entries):
         entry = entries[entry_id]
         if run is not None and not (isinstance(entry, dict) and entry.get("run") == run):
+            continue
+        if expired_before is not None and not (
+            isinstance(entry, dict) and isinstance(entry.get("deadline"), (int, float))
+            and entry["deadline"] < expired_before
+        ):
             continue
         try:
             report.append(restore_fault(entry_id, ledger))

@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.chaosmesh.fake_k8s import Crd, FakeCluster, load_crds
 
 REPO = Path(__file__).resolve().parents[2]
+# With this variable naming a log file, the fake API server enforces the in-cluster
+# runner's RBAC (deploy/kubernetes/rbac.yaml) and logs every decision there.
+RBAC_LOG = "CHAOSLLM_FAKE_K8S_RBAC_LOG"
+RUNNER = ("chaosllm", "chaosllm-runner")
 VENDORED = REPO / "tests" / "fixtures" / "chaos-mesh"
 
 
@@ -24,6 +29,12 @@ def crd_dir() -> Path:
 
 def examples_dir() -> Path:
     return Path(os.environ.get("CHAOSLLM_CHAOSMESH_EXAMPLES") or VENDORED / "examples")
+
+
+def runner_authorizer(log: Path | None = None) -> Any:
+    from tests.deploy.rbac import Authorizer
+
+    return Authorizer.for_service_account(REPO / "deploy" / "kubernetes" / "rbac.yaml", *RUNNER, log=log)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +52,8 @@ def cluster(
 ) -> Iterator[FakeCluster]:
     """A running fake API server; $KUBECONFIG points at it, as a user's would."""
     fake = FakeCluster(crds).start()
+    if os.environ.get(RBAC_LOG):
+        fake.authorize = runner_authorizer(Path(os.environ[RBAC_LOG]))
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
     for key in ("KUBERNETES_CONTEXT", "CHAOSLLM_DRY_RUN", "CHAOSLLM_BLAST_RADIUS",
                 "CHAOSLLM_EXPERIMENT_TITLE"):

@@ -16,7 +16,9 @@ the failure modes a test can switch on per object name:
 Custom objects of any group whose CRDs are loaded are served the same way;
 a kind without a controller here (Litmus's) can be given one in
 ``controllers`` (plural -> ``func(namespace, name)``, called with the lock
-held). Core ConfigMaps are served too (create, get, replace, delete). Two switches
+held). Core ConfigMaps and Secrets are served too (create, get, list by
+label, replace, delete). ``authorize`` (see tests/deploy/rbac.py) answers
+403 to a request that a set of RBAC rules does not allow. Two switches
 make it behave like a cluster across a network: ``latency`` (seconds every
 request waits before it is answered) and ``drop_reused`` (how many requests
 that arrive on a reused keep-alive connection are dropped unanswered, as
@@ -260,6 +262,9 @@ class FakeCluster:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        # Called with each request; a string it returns is the message of a 403 answer.
+        self.authorize: Any = None
         # Node labels, for nodeSelectors (every fake pod runs on node-1).
         self.nodes = {"node-1": {"kubernetes.io/hostname": "node-1", "disk": "hdd"}}
         self.latency = 0.0
@@ -480,6 +485,9 @@ class FakeCluster:
                 if cluster.latency:
                     time.sleep(cluster.latency)
                 try:
+                    denied = cluster.authorize(request) if cluster.authorize else None
+                    if denied:
+                        raise ApiError(403, "Forbidden", denied)
                     if method == "GET" and query.get("watch") in ("true", "1"):
                         self._stream(cluster.watch(parts.path, query))
                         return
@@ -536,8 +544,9 @@ class FakeCluster:
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any,
                content_type: str) -> tuple[int, Any]:
-        if path.startswith("/api/v1/namespaces/") and "/configmaps" in path:
-            return self._configmap(method, path, body)
+        core = re.fullmatch(r"/api/v1/namespaces/([^/]+)/(configmaps|secrets)(?:/([^/]+))?", path)
+        if core:
+            return self._core(method, core.group(2), core.group(1), core.group(3), body, query)
         pods = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", path)
         if pods and method == "GET":
             items = [p for (ns, _), p in sorted(self.pods.items()) if ns == pods.group(1)
@@ -562,30 +571,33 @@ class FakeCluster:
                 return self._delete(crd, ns, name)
         raise ApiError(405, "MethodNotAllowed", f"{method} {path} is not supported")
 
-    def _configmap(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/configmaps(?:/([^/]+))?", path)
-        if not m:
-            raise ApiError(404, "NotFound", f"the server could not find the requested resource {path}")
-        ns, name = m.group(1), m.group(2)
+    def _core(self, method: str, resource: str, ns: str, name: str | None, body: Any,
+              query: dict[str, str]) -> tuple[int, Any]:
+        store = self.configmaps if resource == "configmaps" else self.secrets
+        kind = "ConfigMap" if resource == "configmaps" else "Secret"
         with self.lock:
+            if method == "GET" and name is None:
+                items = [copy.deepcopy(o) for (ons, _), o in sorted(store.items()) if ons == ns
+                         and label_match(o["metadata"].get("labels") or {}, query.get("labelSelector"))]
+                return 200, {"kind": f"{kind}List", "apiVersion": "v1", "metadata": {}, "items": items}
             if method == "POST" and name is None:
                 key = (ns, body["metadata"]["name"])
-                if key in self.configmaps:
-                    raise ApiError(409, "AlreadyExists", f'configmaps "{key[1]}" already exists')
-                self.configmaps[key] = {**copy.deepcopy(body), "kind": "ConfigMap"}
-                return 201, copy.deepcopy(self.configmaps[key])
-            current = self.configmaps.get((ns, name or ""))
+                if key in store:
+                    raise ApiError(409, "AlreadyExists", f'{resource} "{key[1]}" already exists')
+                store[key] = {**copy.deepcopy(body), "kind": kind}
+                return 201, copy.deepcopy(store[key])
+            current = store.get((ns, name or ""))
             if current is None:
-                raise ApiError(404, "NotFound", f'configmaps "{name}" not found')
+                raise ApiError(404, "NotFound", f'{resource} "{name}" not found')
             if method == "GET":
                 return 200, copy.deepcopy(current)
             if method == "PUT":
-                self.configmaps[(ns, name or "")] = {**copy.deepcopy(body), "kind": "ConfigMap"}
+                store[(ns, name or "")] = {**copy.deepcopy(body), "kind": kind}
                 return 200, copy.deepcopy(body)
             if method == "DELETE":
-                del self.configmaps[(ns, name or "")]
+                del store[(ns, name or "")]
                 return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success"}
-        raise ApiError(405, "MethodNotAllowed", f"{method} {path} is not supported")
+        raise ApiError(405, "MethodNotAllowed", f"{method} {resource} is not supported")
 
     def _existing(self, plural: str, ns: str, name: str) -> dict[str, Any]:
         found = self.objects.get((plural, ns, name))

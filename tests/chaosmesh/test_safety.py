@@ -201,7 +201,7 @@ def test_halt_pauses_then_removes_everything_ours_and_refuses_new_faults(
     foreign = actions.fail_pods.render(**WEB)
     foreign["metadata"]["labels"] = {}
     cluster.put_raw(foreign, "podchaos")
-    result = sweep.halt_cluster("bad deploy", "alice", None, "chaos-system")
+    result = sweep.halt_cluster("bad deploy", "alice", None, "chaosllm")
     assert result["paused"] == 7 and result["removed"] == 7 and result["failed"] == []
     assert result["reason"] == "bad deploy" and result["by"] == "alice"
     # One pause patch per object, before any delete.
@@ -210,26 +210,35 @@ def test_halt_pauses_then_removes_everything_ours_and_refuses_new_faults(
     assert len(patches) == 7 and all(cluster.requests.index(p) < first_delete for p in patches)
     assert all(p["body"] == {"metadata": {"annotations": {PAUSE: "true"}}} for p in patches)
     assert list(cluster.objects) == [("podchaos", NS, "pod-failure-web")]
-    halt = sweep.cluster_halt("chaos-system")
+    halt = sweep.cluster_halt("chaosllm")
     assert halt == {"reason": "bad deploy", "by": "alice", "at": result["at"]}
-    assert cluster.configmaps[("chaos-system", "chaosllm-halt")]["data"] == halt
+    assert cluster.configmaps[("chaosllm", "chaosllm-halt")]["data"] == halt
 
-    monkeypatch.setenv("CHAOSLLM_HALT_NAMESPACE", "chaos-system")
+    monkeypatch.setenv("CHAOSLLM_HALT_NAMESPACE", "chaosllm")
     expected = (f"could not inject PodChaos: chaos is halted in this cluster by alice at "
-                f"{result['at']}: bad deploy (ConfigMap chaos-system/chaosllm-halt); lift it with "
+                f"{result['at']}: bad deploy (ConfigMap chaosllm/chaosllm-halt); lift it with "
                 "chaosllm halt --lift --cluster")
     with pytest.raises(PolicyViolation, match=re.escape(expected)):
         actions.kill_pods(**WEB)
     assert cluster.get("podchaos", NS, "pod-kill-web") is None and Ledger().entries() == {}
-    assert sweep.lift_cluster("chaos-system") is True
-    assert sweep.cluster_halt("chaos-system") is None and sweep.lift_cluster("chaos-system") is False
+    assert sweep.lift_cluster("chaosllm") is True
+    assert sweep.cluster_halt("chaosllm") is None and sweep.lift_cluster("chaosllm") is False
     assert actions.kill_pods(**WEB)["effect"] == "observed"
+
+
+def test_a_second_halt_replaces_the_first_one_s_reason(cluster: FakeCluster) -> None:
+    sweep.halt_cluster("drill", "alice", NS, "chaosllm")
+    second = sweep.halt_cluster("real incident", "bob", NS, "chaosllm")
+    assert sweep.cluster_halt("chaosllm") == {"reason": "real incident", "by": "bob", "at": second["at"]}
+    methods = [r["method"] for r in cluster.requests if "/configmaps" in r["path"]]
+    assert methods[:3] == ["POST", "POST", "PUT"]
+    assert sweep.lift_cluster("chaosllm") is True and cluster.configmaps == {}
 
 
 def test_the_halt_command_halts_and_lifts_the_cluster(cluster: FakeCluster) -> None:
     actions.kill_pods(**WEB)
     _managed(cluster, 3)
-    command = [*CHAOSLLM, "halt", "--cluster", "--namespace", "chaos-system", "--reason", "drill", "--json"]
+    command = [*CHAOSLLM, "halt", "--cluster", "--namespace", "chaosllm", "--reason", "drill", "--json"]
     halt = subprocess.run(command, capture_output=True, text=True, env=chaos_env(), timeout=60)
     assert halt.returncode == 0, halt.stderr
     result = json.loads(halt.stdout)
@@ -237,16 +246,16 @@ def test_the_halt_command_halts_and_lifts_the_cluster(cluster: FakeCluster) -> N
     assert [r["id"] for r in result["restored"]] == [entry_id("PodChaos", NS, "pod-kill-web")]
     outcome = result["cluster"]["outcome"]
     assert outcome["paused"] == 3 and outcome["removed"] == 3 and outcome["reason"] == "drill"
-    assert cluster.objects == {} and sweep.cluster_halt("chaos-system") is not None
+    assert cluster.objects == {} and sweep.cluster_halt("chaosllm") is not None
     audit = [json.loads(line) for line in (Path(os.environ["CHAOSLLM_STATE_DIR"]) / "audit.jsonl")
              .read_text().splitlines()]  # fmt: skip
     assert [(e["event"], e.get("scope")) for e in audit][-1] == ("halt", "cluster")
-    lift = subprocess.run([*CHAOSLLM, "halt", "--lift", "--cluster", "--namespace", "chaos-system"],
+    lift = subprocess.run([*CHAOSLLM, "halt", "--lift", "--cluster", "--namespace", "chaosllm"],
                           capture_output=True, text=True, env=chaos_env(), timeout=60)  # fmt: skip
     assert lift.returncode == 0, lift.stderr
-    assert "cluster (chaos-system): lifted" in lift.stdout and sweep.cluster_halt("chaos-system") is None
+    assert "cluster (chaosllm): lifted" in lift.stdout and sweep.cluster_halt("chaosllm") is None
 
 
 def test_a_halt_is_ignored_without_the_halt_namespace_setting(cluster: FakeCluster) -> None:
-    sweep.halt_cluster("drill", "bob", NS, "chaos-system")
+    sweep.halt_cluster("drill", "bob", NS, "chaosllm")
     assert actions.kill_pods(**WEB)["effect"] == "observed"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chaosmesh.conftest import crd_dir
+from tests.chaosmesh.conftest import RBAC_LOG, crd_dir, runner_authorizer
 from tests.chaosmesh.fake_k8s import Crd, FakeCluster, load_crds
 from tests.litmus.operator import LitmusOperator
 
@@ -49,6 +49,8 @@ def cluster(
 ) -> Iterator[FakeCluster]:
     """A running fake API server playing Litmus; pod-delete and pod-network-latency installed in shop."""
     fake = FakeCluster(litmus_crds).start()
+    if os.environ.get(RBAC_LOG):
+        fake.authorize = runner_authorizer(Path(os.environ[RBAC_LOG]))
     LitmusOperator(fake)
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
     for key in ("KUBERNETES_CONTEXT", "CHAOSLLM_DRY_RUN", "CHAOSLLM_BLAST_RADIUS",

@@ -232,13 +232,13 @@ def test_the_cluster_halt_removes_engines_and_refuses_new_litmus_faults(cluster:
     from chaosllm.chaosmesh.sweep import halt_cluster, lift_cluster
 
     actions.run_litmus_fault(**FAULT)
-    halted = halt_cluster("bad deploy", "alice", None, "chaos-system")
+    halted = halt_cluster("bad deploy", "alice", None, "chaosllm")
     assert halted["removed"] == 1 and halted["failed"] == []
     assert cluster.get("chaosengines", NS, "pod-delete-web") is None and Ledger().entries() == {}
     posts = len(_posts(cluster))
     with pytest.raises(PolicyViolation, match="chaos is halted in this cluster by alice"):
-        actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaos-system"})
+        actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaosllm"})
     assert len(_posts(cluster)) == posts and Ledger().entries() == {}
-    assert lift_cluster("chaos-system") is True
-    again = actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaos-system"})
+    assert lift_cluster("chaosllm") is True
+    again = actions.run_litmus_fault(**FAULT, configuration={"halt_namespace": "chaosllm"})
     assert again["verdict"] == "Pass"
