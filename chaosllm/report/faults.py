@@ -103,6 +103,10 @@ class _Fault:
         self.start = (timestamp(handle.get("started_at")) if handle else None) or run.start or 0.0
         self.planned = timestamp(handle.get("expires_at")) if handle else None
         self.remover: ActivityRun | None = None
+        self.removal: dict[str, Any] = {}  # what the remover reported for this fault
+
+    def removed_by(self, heal: ActivityRun, report: dict[str, Any]) -> None:
+        self.remover, self.removal = heal, report
 
     def matches(self, rollback: ActivityRun) -> bool:
         if not removes(rollback.module, rollback.func, self.run.func):
@@ -127,7 +131,7 @@ def _effect(fault: _Fault, secrets: frozenset[str]) -> tuple[str, dict[str, Any]
     run = fault.run
     if run.status != "succeeded":
         return "unknown", {}, f"the action {'failed' if run.status == 'failed' else 'was cut off'}"
-    for source in (as_dict(fault.remover.result if fault.remover else None), as_dict(run.result)):
+    for source in (fault.removal, as_dict(run.result)):
         if EFFECT_KEY in source:
             effect = source[EFFECT_KEY] if source[EFFECT_KEY] in EFFECTS else "unknown"
             evidence = _evidence(source, secrets)
@@ -154,10 +158,8 @@ def _window(fault: _Fault, journal_end: float | None, secrets: frozenset[str]) -
     run, handle, remover = fault.run, fault.handle or {}, fault.remover
     start, planned = fault.start, fault.planned
     end, ended_by = planned, "expired"
-    if remover is not None and as_dict(remover.result).get(REMOVED_KEY) is not False:
-        removal = (
-            timestamp(as_dict(remover.result).get(ENDED_AT_KEY)) or remover.end or remover.start or start
-        )
+    if remover is not None and fault.removal.get(REMOVED_KEY) is not False:
+        removal = timestamp(fault.removal.get(ENDED_AT_KEY)) or remover.end or remover.start or start
         if planned is None or removal < planned:
             end, ended_by = removal, f"removed by {remover.phase} '{remover.name}'"
     elif remover is not None and planned is None:
@@ -178,6 +180,14 @@ def _window(fault: _Fault, journal_end: float | None, secrets: frozenset[str]) -
     )  # fmt: skip
 
 
+def _each_removed(heal: ActivityRun) -> dict[tuple[str, str], dict[str, Any]] | None:
+    """``(kind, name)`` -> report, when ``heal`` reports several removed faults."""
+    reports = as_dict(heal.result).get("faults")
+    if not isinstance(reports, list) or len(reports) < 2:
+        return None
+    return {(str(r.get("kind")), str(r.get("name"))): r for r in reports if isinstance(r, dict)}
+
+
 def fault_windows(method: list[ActivityRun], rollbacks: list[ActivityRun], journal_end: float | None,
                   secrets: frozenset[str] = frozenset()) -> list[FaultWindow]:  # fmt: skip
     """Every method action's window, in the order they ran: chaosllm faults with their
@@ -190,11 +200,19 @@ def fault_windows(method: list[ActivityRun], rollbacks: list[ActivityRun], journ
         key=lambda r: r.start or 0.0,
     )
     for heal in heals:
-        # The latest fault that this heal removes and that was applied before it.
         candidates = [f for f in faults if f.remover is None and f.matches(heal)
                       and f.start <= (heal.start if heal.start is not None else f.start)]  # fmt: skip
-        if candidates:
-            max(candidates, key=lambda f: f.start).remover = heal
+        reports = _each_removed(heal)
+        if reports is not None:
+            # A heal that removed several faults (stop_stress with no name)
+            # reports each: every fault it names gets its own report.
+            for fault in candidates:
+                report = reports.get((str(fault.identity.get("kind")), str(fault.identity.get("name"))))
+                if report is not None:
+                    fault.removed_by(heal, {REMOVED_KEY: True, **report})
+        elif candidates:
+            # The latest fault that this heal removes and that was applied before it.
+            max(candidates, key=lambda f: f.start).removed_by(heal, as_dict(heal.result))
     by_run = {id(f.run): f for f in faults}
     windows = []
     for run in method:
