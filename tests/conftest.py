@@ -49,6 +49,9 @@ def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     from chaosllm.faults.healer import stop_healer
 
     monkeypatch.setenv("CHAOSLLM_STATE_DIR", str(tmp_path / "state"))
+    # Nor the cluster's copy of a ledger the developer's shell or pod may name.
+    monkeypatch.delenv("CHAOSLLM_LEDGER_NAMESPACE", raising=False)
+    monkeypatch.delenv("CHAOSTOOLKIT_IN_POD", raising=False)
     yield
     for entry_id in held_faults():
         release_held(entry_id)
