@@ -64,6 +64,20 @@ def test_reset_peer_counts_the_connections_it_cut(
     assert result["effect"] == "observed" and result["evidence"]["connections_cut"] == 2
 
 
+def test_timeout_counts_the_bytes_it_swallowed_and_the_connection_it_closed(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    _, port = make_proxy("mq")
+    handle = actions.inject_timeout("mq", timeout="200ms", duration="30s", proxy_api_url=api.url)
+    assert handle["effect"] == "unknown"  # nothing went through it yet
+    with connect(port) as sock:
+        sock.sendall(b"x" * 500)
+        assert sock.recv(10) == b""  # nothing came back; the toxic's timer closed it
+    result = actions.remove_toxic("mq", "timeout-mq", proxy_api_url=api.url)
+    assert result["effect"] == "observed" and result["removed"] is True
+    assert result["evidence"]["bytes"] == 500 and result["evidence"]["connections_cut"] == 1
+
+
 def test_bandwidth_counts_the_bytes_it_throttled(
     api: Api, make_proxy: Callable[..., tuple[str, int]]
 ) -> None:
