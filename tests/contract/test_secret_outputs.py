@@ -169,13 +169,17 @@ def test_proxy_api_credentials_are_in_no_output_and_no_healer_command_line(
     pid = entry["healer_pid"]
     assert pid and is_healer(pid, entry_id)
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    # what anyone on the machine sees in ps
+    listed = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True,
+                            text=True, timeout=10).stdout  # fmt: skip
+    assert "chaosllm.faults heal ref:" in listed
     cleanup = subprocess.run([*CHAOSLLM, "cleanup"], capture_output=True, text=True, timeout=60,
                              env=chaos_env())
     assert cleanup.returncode == 0, cleanup.stderr
     assert "restored proxy-toxic:" in cleanup.stdout and toxiproxy.toxics == {}
     log = (tmp_path / "chaostoolkit.log").read_text()
     shown = {"journal": json.dumps(journal), "log": log, "stdout": proc.stdout,
-             "stderr": proc.stderr, "healer argv": " ".join(argv), "cleanup": cleanup.stdout,
+             "stderr": proc.stderr, "healer argv": " ".join(argv), "ps": listed, "cleanup": cleanup.stdout,
              "cleanup stderr": cleanup.stderr, "ledger id": entry_id,
              "ledger description": entry["description"]}
     assert _leaked(shown, PASSWORD, BASIC) == {}
