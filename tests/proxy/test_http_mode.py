@@ -21,7 +21,7 @@ from chaosllm.errors import ChaosLLMError
 from chaosllm.proxy import actions
 from chaosllm.sandbox.app import provider
 from tests.procs import model_provider
-from tests.proxy.conftest import Api, connect
+from tests.proxy.conftest import Api, EchoServer, connect
 
 pytestmark = pytest.mark.integration
 
@@ -247,32 +247,22 @@ MALFORMED_ANSWERS = {
 }
 
 
-class ScriptedUpstream:
+class ScriptedUpstream(EchoServer):
     """An upstream that reads one request head per connection and answers ``answer``, then closes."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
+    def _echo(self, conn: socket.socket) -> None:  # type: ignore[override]
+        with conn:
             try:
-                conn, _ = self.sock.accept()
+                data = b""
+                while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
+                    data += more
+                conn.sendall(self.answer)
             except OSError:
-                return
-            with conn:
-                try:
-                    data = b""
-                    while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
-                        data += more
-                    conn.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
+                pass
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED_ANSWERS))
