@@ -63,6 +63,26 @@ def test_there_are_activity_modules() -> None:
     assert "chaosllm.postgres.probes" in MODULES
 
 
+def test_every_package_with_activities_is_published() -> None:
+    from pathlib import Path
+
+    root = Path(chaosllm.__file__).parent
+    found = {path.parent.name for kind in ("actions", "probes", "tolerances")
+             for path in root.glob(f"*/{kind}.py")}  # fmt: skip
+    assert found - set(chaosllm.ACTIVITY_PACKAGES) == set(), (
+        "packages with actions.py, probes.py or tolerances.py missing from chaosllm.ACTIVITY_PACKAGES"
+    )
+    assert "chaosllm.alertmanager.probes" in MODULES and "chaosllm.observability.probes" in MODULES
+
+
+def test_tolerances_are_published_in_the_docs() -> None:
+    tolerances = chaosllm.load_tolerances()
+    names = {(t["mod"], t["name"]) for t in tolerances}
+    assert ("chaosllm.slo.tolerances", "no_alerts") in names
+    assert ("chaosllm.litmus.tolerances", "litmus_passed") in names
+    assert all(t["type"] == "tolerance" and t["doc"] for t in tolerances)
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_all_matches_public_functions(name: str) -> None:
     module = _module(name)
