@@ -231,7 +231,9 @@ def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: P
     assert load["requests"] > 100 and load["failed"] == 0 and load["by_op"]["order"]["requests"]
 
 
-def test_the_quickstart_on_an_idle_sandbox_shows_its_faults_bite(sandbox: dict[str, Any], tmp_path: Path) -> None:
+def test_the_quickstart_on_an_idle_sandbox_shows_its_faults_bite(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
     """README's quickstart as written: the experiment's own load control fills the cache."""
     from chaosllm.report.model import load_journal
     from chaosllm.sandbox.app.state import settings_env

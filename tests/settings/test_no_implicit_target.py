@@ -55,7 +55,10 @@ def test_the_list_covers_every_backend() -> None:
     assert len(ACTIVITIES) >= 60
 
 
-@pytest.mark.parametrize(("mod", "name"), ACTIVITIES, ids=[f"{m.split('.', 1)[1]}.{n}" for m, n in ACTIVITIES])
+IDS = [f"{mod.split('.', 1)[1]}.{name}" for mod, name in ACTIVITIES]
+
+
+@pytest.mark.parametrize(("mod", "name"), ACTIVITIES, ids=IDS)
 def test_an_activity_with_no_target_is_refused_naming_the_setting_and_its_four_places(
     mod: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
