@@ -1,6 +1,7 @@
 """chaosllm: a Chaos Toolkit extension for microservice platforms.
 
-Activities live in ``chaosllm.<target>.actions`` and ``chaosllm.<target>.probes``;
+Activities live in ``chaosllm.<target>.actions`` and ``chaosllm.<target>.probes``,
+and tolerances that judge probe results in ``chaosllm.<target>.tolerances``;
 the module path is the JSON API. Discovery is generated from those modules,
 so an activity is published by listing it in its module's ``__all__``.
 """
@@ -11,9 +12,9 @@ import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "discover", "load_exported_activities", "ACTIVITY_PACKAGES"]
+__all__ = ["__version__", "discover", "load_exported_activities", "load_tolerances", "ACTIVITY_PACKAGES"]
 
-# Packages whose actions.py / probes.py are published. Order is the order of
+# Packages whose actions.py / probes.py / tolerances.py are published. Order is the order of
 # the generated docs.
 ACTIVITY_PACKAGES = (
     "redis",
@@ -25,6 +26,8 @@ ACTIVITY_PACKAGES = (
     "process",
     "stress",
     "slo",
+    "alertmanager",
+    "observability",
     "sandbox",
 )
 
@@ -77,6 +80,18 @@ def load_exported_activities() -> list[Any]:
             if _existing(module):
                 activities.extend(_with_resolved_types(a) for a in finder(module))
     return activities
+
+
+def load_tolerances() -> list[Any]:
+    """Every tolerance chaosllm publishes (``chaosllm.<target>.tolerances``), described like activities."""
+    from chaoslib.discovery.discover import discover_activities
+
+    tolerances: list[Any] = []
+    for package in ACTIVITY_PACKAGES:
+        module = f"chaosllm.{package}.tolerances"
+        if _existing(module):
+            tolerances.extend(_with_resolved_types(t) for t in discover_activities(module, "tolerance"))
+    return tolerances
 
 
 def discover(discover_system: bool = True) -> Any:

@@ -163,8 +163,10 @@ def run_scoped(policy: Any, configuration: Any) -> BlastRadius:
     earlier = configuration.get(RUN_KEY)
     if earlier is not None and earlier != found.document:
         raise ConfigurationError(
-            f"two blast-radius controls of this run give different policies ({earlier!r} and "
-            f"{dict(found.document)!r}); give the policy once"
+            f"two blast-radius controls of this run give different policies: the configuration key "
+            f"{RUN_KEY} holds {earlier!r} (another blast-radius control's, or written in the "
+            f"experiment or a --var) and this control gives {dict(found.document)!r}; give the policy "
+            f"once"
         )
     configuration[RUN_KEY] = found.document
     return found

@@ -210,7 +210,10 @@ def _failed(name: str, hook: str, exc: Exception, where: dict[str, Any]) -> Any:
             raise exc
         raise InvalidActivity(f"chaosllm control '{name}': {_describe(exc)}") from exc
     if hook == "configure_control":
-        _setup_errors[name] = _record(name, hook, exc, where)
+        _record(name, hook, exc, where)
+        # raised again, without the prefix _record adds, by the control's before_experiment_control
+        cause = _describe(exc)
+        _setup_errors[name] = cause if isinstance(exc, InterruptExecution) else f"{hook}: {cause}"
         return None
     phase, run = ("end", {}) if hook in ("cleanup_control", "after_experiment_control") else _phase()
     message = _record(name, hook, exc, where)

@@ -21,6 +21,7 @@ from chaosllm.sandbox.app import launcher
 from chaosllm.sandbox.app.alerting import start_alertmanager
 from chaosllm.sandbox.app.launcher import wait_until
 from chaosllm.slo.tolerances import no_alerts
+from tests.conftest import _start
 from tests.target import Traffic
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ OUTAGE = {"alertname": "ChaosCausedOutage"}
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.Server]:
-    server = start_alertmanager(tmp_path_factory.mktemp("alertmanager"))
+    server = _start(start_alertmanager, tmp_path_factory.mktemp("alertmanager"))
     yield server
     server.stop()
 

@@ -205,3 +205,16 @@ def test_a_malformed_policy_in_the_experiment_names_the_experiment_file(
                   f"blast_radius from configuration key blast_radius of experiment "
                   f"{tmp_path / 'experiment.json'} breaks blast_radius.schema.json: "
                   f"field 'forbidden_namespaces' must be a list")  # fmt: skip
+
+
+@pytest.mark.parametrize("written", [{}, {"max_count": 5000}], ids=["empty", "wider"])
+def test_a_policy_written_under_the_controls_run_key_cannot_replace_the_settings_files(
+    bulk: FakeCluster, tmp_path: Path, written: dict[str, Any]
+) -> None:
+    import yaml
+
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump({"controls": {"blast-radius": CONTROL}}))
+    experiment = _experiment(_activity("chaosllm.chaosmesh.actions", "kill_pods", **BULK, mode="all"))
+    experiment["configuration"] = {"chaosllm_blast_radius_control": written}
+    _stops_naming(experiment, tmp_path, bulk,
+                  f"the configuration key chaosllm_blast_radius_control holds {written!r}")

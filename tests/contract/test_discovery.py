@@ -63,6 +63,26 @@ def test_there_are_activity_modules() -> None:
     assert "chaosllm.postgres.probes" in MODULES
 
 
+def test_every_package_with_activities_is_published() -> None:
+    from pathlib import Path
+
+    root = Path(chaosllm.__file__).parent
+    found = {path.parent.name for kind in ("actions", "probes", "tolerances")
+             for path in root.glob(f"*/{kind}.py")}  # fmt: skip
+    assert found - set(chaosllm.ACTIVITY_PACKAGES) == set(), (
+        "packages with actions.py, probes.py or tolerances.py missing from chaosllm.ACTIVITY_PACKAGES"
+    )
+    assert "chaosllm.alertmanager.probes" in MODULES and "chaosllm.observability.probes" in MODULES
+
+
+def test_tolerances_are_published_in_the_docs() -> None:
+    tolerances = chaosllm.load_tolerances()
+    names = {(t["mod"], t["name"]) for t in tolerances}
+    assert ("chaosllm.slo.tolerances", "no_alerts") in names
+    assert ("chaosllm.litmus.tolerances", "litmus_passed") in names
+    assert all(t["type"] == "tolerance" and t["doc"] for t in tolerances)
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_all_matches_public_functions(name: str) -> None:
     module = _module(name)
@@ -143,6 +163,18 @@ def test_import_is_light() -> None:
     code = "import sys, chaosllm, chaosllm.cli; print('kubernetes' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_building_the_command_line_loads_no_backend_nor_chaoslib() -> None:
+    # Every `chaosllm report` builds the whole parser first: a subcommand's defaults must not
+    # import its implementation (the workflow renderer once pulled in chaoslib and the ledger).
+    code = ("import sys; from chaosllm.cli import build_parser; build_parser(); "
+            "print(*sorted(m for m in sys.modules if m.startswith(('chaoslib', 'yaml', 'chaosllm.'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = proc.stdout.split()
+    assert not [m for m in loaded if m.startswith(("chaoslib", "yaml"))], loaded
+    heavy = ("chaosllm.chaosmesh", "chaosllm.faults", "chaosllm.errors", "chaosllm.workflow.render")
+    assert not [m for m in loaded if m.startswith(heavy)], loaded
 
 
 def test_activities_doc_is_current() -> None:

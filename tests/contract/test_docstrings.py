@@ -21,9 +21,9 @@ import chaosllm
 MODULES = [
     f"chaosllm.{package}.{kind}"
     for package in chaosllm.ACTIVITY_PACKAGES
-    for kind in ("actions", "probes")
+    for kind in ("actions", "probes", "tolerances")
     if chaosllm._existing(f"chaosllm.{package}.{kind}")
-] + ["chaosllm.slo.tolerances", "chaosllm.litmus.tolerances"]
+]
 JSON_BLOCK = re.compile(r"```json\s*\n(.*?)```", re.S)
 # Chaos Toolkit passes the probe's value to a tolerance itself.
 INJECTED = {"value"}

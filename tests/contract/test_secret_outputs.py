@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chaoslib.exceptions import InterruptExecution
 
 from chaosllm._clients.rabbitmq import Management
+from chaosllm.alertmanager.probes import alertmanager_alerts
+from chaosllm.controls import grafana, silence
 from chaosllm.errors import ChaosLLMError
 from chaosllm.faults import Ledger
 from chaosllm.faults.healer import entry_ref, is_healer
+from chaosllm.observability.probes import loki_count, trace_error_ratio
 from chaosllm.postgres import actions as postgres
 from chaosllm.proxy import actions as proxy
 from chaosllm.rabbitmq import actions as rabbitmq
@@ -169,13 +173,17 @@ def test_proxy_api_credentials_are_in_no_output_and_no_healer_command_line(
     pid = entry["healer_pid"]
     assert pid and is_healer(pid, entry_id)
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    # what anyone on the machine sees in ps
+    listed = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True,
+                            text=True, timeout=10).stdout  # fmt: skip
+    assert "chaosllm.faults heal ref:" in listed
     cleanup = subprocess.run([*CHAOSLLM, "cleanup"], capture_output=True, text=True, timeout=60,
                              env=chaos_env())
     assert cleanup.returncode == 0, cleanup.stderr
     assert "restored proxy-toxic:" in cleanup.stdout and toxiproxy.toxics == {}
     log = (tmp_path / "chaostoolkit.log").read_text()
     shown = {"journal": json.dumps(journal), "log": log, "stdout": proc.stdout,
-             "stderr": proc.stderr, "healer argv": " ".join(argv), "cleanup": cleanup.stdout,
+             "stderr": proc.stderr, "healer argv": " ".join(argv), "ps": listed, "cleanup": cleanup.stdout,
              "cleanup stderr": cleanup.stderr, "ledger id": entry_id,
              "ledger description": entry["description"]}
     assert _leaked(shown, PASSWORD, BASIC) == {}
@@ -297,6 +305,9 @@ URL_SETTINGS: dict[str, Callable[[str], Any]] = {
     "proxy_api_url": lambda at: proxy.inject_latency("p", proxy_api_url=f"http://u:{PASSWORD}@{at}"),
     "prometheus_base_url": lambda at: slo.query_value(
         "up", prometheus_base_url=f"http://u:{PASSWORD}@{at}"),
+    "alertmanager_url": lambda at: alertmanager_alerts(alertmanager_url=f"http://u:{PASSWORD}@{at}"),
+    "loki_url": lambda at: loki_count('{app="gateway"}', loki_url=f"http://u:{PASSWORD}@{at}"),
+    "jaeger_url": lambda at: trace_error_ratio("gateway", jaeger_url=f"http://u:{PASSWORD}@{at}"),
 }  # fmt: skip
 
 
@@ -311,3 +322,37 @@ def test_a_url_settings_password_is_in_no_error_or_traceback(setting: str) -> No
     assert at in str(info.value)  # the target is named, without its credentials
     shown = {"error": str(info.value), "traceback": "".join(traceback.format_exception(info.value))}
     assert _leaked(shown, PASSWORD) == {}
+
+
+@pytest.fixture
+def refusing() -> Iterator[str]:
+    """An Alertmanager or Grafana that refuses every request (401), quoting its headers."""
+    server = EchoingServer(lambda req: (401, json.dumps({"message": _headers_text(req)}).encode()))
+    yield f"http://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+    server.close()
+
+
+def test_a_silence_refused_with_url_credentials_stops_the_run_leaving_nothing(refusing: str) -> None:
+    with pytest.raises(InterruptExecution) as info:
+        silence.before_experiment_control({"title": "t"}, matchers={"alertname": "ChaosCausedOutage"},
+                                          alertmanager_url=refusing)  # fmt: skip
+    message = str(info.value)
+    assert "Alertmanager" in message and "HTTP 401" in message and f"{USER}:***@" in message
+    shown = {"error": message, "traceback": "".join(traceback.format_exception(info.value))}
+    assert _leaked(shown, PASSWORD, BASIC) == {}
+    assert Ledger().entries() == {}
+
+
+def test_grafana_refusing_url_credentials_makes_no_annotation_and_shows_none(
+    refusing: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = json.loads((Path(__file__).resolve().parents[2] / "journals" / "samples"
+                          / "partition-healed.json").read_text())  # fmt: skip
+    status = journal["status"]
+    with caplog.at_level("INFO", logger="chaostoolkit"):
+        grafana.after_experiment_control(journal, state=journal, grafana_url=refusing)
+    extension = journal["extensions"][-1]
+    assert extension["name"] == "chaosllm-grafana" and extension["annotations"] == []
+    assert "HTTP 401" in extension["errors"][0] and f"{USER}:***@" in extension["errors"][0]
+    assert journal["status"] == status
+    assert _leaked({"journal": json.dumps(journal), "log": caplog.text}, PASSWORD, BASIC) == {}

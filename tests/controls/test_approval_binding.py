@@ -127,13 +127,20 @@ def test_an_environment_that_is_not_a_name_is_refused(tmp_path: Path) -> None:
     _refused(proc, journal, tmp_path, "the environment must be a name (a string), got list")
 
 
+def _use_count(tmp_path: Path, approval: dict[str, Any]) -> Path:
+    """Where the run counts the approval's uses: the state directory the tests give each run."""
+    return tmp_path / "state" / "approvals" / f"{approval['signature']}.json"
+
+
 def test_an_approval_is_used_once_unless_it_allows_more(tmp_path: Path) -> None:
     experiment = _experiment(tmp_path)
-    _approve(experiment, tmp_path)
+    signed = _approve(experiment, tmp_path)
     proc, journal = _run(experiment, tmp_path)
     assert journal["status"] == "completed", proc.stderr
     approval = next(e for e in journal["extensions"] if e["name"] == "chaosllm-approval")
     assert approval["uses"] == 1 and approval["max_uses"] == 1
+    count = _use_count(tmp_path, signed)
+    assert json.loads(count.read_text())["uses"] == 1 and count.stat().st_mode & 0o077 == 0
     (tmp_path / "ran").unlink()
     proc, journal = _run(experiment, tmp_path)
     _refused(proc, journal, tmp_path, "is used up (1 of 1 run(s))")
@@ -142,6 +149,16 @@ def test_an_approval_is_used_once_unless_it_allows_more(tmp_path: Path) -> None:
     statuses = [_run(experiment, tmp_path)[1]["status"] for _ in range(3)]
     assert statuses == ["completed", "completed", "interrupted"]
     assert (tmp_path / "ran").read_text() == "1s\n1s\n"
+
+
+def test_an_unreadable_use_count_refuses_rather_than_counting_from_zero(tmp_path: Path) -> None:
+    experiment = _experiment(tmp_path)
+    count = _use_count(tmp_path, _approve(experiment, tmp_path, max_uses=5))
+    count.parent.mkdir(parents=True)
+    count.write_text("{not json")
+    proc, journal = _run(experiment, tmp_path)
+    _refused(proc, journal, tmp_path, "is unreadable; refusing rather than counting from zero")
+    assert count.read_text() == "{not json"
 
 
 def test_an_unexpected_field_is_refused_even_when_signed(tmp_path: Path) -> None:

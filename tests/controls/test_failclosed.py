@@ -80,10 +80,16 @@ GUARD = "chaosllm.controls.guard"
 METRICS = "chaosllm.controls.metrics"
 ROLLBACKS = "chaosllm.controls.rollbacks"
 LOAD = "chaosllm.sandbox.control"
+REDACT = "chaosllm.controls.redact"
+GRAFANA = "chaosllm.controls.grafana"
+OTEL = "chaosllm.controls.otel"
+SILENCE = "chaosllm.controls.silence"
+NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
 PRODUCTION = {"environment": "production"}
 NAMES = {APPROVAL: "chaosllm-approval", AUDIT: "chaosllm-audit", BLAST: "chaosllm-blast-radius",
          GUARD: "chaosllm-guard", METRICS: "chaosllm-metrics", ROLLBACKS: "chaosllm-rollbacks",
-         LOAD: "sandbox-load"}  # fmt: skip
+         LOAD: "sandbox-load", REDACT: "chaosllm-redact", GRAFANA: "chaosllm-grafana",
+         OTEL: "chaosllm-otel", SILENCE: "chaosllm-silence"}  # fmt: skip
 
 # (case, module, control arguments, configuration, file to write as the "broken file", text expected)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str | None, str]] = [
@@ -109,6 +115,18 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str | None, str]] = 
     ("metrics-series-through-a-placeholder", METRICS, {"series": "${s}"}, {"s": 5}, None, "metrics"),
     ("rollbacks-state-dir-a-file", ROLLBACKS, {}, {}, None, "rollbacks"),
     ("sandbox-load-rate-a-list", LOAD, {"rate": ["x"], "warmup": "0s"}, {}, None, "load"),
+    ("guard-slo-file-broken", GUARD, {"slo_file": "{file}", "prometheus_base_url": NOWHERE}, {},
+     '{"slos": [', "guard"),
+    ("metrics-slo-file-broken", METRICS, {"slo_file": "{file}"}, {}, '{"slos": [', "metrics"),
+    ("redact-given-arguments", REDACT, {"keep": ["token"]}, {}, None, "redact"),
+    ("grafana-no-url", GRAFANA, {}, {}, None, "grafana_url"),
+    ("grafana-dashboard-a-number", GRAFANA, {"dashboard_uid": 5, "grafana_url": NOWHERE}, {}, None,
+     "dashboard_uid"),
+    ("otel-no-url", OTEL, {}, {}, None, "otlp_url"),
+    ("silence-matchers-a-number", SILENCE, {"matchers": 5, "alertmanager_url": NOWHERE}, {}, None,
+     "matchers"),
+    ("silence-alertmanager-unreachable", SILENCE, {"matchers": {"alertname": "X"},
+                                                   "alertmanager_url": NOWHERE}, {}, None, "silence"),
 ]
 
 
@@ -137,6 +155,8 @@ def test_a_control_that_cannot_work_stops_the_run_before_the_first_activity(
         assert journal["status"] == "interrupted" and journal["run"] == []
     assert "Traceback" not in proc.stderr
     assert expected in proc.stderr
+    # a set-up failure raised again at the start of the run is said once, not prefixed twice
+    assert not re.search(r"(refused the run|failed in \w+): chaosllm control", proc.stderr)
     if case.startswith("audit-"):
         return  # the audit log is what is broken
     if journal:

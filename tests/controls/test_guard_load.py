@@ -66,12 +66,30 @@ def test_a_bad_condition_behind_a_placeholder_stops_the_run_and_is_named(
     assert name in entry["error"] and reason in entry["error"]
 
 
-def test_a_nan_threshold_written_in_the_experiment_is_refused_by_validation(tmp_path: Path) -> None:
-    experiment = _experiment(tmp_path, [{"name": "errors", "query": "up", "above": float("nan")}], {})
-    proc, journal = run_experiment(experiment, tmp_path, timeout=120)
+WRITTEN: list[tuple[str, dict[str, Any], str]] = [
+    ("quantile-p95", {"name": "p95 latency", "latency_quantile": {**LATENCY, "quantile": "p95"}, "above": 1},
+     "guard condition 1 ('p95 latency'): field 'latency_quantile.quantile' must be a number between 0 "
+     "and 1, got 'p95'"),
+    ("threshold-nan-float", {"name": "errors", "query": "up", "above": float("nan")},
+     "guard condition 1 ('errors'): field 'above' must be a finite number"),
+    ("threshold-nan-string", {"name": "errors", "query": "up", "above": "nan"},
+     "guard condition 1 ('errors'): field 'above' must be a finite number"),
+    ("threshold-infinite-string", {"name": "errors", "query": "up", "below": "-inf"},
+     "guard condition 1 ('errors'): field 'below' must be a finite number"),
+    ("unknown-kind", {"name": "odd", "latency": LATENCY, "above": 1},
+     "guard condition 1 ('odd'): unknown field(s) 'latency'"),
+]
+
+
+@pytest.mark.parametrize("case, condition, reason", WRITTEN, ids=[c[0] for c in WRITTEN])
+def test_a_bad_condition_written_in_the_experiment_is_refused_by_validation(
+    tmp_path: Path, case: str, condition: dict[str, Any], reason: str
+) -> None:
+    proc, journal = run_experiment(_experiment(tmp_path, [condition], {}), tmp_path, timeout=120)
     assert not (tmp_path / "ran").exists() and journal == {}
     assert proc.returncode != 0
-    assert "guard condition 1 ('errors'): field 'above' must be a finite number" in proc.stderr
+    assert reason in proc.stderr
+    assert "Traceback" not in proc.stderr + (tmp_path / "chaostoolkit.log").read_text()
 
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e999", "nan%", float("nan"),

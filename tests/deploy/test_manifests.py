@@ -97,7 +97,9 @@ def test_the_configmap_experiment_is_valid_and_uses_only_chaosllm_calls() -> Non
                                                              for c in experiment["controls"]}
     # Only chaosllm: rbac.yaml grants chaosllm's calls, not chaostoolkit-kubernetes's.
     assert all(m.startswith("chaosllm.") for m in modules), modules
-    assert "chaosllm.controls.rollbacks" in modules
+    # Like every shipped experiment: rollbacks on every interruption, then a redacted journal.
+    assert [c["provider"]["module"] for c in experiment["controls"]][-2:] == [
+        "chaosllm.controls.rollbacks", "chaosllm.controls.redact"]
 
 
 def _hadolint() -> str:

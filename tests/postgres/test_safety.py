@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,8 +37,16 @@ def dsn(postgres_server: launcher.Server) -> Iterator[str]:
 def victim(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A client session that terminate_backends could end."""
     conn = psycopg.connect(dsn, autocommit=True, application_name="safety-victim")
+    pid = conn.info.backend_pid
     yield conn
     conn.close()
+    # The server ends the backend after the client has gone; wait for that,
+    # so that the next test's snapshot does not see it vanish.
+    with psycopg.connect(dsn, autocommit=True) as watcher:
+        deadline = time.monotonic() + 10
+        while watcher.execute("select 1 from pg_stat_activity where pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < deadline, f"backend {pid} outlived its client"
+            time.sleep(0.02)
 
 
 def _state(dsn: str) -> tuple[Any, ...]:

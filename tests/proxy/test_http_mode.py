@@ -7,6 +7,7 @@ package for what an application sees.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from chaosllm.errors import ChaosLLMError
 from chaosllm.proxy import actions
 from chaosllm.sandbox.app import provider
 from tests.procs import model_provider
-from tests.proxy.conftest import Api, connect
+from tests.proxy.conftest import Api, EchoServer, connect
 
 pytestmark = pytest.mark.integration
 
@@ -177,6 +178,7 @@ def test_corrupt_event_breaks_one_chunk_for_the_openai_client(
     with pytest.raises(json.JSONDecodeError):
         json.loads(lines[1])
     assert json.loads(lines[0]) and len(lines) == len(EXPECTED) + 2
+    assert (stats(api, "corrupt_event")["requests"], stats(api, "corrupt_event")["events"]) == (1, 1)
     sdk = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="unused", max_retries=0)
     with pytest.raises((ValueError, openai.APIError)):
         for _ in sdk.chat.completions.create(model=MODEL, messages=BODY["messages"],  # type: ignore[arg-type]
@@ -233,6 +235,70 @@ def test_a_malformed_request_closes_its_connection_and_the_proxy_serves_on(
     assert sock.recv(100) == b""
     sock.close()
     assert client.get("/v1/models").status_code == 200
+
+
+MALFORMED_ANSWERS = {
+    "no status line": b"NOT HTTP AT ALL\r\n\r\n",
+    "bad length": b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nhello",
+    "bad chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n",
+    "stream torn mid-event": (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n"
+                              b"10\r\ndata: {\"a\": 1}\n\n\r\n7\r\ndata: {"),
+    "oversized head": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+}
+
+
+class ScriptedUpstream(EchoServer):
+    """An upstream that reads one request head per connection and answers ``answer``, then closes."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        super().__init__()
+
+    def _echo(self, conn: socket.socket) -> None:  # type: ignore[override]
+        with conn:
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
+                    data += more
+                conn.sendall(self.answer)
+            except OSError:
+                pass
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_ANSWERS))
+def test_a_malformed_answer_is_forwarded_or_closed_and_the_proxy_serves_on(
+        api: Api, llm: tuple[str, httpx.Client], case: str) -> None:
+    answer = MALFORMED_ANSWERS[case]
+    upstream = ScriptedUpstream(answer)
+    try:
+        status, body = api.call("POST", "/proxies", {"name": "broken", "listen": "127.0.0.1:0",
+                                                     "upstream": upstream.address, "mode": "http"})
+        assert status == 201, body
+        status, body = api.call("POST", "/proxies/broken/toxics", {
+            "name": "stall", "type": "stream_stall", "attributes": {"after": 1, "stall": 100}})
+        assert status == 200, body
+        _, proxy = api.call("GET", "/proxies/broken")
+        port = int(proxy["listen"].rsplit(":", 1)[1])
+        for _ in range(2):
+            sock = connect(port)
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 2\r\n\r\n{}")
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            sock.close()
+            # Forwarded as it came (the head, re-framed, and what of the body could be
+            # read), or nothing at all: never an answer the upstream did not give.
+            assert received == b"" or received.split(b"\r\n", 1)[0] == answer.split(b"\r\n", 1)[0], (
+                case, received[:200])
+    finally:
+        upstream.close()
+    # The proxy process is alive and every other proxy still serves.
+    assert api.call("GET", "/version")[0] == 200
+    _, client = llm
+    assert client.post("/v1/chat/completions", json=BODY).json()["choices"][0]["message"]["content"] == (
+        "".join(EXPECTED))
 
 
 def test_the_action_records_the_fault_and_the_rollback_reports_its_evidence(

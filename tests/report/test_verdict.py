@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chaosllm import ACTIVITY_PACKAGES
+from chaosllm import ACTIVITY_PACKAGES, _existing
 from chaosllm.journal_keys import LOAD_EXTENSION
 from chaosllm.report.faults import FAULT_MODULES, NOT_FAULTS, REMOVES, removes
 from chaosllm.report.gameday import build_gameday, render_gameday_html, render_gameday_json
@@ -74,6 +74,21 @@ def test_a_fault_that_never_recovers_says_so() -> None:
     assert "time to recover: did not recover within the run" in render_markdown(parse_journal(raw))
 
 
+def test_a_fault_with_no_sample_after_its_end_is_not_measured_rather_than_unrecovered() -> None:
+    # A fault that the last rollback removed as the run ended: nothing was sampled after it.
+    raw = sample("partition-healed")
+    [fault] = parse_journal(raw).chaosllm_faults
+    for series in raw["extensions"][0]["series"]:
+        series["points"] = [[x, v] for x, v in series["points"] if float(x) < fault.end]
+    [cut] = parse_journal(raw).chaosllm_faults
+    assert not cut.recovery_measured and cut.recovery is None
+    text = render_markdown(parse_journal(raw))
+    assert "time to recover: not measured (no metric sample after the fault ended)" in text
+    assert journal_summary(parse_journal(raw))["faults"][0]["recovered"] is None
+    raw["extensions"] = []
+    assert "time to recover: not measured (no SLO series recorded)" in render_markdown(parse_journal(raw))
+
+
 def test_older_journals_are_unknown_only_where_they_lack_evidence() -> None:
     pause = load_journal(SAMPLES / "redis-pause.json")
     [fault] = pause.chaosllm_faults
@@ -127,7 +142,8 @@ def test_a_load_that_sent_no_request_makes_the_run_inconclusive() -> None:
     assert 'name="load: flood"' in render_junit([flood])
 
 
-@pytest.mark.parametrize("package", [p for p in ACTIVITY_PACKAGES if p not in ("slo", "sandbox")])
+@pytest.mark.parametrize("package", [p for p in ACTIVITY_PACKAGES
+                                     if p != "sandbox" and _existing(f"chaosllm.{p}.actions")])
 def test_pairing_table_covers_every_declared_rollback(package: str) -> None:
     module = importlib.import_module(f"chaosllm.{package}.actions")
     name = module.__name__
