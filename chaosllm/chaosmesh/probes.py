@@ -210,9 +210,10 @@ def metric_during_fault(
                                 "rise_at_least": "400ms"}}}
     ```
     """
-    from chaosllm._clients.prometheus import prometheus_api
+    from chaosllm._clients.prometheus import prometheus_api, resolve_base_url
 
     criteria = Criteria(aggregate, at_least, at_most, rise_at_least, ratio_at_most)
+    resolve_base_url(prometheus_base_url, configuration, secrets)  # no Prometheus set: refused first
     every = parse_duration(step, "step")
     if every <= 0:
         raise InvalidArgument(f"step must be above 0, got {step!r}")

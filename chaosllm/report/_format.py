@@ -93,7 +93,7 @@ def window_text(fault: FaultWindow) -> str:
 
 def recovery_text(fault: FaultWindow) -> str:
     if not fault.recovery_measured:
-        return "not measured (no SLO series recorded)"
+        return f"not measured ({fault.recovery_note})"
     if fault.recovery is None:
         return "did not recover within the run"
     return took(fault.recovery)

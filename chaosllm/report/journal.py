@@ -74,6 +74,7 @@ class FaultWindow:
     planned_end: float | None = None  # the handle's expires_at
     recovery: float | None = None  # seconds; None: did not recover, or not measurable
     recovery_measured: bool = False  # SLO series with samples after ``end`` exist
+    recovery_note: str = "no SLO series recorded"  # why it was not measured
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ def _workflow(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``workflow`` to the ``chaosllm`` command."""
     from chaosllm.report.command import parse_verdicts
-    from chaosllm.workflow.render import DEFAULT_FAIL_ON, DEFAULT_IMAGE
+    from chaosllm.workflow import DEFAULT_FAIL_ON, DEFAULT_IMAGE
 
     parser = subparsers.add_parser(
         "workflow",

@@ -30,16 +30,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chaosllm import __version__
 from chaosllm.chaosmesh._spec import MANAGED_BY, stamp
 from chaosllm.chaosmesh.policy import enforce, policy_from
 from chaosllm.errors import ChaosLLMError, InvalidArgument, PolicyViolation
+from chaosllm.workflow import DEFAULT_FAIL_ON, DEFAULT_IMAGE
 
 __all__ = ["API_VERSION", "DEFAULT_IMAGE", "DEFAULT_FAIL_ON", "Step", "load_steps", "render_workflow"]
 
 API_VERSION = "argoproj.io/v1alpha1"
-DEFAULT_IMAGE = f"chaosllm:{__version__}"
-DEFAULT_FAIL_ON = ("failed", "aborted", "interrupted")
 EXPERIMENTS, JOURNALS = "/experiments", "/journals"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CRON = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|every \S+)|(\S+\s+){4}\S+)$")

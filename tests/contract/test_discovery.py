@@ -165,6 +165,18 @@ def test_import_is_light() -> None:
     assert proc.stdout.strip() == "False"
 
 
+def test_building_the_command_line_loads_no_backend_nor_chaoslib() -> None:
+    # Every `chaosllm report` builds the whole parser first: a subcommand's defaults must not
+    # import its implementation (the workflow renderer once pulled in chaoslib and the ledger).
+    code = ("import sys; from chaosllm.cli import build_parser; build_parser(); "
+            "print(*sorted(m for m in sys.modules if m.startswith(('chaoslib', 'yaml', 'chaosllm.'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = proc.stdout.split()
+    assert not [m for m in loaded if m.startswith(("chaoslib", "yaml"))], loaded
+    heavy = ("chaosllm.chaosmesh", "chaosllm.faults", "chaosllm.errors", "chaosllm.workflow.render")
+    assert not [m for m in loaded if m.startswith(heavy)], loaded
+
+
 def test_activities_doc_is_current() -> None:
     from pathlib import Path
 

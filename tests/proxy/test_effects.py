@@ -64,6 +64,42 @@ def test_reset_peer_counts_the_connections_it_cut(
     assert result["effect"] == "observed" and result["evidence"]["connections_cut"] == 2
 
 
+def test_timeout_counts_the_bytes_it_swallowed_and_the_connection_it_closed(
+    api: Api, make_proxy: Callable[..., tuple[str, int]]
+) -> None:
+    _, port = make_proxy("mq")
+    handle = actions.inject_timeout("mq", timeout="200ms", duration="30s", proxy_api_url=api.url)
+    assert handle["effect"] == "unknown"  # nothing went through it yet
+    with connect(port) as sock:
+        sock.sendall(b"x" * 500)
+        assert sock.recv(10) == b""  # nothing came back; the toxic's timer closed it
+    result = actions.remove_toxic("mq", "timeout-mq", proxy_api_url=api.url)
+    assert result["effect"] == "observed" and result["removed"] is True
+    assert result["evidence"]["bytes"] == 500 and result["evidence"]["connections_cut"] == 1
+
+
+@pytest.mark.parametrize(("kind", "attributes", "bit"), [
+    ("slicer", {"average_size": 10, "size_variation": 5, "delay": 1000}, "bytes"),
+    ("limit_data", {"bytes": 100}, "bytes"),
+    ("slow_close", {"delay": 100}, "connections"),
+])  # fmt: skip
+def test_inject_toxic_reports_what_went_through_it(
+    api: Api, make_proxy: Callable[..., tuple[str, int]], kind: str, attributes: dict[str, int], bit: str
+) -> None:
+    _, port = make_proxy("any")
+    actions.inject_toxic("any", kind, attributes, duration="30s", proxy_api_url=api.url)
+    with connect(port) as sock:
+        sock.sendall(b"x" * 60)
+        assert recv_exactly(sock, 60) == b"x" * 60
+    result = actions.remove_toxic("any", f"{kind}-any", proxy_api_url=api.url)
+    assert result["effect"] == "observed" and result["kind"] == f"proxy-{kind}", result
+    assert result["evidence"][bit] > 0 and result["evidence"]["connections"] == 1
+    quiet = actions.inject_toxic("any", kind, attributes, duration="30s", proxy_api_url=api.url)
+    assert quiet["effect"] == "unknown"
+    untouched = actions.remove_toxic("any", f"{kind}-any", proxy_api_url=api.url)
+    assert untouched["effect"] == "none" and "no connection" in untouched["evidence"]["reason"]
+
+
 def test_bandwidth_counts_the_bytes_it_throttled(
     api: Api, make_proxy: Callable[..., tuple[str, int]]
 ) -> None:

@@ -178,6 +178,7 @@ def test_corrupt_event_breaks_one_chunk_for_the_openai_client(
     with pytest.raises(json.JSONDecodeError):
         json.loads(lines[1])
     assert json.loads(lines[0]) and len(lines) == len(EXPECTED) + 2
+    assert (stats(api, "corrupt_event")["requests"], stats(api, "corrupt_event")["events"]) == (1, 1)
     sdk = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="unused", max_retries=0)
     with pytest.raises((ValueError, openai.APIError)):
         for _ in sdk.chat.completions.create(model=MODEL, messages=BODY["messages"],  # type: ignore[arg-type]

@@ -189,6 +189,8 @@ def test_flood_queue_adds_count_messages_of_the_size(broker: Broker, queue: str)
     result = actions.flood_queue(queue, count=3000, size_bytes=200, **broker.kw)
     assert result["published"] == 3000 and result["refused"] is False
     assert result["depth"] == 3005 == probes.queue_depth(queue, **broker.kw)
+    assert result["effect"] == "observed"
+    assert result["evidence"] == {"messages_published": 3000, "depth_after": 3005}
     with broker.channel() as channel:
         for _ in range(6):
             _, properties, body = channel.basic_get(queue, auto_ack=True)
@@ -207,6 +209,7 @@ def test_poison_messages_rejected_by_a_consumer_reach_the_dead_letter_queue(
         )
         assert wait_for(lambda: depth() == 7)
     assert (consumer.acked, consumer.rejected) == (4, 7)
+    assert result["effect"] == "observed" and result["evidence"] == {"messages_published": 7}
     dead = broker.drain(f"{queue}.dlq")
     assert len(dead) == 7
     assert all(p.headers["x-chaosllm"] == "poison" for p, _ in dead)
@@ -230,6 +233,8 @@ def test_close_consumer_connections_leaves_a_growing_backlog(broker: Broker, que
             assert probes.consumer_count(queue, **broker.kw) == 1
             result = actions.close_consumer_connections(queue, **broker.both)
             assert result["consumers_before"] == 1 and len(result["closed_connections"]) == 1
+            assert result["effect"] == "observed"
+            assert result["evidence"] == {"connections_closed": 1, "consumers_lost": 1}
             assert probes.consumer_count(queue, **broker.kw) == 0
             first = probes.queue_depth(queue, **broker.kw)
             assert wait_for(lambda: probes.queue_depth(queue, **broker.kw) >= first + 20, 5)
@@ -240,6 +245,7 @@ def test_close_consumer_connections_leaves_a_growing_backlog(broker: Broker, que
         assert consumer.closed_by_broker and consumer.acked > 0
     again = actions.close_consumer_connections(queue, **broker.both)
     assert again["closed_connections"] == [] and again["consumers_before"] == 0
+    assert again["effect"] == "none" and again["evidence"]["connections_closed"] == 0
 
 
 def test_queue_limit_refuses_beyond_max_length_until_removed(broker: Broker, queue: str) -> None:

@@ -74,6 +74,21 @@ def test_a_fault_that_never_recovers_says_so() -> None:
     assert "time to recover: did not recover within the run" in render_markdown(parse_journal(raw))
 
 
+def test_a_fault_with_no_sample_after_its_end_is_not_measured_rather_than_unrecovered() -> None:
+    # A fault that the last rollback removed as the run ended: nothing was sampled after it.
+    raw = sample("partition-healed")
+    [fault] = parse_journal(raw).chaosllm_faults
+    for series in raw["extensions"][0]["series"]:
+        series["points"] = [[x, v] for x, v in series["points"] if float(x) < fault.end]
+    [cut] = parse_journal(raw).chaosllm_faults
+    assert not cut.recovery_measured and cut.recovery is None
+    text = render_markdown(parse_journal(raw))
+    assert "time to recover: not measured (no metric sample after the fault ended)" in text
+    assert journal_summary(parse_journal(raw))["faults"][0]["recovered"] is None
+    raw["extensions"] = []
+    assert "time to recover: not measured (no SLO series recorded)" in render_markdown(parse_journal(raw))
+
+
 def test_older_journals_are_unknown_only_where_they_lack_evidence() -> None:
     pause = load_journal(SAMPLES / "redis-pause.json")
     [fault] = pause.chaosllm_faults

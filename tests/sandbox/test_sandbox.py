@@ -231,6 +231,33 @@ def test_pod_crash_scenario_runs_end_to_end(sandbox: dict[str, Any], tmp_path: P
     assert load["requests"] > 100 and load["failed"] == 0 and load["by_op"]["order"]["requests"]
 
 
+def test_the_quickstart_on_an_idle_sandbox_shows_its_faults_bite(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    """README's quickstart as written: the experiment's own load control fills the cache."""
+    from chaosllm.report.model import load_journal
+    from chaosllm.sandbox.app.state import settings_env
+
+    journal = tmp_path / "cache.json"
+    env = {**os.environ, **settings_env(sandbox), "CHAOSLLM_SANDBOX_DIR": str(sandbox["dir"])}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from chaostoolkit.__main__ import cli; cli()",
+         "--log-file", str(tmp_path / "chaos.log"), "run", "--journal-path", str(journal),
+         str(ROOT / "experiments/application/cache-failure.json")],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert json.loads(journal.read_text())["status"] == "completed", proc.stdout[-3000:]
+    report = load_journal(journal)
+    effects = {fault.kind: fault.effect for fault in report.faults}
+    assert set(effects) == {"redis-expire", "redis-flush", "redis-maxmemory", "redis-pause"}, effects
+    assert "observed" in effects.values(), effects
+    if report.verdict == "inconclusive":  # allowed, if it names the fault that did not bite
+        missed = [f.name for f in report.faults if f.effect != "observed"]
+        assert all(any(name in reason for reason in report.verdict_reasons) for name in missed)
+    else:
+        assert report.verdict == "passed", report.verdict_reasons
+
+
 def _sandbox_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "chaosllm.cli", "sandbox", *args],
                           capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -133,7 +133,9 @@ def test_fill_disk_writes_under_path_and_cleans_up(tmp_path: Path) -> None:
     # stress-ng writes into its own folder under the path (files unlinked while open).
     wait_until(lambda: any(target.iterdir()), 10, "stress-ng folder")
     assert all(p.name.startswith("tmp-stress-ng") for p in target.iterdir())
-    actions.stop_stress(name="disk")
+    stopped = actions.stop_stress(name="disk")
+    assert stopped["kind"] == "stress-disk" and stopped["removed"] is True
+    assert stopped["effect"] == "observed" and stopped["evidence"]["cpu_total_seconds"] > 0
     wait_until(lambda: _group(pid) == [], 5, "stress-ng gone")
     wait_until(lambda: not any(target.iterdir()), 5, "folder removed")
     with pytest.raises(InvalidArgument, match="not a directory"):
