@@ -88,6 +88,7 @@ def forget_runs() -> None:
     """Forget every run's failures and deferred set-up errors (a process that
     runs experiments one after another through the hooks, such as a test)."""
     _run["experiment"] = None
+    _run.pop("modules_checked", None)
     _failures.clear()
     _setup_errors.clear()
     _stopped.clear()
@@ -124,8 +125,8 @@ def _phase() -> tuple[str, dict[str, Any]]:
     return phase, {}
 
 
-def _audit_target(experiment: Any, configuration: Any) -> Any:
-    """The audit log the audit control of this run writes to (its ``path`` argument)."""
+def _declared_providers(experiment: Any) -> list[Mapping[str, Any]]:
+    """The providers of the controls of this run: the experiment's and the settings file's."""
     declared: list[Any] = list((experiment or {}).get("controls") or []) if isinstance(
         experiment, Mapping) else []  # fmt: skip
     try:
@@ -134,10 +135,31 @@ def _audit_target(experiment: Any, configuration: Any) -> Any:
         declared += list(get_global_controls())
     except Exception:  # noqa: BLE001 - an older chaoslib: the experiment's controls only
         pass
+    providers = [c.get("provider") for c in declared if isinstance(c, Mapping)]
+    return [p for p in providers if isinstance(p, Mapping)]
+
+
+def _unloadable(experiment: Any) -> list[str]:
+    """The chaosllm control modules this run declares that cannot be imported: Chaos
+    Toolkit would run without them, with only a warning."""
+    import importlib
+
+    missing = []
+    for provider in _declared_providers(experiment):
+        module = provider.get("module")
+        if isinstance(module, str) and module.split(".")[0] == "chaosllm":
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # noqa: BLE001 - whatever stops chaoslib importing it
+                missing.append(f"{module} ({type(exc).__name__}: {exc})")
+    return missing
+
+
+def _audit_target(experiment: Any, configuration: Any) -> Any:
+    """The audit log the audit control of this run writes to (its ``path`` argument)."""
     path = None
-    for control in declared:
-        provider = control.get("provider") if isinstance(control, Mapping) else None
-        if isinstance(provider, Mapping) and provider.get("module") == AUDIT_MODULE:
+    for provider in _declared_providers(experiment):
+        if provider.get("module") == AUDIT_MODULE:
             arguments = provider.get("arguments")
             path = arguments.get("path") if isinstance(arguments, Mapping) else None
             break
@@ -190,6 +212,15 @@ def _wrap(name: str, hook: str, func: Callable[..., Any]) -> Callable[..., Any]:
             error = InterruptExecution(_setup_errors.pop(name))
             _record(name, hook, error, where)
             raise error
+        if hook == "before_experiment_control" and _run.get("modules_checked") is not where["experiment"]:
+            _run["modules_checked"] = where["experiment"]
+            missing = _unloadable(where["experiment"])
+            if missing:
+                error = InterruptExecution(
+                    f"the run declares chaosllm control module(s) that cannot be imported, which "
+                    f"Chaos Toolkit would skip: {'; '.join(missing)}")  # fmt: skip
+                _record(name, hook, error, where)
+                raise error
         try:
             return func(*args, **kwargs)
         except (KeyboardInterrupt, SystemExit):

@@ -109,6 +109,19 @@ def test_an_approval_does_not_cover_another_value_of_a_variable(tmp_path: Path) 
     assert (tmp_path / "ran").read_text() == "1s\n"
 
 
+def test_an_approval_does_not_cover_another_value_of_an_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment = _experiment(tmp_path)
+    experiment["configuration"]["duration"] = {"type": "env", "key": "TEST_FAULT_DURATION"}
+    monkeypatch.setenv("TEST_FAULT_DURATION", "1s")
+    _approve(experiment, tmp_path, max_uses=2)  # signed as resolved now: 1s
+    proc, journal = _run(experiment, tmp_path, env={"TEST_FAULT_DURATION": "24h"})
+    _refused(proc, journal, tmp_path, "is for another experiment or another configuration")
+    proc, journal = _run(experiment, tmp_path, env={"TEST_FAULT_DURATION": "1s"})
+    assert journal["status"] == "completed", proc.stderr
+
+
 @pytest.mark.parametrize("environment, var", [
     ("Production", None), ("production ", None), (" PROD\t", None), ("production", "environment=staging"),
 ], ids=["capitalised", "trailing-space", "prod-spaced", "var-staging"])  # fmt: skip

@@ -185,3 +185,18 @@ def test_an_audit_log_that_breaks_during_the_method_stops_the_run_and_the_rollba
     failures = next(e for e in journal["extensions"] if e["name"] == "chaosllm-failclosed")["failures"]
     assert failures[0]["hook"] == "after_activity_control" and "IsADirectoryError" in failures[0]["error"]
     assert "chaosllm control 'chaosllm-audit' failed in after_activity_control" in proc.stderr
+
+
+def test_a_misspelt_chaosllm_control_stops_the_run_that_chaos_toolkit_would_run_without_it(
+    tmp_path: Path,
+) -> None:
+    # Chaos Toolkit only warns about a control module it cannot import, and runs without it.
+    controls = [_control(ROLLBACKS), _control("chaosllm.controls.aproval", approval_file="a.json")]
+    proc, journal = run_experiment(_experiment(tmp_path, controls, PRODUCTION), tmp_path,
+                                   env={"CHAOSLLM_AUDIT_LOG": str(tmp_path / "audit.jsonl")})  # fmt: skip
+    assert not (tmp_path / "ran").exists(), proc.stderr
+    assert journal["status"] == "interrupted" and journal["run"] == []
+    assert ("chaosllm control module(s) that cannot be imported, which Chaos Toolkit would skip: "
+            "chaosllm.controls.aproval (ModuleNotFoundError") in proc.stderr  # fmt: skip
+    entry = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert entry["event"] == "control-refused" and "chaosllm.controls.aproval" in entry["error"]
