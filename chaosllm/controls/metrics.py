@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from chaoslib.exceptions import InvalidActivity
+from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
@@ -64,6 +64,7 @@ __all__ = [
     "parse_series",
     "collect",
     "validate_control",
+    "configure_control",
     "before_experiment_control",
     "after_experiment_control",
 ]
@@ -161,6 +162,23 @@ def validate_control(control: dict[str, Any]) -> None:
         raise InvalidActivity(str(exc)) from exc
 
 
+def configure_control(
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> None:
+    """Check the series with the run's configuration (which may name the SLO file):
+    a control that could record nothing refuses the run at its start."""
+    from chaoslib import substitute
+
+    arguments = substitute(arguments, configuration or {}, secrets or {})
+    try:
+        _series(arguments, configuration, flat_secrets(secrets))
+        parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
+    except InvalidArgument as exc:
+        raise InterruptExecution(f"chaosllm metrics refused the experiment: {exc}") from exc
+
+
 def before_experiment_control(context: Any, **arguments: Any) -> None:
     global _started
     _started = time.time()
@@ -195,4 +213,4 @@ def after_experiment_control(
         state.setdefault("extensions", []).append(entry)
 
 
-protect(globals(), "chaosllm-metrics")
+protect(globals(), "chaosllm-metrics", one_per_run=True)
