@@ -31,7 +31,7 @@ def compose(parts: Sequence[Callable[..., Any]], common: Callable[..., Any]) -> 
     """
     hints: dict[str, Any] = {}
     for func in (common, *reversed(parts)):
-        hints.update(typing.get_type_hints(func))
+        hints.update(typing.get_type_hints(func, include_extras=True))
     template = list(inspect.signature(common).parameters.values())
     own = [p for part in parts for p in inspect.signature(part).parameters.values()]
     own.sort(key=lambda p: not _required(p))

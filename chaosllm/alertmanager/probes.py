@@ -7,10 +7,12 @@ from urllib.parse import urlencode
 
 from chaosllm._clients.alertmanager import alertmanager_api
 from chaosllm.alertmanager._matchers import filter_params, matchers_from
+from chaosllm.arguments import strict
 
 __all__ = ["alertmanager_alerts"]
 
 
+@strict
 def alertmanager_alerts(
     matchers: dict[str, str] | None = None,
     include_silenced: bool = True,

@@ -4,8 +4,8 @@ A fault action is a function that declares only its own arguments and
 returns its part of the spec; :func:`fault_action` appends the parameters of
 :func:`~chaosllm.chaosmesh._spec.common_arguments` to its published signature
 (so discovery and Chaos Toolkit's argument check see every parameter
-explicitly), builds the selector and shared spec fields, and hands the
-manifest to the submitter::
+explicitly), checks them (:func:`chaosllm.arguments.strict`), builds the
+selector and shared spec fields, and hands the manifest to the submitter::
 
     @fault_action("NetworkChaos", "network-loss", shared=network_arguments)
     def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, Any]:
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaosllm._signature import call_part, compose, publish
+from chaosllm.arguments import strict
 from chaosllm.chaosmesh._kinds import KINDS
 from chaosllm.chaosmesh._spec import COMMON_DOC, Common, common_arguments, render_fault
 from chaosllm.chaosmesh._submit import submit_fault
@@ -62,6 +63,6 @@ def fault_action(kind: str, fault: str, shared: SpecPart | None = None) -> Calla
         publish(action, signature, (inspect.getdoc(build) or "") + family + "\n" + COMMON_DOC)
         action.render = lambda *a, **k: render(*a, **k)[0]  # type: ignore[attr-defined]
         action.kind = kind  # type: ignore[attr-defined]
-        return action
+        return strict(action)
 
     return decorate

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range
 from chaosllm.chaosmesh._action import fault_action
 from chaosllm.chaosmesh._values import check_latency
 from chaosllm.errors import InvalidArgument
@@ -31,7 +32,7 @@ def _http_fault(
 @fault_action("HTTPChaos", "http-fault")
 def inject_http_fault(
     target: str = "Request",
-    port: int = 80,
+    port: Annotated[int, Range(1, 65535)] = 80,
     path: str = "*",
     method: str | None = None,
     abort: bool = False,
@@ -39,7 +40,7 @@ def inject_http_fault(
     replace: dict[str, Any] | None = None,
     patch: dict[str, Any] | None = None,
     request_headers: dict[str, str] | None = None,
-    code: int | None = None,
+    code: Annotated[int, Range(100, 599)] | None = None,
 ) -> dict[str, Any]:
     """Abort, delay, replace or patch HTTP requests or responses served on `port`.
 
@@ -53,12 +54,12 @@ def inject_http_fault(
     """
     if target not in ("Request", "Response"):
         raise InvalidArgument(f"target must be 'Request' or 'Response', got {target!r}")
-    part: dict[str, Any] = {"target": target, "port": int(port), "path": path,
+    part: dict[str, Any] = {"target": target, "port": port, "path": path,
                             **_http_fault(abort, delay, replace, patch)}
     if method:
         part["method"] = method.upper()
     if request_headers:
         part["request_headers"] = dict(request_headers)
     if code is not None:
-        part["code"] = int(code)
+        part["code"] = code
     return part

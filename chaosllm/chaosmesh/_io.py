@@ -6,8 +6,9 @@ the volume, the files, the share of calls and the containers affected.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range
 from chaosllm.chaosmesh._action import fault_action
 from chaosllm.chaosmesh._values import check_latency, containers_field
 from chaosllm.errors import InvalidArgument
@@ -18,7 +19,7 @@ __all__ = ["inject_io_delay", "inject_io_errno", "override_io_attr"]
 def _io_arguments(
     volume_path: str,
     path: str | None = None,
-    percent: int = 100,
+    percent: Annotated[int, Range(1, 100)] = 100,
     methods: list[str] | None = None,
     container_names: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -29,9 +30,7 @@ def _io_arguments(
     """
     if not str(volume_path).startswith("/"):
         raise InvalidArgument(f"volume_path must be an absolute mount path, got {volume_path!r}")
-    if not 0 < int(percent) <= 100:
-        raise InvalidArgument(f"percent must be 1..100, got {percent!r}")
-    part: dict[str, Any] = {"volumePath": volume_path, "percent": int(percent)}
+    part: dict[str, Any] = {"volumePath": volume_path, "percent": percent}
     if path:
         part["path"] = path
     if methods:
@@ -55,7 +54,7 @@ def inject_io_delay(delay: str = "100ms") -> dict[str, Any]:
 
 
 @fault_action("IOChaos", "io-errno", shared=_io_arguments)
-def inject_io_errno(errno: int = 5) -> dict[str, Any]:
+def inject_io_errno(errno: Annotated[int, Range(1, 4095)] = 5) -> dict[str, Any]:
     """Make file-system calls under `volume_path` fail with `errno` (5 is EIO).
 
     ```json
@@ -66,9 +65,7 @@ def inject_io_errno(errno: int = 5) -> dict[str, Any]:
                                 "errno": 28, "percent": 10, "duration": "60s"}}}
     ```
     """
-    if not 0 < int(errno) < 4096:
-        raise InvalidArgument(f"errno must be a positive error number such as 5 (EIO), got {errno!r}")
-    return {"action": "fault", "errno": int(errno)}
+    return {"action": "fault", "errno": errno}
 
 
 @fault_action("IOChaos", "io-attr", shared=_io_arguments)

@@ -10,9 +10,10 @@ every object chaosllm created (id ``chaosmesh.object``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
+from chaosllm.arguments import Range, strict
 from chaosllm.chaosmesh._bulk import managed, remove_managed
 from chaosllm.chaosmesh._kinds import KINDS, kind_of
 from chaosllm.chaosmesh._manifests import render_manifests, render_schedule, render_workflow
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 
+@strict
 def apply_manifest(
     path_or_manifest: str | dict[str, Any] | list[dict[str, Any]],
     namespace: str = "default",
@@ -85,6 +87,7 @@ def _effect(kind: str, obj: dict[str, Any], wait: bool) -> dict[str, Any]:
     return injection_effect(obj, "" if wait else "not waited for injection (wait is false)")
 
 
+@strict
 def schedule_chaos(
     kind: str,
     spec: dict[str, Any],
@@ -93,8 +96,8 @@ def schedule_chaos(
     lifetime: str | None = None,
     allow_unbounded: bool = False,
     concurrency_policy: str = "Forbid",
-    history_limit: int = 1,
-    starting_deadline_seconds: int | None = None,
+    history_limit: Annotated[int, Range(1, 2**31 - 1)] = 1,
+    starting_deadline_seconds: Annotated[int, Range(0)] | None = None,
     name: str | None = None,
     namespace: str = "default",
     dry_run: bool = False,
@@ -122,6 +125,7 @@ def schedule_chaos(
     return _submit_one(manifests, False, 0.0, dry_run, configuration, secrets)
 
 
+@strict
 def create_workflow(
     steps: list[dict[str, Any]],
     duration: str | None = None,
@@ -196,6 +200,7 @@ def _set_pause(
         return api.merge_patch(spec.plural, namespace, name, patch)
 
 
+@strict
 def pause_chaos(
     kind: str,
     name: str,
@@ -220,6 +225,7 @@ def pause_chaos(
             **({"dry_run": True, "paused": False} if dry_run_requested(dry_run) else {"paused": True})}
 
 
+@strict
 def resume_chaos(
     kind: str,
     name: str,
@@ -246,6 +252,7 @@ def resume_chaos(
     return result
 
 
+@strict
 def remove_chaos(
     kind: str,
     name: str,
@@ -281,6 +288,7 @@ def remove_chaos(
         return remove(api, spec.kind, namespace, name, bool(force), seconds)
 
 
+@strict
 def remove_all_chaos(
     namespace: str | None = None,
     force: bool = False,

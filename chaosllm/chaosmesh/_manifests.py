@@ -11,8 +11,9 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range, check_field
 from chaosllm.chaosmesh._kinds import kind_of
 from chaosllm.chaosmesh._selector import build_selector, check_mode
 from chaosllm.chaosmesh._spec import API_VERSION, check_duration, check_lifetime, check_name, stamp
@@ -20,6 +21,9 @@ from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 
 __all__ = ["render_manifests", "render_schedule", "render_workflow"]
+
+# A status check's counts and seconds: int32 fields of the Workflow CRD.
+_SECONDS = Annotated[int, Range(1, 2**31 - 1)]
 
 
 def _documents(path_or_manifest: str | dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,9 +48,10 @@ def _documents(path_or_manifest: str | dict[str, Any] | list[dict[str, Any]]) ->
     for doc in docs:
         if doc is None:
             continue
-        is_list = isinstance(doc, Mapping) and str(doc.get("kind", "")).endswith("List")
-        items = doc.get("items") if is_list else [doc]
-        found.extend(copy.deepcopy(dict(d)) for d in items or [])
+        doc = check_field(doc, dict[str, Any], "a manifest document")
+        items = doc.get("items") if str(doc.get("kind", "")).endswith("List") else [doc]
+        items = check_field(items or [], list[dict[str, Any]], f"the items of {doc.get('kind')}")
+        found.extend(copy.deepcopy(dict(d)) for d in items)
     if not found:
         raise InvalidArgument("the manifest holds no object")
     return found
@@ -80,6 +85,7 @@ def render_manifests(args: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _chaos_spec(kind: str, spec: Mapping[str, Any], namespace: str) -> tuple[str, dict[str, Any]]:
     """An embedded chaos spec with its selector made explicit; returns (embed key, spec)."""
     found = kind_of(kind)
+    spec = check_field(spec, dict[str, Any], f"the spec of {kind}")
     if not found.is_chaos:
         raise InvalidArgument(f"kind must be a chaos kind such as NetworkChaos, got {kind!r}")
     inner = copy.deepcopy(dict(spec))
@@ -100,12 +106,10 @@ def render_schedule(args: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InvalidArgument(f"concurrency_policy must be 'Forbid' or 'Allow', got {policy!r}")
     if not schedule.strip():
         raise InvalidArgument("schedule must be a cron expression such as '*/5 * * * *' or '@every 10m'")
-    if int(args["history_limit"]) < 1:
-        raise InvalidArgument(f"history_limit must be at least 1, got {args['history_limit']!r}")
     body: dict[str, Any] = {"schedule": schedule, "type": kind.kind, "concurrencyPolicy": policy,
-                            "historyLimit": int(args["history_limit"]), key: inner}
+                            "historyLimit": args["history_limit"], key: inner}
     if args["starting_deadline_seconds"] is not None:
-        body["startingDeadlineSeconds"] = int(args["starting_deadline_seconds"])
+        body["startingDeadlineSeconds"] = args["starting_deadline_seconds"]
     default = f"schedule-{kind.plural}-{re.sub(r'[^a-z0-9]+', '-', schedule.lower())}"
     name = args["name"] or default.strip("-")[:63].rstrip("-")
     manifest = {"apiVersion": API_VERSION, "kind": "Schedule", "metadata": {"name": check_name(name)},
@@ -170,12 +174,18 @@ def _status_check_template(check: Mapping[str, Any], deadline: str) -> dict[str,
     if check.get("body"):
         http["body"] = str(check["body"])
     if check.get("headers"):
-        http["headers"] = {k: [v] if isinstance(v, str) else list(v) for k, v in check["headers"].items()}
+        headers = check_field(check["headers"], dict[str, str | list[str]], "status_check.headers")
+        http["headers"] = {k: [v] if isinstance(v, str) else list(v) for k, v in headers.items()}
     return {
         "name": "status-check", "templateType": "StatusCheck", "deadline": deadline,
         "abortWithStatusCheck": True,
         "statusCheck": {"mode": "Continuous", "type": "HTTP", "http": http,
-                        "intervalSeconds": int(check.get("interval_seconds", 1)),
-                        "timeoutSeconds": int(check.get("timeout_seconds", 1)),
-                        "failureThreshold": int(check.get("failure_threshold", 3))},
+                        "intervalSeconds": _positive(check, "interval_seconds", 1),
+                        "timeoutSeconds": _positive(check, "timeout_seconds", 1),
+                        "failureThreshold": _positive(check, "failure_threshold", 3)},
     }  # fmt: skip
+
+
+def _positive(check: Mapping[str, Any], key: str, default: int) -> int:
+    value: int = check_field(check.get(key, default), _SECONDS, f"status_check.{key}")
+    return value

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range
 from chaosllm.chaosmesh._action import fault_action
 from chaosllm.chaosmesh._selector import SELECTOR_KEYS, check_mode
 from chaosllm.chaosmesh._values import check_latency, check_percent
 from chaosllm.errors import InvalidArgument
+
+UINT32 = 2**32 - 1  # the tc bucket fields are 32-bit
 
 __all__ = [
     "inject_network_delay",
@@ -63,7 +66,7 @@ def _network_arguments(
     return part
 
 
-def _netem(action: str, percent: str | int, correlation: str | int) -> dict[str, Any]:
+def _netem(action: str, percent: str | float, correlation: str | float) -> dict[str, Any]:
     """Loss, duplicate and corrupt: a percentage of packets and its correlation."""
     amounts = {action: check_percent(percent, action),
                "correlation": check_percent(correlation, "correlation")}
@@ -72,7 +75,7 @@ def _netem(action: str, percent: str | int, correlation: str | int) -> dict[str,
 
 @fault_action("NetworkChaos", "network-delay", shared=_network_arguments)
 def inject_network_delay(
-    latency: str = "100ms", jitter: str = "0ms", correlation: str = "0"
+    latency: str = "100ms", jitter: str = "0ms", correlation: str | float = "0"
 ) -> dict[str, Any]:
     """Delay the selected pods' network traffic by `latency` (± `jitter`).
 
@@ -90,7 +93,7 @@ def inject_network_delay(
 
 
 @fault_action("NetworkChaos", "network-loss", shared=_network_arguments)
-def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, Any]:
+def inject_network_loss(loss: str | float = "10", correlation: str | float = "0") -> dict[str, Any]:
     """Drop `loss` percent of the selected pods' packets.
 
     ```json
@@ -104,7 +107,7 @@ def inject_network_loss(loss: str = "10", correlation: str = "0") -> dict[str, A
 
 
 @fault_action("NetworkChaos", "network-duplicate", shared=_network_arguments)
-def inject_network_duplicate(duplicate: str = "10", correlation: str = "0") -> dict[str, Any]:
+def inject_network_duplicate(duplicate: str | float = "10", correlation: str | float = "0") -> dict[str, Any]:
     """Duplicate `duplicate` percent of the selected pods' packets.
 
     ```json
@@ -118,7 +121,7 @@ def inject_network_duplicate(duplicate: str = "10", correlation: str = "0") -> d
 
 
 @fault_action("NetworkChaos", "network-corrupt", shared=_network_arguments)
-def inject_network_corrupt(corrupt: str = "10", correlation: str = "0") -> dict[str, Any]:
+def inject_network_corrupt(corrupt: str | float = "10", correlation: str | float = "0") -> dict[str, Any]:
     """Corrupt `corrupt` percent of the selected pods' packets.
 
     ```json
@@ -134,10 +137,10 @@ def inject_network_corrupt(corrupt: str = "10", correlation: str = "0") -> dict[
 @fault_action("NetworkChaos", "network-bandwidth", shared=_network_arguments)
 def inject_network_bandwidth(
     rate: str = "1mbps",
-    limit: int = 20971520,
-    buffer: int = 10000,
-    peakrate: int | None = None,
-    minburst: int | None = None,
+    limit: Annotated[int, Range(1, UINT32)] = 20971520,
+    buffer: Annotated[int, Range(1, UINT32)] = 10000,
+    peakrate: Annotated[int, Range(0)] | None = None,
+    minburst: Annotated[int, Range(0, UINT32)] | None = None,
 ) -> dict[str, Any]:
     """Limit the selected pods' bandwidth to `rate` (a token bucket: `limit` bytes queued, `buffer` burst).
 
@@ -151,13 +154,11 @@ def inject_network_bandwidth(
     """
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?(bps|kbps|mbps|gbps|tbps)", str(rate).lower()):
         raise InvalidArgument(f"rate {rate!r} must be a number and unit such as '1mbps' or '500kbps'")
-    if int(limit) < 1 or int(buffer) < 1:
-        raise InvalidArgument(f"limit and buffer must be at least 1, got {limit!r} and {buffer!r}")
-    bandwidth: dict[str, Any] = {"rate": str(rate).lower(), "limit": int(limit), "buffer": int(buffer)}
+    bandwidth: dict[str, Any] = {"rate": rate.lower(), "limit": limit, "buffer": buffer}
     if peakrate is not None:
-        bandwidth["peakrate"] = int(peakrate)
+        bandwidth["peakrate"] = peakrate
     if minburst is not None:
-        bandwidth["minburst"] = int(minburst)
+        bandwidth["minburst"] = minburst
     return {"action": "bandwidth", "bandwidth": bandwidth}
 
 

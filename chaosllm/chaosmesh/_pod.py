@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range
 from chaosllm.chaosmesh._action import fault_action
 from chaosllm.chaosmesh._values import containers_field
 from chaosllm.errors import InvalidArgument
@@ -12,7 +13,7 @@ __all__ = ["kill_pods", "fail_pods", "kill_containers"]
 
 
 @fault_action("PodChaos", "pod-kill")
-def kill_pods(grace_period: int = 0) -> dict[str, Any]:
+def kill_pods(grace_period: Annotated[int, Range(0)] = 0) -> dict[str, Any]:
     """Kill the selected pods (their controllers restart them).
 
     ```json
@@ -22,9 +23,7 @@ def kill_pods(grace_period: int = 0) -> dict[str, Any]:
                   "arguments": {"label_selectors": "app=gateway", "mode": "one", "duration": "30s"}}}
     ```
     """
-    if int(grace_period) < 0:
-        raise InvalidArgument(f"grace_period must not be negative, got {grace_period!r}")
-    return {"action": "pod-kill", "gracePeriod": int(grace_period)}
+    return {"action": "pod-kill", "gracePeriod": grace_period}
 
 
 @fault_action("PodChaos", "pod-failure")

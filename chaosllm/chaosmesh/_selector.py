@@ -8,9 +8,11 @@ selector matches, the way Chaos Mesh would choose among them.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from chaosllm.arguments import check_field
 from chaosllm.errors import InvalidArgument
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "SELECTOR_KEYS",
     "build_selector",
     "check_mode",
+    "check_namespace",
     "parse_labels",
     "selector_namespaces",
     "describe_selector",
@@ -30,6 +33,17 @@ SELECTOR_KEYS = (
     "expressionSelectors", "pods", "nodes", "nodeSelectors", "podPhaseSelectors",
 )  # fmt: skip
 _SET_OPERATORS = {"In": "in", "NotIn": "notin"}
+# A namespace name: a DNS-1123 label.
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def check_namespace(name: Any, what: str = "namespace") -> str:
+    """``name`` if it can name a namespace; an empty name is refused, never taken as "default"."""
+    if not isinstance(name, str) or not _NAMESPACE.fullmatch(name):
+        raise InvalidArgument(
+            f"{what} {name!r} is not a namespace name: 1 to 63 lower-case letters, digits or '-'"
+        )
+    return name
 
 
 def parse_labels(value: str | Mapping[str, Any] | None, what: str = "label_selectors") -> dict[str, str]:
@@ -68,7 +82,7 @@ def build_selector(
     Chaos Mesh would default an empty namespace list to the object's own
     namespace; writing it out keeps the blast radius visible in the manifest.
     """
-    result = copy.deepcopy(dict(selector or {}))
+    result = copy.deepcopy(check_field(selector or {}, dict[str, Any], "selector"))
     unknown = sorted(set(result) - set(SELECTOR_KEYS))
     if unknown:
         raise InvalidArgument(
@@ -76,12 +90,17 @@ def build_selector(
         )
     labels = parse_labels(label_selectors)
     if labels:
-        result["labelSelectors"] = {**result.get("labelSelectors", {}), **labels}
+        given = check_field(result.get("labelSelectors") or {}, dict[str, str], "selector labelSelectors")
+        result["labelSelectors"] = {**given, **labels}
     listed = _as_list(namespaces)
     if listed:
         result["namespaces"] = listed
     if not result.get("namespaces") and not result.get("pods"):
-        result["namespaces"] = [namespace]
+        result["namespaces"] = [check_namespace(namespace)]
+    given = result.get("namespaces") or []  # a single name given as a string is that namespace
+    names = [given] if isinstance(given, str) else check_field(given, list[str], "selector namespaces")
+    for name in names:
+        check_namespace(name, "selector namespace")
     return result
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosllm.chaosmesh._selector import build_selector, check_mode
+from chaosllm.chaosmesh._selector import build_selector, check_mode, check_namespace
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_seconds, parse_duration
 from chaosllm.settings import get_setting
@@ -156,7 +156,7 @@ def render_fault(
 ) -> tuple[dict[str, Any], Common]:
     """One fault's manifest: its own spec ``part`` inside the shared fields built
     from ``args`` (the bound common arguments), with those arguments checked."""
-    namespace = str(args["namespace"] or "default")
+    namespace = check_namespace(args["namespace"])
     seconds = check_duration(args["duration"], bool(args["allow_unbounded"]))
     timeout = parse_duration(str(args["timeout"]), "timeout")
     selector = build_selector(args["selector"], args["label_selectors"], args["namespaces"], namespace)

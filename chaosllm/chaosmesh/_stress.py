@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
+from chaosllm.arguments import Range
 from chaosllm.chaosmesh._action import fault_action
 from chaosllm.chaosmesh._values import containers_field
 from chaosllm.errors import InvalidArgument
@@ -14,7 +15,9 @@ __all__ = ["stress_cpu", "stress_memory"]
 
 @fault_action("StressChaos", "stress-cpu")
 def stress_cpu(
-    workers: int = 1, load: int = 50, container_names: list[str] | None = None
+    workers: Annotated[int, Range(1, 8192)] = 1,
+    load: Annotated[int, Range(0, 100)] = 50,
+    container_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Load the selected pods' CPU: `workers` stressors each at `load` percent.
 
@@ -26,17 +29,15 @@ def stress_cpu(
                                 "duration": "2m"}}}
     ```
     """
-    if not 1 <= int(workers) <= 8192 or not 0 <= int(load) <= 100:
-        raise InvalidArgument(f"workers must be 1..8192 and load 0..100, got {workers!r}, {load!r}")
-    return {"stressors": {"cpu": {"workers": int(workers), "load": int(load)}},
+    return {"stressors": {"cpu": {"workers": workers, "load": load}},
             **containers_field(container_names)}
 
 
 @fault_action("StressChaos", "stress-memory")
 def stress_memory(
-    workers: int = 1,
+    workers: Annotated[int, Range(1, 8192)] = 1,
     size: str = "256MB",
-    oom_score_adj: int = 0,
+    oom_score_adj: Annotated[int, Range(-1000, 1000)] = 0,
     container_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Allocate `size` of memory ("256MB", "50%") in each of `workers` stressors in the selected pods.
@@ -50,7 +51,5 @@ def stress_memory(
     """
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)?", str(size)):
         raise InvalidArgument(f"size {size!r} must be an amount such as '256MB' or '50%'")
-    if not 1 <= int(workers) <= 8192 or not -1000 <= int(oom_score_adj) <= 1000:
-        raise InvalidArgument("workers must be 1..8192 and oom_score_adj -1000..1000")
-    memory = {"workers": int(workers), "size": str(size), "oomScoreAdj": int(oom_score_adj)}
+    memory = {"workers": workers, "size": size, "oomScoreAdj": oom_score_adj}
     return {"stressors": {"memory": memory}, **containers_field(container_names)}

@@ -13,10 +13,10 @@ rollback of every fault.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chaosllm.arguments import bind_checked
 from chaosllm.chaosmesh._dns import inject_dns_fault
 from chaosllm.chaosmesh._http import inject_http_fault
 from chaosllm.chaosmesh._io import inject_io_delay, inject_io_errno, override_io_attr
@@ -71,10 +71,8 @@ __all__ = [
 
 
 def _bound(func: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """An action's arguments as its body sees them, defaults included."""
-    bound = inspect.signature(func).bind(**arguments)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    """An action's arguments as its body sees them: checked, defaults included."""
+    return dict(bind_checked(func, **arguments).arguments)
 
 
 Render = Callable[[Mapping[str, Any]], list[dict[str, Any]]]

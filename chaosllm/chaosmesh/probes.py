@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
+from chaosllm.arguments import strict
 from chaosllm.chaosmesh._evidence import Criteria, fault_window, injected_pods, judge_metric, window_fields
 from chaosllm.chaosmesh._kinds import CHAOS_KINDS, KINDS, kind_of
 from chaosllm.chaosmesh._spec import MANAGED_BY
@@ -18,6 +19,7 @@ __all__ = ["chaos_status", "wait_for_injection", "wait_for_recovery", "list_chao
            "metric_during_fault"]
 
 
+@strict
 def chaos_status(
     kind: str,
     name: str,
@@ -70,6 +72,7 @@ def _wait(
     return summarise(obj)
 
 
+@strict
 def wait_for_injection(
     kind: str,
     name: str,
@@ -91,6 +94,7 @@ def wait_for_injection(
     return _wait(kind, name, namespace, timeout, "injection", configuration, secrets)
 
 
+@strict
 def wait_for_recovery(
     kind: str,
     name: str,
@@ -112,6 +116,7 @@ def wait_for_recovery(
     return _wait(kind, name, namespace, timeout, "recovery", configuration, secrets)
 
 
+@strict
 def list_chaos(
     namespace: str | None = None,
     kinds: list[str] | None = None,
@@ -140,6 +145,7 @@ def list_chaos(
     return found
 
 
+@strict
 def pods_injected(
     kind: str,
     name: str,
@@ -173,6 +179,7 @@ def pods_injected(
             **injected_pods(obj, where, at_least)}  # fmt: skip
 
 
+@strict
 def metric_during_fault(
     kind: str,
     name: str,

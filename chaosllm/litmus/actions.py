@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaosllm._clients.k8s import ChaosMeshApi, chaos_mesh_api
+from chaosllm.arguments import strict
 from chaosllm.chaosmesh._spec import dry_run_requested
 from chaosllm.chaosmesh._submit import WaitTimeout, remove, submit, wait_for
 from chaosllm.errors import ChaosLLMError, NotInjected, TargetNotFound
@@ -132,6 +133,7 @@ def _await(api: ChaosMeshApi, namespace: str, name: str, fault: str, engine_uid:
     return found
 
 
+@strict
 def run_litmus_fault(
     fault: str,
     app_label: str | dict[str, str],
@@ -215,6 +217,7 @@ def run_litmus_fault(
     return handle
 
 
+@strict
 def stop_litmus_fault(
     name: str,
     namespace: str = "default",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.k8s import chaos_mesh_api
+from chaosllm.arguments import strict
 from chaosllm.litmus._engine import result_name
 from chaosllm.litmus._result import engine_view, result_view
 
 __all__ = ["litmus_result", "litmus_engine_status"]
 
 
+@strict
 def litmus_result(
     engine: str,
     fault: str,
@@ -42,6 +44,7 @@ def litmus_result(
     return result_view(found)
 
 
+@strict
 def litmus_engine_status(
     name: str,
     namespace: str = "default",

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chaosllm._clients.observability import jaeger_api, loki_api
+from chaosllm.arguments import strict
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 
@@ -21,6 +22,7 @@ def _window(window: str) -> tuple[float, float]:
     return end - seconds, end
 
 
+@strict
 def loki_count(
     query: str,
     window: str = "5m",
@@ -56,6 +58,7 @@ def loki_count(
     return sum(values)
 
 
+@strict
 def trace_error_ratio(
     service: str,
     window: str = "5m",

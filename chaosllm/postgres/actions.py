@@ -17,6 +17,7 @@ from chaosllm._clients.postgres import (
     postgres_target,
     resolve_dsn,
 )
+from chaosllm.arguments import strict
 from chaosllm.dry_run import Planned
 from chaosllm.errors import TargetNotFound
 from chaosllm.faults import (
@@ -74,6 +75,7 @@ ROLLBACKS = {
 EXHAUST_APPLICATION = "chaosllm-exhaust"
 
 
+@strict
 def exhaust_connections(
     duration: str = "30s",
     leave_free: int = 0,
@@ -135,6 +137,7 @@ def exhaust_connections(
                        None if full else "no free slot was left to take")
 
 
+@strict
 def release_connections(
     postgres_dsn: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -156,6 +159,7 @@ def release_connections(
                  f"exhaust-connections-{postgres_server(dsn)}", removed)
 
 
+@strict
 def lock_table(
     table: str,
     mode: str = "ACCESS EXCLUSIVE",
@@ -221,6 +225,7 @@ def lock_table(
                    f"{MEASURED_WHEN_REMOVED}: the sessions the lock blocks are sampled while it holds")
 
 
+@strict
 def unlock_table(
     table: str,
     postgres_dsn: str | None = None,
@@ -260,6 +265,7 @@ def unlock_table(
     return result
 
 
+@strict
 def terminate_backends(
     application_name: str | None = None,
     user: str | None = None,
@@ -302,6 +308,7 @@ def terminate_backends(
                                              "sessions_refused": len(refused)})
 
 
+@strict
 def set_statement_timeout(
     role: str,
     timeout: str = "1s",
@@ -370,6 +377,7 @@ def set_statement_timeout(
     ), f"{MEASURED_WHEN_REMOVED}: the sessions it reached are read when it is reset")
 
 
+@strict
 def reset_statement_timeout(
     role: str,
     postgres_dsn: str | None = None,

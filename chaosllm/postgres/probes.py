@@ -12,6 +12,7 @@ from chaosllm._clients.postgres import (
     postgres_target,
     resolve_dsn,
 )
+from chaosllm.arguments import strict
 from chaosllm.errors import ChaosLLMError, ConfigurationError, InvalidArgument, TargetUnreachable
 from chaosllm.faults import parse_duration
 from chaosllm.postgres._catalog import find_columns, find_table
@@ -40,6 +41,7 @@ _PASSWORD_LITERAL = re.compile(r"(password\s+)'(?:[^']|'')*'", re.IGNORECASE)
 _QUERY_CHARS = 200
 
 
+@strict
 def is_available(
     postgres_dsn: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -63,6 +65,7 @@ def is_available(
         return False
 
 
+@strict
 def connection_count(
     state: str | None = None,
     postgres_dsn: str | None = None,
@@ -92,6 +95,7 @@ def connection_count(
     return int(row[0])
 
 
+@strict
 def connection_headroom(
     postgres_dsn: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -127,6 +131,7 @@ def _redact_query(query: str | None) -> str | None:
     return _PASSWORD_LITERAL.sub(r"\1'***'", query)[:_QUERY_CHARS]
 
 
+@strict
 def blocked_queries(
     postgres_dsn: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -167,6 +172,7 @@ def blocked_queries(
     ]
 
 
+@strict
 def row_count(
     table: str,
     timeout: str = "10s",
@@ -194,6 +200,7 @@ def row_count(
     return int(row[0])
 
 
+@strict
 def table_checksum(
     table: str,
     key: str | list[str],

@@ -15,6 +15,7 @@ import random
 import signal as signals
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument, TargetNotFound
 from chaosllm.faults import Ledger, fault_handle, fault_lock, fault_seconds, record_fault, restore_fault
@@ -28,16 +29,27 @@ __all__ = ["kill_processes", "suspend_processes", "resume_processes"]
 ROLLBACKS = {"suspend_processes": "resume_processes"}
 
 
+# Signals that stop a process rather than end it: a stop needs a recorded,
+# bounded suspension (suspend_processes), never a bare signal.
+STOP_SIGNALS = frozenset((signals.SIGSTOP, signals.SIGTSTP, signals.SIGTTIN, signals.SIGTTOU))
+
+
 def _signal_number(name: str) -> signals.Signals:
-    text = str(name).upper()
+    text = name.strip().upper()
     if not text.startswith("SIG"):
         text = "SIG" + text
     try:
-        return signals.Signals[text]
+        signum = signals.Signals[text]
     except KeyError:
         raise InvalidArgument(
             f"signal must be a name such as SIGKILL or SIGTERM, got {name!r}"
         ) from None
+    if signum in STOP_SIGNALS:
+        raise InvalidArgument(
+            f"kill_processes refuses {signum.name}: it stops the process until something resumes "
+            "it; use suspend_processes, which records the suspension and resumes it after its duration"
+        )
+    return signum
 
 
 def _check_count(count: int | None) -> None:
@@ -69,6 +81,7 @@ def _send(proc: Proc, signum: signals.Signals, what: str) -> bool:
     return True
 
 
+@strict
 def kill_processes(
     pattern: str | None = None,
     pidfile: str | None = None,
@@ -123,6 +136,7 @@ def _resume_entry(entry: dict[str, Any]) -> list[int]:
     return resumed
 
 
+@strict
 def suspend_processes(
     pattern: str | None = None,
     pidfile: str | None = None,
@@ -176,6 +190,7 @@ def suspend_processes(
     return measured(handle, lambda: suspend_effect(stopped), "the suspended processes")
 
 
+@strict
 def resume_processes(
     pattern: str | None = None,
     pidfile: str | None = None,

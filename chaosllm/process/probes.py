@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.process.procs import find
 
 __all__ = ["process_count"]
 
 
+@strict
 def process_count(
     pattern: str | None = None,
     pidfile: str | None = None,

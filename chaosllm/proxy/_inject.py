@@ -19,6 +19,7 @@ from typing import Any
 
 from chaosllm._clients.proxy import ProxyApi, path, proxy_api, resolve_api_url
 from chaosllm._signature import call_part, compose, publish
+from chaosllm.arguments import strict
 from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import fault_handle, fault_seconds, parse_duration, recording
@@ -77,7 +78,8 @@ def toxic_action(build: Callable[..., dict[str, Any]],
                  common: Callable[..., None] = toxic_arguments) -> Any:
     """Publish ``build``, which returns a toxic's ``type`` and ``attributes``,
     as an action that also takes the ``common`` arguments
-    (:func:`toxic_arguments` by default). Common arguments that :func:`inject`
+    (:func:`toxic_arguments` by default), its arguments checked by
+    :func:`chaosllm.arguments.strict`. Common arguments that :func:`inject`
     does not take are attributes of the toxic (an HTTP fault's matching)."""
     signature = compose([build], common)
     own = set(inspect.signature(inject).parameters)
@@ -98,7 +100,7 @@ def toxic_action(build: Callable[..., dict[str, Any]],
 
     doc = inspect.getdoc(common) or ""
     publish(action, signature, (inspect.getdoc(build) or "") + "\n\n" + doc)
-    return action
+    return strict(action)
 
 
 def _ends_itself(payload: Any, key: str) -> bool:

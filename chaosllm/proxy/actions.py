@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api, resolve_api_url
+from chaosllm.arguments import strict
 from chaosllm.dry_run import Planned
 from chaosllm.errors import FaultFailed, InvalidArgument
 from chaosllm.faults import Ledger, fault_handle, fault_seconds, restore_fault
@@ -81,6 +82,7 @@ TOXIC_TYPES = ("latency", "bandwidth", "timeout", "reset_peer", "slow_close", "s
                "limit_data")
 
 
+@strict
 def create_proxy(
     name: str,
     listen: str,
@@ -134,6 +136,7 @@ def create_proxy(
     return dict(payload)
 
 
+@strict
 def delete_proxy(
     name: str,
     proxy_api_url: str | None = None,
@@ -250,6 +253,7 @@ def inject_toxic(type: str, attributes: dict[str, Any] | None = None) -> dict[st
     return {"type": type, "attributes": clean}
 
 
+@strict
 def remove_toxic(
     proxy: str,
     name: str,
@@ -278,6 +282,7 @@ def remove_toxic(
     return toxic_ended({"proxy": proxy}, url, proxy, name, removed)
 
 
+@strict
 def disable_proxy(
     proxy: str,
     duration: str | None = "30s",
@@ -317,6 +322,7 @@ def _enable_entry(entry: dict[str, Any]) -> bool:
         return enable(api, state["proxy"])
 
 
+@strict
 def enable_proxy(
     proxy: str,
     proxy_api_url: str | None = None,
@@ -341,6 +347,7 @@ def enable_proxy(
     return partition_ended({"proxy": proxy}, url, proxy, removed)
 
 
+@strict
 def reset_proxies(
     proxy_api_url: str | None = None,
     configuration: dict[str, Any] | None = None,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.proxy import path, proxy_api
+from chaosllm.arguments import strict
 from chaosllm.errors import TargetUnreachable
 
 __all__ = ["is_available", "list_proxies", "list_toxics", "proxy_enabled"]
 
 
+@strict
 def is_available(
     proxy_api_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -32,6 +34,7 @@ def is_available(
     return True
 
 
+@strict
 def list_proxies(
     proxy_api_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -51,6 +54,7 @@ def list_proxies(
     return dict(payload or {})
 
 
+@strict
 def list_toxics(
     proxy: str,
     proxy_api_url: str | None = None,
@@ -71,6 +75,7 @@ def list_toxics(
     return list(payload or [])
 
 
+@strict
 def proxy_enabled(
     proxy: str,
     proxy_api_url: str | None = None,

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, rabbitmq_target
+from chaosllm.arguments import strict
 from chaosllm.faults import fault_handle, fault_seconds, restore_fault
 from chaosllm.faults.effects import MEASURED_WHEN_REMOVED, counted, ended, unknown, with_effect
 from chaosllm.faults.watch import start_watch, stop_watch
@@ -49,6 +50,7 @@ MAX_DROP = 100_000
 POISON_BODY = b'{"chaosllm": "poison", "payload": "\xff\xfe\xfd'
 
 
+@strict
 def purge_queue(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -78,6 +80,7 @@ def purge_queue(
     return counted(result, purged, {"messages_purged": purged})
 
 
+@strict
 def drop_messages(
     queue: str,
     fraction: float = 0.5,
@@ -126,6 +129,7 @@ def drop_messages(
     return counted(result, dropped, {"messages_dropped": dropped})
 
 
+@strict
 def flood_queue(
     queue: str,
     count: int = 1000,
@@ -181,6 +185,7 @@ def flood_queue(
     return published(result, accepted, count, depth)
 
 
+@strict
 def publish_poison_messages(
     queue: str,
     count: int = 10,
@@ -237,6 +242,7 @@ def publish_poison_messages(
     return published(result, accepted, count, None)
 
 
+@strict
 def close_consumer_connections(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -278,6 +284,7 @@ def close_consumer_connections(
                                          "consumers_lost": max(0, before - after)})
 
 
+@strict
 def set_queue_limit(
     queue: str,
     max_length: int = 1000,
@@ -343,6 +350,7 @@ def set_queue_limit(
     return unknown(handle, f"{MEASURED_WHEN_REMOVED}: the queue's depth is sampled while it holds")
 
 
+@strict
 def remove_queue_limit(
     queue: str,
     rabbitmq_url: str | None = None,

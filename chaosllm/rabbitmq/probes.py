@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.rabbitmq import Management, amqp_channel, resolve_amqp_url
+from chaosllm.arguments import strict
 from chaosllm.errors import ChaosLLMError
 from chaosllm.rabbitmq._policies import dead_letter_queues
 from chaosllm.rabbitmq._queues import queue_ref, stat
@@ -17,6 +18,7 @@ from chaosllm.rabbitmq._queues import queue_ref, stat
 __all__ = ["is_available", "queue_depth", "consumer_count", "dead_letter_depth"]
 
 
+@strict
 def is_available(
     rabbitmq_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -47,6 +49,7 @@ def _stat(
         return stat(channel, queue)
 
 
+@strict
 def queue_depth(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -65,6 +68,7 @@ def queue_depth(
     return _stat("depth", queue, rabbitmq_url, configuration, secrets)[0]
 
 
+@strict
 def consumer_count(
     queue: str,
     rabbitmq_url: str | None = None,
@@ -83,6 +87,7 @@ def consumer_count(
     return _stat("consumer count", queue, rabbitmq_url, configuration, secrets)[1]
 
 
+@strict
 def dead_letter_depth(
     queue: str,
     rabbitmq_url: str | None = None,

@@ -17,6 +17,7 @@ from chaosllm._clients.redis import (
     redis_target,
     resolve_url,
 )
+from chaosllm.arguments import strict
 from chaosllm.dry_run import Planned
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import (
@@ -53,8 +54,25 @@ POLICIES = (
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )  # fmt: skip
 CLIENT_TYPES = ("normal", "master", "replica", "pubsub")
-# A size as Redis reads it: bytes, or k/kb/m/mb/g/gb (any case).
-_SIZE = re.compile(r"\d+(?:[kmg]b?|b)?", re.I)
+# A size as Redis reads it: bytes, or k/kb/m/mb/g/gb (any case; k is 1000, kb 1024).
+_SIZE = re.compile(r"(\d{1,20})([kmg]b?|b)?", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3,
+               "gb": 1024**3}  # fmt: skip
+# The largest maxmemory every supported Redis version stores as given (a signed 64-bit count).
+MAX_MAXMEMORY = 2**63 - 1
+
+
+def _maxmemory_bytes(maxmemory: str) -> int:
+    """``maxmemory`` in bytes, refused beyond what Redis stores (it would saturate, not refuse)."""
+    match = _SIZE.fullmatch(maxmemory.strip())
+    if not match:
+        raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
+    size = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+    if size > MAX_MAXMEMORY:
+        raise InvalidArgument(
+            f"maxmemory {maxmemory!r} is beyond Redis's range: at most {MAX_MAXMEMORY} bytes"
+        )
+    return size
 
 
 def _ledger_id(fault: str, url: str) -> str:
@@ -65,6 +83,7 @@ def _pause_id(url: str) -> str:
     return f"redis-pause@{redis_target(url)}"
 
 
+@strict
 def pause_clients(
     duration: str = "10s",
     mode: str = "ALL",
@@ -123,6 +142,7 @@ def pause_clients(
     return unknown(handle, MEASURED_WHEN_REMOVED, {"clients_connected": baseline["clients"]})
 
 
+@strict
 def unpause_clients(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -148,6 +168,7 @@ def unpause_clients(
     return record.outcome(result, removed)
 
 
+@strict
 def flush_keys(
     pattern: str,
     allow_all_keys: bool = False,
@@ -184,6 +205,7 @@ def flush_keys(
     return counted(result, deleted, {"keys_deleted": deleted})
 
 
+@strict
 def expire_keys(
     pattern: str,
     ttl: str = "1s",
@@ -227,6 +249,7 @@ def expire_keys(
     return counted(result, expired, {"keys_given_ttl": expired})
 
 
+@strict
 def limit_memory(
     maxmemory: str = "16mb",
     policy: str = "allkeys-lru",
@@ -255,8 +278,7 @@ def limit_memory(
     seconds = bounded_seconds(duration)
     if policy not in POLICIES:
         raise InvalidArgument(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    if not _SIZE.fullmatch(str(maxmemory).strip()):
-        raise InvalidArgument(f"maxmemory must be a size such as '16mb', got {maxmemory!r}")
+    _maxmemory_bytes(maxmemory)
     url = resolve_url(redis_url, configuration, secrets)
     target = redis_target(url)
     planned = Planned("redis-maxmemory", name or f"limit-memory-{target}", target,
@@ -304,6 +326,7 @@ def _restore_memory_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return {"maxmemory": state["maxmemory"], "policy": state["policy"], "evicted": evicted}
 
 
+@strict
 def restore_memory(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -333,6 +356,7 @@ def restore_memory(
     return ended(out, "redis-maxmemory", name, result["removed"])
 
 
+@strict
 def kill_clients(
     client_name: str | None = None,
     client_type: str | None = None,

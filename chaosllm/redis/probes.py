@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.redis import redis_client, resolve_url
+from chaosllm.arguments import strict
 from chaosllm.errors import ChaosLLMError
 from chaosllm.redis._keys import check_pattern, scan_batches
 
 __all__ = ["is_available", "cache_hit_ratio", "used_memory", "connected_clients", "key_count"]
 
 
+@strict
 def is_available(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -38,6 +40,7 @@ def _info(section: str, redis_url: str | None, configuration: Any, secrets: Any)
         return dict(client.info(section))
 
 
+@strict
 def cache_hit_ratio(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -61,6 +64,7 @@ def cache_hit_ratio(
     return None if hits + misses == 0 else hits / (hits + misses)
 
 
+@strict
 def used_memory(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -77,6 +81,7 @@ def used_memory(
     return int(_info("memory", redis_url, configuration, secrets)["used_memory"])
 
 
+@strict
 def connected_clients(
     redis_url: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -93,6 +98,7 @@ def connected_clients(
     return int(_info("clients", redis_url, configuration, secrets)["connected_clients"])
 
 
+@strict
 def key_count(
     pattern: str = "*",
     redis_url: str | None = None,

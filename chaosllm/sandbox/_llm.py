@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.sandbox.app import counters
@@ -27,6 +28,7 @@ def _not_yet(proxy: str) -> dict[str, Any]:
     return {"applicable": False, "met": True, "reason": f"no fault on proxy {proxy} in this run yet"}
 
 
+@strict
 def llm_failover(
     outcome: str = "stalled",
     proxy: str = "llm-primary",
@@ -61,6 +63,7 @@ def llm_failover(
             "primary": seen, "failovers": failovers}
 
 
+@strict
 def primary_answering(
     within: str = "30s",
     proxy: str = "llm-primary",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.faults import parse_duration
 from chaosllm.sandbox.app import loadrun
 from chaosllm.sandbox.app.loadrun import read_results, summarise
@@ -24,6 +25,7 @@ def _ops(ops: str | list[str] | None) -> list[str] | None:
     return ops.split(",") if isinstance(ops, str) else ops
 
 
+@strict
 def load_stats(
     name: str = "load",
     window: str | None = None,
@@ -42,6 +44,7 @@ def load_stats(
     return summarise(read_results(run_dir(configuration, secrets), name, window, _ops(ops)))
 
 
+@strict
 def failed_requests(
     name: str = "load",
     window: str | None = None,
@@ -61,6 +64,7 @@ def failed_requests(
     return sum(1 for r in rows if not r.get("ok"))
 
 
+@strict
 def load_error_ratio(
     name: str = "load",
     window: str | None = None,
@@ -79,6 +83,7 @@ def load_error_ratio(
     return load_stats(name, window, ops, configuration, secrets)["error_ratio"]  # type: ignore[no-any-return]
 
 
+@strict
 def load_latency(
     name: str = "load",
     quantile: float = 0.95,
@@ -99,6 +104,7 @@ def load_latency(
     return loadrun.quantile([float(r["lat"]) for r in rows], quantile)
 
 
+@strict
 def load_throughput(
     name: str = "load",
     window: str = "10s",
@@ -117,6 +123,7 @@ def load_throughput(
     return loadrun.throughput(read_results(run_dir(configuration, secrets), name, window), seconds)
 
 
+@strict
 def latency_degradation(
     name: str = "load",
     quantile: float = 0.95,

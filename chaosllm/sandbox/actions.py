@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.faults.effects import counted, unknown
@@ -20,6 +21,7 @@ __all__ = ["start_load", "stop_load"]
 ROLLBACKS = {"start_load": "stop_load"}
 
 
+@strict
 def start_load(
     rate: float = 20.0,
     duration: str = "60s",
@@ -61,6 +63,7 @@ def start_load(
                    "requests are counted when the load stops (stop_load)")  # fmt: skip
 
 
+@strict
 def stop_load(
     name: str = "load",
     configuration: dict[str, Any] | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.faults import parse_duration
 from chaosllm.sandbox._llm import llm_failover, primary_answering
 from chaosllm.sandbox._load import (
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 
+@strict
 def order_consistency(
     name: str = "load",
     timeout: str = "30s",
@@ -68,6 +70,7 @@ def order_consistency(
     return compare_orders(accepted, dsn, parse_duration(timeout, "timeout"), configuration, secrets)
 
 
+@strict
 def orders_consistent(
     name: str = "load",
     timeout: str = "30s",
@@ -86,6 +89,7 @@ def orders_consistent(
     return bool(order_consistency(name, timeout, postgres_dsn, configuration, secrets)["consistent"])
 
 
+@strict
 def completions_billed(
     name: str = "load",
     postgres_dsn: str | None = None,
@@ -112,6 +116,7 @@ def completions_billed(
     return compare_billing(answered, dsn, configuration, secrets)
 
 
+@strict
 def services_running(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -128,6 +133,7 @@ def services_running(
     return bool(rows) and all(r["running"] for r in rows)
 
 
+@strict
 def gateway_healthy(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -143,6 +149,7 @@ def gateway_healthy(
     return front.healthy(run_dir(configuration, secrets))
 
 
+@strict
 def ready_replicas(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -164,6 +171,7 @@ def _events(configuration: Any, secrets: Any, window: str | None) -> list[dict[s
     return events.read_events(directory, loadrun.since(directory, window))
 
 
+@strict
 def recovery_seconds(
     window: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -182,6 +190,7 @@ def recovery_seconds(
     return events.longest_recovery(_events(configuration, secrets, window))
 
 
+@strict
 def replica_exits(
     window: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -198,6 +207,7 @@ def replica_exits(
     return events.count(_events(configuration, secrets, window), "replica_exited")
 
 
+@strict
 def scale_events(
     direction: str = "up",
     window: str | None = None,
@@ -215,6 +225,7 @@ def scale_events(
     return events.count(_events(configuration, secrets, window), f"scale_{direction}")
 
 
+@strict
 def scale_out_seconds(
     window: str | None = None,
     configuration: dict[str, Any] | None = None,
@@ -237,6 +248,7 @@ def scale_out_seconds(
     return events.scale_out_delay(_events(configuration, secrets, window))
 
 
+@strict
 def breaker_trips(
     dependency: str,
     window: str | None = None,
@@ -262,6 +274,7 @@ def breaker_trips(
                                    window, min_failures, configuration, secrets, "error")  # fmt: skip
 
 
+@strict
 def fallback_serves(
     dependency: str,
     window: str | None = None,
@@ -286,6 +299,7 @@ def fallback_serves(
                                    window, min_failures, configuration, secrets)  # fmt: skip
 
 
+@strict
 def catalog_fresh(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -303,6 +317,7 @@ def catalog_fresh(
     return code == 200 and answer["data"]["catalog"]["source"] in ("cache", "database")
 
 
+@strict
 def recommendations_source(
     tenant: str = "acme",
     configuration: dict[str, Any] | None = None,
@@ -323,6 +338,7 @@ def recommendations_source(
     return str(answer["data"]["recommendations"]["source"])
 
 
+@strict
 def dependency_slowdown(
     dependency: str = "postgres",
     at_least: str = "400ms",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.slo.promql import (
     availability_query,
     check_window,
@@ -29,6 +30,7 @@ def _quantile(what: str, metric: str, quantile: float, selector: str, window: st
                         secrets)  # fmt: skip
 
 
+@strict
 def time_to_first_token(
     quantile: float = 0.95,
     selector: str = "",
@@ -53,6 +55,7 @@ def time_to_first_token(
                      configuration, secrets)  # fmt: skip
 
 
+@strict
 def inter_token_latency(
     quantile: float = 0.95,
     selector: str = "",
@@ -74,6 +77,7 @@ def inter_token_latency(
                      configuration, secrets)  # fmt: skip
 
 
+@strict
 def tokens_per_second(
     quantile: float = 0.5,
     selector: str = "",
@@ -97,6 +101,7 @@ def tokens_per_second(
                      configuration, secrets)  # fmt: skip
 
 
+@strict
 def failover_share(
     window: str = "1m",
     selector: str = "",
@@ -122,6 +127,7 @@ def failover_share(
     return query_number("read failover share", query, prometheus_base_url, configuration, secrets)
 
 
+@strict
 def goodput(
     window: str = "1m",
     selector: str = "",

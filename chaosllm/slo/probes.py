@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
+from chaosllm.arguments import strict
 from chaosllm.slo._llm import (
     failover_share,
     goodput,
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 
+@strict
 def query_value(
     query: str,
     prometheus_base_url: str | None = None,
@@ -59,6 +61,7 @@ def query_value(
     return query_number("run query", query, prometheus_base_url, configuration, secrets)
 
 
+@strict
 def latency_quantile(
     metric: str,
     quantile: float = 0.95,
@@ -89,6 +92,7 @@ def latency_quantile(
                   secrets)  # fmt: skip
 
 
+@strict
 def error_ratio(
     metric: str = "http_requests_total",
     selector: str = "",
@@ -113,6 +117,7 @@ def error_ratio(
     return query_number("read error ratio", query, prometheus_base_url, configuration, secrets)
 
 
+@strict
 def availability(
     metric: str = "http_requests_total",
     selector: str = "",
@@ -138,6 +143,7 @@ def availability(
     return query_number("read availability", query, prometheus_base_url, configuration, secrets)
 
 
+@strict
 def slo_status(
     slo_file: str,
     name: str,
@@ -179,6 +185,7 @@ def slo_status(
     }
 
 
+@strict
 def alerts_firing(
     name: str | None = None,
     prometheus_base_url: str | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.errors import InvalidArgument
 from chaosllm.faults import Ledger, fault_seconds, restore_fault
 from chaosllm.stress._policy import before_stress
@@ -50,6 +51,7 @@ def _mem_available() -> int:
     return 0
 
 
+@strict
 def stress_cpu(
     workers: int = 0,
     load: int = 100,
@@ -79,6 +81,7 @@ def stress_cpu(
     return start("cpu", name or "stress-cpu", args, seconds, spec)
 
 
+@strict
 def stress_memory(
     size: str,
     workers: int = 1,
@@ -118,6 +121,7 @@ def stress_memory(
     return start("memory", name or "stress-memory", args, seconds, spec)
 
 
+@strict
 def fill_disk(
     path: str,
     size: str = "256M",
@@ -157,6 +161,7 @@ def fill_disk(
     return start("disk", name or f"fill-disk-{path}", args, seconds, spec)
 
 
+@strict
 def stop_stress(
     pid: int | None = None,
     name: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosllm.arguments import strict
 from chaosllm.faults import Ledger
 from chaosllm.process.procs import read_proc
 from chaosllm.stress._stressng import ENTRY_PREFIX
@@ -11,6 +12,7 @@ from chaosllm.stress._stressng import ENTRY_PREFIX
 __all__ = ["stress_runs"]
 
 
+@strict
 def stress_runs(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,

@@ -19,7 +19,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from chaosllm.chaosmesh import actions
 from chaosllm.controls import blast_radius
-from chaosllm.errors import ConfigurationError, PolicyViolation
+from chaosllm.errors import ConfigurationError, InvalidArgument, PolicyViolation
 from chaosllm.faults import Ledger
 from tests.chaos_run import run_experiment
 from tests.chaosmesh.fake_k8s import FakeCluster
@@ -157,7 +157,8 @@ def test_selections_the_rules_cannot_read_are_refused(
 
 
 def test_an_empty_namespace_in_a_fault_is_refused_even_without_limits(cluster: FakeCluster) -> None:
-    with pytest.raises(PolicyViolation, match="namespace '' is not a namespace name"):
+    # Refused as bad input, before any policy is read.
+    with pytest.raises(InvalidArgument, match="namespace '' is not a namespace name"):
         actions.kill_pods(namespaces=[""], label_selectors="app=web", duration="30s", configuration={})
     _nothing_created(cluster)
 

@@ -150,7 +150,7 @@ def test_schedule_and_workflow_validate(crds: dict[str, Crd]) -> None:
     ("inject_network_loss", {"loss": "120"}, "between 0 and 100"),
     ("inject_network_bandwidth", {"rate": "fast"}, "such as '1mbps'"),
     ("kill_containers", {"container_names": []}, "at least one container"),
-    ("stress_cpu", {"load": 101}, "load 0..100"),
+    ("stress_cpu", {"load": 101}, "load must be between 0 and 100"),
     ("stress_memory", {"size": "lots"}, "such as '256MB'"),
     ("inject_io_delay", {"volume_path": "data"}, "absolute mount path"),
     ("inject_http_fault", {}, "needs abort, delay, replace or patch"),
