@@ -74,6 +74,22 @@ def test_a_fault_that_never_recovers_says_so() -> None:
     assert "time to recover: did not recover within the run" in render_markdown(parse_journal(raw))
 
 
+def test_a_minimum_threshold_is_met_above_it() -> None:
+    # A cache hit ratio of 1.0 against its 80 % objective is within it, not 20 points over.
+    raw = sample("partition-healed")
+    times = [x for x, _ in raw["extensions"][0]["series"][0]["points"]]
+    hits = {"name": "cache hit ratio", "query": "hits / all", "unit": "ratio", "threshold": 0.8,
+            "bound": "lower", "points": [[x, "1.0"] for x in times]}
+    raw["extensions"][0]["series"].append(hits)
+    journal = parse_journal(raw)
+    assert journal.chaosllm_faults[0].recovery == pytest.approx(4.0)
+    assert "threshold 0.8 ratio, 0 of" in render_markdown(journal) and "below it" in render_markdown(journal)
+    assert journal_summary(journal)["metrics"][-1]["bound"] == "lower"
+    assert ">threshold 80 % (minimum)</text>" in render_html(journal)
+    del hits["bound"]  # read as a maximum, the same samples never recover
+    assert parse_journal(raw).chaosllm_faults[0].recovery is None
+
+
 def test_a_fault_with_no_sample_after_its_end_is_not_measured_rather_than_unrecovered() -> None:
     # A fault that the last rollback removed as the run ended: nothing was sampled after it.
     raw = sample("partition-healed")
