@@ -22,6 +22,12 @@ be silently switched off. Each control module therefore ends with
   becomes ``interrupted`` (``chaos run`` exits 1);
 - ``cleanup_control``: logged at ERROR.
 
+A control declared for every run (the settings file's ``controls``, ``chaos run
+--control-file``) is checked by its ``validate_control`` when it is set up, kept
+to one declaration per run when its module keeps one state, and the run is
+refused when Chaos Toolkit left one out (:mod:`chaosllm.controls._global`); a
+module with no ``configure_control`` gets one for this.
+
 Every failure and every refusal is logged at ERROR, written to the audit log
 (event ``control-failed`` or ``control-refused``, with the control, the hook
 and the error) and listed in the journal's extension ``chaosllm-failclosed``.
@@ -41,6 +47,13 @@ from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._auditlog import audit_path, record_event
 from chaosllm.controls._experiment import experiment_digest
+from chaosllm.controls._global import (
+    Superseded,
+    check_declaration,
+    global_declaration,
+    left_out,
+    superseded_by,
+)
 from chaosllm.redaction import redact_text
 
 __all__ = ["protect", "HOOKS", "EXTENSION_NAME", "failures", "is_protected", "forget_runs"]
@@ -199,7 +212,22 @@ def _experiment_of(hook: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     return context if hook.endswith("experiment_control") else None
 
 
-def _wrap(name: str, hook: str, func: Callable[..., Any]) -> Callable[..., Any]:
+def _missing_controls(experiment: Any) -> InterruptExecution | None:
+    """Why the run lacks a chaosllm control it declares, if it does."""
+    missing = _unloadable(experiment)
+    if missing:
+        return InterruptExecution(
+            f"the run declares chaosllm control module(s) that cannot be imported, which "
+            f"Chaos Toolkit would skip: {'; '.join(missing)}")  # fmt: skip
+    dropped = left_out(experiment)
+    if dropped:
+        return InterruptExecution(
+            f"the settings file declares chaosllm control(s) that Chaos Toolkit left out of the "
+            f"run: {'; '.join(dropped)}")  # fmt: skip
+    return None
+
+
+def _wrap(name: str, hook: str, func: Callable[..., Any], one_per_run: bool = False) -> Callable[..., Any]:
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         experiment = _experiment_of(hook, args, kwargs)
@@ -208,17 +236,22 @@ def _wrap(name: str, hook: str, func: Callable[..., Any]) -> Callable[..., Any]:
                  "configuration": kwargs.get("configuration")}  # fmt: skip
         if hook == "configure_control":
             _setup_errors.pop(name, None)
+            declared = global_declaration()
+            if declared is not None:
+                if one_per_run and superseded_by(*declared):
+                    raise Superseded(f"chaosllm control '{name}': another declaration is used")
+                try:
+                    check_declaration(declared[0])
+                except Exception as exc:  # noqa: BLE001 - refuses the run, as for an experiment's
+                    return _failed(name, hook, exc, where)
         if hook == "before_experiment_control" and name in _setup_errors:
             error = InterruptExecution(_setup_errors.pop(name))
             _record(name, hook, error, where)
             raise error
         if hook == "before_experiment_control" and _run.get("modules_checked") is not where["experiment"]:
             _run["modules_checked"] = where["experiment"]
-            missing = _unloadable(where["experiment"])
-            if missing:
-                error = InterruptExecution(
-                    f"the run declares chaosllm control module(s) that cannot be imported, which "
-                    f"Chaos Toolkit would skip: {'; '.join(missing)}")  # fmt: skip
+            error = _missing_controls(where["experiment"])
+            if error is not None:
                 _record(name, hook, error, where)
                 raise error
         try:
@@ -291,12 +324,21 @@ def _after_experiment(context: Any, state: Any = None, **arguments: Any) -> None
     """Report this run's control failures in the journal (see :func:`protect`)."""
 
 
-def protect(namespace: MutableMapping[str, Any], name: str) -> None:
-    """Wrap every control hook the module ``namespace`` defines (see the module's docstring)."""
-    if "configure_control" in namespace and "before_experiment_control" not in namespace:
-        namespace["before_experiment_control"] = _before_experiment
+def _configure(experiment: Any = None, **arguments: Any) -> None:
+    """Nothing to set up: the checks of a global declaration (see :func:`protect`)."""
+
+
+def protect(namespace: MutableMapping[str, Any], name: str, one_per_run: bool = False) -> None:
+    """Wrap every control hook the module ``namespace`` defines (see the module's docstring).
+
+    ``one_per_run``: the module keeps one state per run, so one declaration of
+    it is used when the experiment and the settings file both declare it
+    (:mod:`chaosllm.controls._global`).
+    """
+    namespace.setdefault("configure_control", _configure)
+    namespace.setdefault("before_experiment_control", _before_experiment)
     namespace.setdefault("after_experiment_control", _after_experiment)
     for hook in HOOKS:
         func = namespace.get(hook)
         if callable(func) and not is_protected(func):
-            namespace[hook] = _wrap(name, hook, func)
+            namespace[hook] = _wrap(name, hook, func, one_per_run)

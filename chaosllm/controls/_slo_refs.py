@@ -15,8 +15,9 @@ the current directory). Then:
   SLO: a condition without ``above`` or ``below`` breaches when the
   objective is missed (``<1%`` -> ``above: 0.01``, ``99.9%`` of a ratio ->
   ``below: 0.999``; the boundary itself counts as met), and a series gets
-  the objective as its ``threshold`` and the objective's unit (``s`` for a
-  latency or a duration, ``ratio`` for a percentage).
+  the objective as its ``threshold`` (with ``bound: lower`` when the
+  objective is a minimum, such as ``80%`` of a ratio) and the objective's
+  unit (``s`` for a latency or a duration, ``ratio`` for a percentage).
 
 References are replaced by plain ``query`` entries before the controls' own
 checks run, so a reference behaves exactly like the query written out.
@@ -106,5 +107,7 @@ def _expand(raw: Any, loaded: Any, where: str, for_guard: bool) -> Any:
             entry["above" if slo.comparison in ("<", "<=") else "below"] = slo.objective
     else:
         entry.setdefault("threshold", slo.objective)
+        if "threshold" not in raw:  # the objective's direction goes with it
+            entry.setdefault("bound", "lower" if slo.comparison in (">=", ">") else "upper")
         entry.setdefault("unit", slo.unit)
     return entry

@@ -287,4 +287,4 @@ def cleanup_control() -> None:
     _current = None
 
 
-protect(globals(), "chaosllm-guard")
+protect(globals(), "chaosllm-guard", one_per_run=True)

@@ -23,7 +23,10 @@ A series is one of ``query`` (PromQL), the SLO probe shapes ``error_ratio``,
 ``slo_file``, ``$CHAOSLLM_SLO_FILE``) over ``window``, whose objective is the
 default ``threshold``. Without ``series``, the SLO file's ``metrics`` list is
 recorded (:mod:`chaosllm.controls._slo_refs`). ``unit`` and ``threshold``
-(number, "5%" or "2000ms") are copied to the journal for the reports. The
+(number, "5%" or "2000ms") are copied to the journal for the reports; a
+threshold is a maximum unless the series says ``"bound": "lower"`` (a
+minimum, such as a cache hit ratio; an SLO reference takes it from the
+objective's comparison), and the reports judge recovery by it. The
 window runs from the experiment's start to its end, sampled every ``step``, so
 that a report never shows the samples of the run before it; ``before`` is
 still accepted (and checked) for older experiments, but no longer widens the
@@ -49,7 +52,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from chaoslib.exceptions import InvalidActivity
+from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
 from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
@@ -64,12 +67,14 @@ __all__ = [
     "parse_series",
     "collect",
     "validate_control",
+    "configure_control",
     "before_experiment_control",
     "after_experiment_control",
 ]
 
 logger = logging.getLogger("chaostoolkit")
 EXTENSION_NAME = METRICS_EXTENSION
+BOUNDS = ("upper", "lower")
 _started: float | None = None
 
 
@@ -91,14 +96,18 @@ def parse_series(raw_series: Any) -> list[dict[str, Any]]:
             raise InvalidArgument(f"{where}: give exactly one of {', '.join(PROMETHEUS_KINDS)}")
         query = build_query(kinds[0], raw[kinds[0]], where)
         threshold = raw.get("threshold")
-        out.append(
-            {
-                "name": str(raw.get("name") or kinds[0]),
-                "query": query,
-                "unit": raw.get("unit"),
-                "threshold": None if threshold is None else parse_threshold(threshold, where),
-            }
-        )
+        bound = raw.get("bound", "upper")
+        if bound not in BOUNDS:
+            raise InvalidArgument(f"{where}: 'bound' must be one of {', '.join(BOUNDS)}, got {bound!r}")
+        entry = {
+            "name": str(raw.get("name") or kinds[0]),
+            "query": query,
+            "unit": raw.get("unit"),
+            "threshold": None if threshold is None else parse_threshold(threshold, where),
+        }
+        if threshold is not None and bound == "lower":
+            entry["bound"] = bound
+        out.append(entry)
     return out
 
 
@@ -161,6 +170,23 @@ def validate_control(control: dict[str, Any]) -> None:
         raise InvalidActivity(str(exc)) from exc
 
 
+def configure_control(
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    **arguments: Any,
+) -> None:
+    """Check the series with the run's configuration (which may name the SLO file):
+    a control that could record nothing refuses the run at its start."""
+    from chaoslib import substitute
+
+    arguments = substitute(arguments, configuration or {}, secrets or {})
+    try:
+        _series(arguments, configuration, flat_secrets(secrets))
+        parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
+    except InvalidArgument as exc:
+        raise InterruptExecution(f"chaosllm metrics refused the experiment: {exc}") from exc
+
+
 def before_experiment_control(context: Any, **arguments: Any) -> None:
     global _started
     _started = time.time()
@@ -195,4 +221,4 @@ def after_experiment_control(
         state.setdefault("extensions", []).append(entry)
 
 
-protect(globals(), "chaosllm-metrics")
+protect(globals(), "chaosllm-metrics", one_per_run=True)

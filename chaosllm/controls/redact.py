@@ -31,9 +31,10 @@ and the other patterns above are masked in activity outputs and errors too.
 The experiment itself, which the rest of the run uses, is never changed: the
 journal gets a redacted copy.
 
-It runs after the other controls' end of the experiment when it is declared
-after them, so that what they add to the journal is covered too (the settings
-file's controls come before the experiment's).
+It redacts the journal at the end of the experiment, and once more at the
+run's last event, after every control's end of the experiment, so that what
+the other controls add to the journal is covered too, wherever they are
+declared (the settings file's controls come before the experiment's).
 
 From its set-up (before the steady-state check) to the end of the run, it
 also filters Chaos Toolkit's console and log (``chaostoolkit.log``): every
@@ -57,6 +58,7 @@ from chaosllm.redaction import MASK, redact_value, secret_key
 __all__ = ["MIN_KNOWN_SECRET", "SecretFilter", "validate_control", "configure_control",
            "after_experiment_control", "cleanup_control", "known_secrets", "redact_journal"]
 
+logger = logging.getLogger("chaostoolkit")
 # Shorter values are not searched for everywhere (they would mask ordinary
 # words); they are still masked where they are declared, and in URLs.
 MIN_KNOWN_SECRET = 6
@@ -166,14 +168,34 @@ def _log_handlers() -> list[logging.Handler]:
     return list(dict.fromkeys(handlers))
 
 
+def _observer(configuration: Any, secrets: Any) -> Any:
+    """Redacts the journal once more at the run's last event, after every control's
+    end of the experiment: what controls declared after this one added is covered
+    too (a control of the settings file runs before the experiment's)."""
+    from chaoslib.run import RunEventHandler
+
+    class Observer(RunEventHandler):  # type: ignore[misc]
+        def finish(self, journal: Any) -> None:
+            if isinstance(journal, dict):
+                try:
+                    _redact(journal, secrets, configuration)
+                except Exception as exc:  # noqa: BLE001 - the journal is masked; say why
+                    logger.error(f"chaosllm-redact could not redact the journal: {type(exc).__name__}")
+
+    return Observer()
+
+
 def configure_control(
     experiment: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
+    event_registry: Any = None,
     **kwargs: Any,
 ) -> None:
     """Mask this run's known secrets in Chaos Toolkit's console and log from now on."""
     _remove_filter()
+    if event_registry is not None:
+        event_registry.register(_observer(configuration, secrets))
     declared = experiment.get("secrets") if isinstance(experiment, Mapping) else None
     log_filter = SecretFilter(known_secrets(secrets, configuration, declared))
     handlers = _log_handlers()
@@ -214,17 +236,20 @@ def after_experiment_control(
     are, and the failure is reported as every control failure is (the run is
     marked interrupted, see :mod:`chaosllm.controls._failclosed`).
     """
-    if not isinstance(state, dict):
-        return
+    if isinstance(state, dict):
+        _redact(state, secrets, configuration)
+
+
+def _redact(journal: dict[str, Any], secrets: Any, configuration: Any) -> None:
     try:
-        redact_journal(state, secrets, configuration)
+        redact_journal(journal, secrets, configuration)
     except Exception as exc:  # write nothing unredacted
         note = f"{MASK} (chaosllm-redact could not redact this part: {type(exc).__name__})"
-        state["experiment"] = {"title": MASK, "redacted": note}
+        journal["experiment"] = {"title": MASK, "redacted": note}
         for part in _RUN_PARTS:
-            if part in state:
-                state[part] = note
+            if part in journal:
+                journal[part] = note
         raise
 
 
-protect(globals(), "chaosllm-redact")
+protect(globals(), "chaosllm-redact", one_per_run=True)

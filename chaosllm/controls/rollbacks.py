@@ -223,4 +223,4 @@ def cleanup_control() -> None:
         run.close(run.journal)
 
 
-protect(globals(), "chaosllm-rollbacks")
+protect(globals(), "chaosllm-rollbacks", one_per_run=True)

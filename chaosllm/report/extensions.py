@@ -83,5 +83,6 @@ def metrics(journal: dict[str, Any], secrets: frozenset[str]) -> Metrics:
                 unit=series.get("unit") if isinstance(series.get("unit"), str) else None,
                 threshold=number(series.get("threshold")), points=points,
                 error=short(redact_value(series["error"], secrets), 300) if series.get("error") else None,
+                bound="lower" if series.get("bound") == "lower" else "upper",
             ))  # fmt: skip
     return found

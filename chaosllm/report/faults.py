@@ -37,7 +37,9 @@ _REDIS, _POSTGRES, _RABBITMQ = (
 )
 _PROXY, _PROCESS, _STRESS = "chaosllm.proxy.actions", "chaosllm.process.actions", "chaosllm.stress.actions"
 _CHAOSMESH, _LITMUS = "chaosllm.chaosmesh.actions", "chaosllm.litmus.actions"
-FAULT_MODULES = frozenset((_REDIS, _POSTGRES, _RABBITMQ, _PROXY, _PROCESS, _STRESS, _CHAOSMESH, _LITMUS))
+_SANDBOX = "chaosllm.sandbox.actions"  # a load the experiment starts (a flood) is a fault too
+FAULT_MODULES = frozenset((_REDIS, _POSTGRES, _RABBITMQ, _PROXY, _PROCESS, _STRESS, _CHAOSMESH, _LITMUS,
+                           _SANDBOX))
 
 # Which rollback removes which faults: (module, rollback) -> the fault functions of
 # the same module. "inject_*" is every function of the module named inject_...,
@@ -57,6 +59,7 @@ REMOVES: dict[tuple[str, str], tuple[str, ...]] = {
     (_CHAOSMESH, "remove_chaos"): ("*",),
     (_CHAOSMESH, "remove_all_chaos"): ("*",),
     (_LITMUS, "stop_litmus_fault"): ("run_litmus_fault",),
+    (_SANDBOX, "stop_load"): ("start_load",),
 }
 # Actions of those modules that set things up or pause them: not faults.
 NOT_FAULTS = frozenset({

@@ -134,6 +134,13 @@ class MetricSeries:
     threshold: float | None
     points: list[tuple[float, float]]
     error: str | None = None  # why the control recorded no points
+    bound: str = "upper"  # the threshold is a maximum ("upper") or a minimum ("lower")
+
+    def within(self, value: float) -> bool:
+        """Whether ``value`` meets the threshold (a series with none always does)."""
+        if self.threshold is None:
+            return True
+        return value >= self.threshold if self.bound == "lower" else value <= self.threshold
 
 
 @dataclass(slots=True)

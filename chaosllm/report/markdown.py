@@ -68,8 +68,9 @@ def _metric_line(series: MetricSeries) -> str:
         f"last {short(values[-1])}{unit} over {len(values)} samples"
     )
     if series.threshold is not None:
-        above = sum(1 for y in values if y > series.threshold)
-        text += f"; threshold {short(series.threshold)}{unit}, {above} of {len(values)} above it"
+        missed = sum(1 for y in values if not series.within(y))
+        side = "below" if series.bound == "lower" else "above"
+        text += f"; threshold {short(series.threshold)}{unit}, {missed} of {len(values)} {side} it"
     return text
 
 

@@ -45,6 +45,7 @@ def metric_chart(members: list[MetricSeries], window: tuple[float, float] | None
     hi = max(hi, lo + 1.0)
     raw_ys = [y for one in drawn for _, y in one.points]
     threshold = next((one.threshold for one in drawn if one.threshold is not None), None)
+    minimum = any(one.bound == "lower" for one in drawn if one.threshold is not None)
     factor, unit = display_unit(drawn[0].unit, max(abs(y) for y in raw_ys))  # the data's unit
     ys = [y * factor for y in raw_ys]
     peak, floor = max(ys), min(0.0, min(ys))
@@ -84,7 +85,7 @@ def metric_chart(members: list[MetricSeries], window: tuple[float, float] | None
             f"{esc(short(_legend_label(one, drawn), 30))}</text></g>"
         )
     if limit is not None:
-        text = f"threshold {limit:.4g} {unit}"
+        text = f"threshold {limit:.4g} {unit}" + (" (minimum)" if minimum else "")
         if on_scale:
             y = limit * fy + cy
             parts.append(

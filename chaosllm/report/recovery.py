@@ -2,7 +2,8 @@
 SLO series the run recorded (a series with a threshold) is back within it.
 
 A series' value at a moment is its last sample at or before that moment; a
-threshold is an upper bound, as the charts draw it. A fault after which no
+threshold is an upper bound, or a lower one for a series recorded with
+``bound: lower`` (a minimum such as a cache hit ratio of 80 %). A fault after which no
 such moment comes "did not recover within the run"; one after which no sample
 was taken at all (its rollback ended it as the run ended) is not measured.
 """
@@ -33,7 +34,7 @@ def recovery_seconds(series: list[MetricSeries], since: float) -> tuple[bool, fl
         within = True
         for s, points, xs in zip(slo, ordered, times, strict=True):
             at = bisect_right(xs, moment) - 1
-            if at < 0 or s.threshold is None or points[at][1] > s.threshold:
+            if at < 0 or not s.within(points[at][1]):
                 within = False
                 break
         if within:

@@ -101,6 +101,7 @@ def journal_summary(journal: Journal) -> dict[str, Any]:
                 "query": s.query,
                 "unit": s.unit,
                 "threshold": s.threshold,
+                "bound": s.bound,
                 "samples": len(s.points),
                 "min": min(values[s.name], default=None),
                 "max": max(values[s.name], default=None),

@@ -2,7 +2,10 @@
 
 The sandbox is found through ``sandbox_dir`` (argument, secrets,
 configuration or ``CHAOSLLM_SANDBOX_DIR``), by default
-``$CHAOSLLM_STATE_DIR/sandbox``.
+``$CHAOSLLM_STATE_DIR/sandbox``. A load an experiment starts is a fault
+of the run (scenario 5 floods ml-recs with one): ``start_load`` returns a
+fault handle (kind ``sandbox-load``) and ``stop_load`` says when it ended,
+so that a report shows its real window and the time to recover from it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from typing import Any
 
 from chaosllm.arguments import strict
 from chaosllm.errors import InvalidArgument
-from chaosllm.faults import parse_duration
-from chaosllm.faults.effects import counted, unknown
+from chaosllm.faults import fault_handle, parse_duration
+from chaosllm.faults.effects import counted, ended, unknown
 from chaosllm.sandbox.app import loadrun
 from chaosllm.sandbox.app.state import read_state, run_dir
 
@@ -58,9 +61,11 @@ def start_load(
     service = state["services"]["gateway" if target == "gateway" else "ml-recs"]
     stop_load(name, configuration, secrets)
     pid = loadrun.start(directory, name, service["url"], rate, seconds, target, mix, max_requests)
-    return unknown({"name": name, "pid": pid, "rate": rate, "duration": duration,
-                    "target": target, "results": str(loadrun.results_path(directory, name))},
-                   "requests are counted when the load stops (stop_load)")  # fmt: skip
+    handle = fault_handle("sandbox-load", name, target, {"rate": rate, "duration": duration, "mix": mix},
+                          seconds)
+    handle.update(pid=pid, rate=rate, duration=duration,
+                  results=str(loadrun.results_path(directory, name)))
+    return unknown(handle, "requests are counted when the load stops (stop_load)")
 
 
 @strict
@@ -90,4 +95,4 @@ def stop_load(
     evidence: dict[str, Any] = {"requests_sent": sent, "requests_failed": int(summary.get("failed") or 0)}
     if sent == 0:
         evidence["reason"] = f"load run {name!r} sent no request"
-    return counted(summary, sent, evidence)
+    return ended(counted(summary, sent, evidence), "sandbox-load", name, summary["stopped"])

@@ -214,6 +214,8 @@ def render_workflow(
                                   "(lower-case letters, digits and '-')")
     if schedule is not None and not _CRON.match(schedule.strip()):
         raise InvalidArgument(f"schedule {schedule!r} is not a cron expression such as '0 3 * * *'")
+    if not re.fullmatch(r"[\w.:/@-]+", image):
+        raise InvalidArgument(f"image {image!r} is not an image reference such as 'chaosllm:0.1.0'")
     if not re.fullmatch(r"\d+(Mi|Gi|Ti)", volume_size):
         raise InvalidArgument(f"volume size {volume_size!r} must be a quantity such as '1Gi'")
     steps = load_steps(paths)

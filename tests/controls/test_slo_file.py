@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKETPLACE = ROOT / "experiments" / "slo" / "marketplace.yaml"
 LOCAL = sorted((ROOT / "experiments" / "scenarios" / "local").glob("*.json"))
 
-# What the local scenarios wrote out in full before they shared the SLO file.
+# What the local scenarios wrote out in full before they shared the SLO file (a minimum's
+# threshold now says so: "bound": "lower").
 INLINE_CONDITIONS = [
     {"name": "outage: gateway error ratio above 5%",
      "error_ratio": {"metric": "sandbox_http_requests_total", "selector": 'service="gateway"',
@@ -36,7 +37,7 @@ INLINE_SERIES = [
      "error_ratio": {"metric": "sandbox_http_requests_total", "selector": 'service="gateway"',
                      "error_selector": 'status=~"5.."', "window": "10s"}},
     {"name": "requests/s", "query": 'sum(rate(sandbox_http_requests_total{service="gateway"}[10s]))'},
-    {"name": "cache hit ratio", "unit": "ratio", "threshold": "80%",
+    {"name": "cache hit ratio", "unit": "ratio", "threshold": "80%", "bound": "lower",
      "query": 'sum(rate(sandbox_cache_requests_total{result=~"hit|stale"}[10s])) '
               "/ sum(rate(sandbox_cache_requests_total[10s]))"},
     {"name": "circuit breaker state (2 = open)",
@@ -53,7 +54,7 @@ INLINE_SERIES = [
 
 # Scenario 6 records series of its own; three of them now name the LLM and gateway SLOs.
 INLINE_SERIES_06 = [
-    {"name": "goodput", "unit": "ratio", "threshold": "95%",
+    {"name": "goodput", "unit": "ratio", "threshold": "95%", "bound": "lower",
      "query": 'sum(rate(sandbox_llm_goodput_total{result="good"}[10s])) '
               "/ sum(rate(sandbox_llm_goodput_total[10s]))"},
     {"name": "time to first token p95 (gateway)", "unit": "s", "threshold": "2s",
@@ -122,6 +123,13 @@ def test_a_reference_takes_what_it_leaves_out_from_the_slo(tmp_path: Path) -> No
         {"name": "plain", "query": "up"}]}, METRICS, None, None)  # fmt: skip
     assert [(s["name"], s["unit"], s["threshold"]) for s in metrics.parse_series(series)] == [
         ("p99", "s", 0.3), ("availability", "share", 0.9), ("plain", None, None)]
+    # The objective's direction goes with its threshold: a ratio of 99.5 % is a minimum.
+    _, series = resolve({"slo_file": arguments["slo_file"], "series": [
+        {"slo": "availability"}, {"slo": "errors"}, {"slo": "p99"}]}, METRICS, None, None)  # fmt: skip
+    assert [(s["threshold"], s.get("bound", "upper")) for s in metrics.parse_series(series)] == [
+        (0.995, "lower"), (0.01, "upper"), (0.3, "upper")]
+    with pytest.raises(InvalidArgument, match="metrics series 1: 'bound' must be one of upper, lower"):
+        metrics.parse_series([{"name": "x", "query": "up", "threshold": 1, "bound": "over"}])
 
 
 def test_the_slo_file_comes_from_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

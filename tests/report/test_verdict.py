@@ -74,6 +74,22 @@ def test_a_fault_that_never_recovers_says_so() -> None:
     assert "time to recover: did not recover within the run" in render_markdown(parse_journal(raw))
 
 
+def test_a_minimum_threshold_is_met_above_it() -> None:
+    # A cache hit ratio of 1.0 against its 80 % objective is within it, not 20 points over.
+    raw = sample("partition-healed")
+    times = [x for x, _ in raw["extensions"][0]["series"][0]["points"]]
+    hits = {"name": "cache hit ratio", "query": "hits / all", "unit": "ratio", "threshold": 0.8,
+            "bound": "lower", "points": [[x, "1.0"] for x in times]}
+    raw["extensions"][0]["series"].append(hits)
+    journal = parse_journal(raw)
+    assert journal.chaosllm_faults[0].recovery == pytest.approx(4.0)
+    assert "threshold 0.8 ratio, 0 of" in render_markdown(journal) and "below it" in render_markdown(journal)
+    assert journal_summary(journal)["metrics"][-1]["bound"] == "lower"
+    assert ">threshold 80 % (minimum)</text>" in render_html(journal)
+    del hits["bound"]  # read as a maximum, the same samples never recover
+    assert parse_journal(raw).chaosllm_faults[0].recovery is None
+
+
 def test_a_fault_with_no_sample_after_its_end_is_not_measured_rather_than_unrecovered() -> None:
     # A fault that the last rollback removed as the run ended: nothing was sampled after it.
     raw = sample("partition-healed")
@@ -132,6 +148,35 @@ def load_journal_with(summary: dict[str, Any] | None, stop_output: dict[str, Any
     return parse_journal(raw)
 
 
+def test_a_flood_the_experiment_starts_is_a_fault_with_its_real_window() -> None:
+    # Scenario 5: start_load floods ml-recs for up to 25 s; the method stops it after 8 s.
+    raw = copy.deepcopy(sample("effect-observed"))
+    flood = {"kind": "sandbox-load", "name": "flood", "target": "recs",
+             "spec": {"rate": 150, "duration": "25s", "mix": None},
+             "started_at": "2026-11-27T10:00:00.500+00:00", "expires_at": "2026-11-27T10:00:25.500+00:00",
+             "pid": 4242, "rate": 150, "duration": "25s", "results": "/tmp/flood.jsonl",
+             "effect": "unknown", "evidence": {"reason": "requests are counted when the load stops"}}
+    stopped = {"name": "flood", "stopped": True, "requests": 1200, "failed": 0, "effect": "observed",
+               "evidence": {"requests_sent": 1200, "requests_failed": 0}, "kind": "sandbox-load",
+               "removed": True, "ended_at": "2026-11-27T10:00:08.500+00:00"}
+    for name, func, output, at in (("flood-ml-recs", "start_load", flood, "00.5"),
+                                   ("stop-the-flood", "stop_load", stopped, "08.5")):
+        raw["run"].append({
+            "activity": {"type": "action", "name": name, "provider": {
+                "type": "python", "module": "chaosllm.sandbox.actions", "func": func,
+                "arguments": {"name": "flood"}}},
+            "output": output, "status": "succeeded",
+            "start": f"2026-11-27T10:00:{at}+00:00", "end": f"2026-11-27T10:00:{at}+00:00"})  # fmt: skip
+    journal = parse_journal(raw)
+    [fault] = [f for f in journal.chaosllm_faults if f.kind == "sandbox-load"]
+    assert fault.effect == "observed" and fault.evidence["requests_sent"] == 1200
+    assert fault.end - fault.start == pytest.approx(8.0)
+    assert fault.ended_by == "removed by method 'stop-the-flood'"
+    assert "window 10:00:00 to 10:00:08 (8 s), removed by method 'stop-the-flood' (planned 25.0 s)" in (
+        render_markdown(journal))
+    assert journal.verdict == "passed"
+
+
 def test_a_load_that_sent_no_request_makes_the_run_inconclusive() -> None:
     assert load_journal_with({"name": "load", "requests": 240, "failed": 0}, None).verdict == "passed"
     idle = load_journal_with({"name": "load", "stopped": False}, None)
@@ -142,8 +187,7 @@ def test_a_load_that_sent_no_request_makes_the_run_inconclusive() -> None:
     assert 'name="load: flood"' in render_junit([flood])
 
 
-@pytest.mark.parametrize("package", [p for p in ACTIVITY_PACKAGES
-                                     if p != "sandbox" and _existing(f"chaosllm.{p}.actions")])
+@pytest.mark.parametrize("package", [p for p in ACTIVITY_PACKAGES if _existing(f"chaosllm.{p}.actions")])
 def test_pairing_table_covers_every_declared_rollback(package: str) -> None:
     module = importlib.import_module(f"chaosllm.{package}.actions")
     name = module.__name__

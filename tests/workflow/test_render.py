@@ -140,6 +140,8 @@ def test_the_blast_radius_policy_checks_every_fault_inside(engine: Path, tmp_pat
     ({"schedule": "every night"}, "is not a cron expression"),
     ({"name": "Nightly Chaos"}, "is not a Kubernetes name"),
     ({"volume_size": "lots"}, "must be a quantity"),
+    ({"image": ""}, "is not an image reference"),
+    ({"image": "chaosllm 0.1"}, "is not an image reference"),
 ])  # fmt: skip
 def test_bad_arguments_are_clear_errors(change: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
