@@ -12,8 +12,9 @@ environment configuration deliver many values as strings, so the rules are:
   ``±2**53`` unless the hint narrows it with :class:`Range`
   (``Annotated[int, Range(1, 65535)]``).
 - ``float``: a finite number or a decimal string (NaN and infinity refused).
-- ``str``: a string (a number is refused: quote it), without NUL characters
-  or unpaired surrogates.
+- ``str``: a string, without NUL characters or unpaired surrogates; a
+  finite number within ``±2**53`` is taken as its text (``30`` is ``"30"``,
+  which a duration reads as seconds).
 - ``X | None``: also None; ``list[X]`` / ``dict[K, V]``: a list (or tuple) /
   a mapping whose items are checked the same way.
 
@@ -159,9 +160,13 @@ def _number(value: Any, bounds: Range | None) -> float | int:
 
 
 def _string(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # JSON authors write `"duration": 30` for "30" (plain numbers are seconds).
+        if abs(value) <= MAX_INT:  # NaN fails this too; a huge int never becomes a float
+            return _number_text(value)
+        raise _Refused("must be a string, or a finite number within ±2**53", value)
     if not isinstance(value, str):
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        raise _Refused("must be a string" + (" (quote it)" if number else ""), value)
+        raise _Refused("must be a string", value)
     if "\x00" in value:
         raise _Refused("must not contain a NUL character")
     try:
@@ -188,6 +193,7 @@ def _mapping(value: Any, key_hint: Any, item: Any) -> Any:
     if not isinstance(value, Mapping):
         raise _Refused("must be a mapping", value)
     out = {}
+    same = isinstance(value, dict)
     for key, element in value.items():
         try:
             checked_key = _check(key, key_hint)
@@ -197,7 +203,7 @@ def _mapping(value: Any, key_hint: Any, item: Any) -> Any:
             out[checked_key] = element if item is Any else _check(element, item)
         except _Refused as exc:
             raise exc.inside(f"[{key!r}]") from None
-    same = isinstance(value, dict) and all(out[k] is value[k] for k in value)
+        same = same and checked_key is key and out[checked_key] is element
     return value if same else out
 
 

@@ -115,7 +115,8 @@ def test_not_numbers(value: Any) -> None:
         _check(value, float)
 
 
-@pytest.mark.parametrize("value", [5, 1.5, None, b"x", ["a"], "a\x00b", "\ud800"])
+@pytest.mark.parametrize("value", [10**400, 2**53 + 1, math.nan, math.inf, True, None, b"x", ["a"],
+                                   "a\x00b", "\ud800"])
 def test_not_strings(value: Any) -> None:
     with pytest.raises(InvalidArgument, match="x must"):
         _check(value, str)
@@ -126,21 +127,29 @@ def test_containers_check_their_items() -> None:
     assert _check(("a",), list[str]) == ["a"]
     with pytest.raises(InvalidArgument, match=r"x\[1\] must be a string, got None"):
         _check(["a", None], list[str] | None)
-    with pytest.raises(InvalidArgument, match=r"x\['b'\] must be a string \(quote it\), got 2"):
-        _check({"a": "1", "b": 2}, dict[str, str])
+    assert _check({"a": "1", "b": 2, "c": 0.5}, dict[str, str]) == {"a": "1", "b": "2", "c": "0.5"}
+    with pytest.raises(InvalidArgument, match=r"x\['b'\] must be a string, got a list"):
+        _check({"a": "1", "b": [2]}, dict[str, str])
     with pytest.raises(InvalidArgument, match="x has a key that must be a string"):
-        _check({1: "a"}, dict[str, Any])
+        _check({None: "a"}, dict[str, Any])
+    assert _check({1: "a"}, dict[str, Any]) == {"1": "a"}
     assert _check({"a": [1, None]}, dict[str, Any]) == {"a": [1, None]}
+
+
+@pytest.mark.parametrize(("value", "text"),
+                         [(30, "30"), (0.5, "0.5"), (-2, "-2"), (1.0, "1"), (2**53, str(2**53))])
+def test_a_number_for_a_string_is_its_text(value: Any, text: str) -> None:
+    assert _check(value, str) == text
 
 
 def test_a_union_keeps_a_value_of_one_of_its_types() -> None:
     assert _check("5", str | int) == "5"
     assert _check(5, str | float | None) == 5
     assert _check({"app": "web"}, str | dict[str, str] | None) == {"app": "web"}
-    with pytest.raises(InvalidArgument, match="x must be a string or a mapping or null, got 5"):
-        _check(5, str | dict[str, str] | None)
+    with pytest.raises(InvalidArgument, match="x must be a string or a mapping or null, got True"):
+        _check(True, str | dict[str, str] | None)
     with pytest.raises(InvalidArgument, match=r"x\['app'\] must be a string"):
-        _check({"app": 1}, str | dict[str, str] | None)
+        _check({"app": [1]}, str | dict[str, str] | None)
 
 
 def test_strict_converts_once_and_keeps_the_signature() -> None:
