@@ -326,7 +326,7 @@ def test_the_action_records_the_fault_and_the_rollback_reports_its_evidence(
     lambda url: actions.inject_stream_stall(proxy="llm", every="no", proxy_api_url=url),
     lambda url: actions.inject_http_status(proxy="llm", toxicity=1.5, proxy_api_url=url),
     lambda url: actions.inject_slow_stream(proxy="llm", delay="-1s", proxy_api_url=url),
-    lambda url: actions.inject_first_byte_delay(proxy="llm", header=3, proxy_api_url=url),
+    lambda url: actions.inject_first_byte_delay(proxy="llm", header=["X-Tenant"], proxy_api_url=url),
 ])
 def test_bad_arguments_are_refused_before_any_change(
         api: Api, llm: tuple[str, httpx.Client], proxy_server: str, call: Any) -> None:
