@@ -30,7 +30,12 @@ objective's comparison), and the reports judge recovery by it. The
 window runs from the experiment's start to its end, sampled every ``step``, so
 that a report never shows the samples of the run before it; ``before`` is
 still accepted (and checked) for older experiments, but no longer widens the
-window. The server is ``prometheus_base_url`` (argument or setting).
+window. ``after`` (a duration, at most 10 minutes; default none) keeps
+recording that long after the rollbacks of a completed or failed run, so
+that a fault its rollbacks removed still gets a time to recover; declare
+this control before a control that stops the load (``sandbox-load``), whose
+end runs after it. An interrupted or aborted run, or Ctrl-C during the wait,
+ends it at once. The server is ``prometheus_base_url`` (argument or setting).
 The journal gets, under ``extensions``::
 
     {"name": "chaosllm-metrics",
@@ -75,6 +80,7 @@ __all__ = [
 logger = logging.getLogger("chaostoolkit")
 EXTENSION_NAME = METRICS_EXTENSION
 BOUNDS = ("upper", "lower")
+MAX_TAIL = 600.0
 _started: float | None = None
 
 
@@ -166,6 +172,7 @@ def validate_control(control: dict[str, Any]) -> None:
         _series(arguments, None, None)
         parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
         parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
+        _tail(arguments)
     except InvalidArgument as exc:
         raise InvalidActivity(str(exc)) from exc
 
@@ -183,8 +190,31 @@ def configure_control(
     try:
         _series(arguments, configuration, flat_secrets(secrets))
         parse_duration(arguments.get("step", "1s"), "metrics: 'step'")
+        _tail(arguments)
     except InvalidArgument as exc:
         raise InterruptExecution(f"chaosllm metrics refused the experiment: {exc}") from exc
+
+
+def _tail(arguments: Mapping[str, Any]) -> float:
+    """The ``after`` argument in seconds: how long to keep recording after the rollbacks."""
+    seconds = parse_duration(arguments.get("after", "0s"), "metrics: 'after'")
+    if seconds > MAX_TAIL:
+        raise InvalidArgument(f"metrics: 'after' {arguments['after']!r} is too long: at most 10m")
+    return seconds
+
+
+def _record_tail(seconds: float, state: Any) -> None:
+    """Wait ``seconds`` after a completed or failed run; an interruption ends the wait."""
+    status = state.get("status") if isinstance(state, dict) else None
+    if not seconds or status in ("interrupted", "aborted"):
+        return
+    logger.info(f"chaosllm metrics: recording {seconds:g} s more, for the time to recover")
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.25))
+    except (KeyboardInterrupt, SystemExit, InterruptExecution):
+        logger.warning("chaosllm metrics: recording after the run was cut short")
 
 
 def before_experiment_control(context: Any, **arguments: Any) -> None:
@@ -201,15 +231,17 @@ def after_experiment_control(
 ) -> None:
     """Append the recorded series to the journal's ``extensions``."""
     global _started
-    end = time.time()
     started, _started = _started, None  # the next run in this process starts afresh
     try:
         series = _series(arguments, configuration, flat_secrets(secrets))
         step = max(parse_duration(arguments.get("step", "1s"), "metrics: 'step'"), 0.001)
         before = parse_duration(arguments.get("before", "0s"), "metrics: 'before'")
+        tail = _tail(arguments)
     except InvalidArgument as exc:
         logger.error(f"chaosllm metrics: {exc}")
         return
+    _record_tail(tail, state)
+    end = time.time()
     if before:
         logger.debug("chaosllm metrics: 'before' is ignored; the window starts at the run's start")
     start = started if started is not None else end
