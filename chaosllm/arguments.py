@@ -258,20 +258,22 @@ def _check(value: Any, hint: Any) -> Any:
     if origin in (list, dict):
         args = typing.get_args(hint)
         return _sequence(value, args[0]) if origin is list else _mapping(value, *args)
-    checks: dict[Any, Callable[[Any], Any]] = {
-        bool: _boolean, str: _string,
-        int: _integer, float: lambda v: _number(v, None),
-        list: lambda v: _sequence(v, Any), dict: lambda v: _mapping(v, str, Any),
-    }  # fmt: skip
     if hint is Any:
         return value
     if hint is type(None):
         if value is not None:
             raise _Refused("must be null", value)
         return None
-    if hint not in checks:
+    if hint not in _CHECKS:
         raise TypeError(f"no argument check for the type {hint!r}")
-    return checks[hint](value)
+    return _CHECKS[hint](value)
+
+
+_CHECKS: dict[Any, Callable[[Any], Any]] = {
+    bool: _boolean, str: _string,
+    int: _integer, float: lambda v: _number(v, None),
+    list: lambda v: _sequence(v, Any), dict: lambda v: _mapping(v, str, Any),
+}  # fmt: skip
 
 
 @functools.cache

@@ -209,10 +209,8 @@ def _record_tail(seconds: float, state: Any) -> None:
     if not seconds or status in ("interrupted", "aborted"):
         return
     logger.info(f"chaosllm metrics: recording {seconds:g} s more, for the time to recover")
-    deadline = time.monotonic() + seconds
     try:
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(left, 0.25))
+        time.sleep(seconds)  # a signal whose handler returns does not cut it short (PEP 475)
     except (KeyboardInterrupt, SystemExit, InterruptExecution):
         logger.warning("chaosllm metrics: recording after the run was cut short")
 
