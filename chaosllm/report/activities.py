@@ -97,7 +97,7 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
         result=output if isinstance(output, dict) else None,
     )
     if "tolerance" in activity and phase in ("before", "after", "during"):
-        run.threshold = threshold(activity.get("tolerance"))
+        run.threshold = threshold(activity.get("tolerance"), output)
         met = raw.get("tolerance_met")
         run.tolerance_met = met if isinstance(met, bool) else None
         tolerance = activity.get("tolerance")

@@ -45,7 +45,7 @@ def _seconds(start: float | None, end: float | None) -> float:
 class Threshold:
     """What a steady-state probe's value was compared with."""
 
-    kind: str  # below, above, between, slo_met, equals, range, regex, jsonpath, probe
+    kind: str  # below, above, between, slo_met, status, equals, range, regex, jsonpath, probe
     text: str  # human form: "< 0.5", "in [1, 5]", "matches ^ok$"
     lower: float | None = None
     upper: float | None = None

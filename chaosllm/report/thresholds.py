@@ -17,8 +17,12 @@ from chaosllm.report.journal import Threshold, short
 __all__ = ["threshold"]
 
 
-def threshold(tolerance: Any) -> Threshold | None:
-    """How a tolerance reads in a report; None for a probe with no tolerance."""
+def threshold(tolerance: Any, output: Any = None) -> Threshold | None:
+    """How a tolerance reads in a report; None for a probe with no tolerance.
+
+    A list tolerance on a result with a ``status`` compares that status (Chaos
+    Toolkit's rule): ``["met"]`` on a chaosllm criterion reads "status met",
+    and counts as an SLO check."""
     if tolerance is None:
         return None
     if isinstance(tolerance, bool):
@@ -29,6 +33,9 @@ def threshold(tolerance: Any) -> Threshold | None:
     if isinstance(tolerance, str):
         return Threshold("equals", f"= {short(tolerance, 60)}")
     if isinstance(tolerance, list):
+        if isinstance(output, dict) and "status" in output:
+            met = isinstance(output.get("met"), bool | None) and "met" in output
+            return Threshold("status", "status " + " or ".join(map(str, tolerance)), slo=met)
         if len(tolerance) == 2 and all(number(v) is not None for v in tolerance):
             low, high = float(tolerance[0]), float(tolerance[1])
             return Threshold("range", f"in [{short(tolerance[0])}, {short(tolerance[1])}]", low, high)

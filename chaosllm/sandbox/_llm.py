@@ -16,6 +16,7 @@ from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.sandbox.app import counters
 from chaosllm.sandbox.app.state import run_dir
+from chaosllm.slo._criterion import criterion
 
 __all__ = ["llm_failover", "primary_answering"]
 
@@ -25,7 +26,7 @@ OUTCOMES = ("retry", "stalled", "failed", "first_token_timeout")
 
 
 def _not_yet(proxy: str) -> dict[str, Any]:
-    return {"applicable": False, "met": True, "reason": f"no fault on proxy {proxy} in this run yet"}
+    return criterion(True, applicable=False, reason=f"no fault on proxy {proxy} in this run yet")
 
 
 @strict
@@ -59,8 +60,8 @@ def llm_failover(
     seen = {name: round(counters.increase(ATTEMPTS, f'provider="primary",outcome="{name}"', span,
                                           configuration, secrets)) for name in OUTCOMES}
     failovers = round(counters.increase(FAILOVERS, "", span, configuration, secrets))
-    return {"applicable": True, "met": seen[outcome] > 0 and failovers > 0, "window": span,
-            "primary": seen, "failovers": failovers}
+    return criterion(seen[outcome] > 0 and failovers > 0, window=span, primary=seen,
+                     failovers=failovers)
 
 
 @strict
@@ -89,5 +90,4 @@ def primary_answering(
         return _not_yet(proxy)
     answers = counters.increase(ATTEMPTS, 'provider="primary",outcome="ok"',
                                 f"{max(1, int(seconds))}s", configuration, secrets)
-    return {"applicable": True, "met": answers > 0, "within": within,
-            "primary_answers": round(answers)}
+    return criterion(answers > 0, within=within, primary_answers=round(answers))

@@ -29,6 +29,7 @@ from chaosllm.sandbox.app import counters, events, front, loadrun
 from chaosllm.sandbox.app.loadrun import read_results
 from chaosllm.sandbox.app.orders import compare_billing, compare_orders
 from chaosllm.sandbox.app.state import read_state, run_dir, status
+from chaosllm.slo._criterion import criterion
 
 __all__ = [
     # What the load generator saw.
@@ -364,9 +365,8 @@ def dependency_slowdown(
     wanted = parse_duration(at_least, "at_least")
     directory = run_dir(configuration, secrets)
     if not counters.proxy_fault_since(dependency, directory, configuration, secrets):
-        return {"applicable": False, "met": True,
-                "reason": f"no fault on proxy {dependency} in this run yet"}
+        return criterion(True, applicable=False, reason=f"no fault on proxy {dependency} in this run yet")
     low, high = counters.round_trip_rise(dependency, directory, window, configuration, secrets)
     rise = high - low
-    return {"applicable": True, "met": rise >= wanted, "rise_ms": round(rise * 1000, 1),
-            "lowest_ms": round(low * 1000, 1), "highest_ms": round(high * 1000, 1)}
+    return criterion(rise >= wanted, rise_ms=round(rise * 1000, 1), lowest_ms=round(low * 1000, 1),
+                     highest_ms=round(high * 1000, 1))

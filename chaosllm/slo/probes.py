@@ -11,6 +11,7 @@ from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
 from chaosllm.arguments import strict
+from chaosllm.slo._criterion import status
 from chaosllm.slo._llm import (
     failover_share,
     goodput,
@@ -156,14 +157,14 @@ def slo_status(
 
     ``window`` overrides the SLO's own window (an experiment rarely waits
     30 days). Returns ``{"name", "value", "objective", "comparison", "met",
-    "burn_rate", "window", "no_data", "query"}``; with no data, ``value``,
-    ``met`` and ``burn_rate`` are null and ``no_data`` is true.
+    "status", "burn_rate", "window", "no_data", "query"}``; ``status`` is
+    "met", "missed" or "no data" (then ``value``, ``met`` and ``burn_rate``
+    are null and ``no_data`` is true). The tolerance ``["met"]`` (Chaos
+    Toolkit compares a result's ``status`` with a list tolerance) passes only
+    a met SLO; ``chaosllm.slo.tolerances.slo_met`` also checks the burn rate.
 
     ```json
-    {"type": "probe", "name": "availability-slo",
-     "tolerance": {"type": "probe", "name": "slo-met",
-                   "provider": {"type": "python", "module": "chaosllm.slo.tolerances",
-                                "func": "slo_met", "arguments": {}}},
+    {"type": "probe", "name": "availability-slo", "tolerance": ["met"],
      "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "slo_status",
                   "arguments": {"slo_file": "slos.yaml", "name": "api_availability",
                                 "window": "5m"}}}
@@ -172,12 +173,14 @@ def slo_status(
     slo = find_slo(slo_file, name)
     query = slo.query(window)
     value = query_number(f"evaluate SLO {name!r}", query, prometheus_base_url, configuration, secrets)
+    met = None if value is None else slo.met(value)
     return {
         "name": slo.name,
         "value": value,
         "objective": slo.objective,
         "comparison": slo.comparison,
-        "met": None if value is None else slo.met(value),
+        "met": met,
+        "status": status(met),
         "burn_rate": None if value is None else slo.burn_rate(value),
         "window": window or slo.window,
         "no_data": value is None,

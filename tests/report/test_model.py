@@ -305,3 +305,20 @@ def test_secret_pairs_and_bearer_tokens_are_hidden() -> None:
     assert "Authorization: Bearer *** sent" in run.output
     assert "'Authorization: Basic ***' rejected for PASSWORD=***" in str(run.error)
     assert redact("max_tokens=100 passwordless=true") == "max_tokens=100 passwordless=true"
+
+
+def test_a_status_tolerance_on_a_criterion_reads_as_an_slo_check() -> None:
+    raw = sample("plain-deviated")
+    probe = raw["steady_states"]["before"]["probes"][0]
+    probe["activity"]["tolerance"] = ["met"]
+    probe["activity"]["provider"] = {"type": "python", "module": "chaosllm.slo.probes",
+                                     "func": "slo_status"}  # fmt: skip
+    probe["output"] = {"name": "gateway_latency_p95", "value": 0.31, "met": True, "status": "met"}
+    probe["tolerance_met"] = True
+    run = parse_journal(raw).before[0]
+    assert run.threshold and run.threshold.text == "status met" and run.threshold.slo
+    assert run.observed == 0.31
+    # A list tolerance on a plain value is still "one of".
+    probe["output"] = "ok"
+    run = parse_journal(raw).before[0]
+    assert run.threshold and run.threshold.text.startswith("one of") and not run.threshold.slo

@@ -129,6 +129,14 @@ def test_slo_file_status_burn_rate_and_no_data(stack: dict[str, Any], tmp_path: 
     assert ghost["no_data"] is True and ghost["value"] is None and ghost["met"] is None
     assert tolerances.slo_met(ghost) is False
 
+    # The short tolerance ["met"]: Chaos Toolkit compares the result's status with the list.
+    from chaoslib.hypothesis import within_tolerance
+
+    statuses = [r["status"] for r in (availability, latency, ghost)]
+    assert statuses == ["missed", "met", "no data"]
+    assert [within_tolerance(["met"], r) for r in (availability, latency, errors, ghost)] == [
+        False, True, True, False]  # fmt: skip
+
 
 def test_alert_rules_fire_and_are_read_by_alerts_firing(stack: dict[str, Any]) -> None:
     cfg = stack["configuration"]

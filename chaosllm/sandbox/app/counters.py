@@ -15,6 +15,7 @@ from typing import Any
 
 from chaosllm.errors import InvalidArgument
 from chaosllm.sandbox.app.loadrun import since
+from chaosllm.slo._criterion import criterion
 
 __all__ = ["DEPENDENCY_FAILURES", "BREAKER_OPENS", "FALLBACKS", "ROUND_TRIP", "promql_range",
            "increase", "failures_imply", "round_trip_rise", "proxy_fault_since"]
@@ -60,10 +61,10 @@ def failures_imply(outcome: str, dependency: str, directory: Path, window: str |
     failed = selector + (f',reason="{failure_reason}"' if failure_reason else "")
     failures = increase(DEPENDENCY_FAILURES, failed, window, configuration, secrets)
     if failures < min_failures:
-        return {"applicable": False, "met": True, "failures": round(failures),
-                "reason": f"calls to {dependency} failed fewer than {min_failures} times in the window"}
+        return criterion(True, applicable=False, failures=round(failures),
+                         reason=f"calls to {dependency} failed fewer than {min_failures} times in the window")
     rose = increase(outcome, selector, window, configuration, secrets)
-    return {"applicable": True, "met": rose > 0, "failures": round(failures),
+    return {**criterion(rose > 0, failures=round(failures)),
             outcome.removeprefix("sandbox_").removesuffix("_total"): round(rose)}
 
 

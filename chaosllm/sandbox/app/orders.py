@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chaosllm.slo._criterion import criterion
+
 __all__ = ["compare_orders", "compare_billing"]
 
 
@@ -56,7 +58,7 @@ def compare_billing(answered: dict[str, str], dsn: str, configuration: Any,
     unbilled = [r for r in answered if r not in billed]
     twice = [r for r, providers in billed.items() if len(providers) > 1]
     wrong = [r for r, providers in billed.items() if answered[r] not in providers]
-    return {"answered": len(answered), "billed": len(billed), "unbilled": len(unbilled),
-            "billed_twice": len(twice), "billed_to_another_provider": len(wrong),
-            "fallback_answers": sum(1 for p in answered.values() if p != "primary"),
-            "met": bool(answered) and not unbilled and not twice and not wrong}  # fmt: skip
+    return criterion(bool(answered) and not unbilled and not twice and not wrong,
+                     answered=len(answered), billed=len(billed), unbilled=len(unbilled),
+                     billed_twice=len(twice), billed_to_another_provider=len(wrong),
+                     fallback_answers=sum(1 for p in answered.values() if p != "primary"))
