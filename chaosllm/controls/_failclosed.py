@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
@@ -227,13 +227,40 @@ def _missing_controls(experiment: Any) -> InterruptExecution | None:
     return None
 
 
-def _wrap(name: str, hook: str, func: Callable[..., Any], one_per_run: bool = False) -> Callable[..., Any]:
+# What chaoslib itself passes to configure_control, next to the control's arguments.
+_CHAOSLIB_KEYWORDS = frozenset({"configuration", "secrets", "settings", "experiment", "event_registry"})
+
+
+def _unknown_arguments(name: str, hook: str, args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                       known: frozenset[str]) -> InvalidActivity | None:  # fmt: skip
+    """A control argument the control does not take (a typo would silently keep a default)."""
+    if hook == "validate_control":
+        control = args[0] if args else kwargs.get("control")
+        provider = control.get("provider") if isinstance(control, Mapping) else None
+        given = provider.get("arguments") if isinstance(provider, Mapping) else None
+        keys = set(given) if isinstance(given, Mapping) else set()
+    else:
+        keys = set(kwargs) - _CHAOSLIB_KEYWORDS
+    unknown = sorted(str(key) for key in keys - known)
+    if not unknown:
+        return None
+    takes = ", ".join(sorted(known)) or "no argument"
+    return InvalidActivity(f"chaosllm control '{name}' does not take the argument(s) "
+                           f"{', '.join(map(repr, unknown))}; it takes: {takes}")  # fmt: skip
+
+
+def _wrap(name: str, hook: str, func: Callable[..., Any], one_per_run: bool = False,
+          known: frozenset[str] | None = None) -> Callable[..., Any]:  # fmt: skip
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         experiment = _experiment_of(hook, args, kwargs)
         _new_run(experiment)
         where = {"experiment": experiment or _run["experiment"],
                  "configuration": kwargs.get("configuration")}  # fmt: skip
+        if known is not None and hook in ("validate_control", "configure_control"):
+            refused = _unknown_arguments(name, hook, args, kwargs, known)
+            if refused is not None:
+                return _failed(name, hook, refused, where)
         if hook == "configure_control":
             _setup_errors.pop(name, None)
             declared = global_declaration()
@@ -324,21 +351,31 @@ def _after_experiment(context: Any, state: Any = None, **arguments: Any) -> None
     """Report this run's control failures in the journal (see :func:`protect`)."""
 
 
+def _validate(control: Any = None) -> None:
+    """Nothing more to check than the control's argument names (see :func:`protect`)."""
+
+
 def _configure(experiment: Any = None, **arguments: Any) -> None:
     """Nothing to set up: the checks of a global declaration (see :func:`protect`)."""
 
 
-def protect(namespace: MutableMapping[str, Any], name: str, one_per_run: bool = False) -> None:
+def protect(namespace: MutableMapping[str, Any], name: str, one_per_run: bool = False,
+            arguments: Collection[str] | None = None) -> None:  # fmt: skip
     """Wrap every control hook the module ``namespace`` defines (see the module's docstring).
 
     ``one_per_run``: the module keeps one state per run, so one declaration of
     it is used when the experiment and the settings file both declare it
-    (:mod:`chaosllm.controls._global`).
+    (:mod:`chaosllm.controls._global`). ``arguments``: every argument the
+    control takes; any other is refused by ``chaos validate`` and refuses the
+    run (a misspelt ``on_no_data`` would otherwise leave its default in force).
     """
+    known = frozenset(arguments) if arguments is not None else None
+    if known is not None:
+        namespace.setdefault("validate_control", _validate)
     namespace.setdefault("configure_control", _configure)
     namespace.setdefault("before_experiment_control", _before_experiment)
     namespace.setdefault("after_experiment_control", _after_experiment)
     for hook in HOOKS:
         func = namespace.get(hook)
         if callable(func) and not is_protected(func):
-            namespace[hook] = _wrap(name, hook, func, one_per_run)
+            namespace[hook] = _wrap(name, hook, func, one_per_run, known)

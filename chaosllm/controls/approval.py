@@ -175,4 +175,4 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     _record = None
 
 
-protect(globals(), "chaosllm-approval")
+protect(globals(), "chaosllm-approval", arguments=("approval_file", "environment_key", "protected"))

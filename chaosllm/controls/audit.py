@@ -160,4 +160,4 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     _run = None
 
 
-protect(globals(), "chaosllm-audit")
+protect(globals(), "chaosllm-audit", arguments=("path",))

@@ -220,4 +220,4 @@ def _check_application(
         raise InterruptExecution(f"activity '{activity.get('name', func)}' refused: {exc}") from exc
 
 
-protect(globals(), "chaosllm-blast-radius")
+protect(globals(), "chaosllm-blast-radius", arguments=("policy",))

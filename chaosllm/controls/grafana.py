@@ -85,4 +85,4 @@ def after_experiment_control(context: Any, state: Any = None, dashboard_uid: str
     state.setdefault("extensions", []).append(extension)
 
 
-protect(globals(), NAME)
+protect(globals(), NAME, arguments=("dashboard_uid", "grafana_url"))

@@ -287,4 +287,6 @@ def cleanup_control() -> None:
     _current = None
 
 
-protect(globals(), "chaosllm-guard", one_per_run=True)
+protect(globals(), "chaosllm-guard", one_per_run=True,
+        arguments=("conditions", "interval", "min_samples", "for", "on_no_data", "prometheus_base_url",
+                   "slo_file"))

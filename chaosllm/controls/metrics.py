@@ -251,4 +251,5 @@ def after_experiment_control(
         state.setdefault("extensions", []).append(entry)
 
 
-protect(globals(), "chaosllm-metrics", one_per_run=True)
+protect(globals(), "chaosllm-metrics", one_per_run=True,
+        arguments=("series", "step", "before", "after", "prometheus_base_url", "slo_file"))

@@ -155,4 +155,4 @@ def after_experiment_control(context: Any, state: Any = None, service_name: str 
          "delivered": delivered})
 
 
-protect(globals(), NAME)
+protect(globals(), NAME, arguments=("otlp_url", "service_name"))

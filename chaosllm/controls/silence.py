@@ -78,4 +78,4 @@ def after_experiment_control(context: Any, state: Any = None, **arguments: Any) 
     restore_fault(key)  # before its deadline, so the silence is expired now
 
 
-protect(globals(), NAME)
+protect(globals(), NAME, arguments=("matchers", "max_duration", "alertmanager_url"))

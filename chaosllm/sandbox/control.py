@@ -67,4 +67,4 @@ def after_experiment_control(context: Any, state: Any = None, configuration: Any
         state.setdefault("extensions", []).append({"name": EXTENSION_NAME, "summary": summary})
 
 
-protect(globals(), "sandbox-load")
+protect(globals(), "sandbox-load", arguments=(*_LOAD_ARGUMENTS, "warmup"))

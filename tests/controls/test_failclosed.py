@@ -127,6 +127,21 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str | None, str]] = 
      "matchers"),
     ("silence-alertmanager-unreachable", SILENCE, {"matchers": {"alertname": "X"},
                                                    "alertmanager_url": NOWHERE}, {}, None, "silence"),
+    # A misspelt argument would leave its default in force (a guard that ignores missing data).
+    ("guard-misspelt-argument", GUARD, {"on_nodata": "abort", "conditions": []}, {}, None,
+     "'chaosllm-guard' does not take the argument(s) 'on_nodata'"),
+    ("metrics-misspelt-argument", METRICS, {"stpe": "1s", "series": []}, {}, None,
+     "'chaosllm-metrics' does not take the argument(s) 'stpe'"),
+    ("blast-radius-misspelt-argument", BLAST, {"polcy": {"max_count": 1}}, {}, None,
+     "'chaosllm-blast-radius' does not take the argument(s) 'polcy'"),
+    ("approval-misspelt-argument", APPROVAL, {"aproval_file": "a.json"}, PRODUCTION, None,
+     "'chaosllm-approval' does not take the argument(s) 'aproval_file'"),
+    ("audit-misspelt-argument", AUDIT, {"pth": "audit.jsonl"}, {}, None,
+     "'chaosllm-audit' does not take the argument(s) 'pth'"),
+    ("sandbox-load-misspelt-argument", LOAD, {"rat": 5}, {}, None,
+     "'sandbox-load' does not take the argument(s) 'rat'"),
+    ("silence-misspelt-argument", SILENCE, {"matcher": {"alertname": "X"}}, {}, None,
+     "'chaosllm-silence' does not take the argument(s) 'matcher'"),
 ]
 
 
@@ -200,3 +215,19 @@ def test_a_misspelt_chaosllm_control_stops_the_run_that_chaos_toolkit_would_run_
             "chaosllm.controls.aproval (ModuleNotFoundError") in proc.stderr  # fmt: skip
     entry = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
     assert entry["event"] == "control-refused" and "chaosllm.controls.aproval" in entry["error"]
+
+
+def test_a_misspelt_argument_also_refuses_a_run_that_skipped_validation() -> None:
+    from chaoslib.exceptions import InterruptExecution, InvalidActivity
+
+    from chaosllm.controls import guard, metrics
+
+    with pytest.raises(InvalidActivity, match="does not take the argument.*'intervall'.*takes: "
+                                              "conditions, for, interval"):  # fmt: skip
+        guard.validate_control({"provider": {"arguments": {"intervall": "1s"}}})
+    experiment = {"title": "t", "method": []}
+    for control, arguments in ((guard, {"intervall": "1s"}), (metrics, {"before": "1s", "aftr": "5s"})):
+        control.configure_control(configuration={}, secrets={}, experiment=experiment, **arguments)
+        with pytest.raises(InterruptExecution, match="does not take the argument"):
+            control.before_experiment_control(experiment)
+        getattr(control, "cleanup_control", lambda: None)()

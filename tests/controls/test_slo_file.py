@@ -187,9 +187,9 @@ def test_validation_waits_for_the_run_when_the_file_comes_from_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
-    control = {"provider": {"arguments": {"interval": "1s"}}}
-    guard.validate_control(control)  # no conditions, no slo_file yet: judged at run time
-    metrics.validate_control(control)
+    # no conditions or series, no slo_file yet: judged at run time
+    guard.validate_control({"provider": {"arguments": {"interval": "1s"}}})
+    metrics.validate_control({"provider": {"arguments": {"step": "1s"}}})
     with pytest.raises(Exception, match="metrics series: could not read SLO file .*absent.yaml"):
         metrics.validate_control({"provider": {"arguments": {"slo_file": str(MARKETPLACE.with_name(
             "absent.yaml"))}}})  # fmt: skip
