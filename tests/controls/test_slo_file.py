@@ -13,6 +13,7 @@ from chaosllm.controls import guard, metrics
 from chaosllm.controls._conditions import parse_conditions
 from chaosllm.controls._slo_refs import GUARD, METRICS, resolve
 from chaosllm.errors import InvalidArgument
+from chaosllm.slo.promql import error_ratio_query, latency_quantile_query
 from chaosllm.slo.spec import load_slo_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,45 @@ def test_the_local_scenarios_keep_their_criteria(path: Path) -> None:
     _, series = resolve(_control(path, "chaosllm-metrics"), METRICS, config, None)
     inline = INLINE_SERIES_06 if path.name.startswith("06-") else INLINE_SERIES
     assert metrics.parse_series(series) == metrics.parse_series(inline)
+
+
+# The SLO criteria of the local scenarios, as they wrote them before reading the SLO file
+# (a Prometheus probe and a below/above tolerance): the SLO each now names must be that
+# query over the same window, with the same threshold and the same strictness.
+REQUESTS, LATENCY, ERRORS = ("sandbox_http_requests_total", "sandbox_http_request_duration_seconds",
+                             'status=~"5.."')  # fmt: skip
+GATEWAY, OTHER_ROUTES = 'service="gateway"', 'service="gateway",route!="recommendations"'
+SLO_CRITERIA = {
+    ("01", "api-p95-below-1s"): ("<", 1.0, latency_quantile_query(LATENCY, 0.95, GATEWAY, "25s")),
+    ("01", "error-rate-below-1pct"): ("<", 0.01, error_ratio_query(REQUESTS, GATEWAY, ERRORS, "25s")),
+    ("01", "cache-hit-rate-above-80pct"): (">", 0.8, 'sum(rate(sandbox_cache_requests_total'
+                                           '{result=~"hit|stale"}[25s])) / sum(rate('
+                                           'sandbox_cache_requests_total[25s]))'),
+    ("04", "error-rate-below-1pct"): ("<", 0.01, error_ratio_query(REQUESTS, GATEWAY, ERRORS, "40s")),
+    ("05", "other-routes-p95-below-1s"): ("<", 1.0, latency_quantile_query(LATENCY, 0.95,
+                                                                            OTHER_ROUTES, "30s")),
+    ("05", "other-routes-errors-below-1pct"): ("<", 0.01, error_ratio_query(REQUESTS, OTHER_ROUTES,
+                                                                            ERRORS, "30s")),
+    ("05", "gateway-errors-below-1pct-overall"): ("<", 0.01, error_ratio_query(REQUESTS, GATEWAY,
+                                                                               ERRORS, "30s")),
+}  # fmt: skip
+
+
+def test_the_local_scenarios_slo_criteria_read_the_slo_file_with_their_thresholds() -> None:
+    slos = load_slo_file(MARKETPLACE)
+    found = {}
+    for path in LOCAL:
+        for probe in json.loads(path.read_text())["steady-state-hypothesis"]["probes"]:
+            provider = probe["provider"]
+            if provider.get("func") != "slo_status":
+                continue
+            args = provider["arguments"]
+            assert provider["module"] == "chaosllm.slo.probes" and probe["tolerance"] == ["met"]
+            assert args["slo_file"] == "${slo_file}", path.name
+            slo = slos.slo(args["name"])
+            found[(path.name[:2], probe["name"])] = (slo.comparison, slo.objective,
+                                                    slo.query(args["window"]))  # fmt: skip
+    assert found == SLO_CRITERIA
 
 
 def _slo_file(tmp_path: Path, **sections: Any) -> str:

@@ -17,10 +17,10 @@ FILES = sorted(SCENARIOS.glob("*/*.json"))
 
 
 def _providers(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    activities = [*doc["steady-state-hypothesis"]["probes"], *doc["method"], *doc["rollbacks"]]
-    found = [a["provider"] for a in activities]
+    activities = [*doc["steady-state-hypothesis"]["probes"], *doc["method"], *doc.get("rollbacks", [])]
+    found = [a["provider"] for a in activities if "ref" not in a]
     found += [a["tolerance"]["provider"] for a in activities
-              if isinstance(a.get("tolerance"), dict)]  # fmt: skip
+              if isinstance(a.get("tolerance"), dict) and "provider" in a["tolerance"]]  # fmt: skip
     return [p for p in found if p.get("type") == "python"]
 
 
@@ -46,3 +46,31 @@ def test_every_activity_exists_with_its_arguments(path: Path) -> None:
         assert "chaosllm.sandbox.control" in controls
         # Criteria are judged with the SLO tolerances or plain values, never by eye.
         assert all("tolerance" in probe for probe in doc["steady-state-hypothesis"]["probes"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_rollback_by_reference_names_an_action_of_the_method(path: Path) -> None:
+    """Chaos Toolkit finds a ``{"ref": name}`` among the method and the hypothesis only."""
+    doc = json.loads(path.read_text())
+    actions = {a["name"]: a for a in doc["method"] if "ref" not in a}
+    for rollback in doc.get("rollbacks", []):
+        if "ref" in rollback:
+            assert set(rollback) == {"ref"}, rollback
+            assert actions[rollback["ref"]]["type"] == "action", rollback
+
+
+# Lines (wc -l) of the local scenarios 01-05: strictly below half of what they were when they
+# wrote each SLO check out in full (287, 256, 291, 288, 332).
+HALF_LENGTH = {"01": 143, "02": 127, "03": 145, "04": 143, "05": 165}
+# Not there yet: its three numeric criteria (scale-out delay, latency degradation,
+# throughput) come from the sandbox's events and load results, not from Prometheus, so they
+# keep their below/above tolerances; it must not grow past this.
+NOT_YET = {"03": 162}
+
+
+@pytest.mark.parametrize("number", sorted(HALF_LENGTH))
+def test_the_local_scenarios_stay_under_half_their_old_length(number: str) -> None:
+    (path,) = (SCENARIOS / "local").glob(f"{number}-*.json")
+    lines = len(path.read_text().splitlines())
+    limit = NOT_YET.get(number, HALF_LENGTH[number])
+    assert lines <= limit, f"{path.name}: {lines} lines, at most {limit}"
