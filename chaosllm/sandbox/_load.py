@@ -16,9 +16,10 @@ from chaosllm.faults import parse_duration
 from chaosllm.sandbox.app import loadrun
 from chaosllm.sandbox.app.loadrun import read_results, summarise
 from chaosllm.sandbox.app.state import run_dir
+from chaosllm.slo._criterion import criterion
 
 __all__ = ["load_stats", "failed_requests", "load_error_ratio", "load_latency", "load_throughput",
-           "latency_degradation"]
+           "latency_degradation", "requests_flow", "latency_degrades_less_than"]
 
 
 def _ops(ops: str | list[str] | None) -> list[str] | None:
@@ -146,3 +147,53 @@ def latency_degradation(
     """
     rows = read_results(run_dir(configuration, secrets), name)
     return loadrun.degradation(rows, quantile, baseline, window, floor)
+
+
+@strict
+def requests_flow(
+    above: float = 0.0,
+    name: str = "load",
+    window: str = "10s",
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """"Requests keep flowing": `met` when more than `above` requests a second
+    succeeded over the last `window` (what `load_throughput` returns, given as
+    `per_second`).
+
+    ```json
+    {"type": "probe", "name": "requests-keep-flowing", "tolerance": ["met"],
+     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
+                  "func": "requests_flow", "arguments": {"above": 14, "window": "10s"}}}
+    ```
+    """
+    seconds = parse_duration(window, "window")
+    rate = loadrun.throughput(read_results(run_dir(configuration, secrets), name, window), seconds)
+    return criterion(rate > above, per_second=rate, above=above)
+
+
+@strict
+def latency_degrades_less_than(
+    factor: float = 2.0,
+    name: str = "load",
+    quantile: float = 0.95,
+    baseline: str = "10s",
+    window: str = "20s",
+    floor: str = "50ms",
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """"Latency degrades by less than `factor`": `met` when
+    `latency_degradation` (the same arguments; given as `degradation`) is
+    under `factor`, and not when it has no data on either side.
+
+    ```json
+    {"type": "probe", "name": "latency-degrades-less-than-2x", "tolerance": ["met"],
+     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
+                  "func": "latency_degrades_less_than",
+                  "arguments": {"factor": 2.0, "baseline": "10s", "window": "20s"}}}
+    ```
+    """
+    rows = read_results(run_dir(configuration, secrets), name)
+    ratio = loadrun.degradation(rows, quantile, baseline, window, floor)
+    return criterion(ratio is not None and ratio < factor, degradation=ratio, factor=factor)

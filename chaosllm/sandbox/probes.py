@@ -20,10 +20,12 @@ from chaosllm.sandbox._llm import llm_failover, primary_answering
 from chaosllm.sandbox._load import (
     failed_requests,
     latency_degradation,
+    latency_degrades_less_than,
     load_error_ratio,
     load_latency,
     load_stats,
     load_throughput,
+    requests_flow,
 )
 from chaosllm.sandbox.app import counters, events, front, loadrun
 from chaosllm.sandbox.app.loadrun import read_results
@@ -34,14 +36,14 @@ from chaosllm.slo._criterion import criterion
 __all__ = [
     # What the load generator saw.
     "load_stats", "failed_requests", "load_error_ratio", "load_latency", "load_throughput",
-    "latency_degradation",
+    "latency_degradation", "requests_flow", "latency_degrades_less_than",
     # Data consistency.
     "order_consistency", "orders_consistent", "completions_billed",
     # The route to the model providers.
     "llm_failover", "primary_answering",
     # Processes, replicas and the supervisor's recovery and scaling.
     "services_running", "gateway_healthy", "ready_replicas", "recovery_seconds", "replica_exits",
-    "scale_events", "scale_out_seconds",
+    "scale_events", "scale_out_seconds", "scale_out_within",
     # Resilience patterns at work, and the data path healed.
     "breaker_trips", "fallback_serves", "catalog_fresh", "recommendations_source",
     "dependency_slowdown",
@@ -247,6 +249,28 @@ def scale_out_seconds(
     ```
     """
     return events.scale_out_delay(_events(configuration, secrets, window))
+
+
+@strict
+def scale_out_within(
+    within: str = "60s",
+    window: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """"The autoscaler adds a replica within `within` of sustained CPU
+    pressure": `met` when `scale_out_seconds` (given as `seconds`) is under
+    `within`; not when there was pressure and no scale-up (`seconds` null).
+
+    ```json
+    {"type": "probe", "name": "scale-out-within-60s", "tolerance": ["met"],
+     "provider": {"type": "python", "module": "chaosllm.sandbox.probes",
+                  "func": "scale_out_within", "arguments": {"within": "60s"}}}
+    ```
+    """
+    limit = parse_duration(within, "within")
+    seconds = events.scale_out_delay(_events(configuration, secrets, window))
+    return criterion(seconds is not None and seconds < limit, seconds=seconds, within_seconds=limit)
 
 
 @strict

@@ -62,15 +62,10 @@ def test_a_rollback_by_reference_names_an_action_of_the_method(path: Path) -> No
 # Lines (wc -l) of the local scenarios 01-05: strictly below half of what they were when they
 # wrote each SLO check out in full (287, 256, 291, 288, 332).
 HALF_LENGTH = {"01": 143, "02": 127, "03": 145, "04": 143, "05": 165}
-# Not there yet: its three numeric criteria (scale-out delay, latency degradation,
-# throughput) come from the sandbox's events and load results, not from Prometheus, so they
-# keep their below/above tolerances; it must not grow past this.
-NOT_YET = {"03": 162}
 
 
 @pytest.mark.parametrize("number", sorted(HALF_LENGTH))
 def test_the_local_scenarios_stay_under_half_their_old_length(number: str) -> None:
     (path,) = (SCENARIOS / "local").glob(f"{number}-*.json")
     lines = len(path.read_text().splitlines())
-    limit = NOT_YET.get(number, HALF_LENGTH[number])
-    assert lines <= limit, f"{path.name}: {lines} lines, at most {limit}"
+    assert lines <= HALF_LENGTH[number], f"{path.name}: {lines} lines, at most {HALF_LENGTH[number]}"
