@@ -183,7 +183,7 @@ def pods_injected(
 def metric_during_fault(
     kind: str,
     name: str,
-    query: str,
+    query: str | None = None,
     namespace: str = "default",
     aggregate: str = "max",
     at_least: float | str | None = None,
@@ -191,6 +191,8 @@ def metric_during_fault(
     rise_at_least: float | str | None = None,
     ratio_at_most: float | str | None = None,
     step: str = "5s",
+    series: str | None = None,
+    slo_file: str | None = None,
     prometheus_base_url: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
@@ -207,6 +209,12 @@ def metric_during_fault(
     that injected nothing, or a window with no sample (no traffic), fails:
     such a run must not pass.
 
+    Instead of `query`, `series` may name a series of the SLO file's
+    `metrics` list (the SLO file is `slo_file`, or the setting `slo_file`,
+    `$CHAOSLLM_SLO_FILE`): its query, as the metrics control records it
+    (an `slo` entry over its `window`), so that experiments on one target
+    share their queries and what is judged is what the report charts.
+
     ```json
     {"type": "probe", "name": "database-round-trip-rose-by-400ms",
      "provider": {"type": "python", "module": "chaosllm.chaosmesh.probes",
@@ -216,10 +224,26 @@ def metric_during_fault(
                                 "query": "avg(rate(db_seconds_sum[30s]) / rate(db_seconds_count[30s]))",
                                 "rise_at_least": "400ms"}}}
     ```
+
+    ```json
+    {"type": "probe", "name": "traffic-during-the-fault",
+     "provider": {"type": "python", "module": "chaosllm.chaosmesh.probes",
+                  "func": "metric_during_fault",
+                  "arguments": {"kind": "NetworkChaos", "name": "db-latency-500ms",
+                                "namespace": "shop", "series": "requests/s",
+                                "aggregate": "min", "at_least": 0.1}}}
+    ```
     """
     from chaosllm._clients.prometheus import prometheus_api, resolve_base_url
 
     criteria = Criteria(aggregate, at_least, at_most, rise_at_least, ratio_at_most)
+    if (query is None) == (series is None):
+        raise InvalidArgument("give exactly one of 'query' (PromQL) and 'series' (a series of the "
+                              "SLO file's 'metrics' list)")
+    if query is None:
+        from chaosllm.controls.metrics import series_query
+
+        query = series_query(str(series), slo_file, configuration, secrets)
     resolve_base_url(prometheus_base_url, configuration, secrets)  # no Prometheus set: refused first
     every = parse_duration(step, "step")
     if every <= 0:
@@ -232,11 +256,12 @@ def metric_during_fault(
     length = max(end - start, 1.0)
     end = start + length
     every = min(every, max(length / 2, 0.5))
-    what = f"metric during {where}"
+    what = f"{series!r} during {where}" if series is not None else f"metric during {where}"
     with prometheus_api(f"read {query!r} during {where}", prometheus_base_url, configuration,
                         secrets) as prom:  # fmt: skip
         during = prom.query_range(query, start, end, every)
         before = prom.query_range(query, start - length, start, every) if criteria.needs_baseline else None
     result = judge_metric(criteria, during, before, what)
     return {"kind": spec.kind, "name": name, "namespace": namespace, "query": query,
+            **({"series": series} if series is not None else {}),
             **window_fields(start, end, ended), **result}  # fmt: skip

@@ -70,6 +70,7 @@ from chaosllm.thresholds import parse_threshold
 
 __all__ = [
     "parse_series",
+    "series_query",
     "collect",
     "validate_control",
     "configure_control",
@@ -115,6 +116,29 @@ def parse_series(raw_series: Any) -> list[dict[str, Any]]:
             entry["bound"] = bound
         out.append(entry)
     return out
+
+
+def series_query(name: str, slo_file: Any, configuration: Any, secrets: Any) -> str:
+    """The PromQL of the series called ``name`` in the SLO file's ``metrics`` list.
+
+    ``slo_file`` is the caller's argument, else the setting. The series is
+    built as this control records it (an ``slo`` entry reads its SLO's
+    indicator over its ``window``), so that a probe judges what the report
+    charts.
+    """
+    arguments = {"slo_file": slo_file}
+    if not slo_file_setting(arguments, configuration, secrets):
+        raise InvalidArgument(f"series {name!r} names a series of an SLO file's 'metrics' list, but "
+                              f"no SLO file is given: set the argument 'slo_file' or the setting "
+                              f"slo_file ($CHAOSLLM_SLO_FILE)")  # fmt: skip
+    every = parse_series(resolve(arguments, METRICS, configuration, secrets)[1])
+    found = [entry for entry in every if entry["name"] == name]
+    if len(found) != 1:
+        known = ", ".join(repr(entry["name"]) for entry in every)
+        problem = "no series" if not found else f"{len(found)} series"
+        raise InvalidArgument(f"the SLO file's 'metrics' list has {problem} named {name!r} "
+                              f"(it has: {known})")  # fmt: skip
+    return str(found[0]["query"])
 
 
 def _label_text(metric: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chaosllm.chaosmesh import actions, probes
 from chaosllm.chaosmesh._evidence import Criteria, fault_window, judge_metric
@@ -86,7 +87,7 @@ def test_a_metric_is_judged_by_every_bound_and_never_on_no_samples() -> None:
 
 def test_metric_during_fault_reads_prometheus_within_the_faults_window(
     cluster: FakeCluster, prometheus_factory: Callable[..., launcher.Server],
-    target: Target, traffic: Traffic,
+    target: Target, traffic: Traffic, tmp_path: Path,
 ) -> None:
     server = prometheus_factory(targets={"app": [target.address]})
     cfg = {"prometheus_base_url": server.url}
@@ -106,6 +107,18 @@ def test_metric_during_fault_reads_prometheus_within_the_faults_window(
     assert rose["baseline"] < 0.05 and rose["rise"] >= 0.4 and 7 <= rose["window_seconds"] <= 15
     flowed = probes.metric_during_fault(query=rate, aggregate="min", at_least=50, **args)
     assert flowed["met"] is True and flowed["value"] >= 50
+    # The same criterion on a series of an SLO file's 'metrics' list, by name.
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(yaml.safe_dump({
+        "slos": [{"name": "traffic", "objective": ">0", "window": "3s",
+                  "indicator": {"query": "sum(rate(http_requests_total[$window]))"}}],
+        "metrics": [{"name": "requests/s", "slo": "traffic"}, {"name": "mean", "query": mean}]}))
+    named = probes.metric_during_fault(series="requests/s", slo_file=str(slo_file), aggregate="min",
+                                       at_least=50, **args)
+    assert named["met"] is True and (named["series"], named["query"]) == ("requests/s", rate)
+    with pytest.raises(CriterionNotMet, match=r"'mean' during NetworkChaos shop/slow-web: max .* is "
+                                              r"above at_most 0.1"):
+        probes.metric_during_fault(series="mean", slo_file=str(slo_file), at_most="100ms", **args)
     with pytest.raises(CriterionNotMet, match=r"metric during NetworkChaos shop/slow-web: max .* is above "
                                               r"at_most 0.1"):
         probes.metric_during_fault(query=mean, at_most="100ms", **args)
@@ -120,6 +133,30 @@ def test_metric_during_fault_reads_prometheus_within_the_faults_window(
                               "delay": {"latency": "1s"}, "duration": "1m"}}, "networkchaos")
     with pytest.raises(NotInjected, match="NetworkChaos shop/idle injected no container"):
         probes.metric_during_fault(query=rate, at_least=1, **{**args, "name": "idle"})
+
+
+def test_metric_during_fault_reads_a_series_of_the_slo_file_or_a_query_not_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
+    fault = {"kind": "NetworkChaos", "name": "d", "namespace": NS, "at_least": 1}
+    for given in ({}, {"query": "up", "series": "requests/s"}):
+        with pytest.raises(InvalidArgument, match="give exactly one of 'query' .* and 'series'"):
+            probes.metric_during_fault(**fault, **given)
+    with pytest.raises(InvalidArgument, match="series 'requests/s' names a series of an SLO file's "
+                                              r"'metrics' list, but no SLO file is given"):
+        probes.metric_during_fault(**fault, series="requests/s")
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(yaml.safe_dump({"slos": [], "metrics": [
+        {"name": "requests/s", "query": "sum(rate(a[1m]))"}, {"name": "twice", "query": "b"},
+        {"name": "twice", "query": "c"}]}))
+    with pytest.raises(InvalidArgument, match=r"has no series named 'rps' \(it has: 'requests/s', "
+                                              r"'twice', 'twice'\)"):
+        probes.metric_during_fault(**fault, series="rps", slo_file=str(slo_file))
+    # The SLO file may come from the setting; two series of one name are refused.
+    monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(slo_file))
+    with pytest.raises(InvalidArgument, match="has 2 series named 'twice'"):
+        probes.metric_during_fault(**fault, series="twice")
 
 
 @pytest.mark.parametrize("breaker_opens", [False, True], ids=["no-breaker", "breaker-opens"])
@@ -147,12 +184,20 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
     method[0]["provider"]["arguments"]["duration"] = "4s"
     for activity in method:
         if "pauses" in activity:
-            activity["pauses"] = {"after": 5 if activity["name"] == "database-partitioned" else 1}
+            activity["pauses"] = {"after": 5 if activity["name"] == "partition-the-database" else 1}
         if activity["provider"]["func"] == "metric_during_fault":
             activity["provider"]["arguments"]["step"] = "1s"
-    env = {"CHAOSLLM_PROMETHEUS_BASE_URL": server.url, "CHAOSLLM_TRAFFIC_QUERY": rate,
-           "CHAOSLLM_GATEWAY_SELECTOR": 'job="app"', "CHAOSLLM_ORDERS_LOST_QUERY": "vector(0)",
-           "CHAOSLLM_CATALOG_AGE_QUERY": "vector(5)"}
+    # The target's own metric names: an SLO file of its own, as CHAOSLLM_SLO_FILE retargets a cluster.
+    slos = yaml.safe_load((REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
+                          .replace('app="graphql-gateway"', 'job="app"'))
+    queries = {"traffic": "sum(rate(http_requests_total[$window]))", "orders_not_lost": "vector(0)",
+               "catalog_freshness": "vector(5)"}
+    for slo in slos["slos"]:
+        if slo["name"] in queries:
+            slo["indicator"] = {"query": queries[slo["name"]]}
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(yaml.safe_dump(slos))
+    env = {"CHAOSLLM_PROMETHEUS_BASE_URL": server.url, "CHAOSLLM_SLO_FILE": str(slo_file)}
     opened = {'circuit_breaker_opens_total{dependency="postgres"}': 1.0,
               'fallbacks_total{dependency="postgres"}': 40.0}
 
@@ -167,8 +212,9 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
     proc, journal = run_experiment(experiment, tmp_path, env)
     runs = {run["activity"]["name"]: run for run in journal.get("run", [])}
     assert runs, proc.stdout + proc.stderr
-    assert runs["partition-the-database"]["output"]["effect"] == "observed"
-    assert runs["database-partitioned"]["output"]["pods"] == "llm-marketplace/postgresql-0"
+    partition = runs["partition-the-database"]["output"]
+    assert partition["effect"] == "observed"
+    assert partition["evidence"]["pods"] == "llm-marketplace/postgresql-0"
     assert runs["traffic-during-the-partition"]["status"] == "succeeded"
     assert 3 <= runs["traffic-during-the-partition"]["output"]["window_seconds"] <= 8
     breaker = runs["database-breaker-opened-during-the-partition"]
@@ -184,6 +230,12 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
         assert journal["status"] == "completed" and model.verdict == "failed", model.verdict_reasons
         assert any("database-breaker-opened-during-the-partition" in r for r in model.verdict_reasons)
     assert cluster.objects == {}  # the rollback removed the partition
-    # The guard and the charts took the gateway's selector from the configuration too.
+    # The guard and the charts took the gateway's series from the SLO file too.
     [charts] = [e for e in journal["extensions"] if e.get("name") == "chaosllm-metrics"]
-    assert all('job="app"' in series["query"] for series in charts["series"]), charts
+    recorded = {series["name"]: series["query"] for series in charts["series"]}
+    assert [recorded[name] for name in ("requests/s", "p95 latency", "error ratio")] == [
+        "sum(rate(http_requests_total[1m]))",
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="app"}[1m])))',
+        '(sum(rate(http_requests_total{job="app",status=~"5.."}[1m])) or vector(0))'
+        ' / sum(rate(http_requests_total{job="app"}[1m]))'], charts
+    assert runs["traffic-during-the-partition"]["output"]["series"] == "requests/s"

@@ -195,6 +195,33 @@ def _tolerance(probe: dict[str, Any]) -> Any:
     return lambda value: func(value=value, **provider["arguments"])
 
 
+def _slo_file(configuration: dict[str, Any]) -> Any:
+    """The SLO file a scenario's configuration names (a relative path is the repository's)."""
+    from chaosllm.slo.spec import load_slo_file
+
+    return load_slo_file(REPO / configuration["slo_file"])
+
+
+def _slo_probe(probe: dict[str, Any], configuration: dict[str, Any]) -> Any:
+    """The SLO an ``slo_status`` probe checks, and a function telling whether the probe's
+    tolerance passes a value of its indicator (None: no data), as Chaos Toolkit judges it."""
+    from chaoslib import substitute
+    from chaoslib.hypothesis import within_tolerance
+
+    from chaosllm.slo._criterion import status
+
+    provider = probe["provider"]
+    assert (provider["module"], provider["func"]) == ("chaosllm.slo.probes", "slo_status"), probe
+    assert probe["tolerance"] == ["met"] and provider["arguments"]["slo_file"] == "${slo_file}"
+    arguments = substitute(provider["arguments"], configuration, {})
+    slo = _slo_file(configuration).slo(arguments["name"])
+
+    def accepts(value: float | None) -> bool:
+        return bool(within_tolerance(["met"], {"status": status(None if value is None else slo.met(value))}))
+
+    return slo, arguments["window"], accepts
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     path: Path, monkeypatch: pytest.MonkeyPatch
@@ -205,12 +232,16 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     experiment = _load(path)
     assert experiment["controls"][0]["provider"]["module"] == "chaosllm.controls.blast_radius"
     probes = {p["name"]: p for p in experiment["steady-state-hypothesis"]["probes"]}
-    traffic = probes["traffic-flowing"]
     configuration = load_configuration(experiment["configuration"])
-    query = substitute(traffic["provider"]["arguments"], configuration, {})["query"]
+    traffic = probes["traffic-flowing"]
+    if traffic["provider"]["func"] == "slo_status":
+        slo, window, accepts = _slo_probe(traffic, configuration)
+        query = slo.query(window)
+    else:  # scenario 6 states its queries in its configuration
+        query = substitute(traffic["provider"]["arguments"], configuration, {})["query"]
+        accepts = _tolerance(traffic)
     assert query == 'sum(rate(http_requests_total{app="graphql-gateway"}[1m]))'
     # No traffic (no series, or a rate of 0) fails the hypothesis; some traffic passes.
-    accepts = _tolerance(traffic)
     assert (accepts(None), accepts(0.0), accepts(2.5)) == (False, False, True)
     # The namespace, labels and Deployment come from the environment, with documented defaults.
     monkeypatch.setenv("CHAOSLLM_NAMESPACE", "staging")
@@ -236,18 +267,15 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
 def test_the_partition_scenario_checks_orders_and_catalog_freshness(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chaoslib import substitute
-
     monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
     experiment = _load(REPO / "experiments" / "scenarios" / "k8s" / "04-network-partition.json")
     configuration = load_configuration(experiment["configuration"])
     probes = {p["name"]: p for p in experiment["steady-state-hypothesis"]["probes"]}
-    orders, catalog = probes["orders-not-lost"], probes["catalog-fresh"]
-    assert substitute(orders["provider"]["arguments"], configuration, {})["query"] == (
+    orders, window, lost = _slo_probe(probes["orders-not-lost"], configuration)
+    assert orders.query(window) == (
         "sum(increase(orders_accepted_total[10m])) - sum(increase(orders_persisted_total[10m]))")
-    assert substitute(catalog["provider"]["arguments"], configuration, {})["query"] == (
-        "max(catalog_snapshot_age_seconds)")
-    lost, fresh = _tolerance(orders), _tolerance(catalog)
+    catalog, window, fresh = _slo_probe(probes["catalog-fresh"], configuration)
+    assert catalog.query(window) == "max(catalog_snapshot_age_seconds)"
     assert (lost(0.0), lost(3.0), lost(None)) == (True, False, False)
     assert (fresh(12.0), fresh(300.0), fresh(None)) == (True, False, False)
 
@@ -265,6 +293,19 @@ def _probes(activities: list[dict[str, Any]], func: str) -> list[dict[str, Any]]
             and a["provider"].get("module") == "chaosllm.chaosmesh.probes"]
 
 
+def _series(configuration: dict[str, Any], name: str) -> str:
+    """The query of a series of the SLO file's ``metrics`` list."""
+    from chaosllm.controls.metrics import series_query
+
+    return series_query(name, str(REPO / configuration["slo_file"]), None, None)
+
+
+def _during(method: list[dict[str, Any]], configuration: dict[str, Any]) -> list[dict[str, Any]]:
+    """The method's metric_during_fault probes, each with the query it reads."""
+    return [{**p, "query": _series(configuration, p["series"])} if "series" in p else p
+            for p in _probes(method, "metric_during_fault")]
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_k8s_scenarios_check_that_each_fault_bit_and_that_traffic_flowed_through_it(
     path: Path, monkeypatch: pytest.MonkeyPatch
@@ -277,34 +318,98 @@ def test_k8s_scenarios_check_that_each_fault_bit_and_that_traffic_flowed_through
     experiment, configuration = _configured(path, monkeypatch)
     method = substitute(experiment["method"], configuration, {})
     faults = {}
+    waited = set()
     for activity in method:
         provider = activity["provider"]
         if activity["type"] == "action" and provider.get("module") == "chaosllm.chaosmesh.actions":
             manifest = getattr(actions, provider["func"]).render(**provider["arguments"])
             faults[(manifest["kind"], manifest["metadata"]["name"])] = manifest["spec"]["duration"]
-    # Every fault is checked against Chaos Mesh's records: a selector that matched nothing fails.
+            if provider["arguments"].get("wait", True) not in (False, "false"):
+                waited.add((manifest["kind"], manifest["metadata"]["name"]))
+    # Every fault is checked against Chaos Mesh's records: the action waits for them (a
+    # selector that matched nothing fails it, and an effect not observed makes the run
+    # inconclusive), or a pods_injected probe reads them.
     injected = {(p["kind"], p["name"]) for p in _probes(method, "pods_injected")}
-    assert faults and injected == set(faults), (faults, injected)
+    assert faults and waited | injected == set(faults), (faults, waited, injected)
     # Criteria about the fault period are judged in its real window, on faults of this method,
-    # with bounds the probe accepts.
-    during = _probes(method, "metric_during_fault")
+    # with bounds the probe accepts; a series names one of the SLO file (what the report charts).
+    during = _during(method, configuration)
     assert during and {(p["kind"], p["name"]) for p in during} <= set(faults)
     for probe in during:
-        assert not probe["query"].startswith("${"), probe  # every query is in the configuration
+        assert probe["query"] and not probe["query"].startswith("${"), probe
         Criteria(probe["aggregate"], *(probe.get(k) for k in
                                        ("at_least", "at_most", "rise_at_least", "ratio_at_most")))
     # Traffic must flow through the fault's window, not only before it: an idle cluster fails.
-    traffic = configuration["traffic_query"]
+    if "slo_file" in configuration:
+        traffic = _slo_file(configuration).slo("traffic").query("1m")
+    else:  # scenario 6 states its queries in its configuration
+        traffic = configuration["traffic_query"]
     flowing = [p for p in during if p["query"] == traffic]
     assert len(flowing) == 1 and flowing[0]["aggregate"] == "min" and flowing[0]["at_least"] > 0
-    # The guard and the charts read the gateway's series through the same setting.
+    # The guard and the charts read the gateway's series through the same setting (scenario 6;
+    # the others read them from the SLO file).
     if "gateway_selector" in experiment["configuration"]:
         assert 'app=\\"graphql-gateway\\"' not in json.dumps(experiment["controls"])
         assert "${gateway_selector}" in json.dumps(experiment["controls"])
-    # Every query is configurable, with the documented default.
+    # Every query setting is configurable, with the documented default.
     for key, value in experiment["configuration"].items():
         if key.endswith("_query"):
             assert value["key"] == f"CHAOSLLM_{key.upper()}" and value["default"], key
+
+
+@pytest.mark.parametrize("path", SCENARIOS[:5], ids=[p.stem for p in SCENARIOS[:5]])
+def test_k8s_scenarios_read_every_query_from_the_slo_file_that_the_environment_names(
+    path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chaosllm.controls._slo_refs import GUARD, METRICS, resolve
+
+    experiment, configuration = _configured(path, monkeypatch)
+    assert experiment["configuration"]["slo_file"] == {
+        "type": "env", "key": "CHAOSLLM_SLO_FILE",
+        "default": "experiments/slo/llm-marketplace-k8s.yaml"}
+    # No PromQL in the scenario: no query setting, no query argument, no inline guard
+    # condition or chart series (the controls use the SLO file's 'guard' and 'metrics').
+    assert not [key for key in experiment["configuration"] if key.endswith(("_query", "_selector"))]
+    text = json.dumps([experiment["steady-state-hypothesis"], experiment["method"]])
+    assert '"query"' not in text and "rate(" not in text
+    controls = {c["name"]: c["provider"].get("arguments") or {} for c in experiment["controls"]}
+    assert {"chaosllm-guard", "chaosllm-metrics", "chaosllm-rollbacks", "chaosllm-redact"} <= set(controls)
+    assert "conditions" not in controls["chaosllm-guard"] and "series" not in controls["chaosllm-metrics"]
+    shared = {"slo_file": str(REPO / configuration["slo_file"])}
+    [guard] = resolve(shared, GUARD, None, None)[1]
+    assert guard["above"] == "5%" and 'status=~"5.."' in guard["query"]
+    charts = {s["name"] for s in resolve(shared, METRICS, None, None)[1]}
+    assert {"p95 latency", "error ratio", "requests/s"} <= charts
+    # Every steady-state SLO probe names an SLO of the file, over a window of its own.
+    for probe in experiment["steady-state-hypothesis"]["probes"]:
+        if not probe["provider"]["module"].startswith("chaosk8s"):
+            slo, window, _ = _slo_probe(probe, configuration)
+            assert slo.query(window), probe["name"]
+    # $CHAOSLLM_SLO_FILE replaces the file, and with it every query.
+    mine = tmp_path / "slos.yaml"
+    mine.write_text((REPO / configuration["slo_file"]).read_text().replace(
+        'app="graphql-gateway"', 'job="edge"'))
+    monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(mine))
+    moved = load_configuration(experiment["configuration"])
+    assert moved["slo_file"] == str(mine)
+    from chaosllm.controls.metrics import series_query
+    from chaosllm.slo.spec import load_slo_file
+
+    assert load_slo_file(mine).slo("traffic").query() == 'sum(rate(http_requests_total{job="edge"}[1m]))'
+    assert series_query("requests/s", None, moved, None) == (
+        'sum(rate(http_requests_total{job="edge"}[1m]))')
+
+
+# Each scenario's length in lines, as scripts/format_experiments.py lays it out: the queries,
+# guard conditions and chart series live in the SLO file, so the scenarios must not grow back.
+LENGTHS = {"01-service-degradation": 207, "02-pod-crash-recovery": 194, "03-resource-exhaustion": 224,
+           "04-network-partition": 222, "05-cascading-failure": 244}
+
+
+def test_the_k8s_scenarios_stay_within_their_length() -> None:
+    lengths = {p.stem: len(p.read_text().splitlines()) for p in SCENARIOS if p.stem in LENGTHS}
+    assert lengths.keys() == LENGTHS.keys()
+    assert {k: v for k, v in lengths.items() if v > LENGTHS[k]} == {}, lengths
 
 
 def test_the_scenarios_state_their_own_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,9 +421,12 @@ def test_the_scenarios_state_their_own_evidence(monkeypatch: pytest.MonkeyPatch)
         experiment, configuration = _configured(folder / name, monkeypatch)
         return list(substitute(experiment["method"], configuration, {}))
 
+    def during(name: str) -> list[dict[str, Any]]:
+        experiment, configuration = _configured(folder / name, monkeypatch)
+        return _during(substitute(experiment["method"], configuration, {}), configuration)
+
     # 1: the database round trip rose by at least 80 % of the injected 500 ms.
-    [rose] = [p for p in _probes(method("01-service-degradation.json"), "metric_during_fault")
-              if "dependency_duration_seconds" in p["query"]]
+    [rose] = [p for p in during("01-service-degradation.json") if "dependency_duration_seconds" in p["query"]]
     assert (rose["aggregate"], rose["rise_at_least"]) == ("mean", "400ms")
     # 2: two pods killed.
     [killed] = _probes(method("02-pod-crash-recovery.json"), "pods_injected")
@@ -326,13 +434,13 @@ def test_the_scenarios_state_their_own_evidence(monkeypatch: pytest.MonkeyPatch)
     # 4: a 20 s partition, the breaker opened and fallbacks served within it, then the heal.
     partition = method("04-network-partition.json")
     assert partition[0]["provider"]["arguments"]["duration"] == "20s"
-    queries = {p["query"] for p in _probes(partition, "metric_during_fault") if p.get("rise_at_least")}
+    queries = {p["query"] for p in during("04-network-partition.json") if p.get("rise_at_least")}
     assert queries == {'sum(circuit_breaker_opens_total{dependency="postgres"}) or vector(0)',
                        'sum(fallbacks_total{dependency="postgres"}) or vector(0)'}
     [healed] = _probes(partition, "wait_for_recovery")
     assert healed["name"] == "db-partition" and partition[-1]["pauses"]["after"] >= 20
     # 3 and 5: scaled out, and the failure contained behind the ml-recs breaker.
     assert any(p.get("rise_at_least") == 1 and "replicas" in p["query"]
-               for p in _probes(method("03-resource-exhaustion.json"), "metric_during_fault"))
+               for p in during("03-resource-exhaustion.json"))
     assert any("ml-recs" in p["query"] and p.get("rise_at_least") == 1
-               for p in _probes(method("05-cascading-failure.json"), "metric_during_fault"))
+               for p in during("05-cascading-failure.json"))
