@@ -14,6 +14,12 @@ The pipeline (``argoproj.io/v1alpha1``)::
     cleanup    the exit handler, so that it always runs: `chaosllm cleanup`
                (the shared fault ledger) and the deletion of every engine
 
+An experiment whose configuration names an SLO file (the setting
+``slo_file``, as resolved here: ``$CHAOSLLM_SLO_FILE`` or the default) gets
+that file in the ConfigMap too, and its ``slo_file`` then points at the copy
+under /experiments, so that its SLO probes, guard, charts and fault-window
+series read in the cluster the file they read here.
+
 A run step that fails (a deviated experiment) does not stop the pipeline
 (``continueOn: failed``): validate judges every run. Before anything is
 rendered, each experiment's activities are checked against the blast-radius
@@ -115,6 +121,36 @@ def _configuration(experiment: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def _ship_slo_files(steps: list[Step]) -> dict[str, str]:
+    """The SLO files the experiments' configurations name, by ConfigMap key; each experiment's
+    ``slo_file`` is pointed at its copy under /experiments."""
+    shipped: dict[str, str] = {}  # key -> text
+    taken = {s.key for s in steps}
+    for step in steps:
+        configuration = step.document.get("configuration")
+        if step.is_engine or not isinstance(configuration, dict) or "slo_file" not in configuration:
+            continue
+        path = _configuration({"configuration": {"slo_file": configuration["slo_file"]}}).get("slo_file")
+        if not path:
+            continue
+        try:
+            text = Path(str(path)).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidArgument(f"{step.path}: could not read its SLO file {path} (setting slo_file, "
+                                  f"$CHAOSLLM_SLO_FILE): {exc.strerror or exc}") from None
+        base = re.sub(r"[^-._a-zA-Z0-9]+", "-", Path(str(path)).name) or "slos.yaml"
+        key, n = base, 1
+        while key in taken and shipped.get(key) != text:
+            n += 1
+            key = f"{n}-{base}"
+        taken.add(key)
+        shipped[key] = text
+        entry = configuration["slo_file"]
+        inside = f"{EXPERIMENTS}/{key}"
+        configuration["slo_file"] = {**entry, "default": inside} if isinstance(entry, dict) else inside
+    return shipped
+
+
 def _check_policy(steps: list[Step], namespace: str, policy: Mapping[str, Any] | None) -> None:
     from chaoslib.exceptions import ChaosException
 
@@ -153,11 +189,13 @@ def _engine_ref(engine: Mapping[str, Any]) -> dict[str, Any]:
 
 def _templates(steps: list[Step], name: str, namespace: str, image: str, parallel: bool,
                fail_on: Sequence[str]) -> list[dict[str, Any]]:
+    slo_files = _ship_slo_files(steps)
     config_map = {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": f"{name}-experiments", "namespace": namespace,
                      "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
-        "data": {s.key: json.dumps(s.document, indent=2) for s in steps if not s.is_engine},
+        "data": {**{s.key: json.dumps(s.document, indent=2) for s in steps if not s.is_engine},
+                 **slo_files},
     }  # fmt: skip
     runs = [{"name": f"run-{s.slug}", "template": f"run-{s.slug}", "continueOn": {"failed": True}}
             for s in steps]

@@ -57,6 +57,9 @@ def _templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def _no_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHAOSLLM_BLAST_RADIUS", raising=False)
+    # The Kubernetes scenarios name their SLO file relative to the repository.
+    monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
+    monkeypatch.chdir(REPO)
 
 
 def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: dict[str, Crd],
@@ -73,9 +76,13 @@ def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: di
     assert all(s["continueOn"] == {"failed": True} for group in steps[1:-1] for s in group)
     config_map = yaml.safe_load(templates["install"]["resource"]["manifest"])
     assert config_map["kind"] == "ConfigMap" and sorted(config_map["data"]) == [
-        "01-service-degradation.json", "02-pod-crash-recovery.json"]
-    assert json.loads(config_map["data"]["01-service-degradation.json"]) == json.loads(
-        Path(scenarios[0]).read_text())
+        "01-service-degradation.json", "02-pod-crash-recovery.json", "llm-marketplace-k8s.yaml"]
+    # The SLO file the scenarios read ships with them, and they read the copy.
+    assert config_map["data"]["llm-marketplace-k8s.yaml"] == (
+        REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
+    shipped = json.loads(Path(scenarios[0]).read_text())
+    shipped["configuration"]["slo_file"]["default"] = "/experiments/llm-marketplace-k8s.yaml"
+    assert json.loads(config_map["data"]["01-service-degradation.json"]) == shipped
     run = templates["run-01-service-degradation"]["container"]
     assert run["image"] == "chaosllm:test"
     assert [run["command"][0], *run["args"]] == [
@@ -95,6 +102,26 @@ def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: di
     assert templates["cleanup-faults"]["container"]["args"] == ["cleanup"]
     assert templates["delete-pod-delete-engine"]["resource"]["action"] == "delete"
     assert doc["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_the_slo_file_the_environment_names_is_shipped_and_an_unreadable_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = str(SCENARIOS / "04-network-partition.json")
+    mine = tmp_path / "staging slos.yaml"
+    mine.write_text((REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
+                    .replace('app="graphql-gateway"', 'job="edge"'))
+    monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(mine))
+    doc = render_workflow([scenario, str(SCENARIOS / "05-cascading-failure.json")])
+    data = yaml.safe_load(_templates(doc)["install"]["resource"]["manifest"])["data"]
+    assert sorted(data) == ["04-network-partition.json", "05-cascading-failure.json", "staging-slos.yaml"]
+    assert data["staging-slos.yaml"] == mine.read_text()
+    assert {json.loads(data[key])["configuration"]["slo_file"]["default"]
+            for key in data if key.endswith(".json")} == {"/experiments/staging-slos.yaml"}
+    monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(tmp_path / "absent.yaml"))
+    with pytest.raises(InvalidArgument, match=f"{scenario}: could not read its SLO file "
+                                              f".*absent.yaml \\(setting slo_file"):
+        render_workflow([scenario])
 
 
 def test_parallel_runs_share_one_step_group_and_a_read_write_many_volume(argo: dict[str, Crd]) -> None:
