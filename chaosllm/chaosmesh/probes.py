@@ -241,7 +241,7 @@ def metric_during_fault(
         raise InvalidArgument("give exactly one of 'query' (PromQL) and 'series' (a series of the "
                               "SLO file's 'metrics' list)")
     if query is None:
-        from chaosllm.controls.metrics import series_query
+        from chaosllm.slo.refs import series_query
 
         query = series_query(str(series), slo_file, configuration, secrets)
     resolve_base_url(prometheus_base_url, configuration, secrets)  # no Prometheus set: refused first

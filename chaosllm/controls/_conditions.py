@@ -18,16 +18,11 @@ from chaosllm.errors import InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.schemas import first_problem
 from chaosllm.slo import exposition as expo
-from chaosllm.slo.promql import (
-    availability_query,
-    error_ratio_query,
-    latency_quantile_query,
-)
+from chaosllm.slo.promql import PROMETHEUS_KINDS, build_query
 from chaosllm.thresholds import parse_threshold
 
 __all__ = ["Condition", "parse_conditions", "ScrapeState", "build_query", "PROMETHEUS_KINDS"]
 
-PROMETHEUS_KINDS = ("query", "error_ratio", "availability", "latency_quantile")
 SCRAPE_KINDS = ("metric", "error_ratio", "availability", "latency_quantile")
 SCHEMA = Path(__file__).with_name("guard-conditions.schema.json")
 
@@ -92,32 +87,6 @@ def _label(kind: str, spec: Any) -> str:
     if kind == "metric":
         return str(spec)
     return kind
-
-
-def build_query(kind: str, spec: Any, where: str) -> str:
-    """PromQL for a ``query``, ``error_ratio``, ``availability`` or ``latency_quantile`` spec."""
-    if kind == "query":
-        if not isinstance(spec, str) or not spec.strip():
-            raise InvalidArgument(f"{where}: 'query' must be a PromQL string")
-        return spec
-    if not isinstance(spec, Mapping):
-        raise InvalidArgument(f"{where}: '{kind}' must be an object of arguments")
-    args = dict(spec)
-    try:
-        if kind == "latency_quantile":
-            return latency_quantile_query(
-                args["metric"], args.get("quantile", 0.95), args.get("selector", ""),
-                args.get("window", "1m"),
-            )  # fmt: skip
-        build = error_ratio_query if kind == "error_ratio" else availability_query
-        return build(
-            args.get("metric", "http_requests_total"), args.get("selector", ""),
-            args.get("error_selector", 'status=~"5.."'), args.get("window", "1m"),
-        )  # fmt: skip
-    except KeyError as exc:
-        raise InvalidArgument(f"{where}: '{kind}' needs '{exc.args[0]}'") from exc
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"{where}: {exc}") from exc
 
 
 def parse_conditions(

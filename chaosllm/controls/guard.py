@@ -35,7 +35,7 @@ Conditions:
   setting ``slo_file``, ``$CHAOSLLM_SLO_FILE``), read over ``window``
   (default: the SLO's); without ``above`` or ``below`` the condition breaches
   when the SLO's objective is missed. Without ``conditions``, the guard uses
-  the SLO file's ``guard`` list (:mod:`chaosllm.controls._slo_refs`);
+  the SLO file's ``guard`` list (:mod:`chaosllm.slo.refs`);
 - a direct source, for reactions faster than the scrape interval, is
   ``scrape`` (the URL of a Prometheus-format ``/metrics`` page) with
   ``metric`` (a gauge or counter name, summed over ``labels``),
@@ -87,9 +87,9 @@ from chaosllm.controls._interrupt import (
     run_rollbacks_once,
 )
 from chaosllm.controls._poller import Guard
-from chaosllm.controls._slo_refs import GUARD, needs_slo_file, resolve, slo_file_setting
 from chaosllm.errors import InvalidArgument
 from chaosllm.journal_keys import GUARD_EXTENSION
+from chaosllm.slo.refs import GUARD, needs_slo_file, resolve, slo_file_setting
 
 __all__ = [
     "Guard",

@@ -22,7 +22,7 @@ A series is one of ``query`` (PromQL), the SLO probe shapes ``error_ratio``,
 ``slo``: an SLO of the SLO file ``slo_file`` (argument, or the setting
 ``slo_file``, ``$CHAOSLLM_SLO_FILE``) over ``window``, whose objective is the
 default ``threshold``. Without ``series``, the SLO file's ``metrics`` list is
-recorded (:mod:`chaosllm.controls._slo_refs`). ``unit`` and ``threshold``
+recorded (:mod:`chaosllm.slo.refs`). ``unit`` and ``threshold``
 (number, "5%" or "2000ms") are copied to the journal for the reports; a
 threshold is a maximum unless the series says ``"bound": "lower"`` (a
 minimum, such as a cache hit ratio; an SLO reference takes it from the
@@ -59,18 +59,17 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidActivity
 
-from chaosllm.controls._conditions import PROMETHEUS_KINDS, build_query
 from chaosllm.controls._experiment import flat_secrets
 from chaosllm.controls._failclosed import protect
-from chaosllm.controls._slo_refs import METRICS, needs_slo_file, resolve, slo_file_setting
 from chaosllm.errors import ChaosLLMError, InvalidArgument
 from chaosllm.faults import parse_duration
 from chaosllm.journal_keys import METRICS_EXTENSION
+from chaosllm.slo.promql import PROMETHEUS_KINDS, build_query
+from chaosllm.slo.refs import METRICS, needs_slo_file, resolve, slo_file_setting
 from chaosllm.thresholds import parse_threshold
 
 __all__ = [
     "parse_series",
-    "series_query",
     "collect",
     "validate_control",
     "configure_control",
@@ -116,29 +115,6 @@ def parse_series(raw_series: Any) -> list[dict[str, Any]]:
             entry["bound"] = bound
         out.append(entry)
     return out
-
-
-def series_query(name: str, slo_file: Any, configuration: Any, secrets: Any) -> str:
-    """The PromQL of the series called ``name`` in the SLO file's ``metrics`` list.
-
-    ``slo_file`` is the caller's argument, else the setting. The series is
-    built as this control records it (an ``slo`` entry reads its SLO's
-    indicator over its ``window``), so that a probe judges what the report
-    charts.
-    """
-    arguments = {"slo_file": slo_file}
-    if not slo_file_setting(arguments, configuration, secrets):
-        raise InvalidArgument(f"series {name!r} names a series of an SLO file's 'metrics' list, but "
-                              f"no SLO file is given: set the argument 'slo_file' or the setting "
-                              f"slo_file ($CHAOSLLM_SLO_FILE)")  # fmt: skip
-    every = parse_series(resolve(arguments, METRICS, configuration, secrets)[1])
-    found = [entry for entry in every if entry["name"] == name]
-    if len(found) != 1:
-        known = ", ".join(repr(entry["name"]) for entry in every)
-        problem = "no series" if not found else f"{len(found)} series"
-        raise InvalidArgument(f"the SLO file's 'metrics' list has {problem} named {name!r} "
-                              f"(it has: {known})")  # fmt: skip
-    return str(found[0]["query"])
 
 
 def _label_text(metric: Mapping[str, str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from chaosllm._clients.prometheus import PrometheusAPI, prometheus_api
@@ -21,7 +22,12 @@ __all__ = [
     "latency_quantile_query",
     "single_value",
     "query_number",
+    "PROMETHEUS_KINDS",
+    "build_query",
 ]
+
+# The ways a guard condition or a metrics series states its PromQL (build_query).
+PROMETHEUS_KINDS = ("query", "error_ratio", "availability", "latency_quantile")
 
 _WINDOW = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -114,3 +120,29 @@ def query_number(action: str, query: str, prometheus_base_url: str | None = None
     """
     with prometheus_api(action, prometheus_base_url, configuration, secrets) as api:
         return single_value(api, query)
+
+
+def build_query(kind: str, spec: Any, where: str) -> str:
+    """PromQL for a ``query``, ``error_ratio``, ``availability`` or ``latency_quantile`` spec."""
+    if kind == "query":
+        if not isinstance(spec, str) or not spec.strip():
+            raise InvalidArgument(f"{where}: 'query' must be a PromQL string")
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidArgument(f"{where}: '{kind}' must be an object of arguments")
+    args = dict(spec)
+    try:
+        if kind == "latency_quantile":
+            return latency_quantile_query(
+                args["metric"], args.get("quantile", 0.95), args.get("selector", ""),
+                args.get("window", "1m"),
+            )  # fmt: skip
+        build = error_ratio_query if kind == "error_ratio" else availability_query
+        return build(
+            args.get("metric", "http_requests_total"), args.get("selector", ""),
+            args.get("error_selector", 'status=~"5.."'), args.get("window", "1m"),
+        )  # fmt: skip
+    except KeyError as exc:
+        raise InvalidArgument(f"{where}: '{kind}' needs '{exc.args[0]}'") from exc
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: {exc}") from exc

@@ -295,7 +295,7 @@ def _probes(activities: list[dict[str, Any]], func: str) -> list[dict[str, Any]]
 
 def _series(configuration: dict[str, Any], name: str) -> str:
     """The query of a series of the SLO file's ``metrics`` list."""
-    from chaosllm.controls.metrics import series_query
+    from chaosllm.slo.refs import series_query
 
     return series_query(name, str(REPO / configuration["slo_file"]), None, None)
 
@@ -361,7 +361,7 @@ def test_k8s_scenarios_check_that_each_fault_bit_and_that_traffic_flowed_through
 def test_k8s_scenarios_read_every_query_from_the_slo_file_that_the_environment_names(
     path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from chaosllm.controls._slo_refs import GUARD, METRICS, resolve
+    from chaosllm.slo.refs import GUARD, METRICS, resolve
 
     experiment, configuration = _configured(path, monkeypatch)
     assert experiment["configuration"]["slo_file"] == {
@@ -392,7 +392,7 @@ def test_k8s_scenarios_read_every_query_from_the_slo_file_that_the_environment_n
     monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(mine))
     moved = load_configuration(experiment["configuration"])
     assert moved["slo_file"] == str(mine)
-    from chaosllm.controls.metrics import series_query
+    from chaosllm.slo.refs import series_query
     from chaosllm.slo.spec import load_slo_file
 
     assert load_slo_file(mine).slo("traffic").query() == 'sum(rate(http_requests_total{job="edge"}[1m]))'

@@ -11,9 +11,9 @@ import pytest
 
 from chaosllm.controls import guard, metrics
 from chaosllm.controls._conditions import parse_conditions
-from chaosllm.controls._slo_refs import GUARD, METRICS, resolve
 from chaosllm.errors import InvalidArgument
 from chaosllm.slo.promql import error_ratio_query, latency_quantile_query
+from chaosllm.slo.refs import GUARD, METRICS, resolve
 from chaosllm.slo.spec import load_slo_file
 
 ROOT = Path(__file__).resolve().parents[2]

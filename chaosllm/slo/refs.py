@@ -21,6 +21,8 @@ the current directory). Then:
 
 References are replaced by plain ``query`` entries before the controls' own
 checks run, so a reference behaves exactly like the query written out.
+:func:`series_query` gives the query of one series of the ``metrics`` list
+by name, for ``chaosllm.chaosmesh.probes.metric_during_fault``'s ``series``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 from chaosllm.errors import ConfigurationError, InvalidArgument
 
-__all__ = ["resolve", "needs_slo_file", "slo_file_setting"]
+__all__ = ["resolve", "needs_slo_file", "slo_file_setting", "series_query"]
 
 SETTING = "slo_file"
 # (the control's argument, the SLO file's section, what one entry and many are called)
@@ -111,3 +113,35 @@ def _expand(raw: Any, loaded: Any, where: str, for_guard: bool) -> Any:
             entry.setdefault("bound", "lower" if slo.comparison in (">=", ">") else "upper")
         entry.setdefault("unit", slo.unit)
     return entry
+
+
+def series_query(name: str, slo_file: Any, configuration: Any, secrets: Any) -> str:
+    """The PromQL of the series called ``name`` in the SLO file's ``metrics`` list.
+
+    ``slo_file`` is the caller's argument, else the setting. The query is the
+    one :mod:`chaosllm.controls.metrics` records for that series (an ``slo``
+    entry reads its SLO's indicator over its ``window``), so that a probe
+    judges what the report charts.
+    """
+    from chaosllm.slo.promql import PROMETHEUS_KINDS, build_query
+
+    arguments = {SETTING: slo_file}
+    if not slo_file_setting(arguments, configuration, secrets):
+        raise InvalidArgument(f"series {name!r} names a series of an SLO file's 'metrics' list, but "
+                              f"no SLO file is given: set the argument 'slo_file' or the setting "
+                              f"slo_file ($CHAOSLLM_SLO_FILE)")  # fmt: skip
+    every: list[tuple[str, str]] = []
+    for index, raw in enumerate(resolve(arguments, METRICS, configuration, secrets)[1]):
+        where = f"metrics series {index + 1}"
+        kinds = [k for k in PROMETHEUS_KINDS if isinstance(raw, Mapping) and k in raw]
+        if len(kinds) != 1:
+            raise InvalidArgument(f"{where} of the SLO file: give exactly one of "
+                                  f"{', '.join(PROMETHEUS_KINDS)}")  # fmt: skip
+        every.append((str(raw.get("name") or kinds[0]), build_query(kinds[0], raw[kinds[0]], where)))
+    found = [query for series, query in every if series == name]
+    if len(found) != 1:
+        known = ", ".join(repr(series) for series, _ in every)
+        problem = "no series" if not found else f"{len(found)} series"
+        raise InvalidArgument(f"the SLO file's 'metrics' list has {problem} named {name!r} "
+                              f"(it has: {known})")  # fmt: skip
+    return found[0]
