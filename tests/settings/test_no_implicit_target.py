@@ -28,7 +28,7 @@ ARGUMENTS: dict[str, Any] = {
     "rate_kbps": 10, "type": "latency", "queue": "q", "pattern": "sandbox:*",
     "metric": "http_server_request_duration_seconds",
 }  # fmt: skip
-EXTRA: dict[str, dict[str, Any]] = {"metric_during_fault": {"at_most": 1},
+EXTRA: dict[str, dict[str, Any]] = {"metric_during_fault": {"at_most": 1, "query": "up"},
                                      "terminate_backends": {"application_name": "x"}}
 MARKETPLACE_SLOS = Path(__file__).resolve().parents[2] / "experiments" / "slo" / "marketplace.yaml"
 
