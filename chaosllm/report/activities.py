@@ -6,6 +6,7 @@ that faults and their rollbacks can be paired (:mod:`chaosllm.report.faults`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chaosllm.redaction import redact_value
@@ -13,7 +14,7 @@ from chaosllm.report._values import as_dict, number, provider_text, timestamp
 from chaosllm.report.journal import ActivityRun, short
 from chaosllm.report.thresholds import threshold
 
-__all__ = ["APPLICABLE_KEY", "OUTPUT_LIMIT", "activity_run", "secret_values"]
+__all__ = ["APPLICABLE_KEY", "OUTPUT_LIMIT", "activity_run", "criteria", "criterion_count", "secret_values"]
 
 OUTPUT_LIMIT = 2000
 # A steady-state probe whose check does not apply yet (a criterion about the fault
@@ -107,3 +108,40 @@ def activity_run(raw: Any, phase: str, secrets: frozenset[str], detail: bool = T
     if phase in ("before", "after", "during") and isinstance(output, dict):
         run.applicable = output.get(APPLICABLE_KEY) is not False
     return run
+
+
+def _parts(output: Any) -> list[dict[str, Any]]:
+    """The SLOs of a result that judges several at once (``slo_status`` with ``names``)."""
+    parts = output.get("slos") if isinstance(output, dict) else None
+    if not isinstance(parts, list) or not parts:
+        return []
+    if not all(isinstance(p, dict) and "name" in p and "status" in p for p in parts):
+        return []
+    return parts
+
+
+def criteria(raw: Any, phase: str, secrets: frozenset[str], detail: bool = True) -> list[ActivityRun]:
+    """A steady-state probe's runs as criteria: one, or one per SLO when its result judges
+    several SLOs, each named "<probe>: <SLO>" and judged by the probe's list tolerance."""
+    run = activity_run(raw, phase, secrets, detail)
+    activity = as_dict(as_dict(raw).get("activity"))
+    tolerance = activity.get("tolerance")
+    parts = _parts(as_dict(raw).get("output"))
+    if not parts or not isinstance(tolerance, list):
+        return [run]
+    return [replace(
+        run, name=f"{run.name}: {part['name']}", result=part,
+        output=short(redact_value(part, secrets), OUTPUT_LIMIT) if detail else "",
+        threshold=threshold(tolerance, part), tolerance_met=part["status"] in tolerance,
+        observed=redact_value(_observed(part, None), secrets),
+    ) for part in parts]  # fmt: skip
+
+
+def criterion_count(probe: Any) -> int:
+    """How many criteria a declared steady-state probe is: the SLOs of an ``slo_status`` with
+    ``names``, else one."""
+    provider = as_dict(as_dict(probe).get("provider"))
+    names = as_dict(provider.get("arguments")).get("names")
+    if provider.get("func") == "slo_status" and isinstance(names, list) and names:
+        return len(names)
+    return 1

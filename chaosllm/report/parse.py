@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosllm.report._values import as_dict, as_list, number, number_text, timestamp
-from chaosllm.report.activities import activity_run, secret_values
+from chaosllm.report.activities import activity_run, criteria, criterion_count, secret_values
 from chaosllm.report.extensions import guard_verdict, metrics
 from chaosllm.report.faults import fault_windows
 from chaosllm.report.journal import STATUSES, ActivityRun, FaultWindow, Journal, JournalError, short
@@ -87,11 +87,11 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
             out: list[ActivityRun] = []
             for item in runs:
                 probes = as_list(as_dict(item).get("probes"))
-                out.extend(activity_run(p, "during", secrets, detail) for p in probes)
+                out.extend(run for p in probes for run in criteria(p, "during", secrets, detail))
             return out
         if not isinstance(state, dict):
             return []
-        return [activity_run(p, name, secrets, detail) for p in as_list(state.get("probes"))]
+        return [run for p in as_list(state.get("probes")) for run in criteria(p, name, secrets, detail)]
 
     before, after, during = phase("before"), phase("after"), phase("during")
     method = [activity_run(r, "method", secrets, detail) for r in as_list(data.get("run"))]
@@ -128,7 +128,7 @@ def parse_journal(data: Any, path: str = "<journal>", detail: bool = True) -> Jo
         during=during,
         method=method,
         rollbacks=rollbacks,
-        declared_probes=len(declared) if isinstance(declared, list) else 0,
+        declared_probes=sum(map(criterion_count, declared)) if isinstance(declared, list) else 0,
         faults=faults,
         aborted_by_guard=guard.aborted,
         guard_conditions=guard.conditions,

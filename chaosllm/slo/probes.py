@@ -11,6 +11,7 @@ from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
 from chaosllm.arguments import strict
+from chaosllm.errors import InvalidArgument
 from chaosllm.slo._criterion import status
 from chaosllm.slo._llm import (
     failover_share,
@@ -25,7 +26,7 @@ from chaosllm.slo.promql import (
     latency_quantile_query,
     query_number,
 )
-from chaosllm.slo.spec import find_slo
+from chaosllm.slo.spec import SLO
 
 __all__ = [
     "query_value",
@@ -146,22 +147,30 @@ def availability(
 
 @strict
 def slo_status(
-    slo_file: str,
-    name: str,
+    slo_file: str | None = None,
+    name: str | None = None,
     window: str | None = None,
+    names: list[str] | None = None,
     prometheus_base_url: str | None = None,
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The status of one SLO of an SLO file: value, objective, met, burn rate.
+    """The status of one SLO of an SLO file (``name``), or of several (``names``).
 
-    ``window`` overrides the SLO's own window (an experiment rarely waits
-    30 days). Returns ``{"name", "value", "objective", "comparison", "met",
-    "status", "burn_rate", "window", "no_data", "query"}``; ``status`` is
-    "met", "missed" or "no data" (then ``value``, ``met`` and ``burn_rate``
-    are null and ``no_data`` is true). The tolerance ``["met"]`` (Chaos
-    Toolkit compares a result's ``status`` with a list tolerance) passes only
-    a met SLO; ``chaosllm.slo.tolerances.slo_met`` also checks the burn rate.
+    ``slo_file`` is the argument, else the setting ``slo_file``
+    (``$CHAOSLLM_SLO_FILE``). ``window`` overrides each SLO's own window (an
+    experiment rarely waits 30 days). One SLO returns ``{"name", "value",
+    "objective", "comparison", "met", "status", "burn_rate", "window",
+    "no_data", "query"}``; ``status`` is "met", "missed" or "no data" (then
+    ``value``, ``met`` and ``burn_rate`` are null and ``no_data`` is true).
+    The tolerance ``["met"]`` (Chaos Toolkit compares a result's ``status``
+    with a list tolerance) passes only a met SLO;
+    ``chaosllm.slo.tolerances.slo_met`` also checks the burn rate.
+
+    ``names`` returns ``{"status", "met", "slos": [one result per SLO]}``:
+    "met" when every SLO is met, "missed" when one is missed, else "no data".
+    Reports show each SLO as a criterion of its own. Every name is looked up
+    before Prometheus is asked anything.
 
     ```json
     {"type": "probe", "name": "availability-slo", "tolerance": ["met"],
@@ -169,10 +178,41 @@ def slo_status(
                   "arguments": {"slo_file": "slos.yaml", "name": "api_availability",
                                 "window": "5m"}}}
     ```
+
+    ```json
+    {"type": "probe", "name": "slos-met", "tolerance": ["met"],
+     "provider": {"type": "python", "module": "chaosllm.slo.probes", "func": "slo_status",
+                  "arguments": {"names": ["api_availability", "api_latency_p95"]}}}
+    ```
     """
-    slo = find_slo(slo_file, name)
+    from chaosllm.slo.refs import SETTING, slo_file_setting
+    from chaosllm.slo.spec import load_slo_file
+
+    if (name is None) == (names is None):
+        raise InvalidArgument("give exactly one of 'name' (one SLO) and 'names' (a list of SLOs)")
+    wanted = [name] if name is not None else list(names or [])
+    if not wanted or len(set(wanted)) != len(wanted):
+        raise InvalidArgument(f"names must list each SLO once, and at least one, got {names!r}")
+    path = slo_file_setting({SETTING: slo_file}, configuration, secrets)
+    if not path:
+        raise InvalidArgument("no SLO file is given: set the argument 'slo_file' or the setting "
+                              "slo_file ($CHAOSLLM_SLO_FILE)")
+    loaded = load_slo_file(str(path))
+    slos = [loaded.slo(each) for each in wanted]  # an unknown name fails before any query
+    results = [_slo_result(slo, window, prometheus_base_url, configuration, secrets) for slo in slos]
+    if name is not None:
+        return results[0]
+    statuses = {r["status"] for r in results}
+    overall = "missed" if "missed" in statuses else "no data" if "no data" in statuses else "met"
+    return {"status": overall, "met": {"met": True, "missed": False}.get(overall), "slos": results}
+
+
+def _slo_result(
+    slo: SLO, window: str | None, prometheus_base_url: str | None, configuration: Any, secrets: Any
+) -> dict[str, Any]:
     query = slo.query(window)
-    value = query_number(f"evaluate SLO {name!r}", query, prometheus_base_url, configuration, secrets)
+    value = query_number(f"evaluate SLO {slo.name!r}", query, prometheus_base_url, configuration,
+                         secrets)  # fmt: skip
     met = None if value is None else slo.met(value)
     return {
         "name": slo.name,

@@ -322,3 +322,37 @@ def test_a_status_tolerance_on_a_criterion_reads_as_an_slo_check() -> None:
     probe["output"] = "ok"
     run = parse_journal(raw).before[0]
     assert run.threshold and run.threshold.text.startswith("one of") and not run.threshold.slo
+
+
+def test_a_probe_of_several_slos_is_one_criterion_per_slo_in_every_format(tmp_path: Path) -> None:
+    from chaosllm.report.junit import render_junit
+    from chaosllm.report.markdown import md, render_markdown
+
+    raw = sample("plain-deviated")
+    state = raw["steady_states"]["after"] or raw["steady_states"]["before"]
+    probe = state["probes"][0]
+    probe["activity"]["tolerance"] = ["met"]
+    probe["activity"]["name"] = "slos-met"
+    probe["activity"]["provider"] = {"type": "python", "module": "chaosllm.slo.probes", "func": "slo_status",
+                                     "arguments": {"names": ["traffic", "gateway_error_ratio"]}}  # fmt: skip
+    raw["experiment"]["steady-state-hypothesis"]["probes"][0] = probe["activity"]
+    probe["output"] = {"status": "missed", "met": False, "slos": [
+        {"name": "traffic", "value": 4.5, "met": True, "status": "met"},
+        {"name": "gateway_error_ratio", "value": 0.08, "met": False, "status": "missed"}]}
+    probe["tolerance_met"] = False
+    journal = parse_journal(raw)
+    runs = [r for r in (journal.after or journal.before) if r.name.startswith("slos-met")]
+    assert [(r.name, r.passed, r.observed) for r in runs] == [
+        ("slos-met: traffic", True, 4.5), ("slos-met: gateway_error_ratio", False, 0.08)]
+    assert all(r.threshold and r.threshold.slo and r.threshold.text == "status met" for r in runs)
+    declared = len(raw["experiment"]["steady-state-hypothesis"]["probes"])
+    assert journal.declared_probes == declared + 1
+    markdown = render_markdown(journal)
+    assert md("slos-met: gateway_error_ratio") in markdown and "slos-met: traffic" in markdown
+    junit = render_junit([journal])
+    assert junit.count("slos-met: ") >= 2
+    # A probe that failed outright (no result) stays one criterion.
+    probe["output"] = None
+    probe["status"] = "failed"
+    again = parse_journal(raw)
+    assert {r.name for r in again.before + again.after if r.name.startswith("slos-met")} == {"slos-met"}

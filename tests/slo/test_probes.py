@@ -138,6 +138,49 @@ def test_slo_file_status_burn_rate_and_no_data(stack: dict[str, Any], tmp_path: 
         False, True, True, False]  # fmt: skip
 
 
+def test_slo_status_of_several_slos_from_the_setting(stack: dict[str, Any], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaoslib.hypothesis import within_tolerance
+
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(
+        "slos:\n"
+        "  - name: latency\n    objective: 500ms\n    window: 5m\n"
+        "    indicator:\n      latency: {metric: http_request_duration_seconds, quantile: 0.95}\n"
+        "  - name: strict_latency\n    objective: 1ms\n    window: 5m\n"
+        "    indicator:\n      latency: {metric: http_request_duration_seconds, quantile: 0.95}\n"
+        "  - name: ghost\n    objective: 99%\n    window: 5m\n"
+        "    indicator:\n      ratio: {good: ghost_total, total: ghost_total}\n"
+    )  # fmt: skip
+    # The SLO file comes from the configuration's slo_file when the argument is left out.
+    cfg = {**stack["configuration"], "slo_file": str(slo_file)}
+    met = probes.slo_status(names=["latency"], configuration=cfg)
+    assert (met["status"], met["met"]) == ("met", True) and [s["name"] for s in met["slos"]] == ["latency"]
+    assert met["slos"][0]["window"] == "5m" and met["slos"][0]["value"] is not None
+
+    # One missed SLO misses the lot, whatever the others say; no data alone is no data.
+    both = probes.slo_status(names=["latency", "strict_latency", "ghost"], window="1m", configuration=cfg)
+    assert [s["status"] for s in both["slos"]] == ["met", "missed", "no data"]
+    assert (both["status"], both["met"]) == ("missed", False)
+    empty = probes.slo_status(names=["ghost", "latency"], configuration=cfg)
+    assert (empty["status"], empty["met"]) == ("no data", None)
+    assert [within_tolerance(["met"], r) for r in (met, both, empty)] == [True, False, False]
+
+    # Every name is looked up before Prometheus is asked: a typo fails fast, naming it.
+    monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match="no SLO named 'latncy'"):
+        probes.slo_status(names=["latency", "latncy"], configuration={"slo_file": str(slo_file)})
+    with pytest.raises(InvalidArgument, match="exactly one of 'name'"):
+        probes.slo_status(name="latency", names=["latency"], configuration=cfg)
+    with pytest.raises(InvalidArgument, match="each SLO once"):
+        probes.slo_status(names=["latency", "latency"], configuration=cfg)
+    with pytest.raises(InvalidArgument, match="each SLO once"):
+        probes.slo_status(names=[], configuration=cfg)
+    monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
+    with pytest.raises(InvalidArgument, match="no SLO file is given"):
+        probes.slo_status(name="latency", configuration=stack["configuration"])
+
+
 def test_alert_rules_fire_and_are_read_by_alerts_firing(stack: dict[str, Any]) -> None:
     cfg = stack["configuration"]
     launcher.wait_until(

@@ -57,12 +57,17 @@ def verdict(journal: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def _criteria(journal: dict[str, Any]) -> tuple[int, int, list[str]]:
-    """Probes of the hypothesis after the method: met, total, names of the failed."""
-    state = (journal.get("steady_states") or {}).get("after") or (
-        journal.get("steady_states") or {}).get("before") or {}  # fmt: skip
-    probes = state.get("probes", [])
-    failed = [p["activity"]["name"] for p in probes if not p.get("tolerance_met")]
-    return len(probes) - len(failed), len(probes), failed
+    """Criteria of the hypothesis after the method (before, when it never ran): met, total,
+    names of the failed; a probe judging several SLOs is one criterion per SLO."""
+    from chaosllm.report.model import JournalError, parse_journal
+
+    try:
+        model = parse_journal(journal, detail=False)
+    except JournalError:
+        return 0, 0, []
+    runs = model.after or model.before
+    failed = [run.name for run in runs if not run.passed]
+    return len(runs) - len(failed), len(runs), failed
 
 
 def _load_summary(journal: dict[str, Any]) -> dict[str, Any]:
