@@ -169,7 +169,7 @@ def test_k8s_scenarios_render_valid_faults_that_their_rollbacks_remove(
     monkeypatch.setenv("CHAOSLLM_PROMETHEUS_BASE_URL", "http://127.0.0.1:9")
     experiment = _load(path)
     configuration = load_configuration(experiment["configuration"])
-    blast_radius.before_experiment_control(experiment, configuration=configuration)
+    blast_radius.check_experiment(experiment, configuration=configuration)
     faults = set()
     for activity in experiment["method"]:
         provider = activity["provider"]
@@ -275,9 +275,9 @@ def test_k8s_scenarios_use_the_blast_radius_control_and_fail_without_traffic(
     assert deployments == ["edge"]
     # The default policy allows only the default namespace: moving needs the policy moved too.
     with pytest.raises(InterruptExecution, match="namespace staging is not in allowed"):
-        blast_radius.before_experiment_control(experiment, configuration=moved)
+        blast_radius.check_experiment(experiment, configuration=moved)
     monkeypatch.setenv("CHAOSLLM_BLAST_RADIUS", json.dumps({"allowed_namespaces": ["staging"]}))
-    blast_radius.before_experiment_control(
+    blast_radius.check_experiment(
         experiment, configuration=load_configuration(experiment["configuration"]))
 
 
