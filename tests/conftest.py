@@ -52,6 +52,9 @@ def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     # Nor the cluster's copy of a ledger the developer's shell or pod may name.
     monkeypatch.delenv("CHAOSLLM_LEDGER_NAMESPACE", raising=False)
     monkeypatch.delenv("CHAOSTOOLKIT_IN_POD", raising=False)
+    # Nor the SLO file the developer's shell names ('chaosllm sandbox env' exports one): with a
+    # 'guard' list, it would make the blast-radius control refuse every run without a guard.
+    monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
     yield
     for entry_id in held_faults():
         release_held(entry_id)

@@ -20,6 +20,10 @@ keeps one state for the run. The protected hooks (:mod:`._failclosed`) so:
   before its first activity;
 - at the start of the run, refuse it when a chaosllm control declared in the
   settings file is missing from the run's controls for any other reason.
+
+:func:`runs_control` tells whether a control module is part of the run at all,
+declared by the experiment or globally (the blast-radius control refuses a run
+whose SLO file declares guard conditions that no guard control enforces).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["Superseded", "global_declaration", "superseded_by", "check_declaration", "left_out"]
+__all__ = ["Superseded", "global_declaration", "superseded_by", "check_declaration", "left_out",
+           "runs_control"]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -71,6 +76,15 @@ def _experiment_controls(experiment: Any) -> list[Any]:
         return list(get_controls(experiment))
     except Exception:  # noqa: BLE001 - a malformed experiment: chaos validate reports it
         return []
+
+
+def runs_control(experiment: Any, module: str) -> bool:
+    """Whether a control of ``module`` is part of this run: declared by the experiment
+    (at any level), or among the global controls Chaos Toolkit loaded and kept (the
+    settings file's ``controls``, ``chaos run --control-file``)."""
+    from chaoslib.control import get_global_controls
+
+    return any(_module(c) == module for c in [*_experiment_controls(experiment), *get_global_controls()])
 
 
 def _remember(experiment: Any, name: str) -> None:

@@ -24,6 +24,11 @@ and interrupts the run on a violation, so that nothing has changed::
     "controls": [{"name": "blast-radius",
                   "provider": {"type": "python", "module": "chaosllm.controls.blast_radius",
                                "arguments": {"policy": {"max_count": 3}}}}]
+
+Before the run starts it also refuses a run whose SLO file (the setting
+``slo_file``) declares ``guard`` conditions when no guard control is part of
+the run (:mod:`chaosllm.controls._guard_required`): the Kubernetes scenarios
+get their guard from ``--control-file experiments/settings/k8s-controls.yaml``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from chaosllm.chaosmesh.policy import (
 )
 from chaosllm.controls._app_activities import MODULES, covered, touches_of
 from chaosllm.controls._failclosed import protect
+from chaosllm.controls._guard_required import check_guarded
 from chaosllm.errors import ChaosLLMError, ConfigurationError
 from chaosllm.litmus import actions as litmus_actions
 
@@ -139,8 +145,10 @@ def before_experiment_control(
     secrets: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Check every Chaos Mesh, Litmus and application action's targets; interrupt the run on a violation."""
+    """Check every Chaos Mesh, Litmus and application action's targets, and that the
+    guard the SLO file asks for runs; interrupt the run on a violation."""
     check_experiment(context, policy, configuration, secrets)
+    check_guarded(context, configuration, secrets)
 
 
 def check_experiment(
@@ -151,7 +159,8 @@ def check_experiment(
 ) -> None:
     """Raise ``InterruptExecution`` naming the first activity of ``experiment`` that breaks the policy.
 
-    What the control runs before an experiment; ``chaosllm workflow`` runs it
+    The policy check the control runs before an experiment (not the guard check of
+    :func:`before_experiment_control`); ``chaosllm workflow`` runs it
     on every experiment of a pipeline before rendering it.
     """
     try:

@@ -18,7 +18,7 @@ def _workflow(args: argparse.Namespace) -> int:
     document = render_workflow(
         args.experiments, name=args.name, namespace=args.namespace, image=args.image,
         service_account=args.service_account, parallel=args.parallel, schedule=args.schedule,
-        fail_on=fail_on, volume_size=args.volume_size,
+        fail_on=fail_on, volume_size=args.volume_size, control_file=args.control_file,
     )  # fmt: skip
     text = yaml.safe_dump(document, sort_keys=False)
     if args.output == "-":
@@ -45,13 +45,18 @@ def register(subparsers: Any) -> None:
             "`chaosllm report --fail-on`, and always clean up in the exit handler (`chaosllm "
             "cleanup`, and every Litmus ChaosEngine deleted). A Litmus ChaosEngine file is a "
             "step of its own, created by a resource template. Every experiment is checked "
-            "against the blast-radius policy (CHAOSLLM_BLAST_RADIUS and its configuration) first."
+            "against the blast-radius policy (CHAOSLLM_BLAST_RADIUS and its configuration) first. "
+            "With --control-file, the control file ships in the ConfigMap too and every `chaos run` "
+            "gets it: the Kubernetes scenarios need experiments/settings/k8s-controls.yaml (their "
+            "guard, metrics, rollbacks and redact controls), without which they are refused."
         ),
         epilog=(
             "examples:\n"
-            "  chaosllm workflow experiments/scenarios/k8s/*.json -o pipeline.yaml\n"
+            "  chaosllm workflow experiments/scenarios/k8s/*.json \\\n"
+            "      --control-file experiments/settings/k8s-controls.yaml -o pipeline.yaml\n"
             "  chaosllm workflow cache.json pod-delete-engine.yaml --parallel --namespace shop\n"
-            "  chaosllm workflow experiments/scenarios/k8s/*.json --schedule '0 3 * * *' | kubectl apply -f -"
+            "  chaosllm workflow experiments/scenarios/k8s/*.json --schedule '0 3 * * *' \\\n"
+            "      --control-file experiments/settings/k8s-controls.yaml | kubectl apply -f -"
         ),
     )
     parser.add_argument("experiments", nargs="+", metavar="FILE",
@@ -67,5 +72,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--schedule", help="cron schedule: render a CronWorkflow, such as '0 3 * * *'")
     parser.add_argument("--fail-on", default=list(DEFAULT_FAIL_ON), type=parse_verdicts, metavar="VERDICTS",
                         help=f"verdicts that fail the validate step (default {','.join(DEFAULT_FAIL_ON)})")
+    parser.add_argument("--control-file", metavar="FILE",
+                        help="a Chaos Toolkit control file (YAML or JSON) shipped with the experiments "
+                             "and given to every `chaos run` step, such as "
+                             "experiments/settings/k8s-controls.yaml for the Kubernetes scenarios")
     parser.add_argument("--volume-size", default="1Gi", help="size of the journals volume (default 1Gi)")
     parser.set_defaults(handler=_workflow)

@@ -20,6 +20,11 @@ that file in the ConfigMap too, and its ``slo_file`` then points at the copy
 under /experiments, so that its SLO probes, guard, charts and fault-window
 series read in the cluster the file they read here.
 
+A control file (``control_file``, ``chaosllm workflow --control-file``: the
+controls every run gets, such as experiments/settings/k8s-controls.yaml for
+the Kubernetes scenarios) ships in the ConfigMap as well, and every ``chaos
+run`` step gets ``--control-file /experiments/<its key>``.
+
 A run step that fails (a deviated experiment) does not stop the pipeline
 (``continueOn: failed``): validate judges every run. Before anything is
 rendered, each experiment's activities are checked against the blast-radius
@@ -40,6 +45,7 @@ from chaosllm.chaosmesh._spec import MANAGED_BY, stamp
 from chaosllm.chaosmesh.policy import enforce, policy_from
 from chaosllm.errors import ChaosLLMError, InvalidArgument, PolicyViolation
 from chaosllm.workflow import DEFAULT_FAIL_ON, DEFAULT_IMAGE
+from chaosllm.workflow.files import control_file_key, read_control_file, read_document
 
 __all__ = ["API_VERSION", "DEFAULT_IMAGE", "DEFAULT_FAIL_ON", "Step", "load_steps", "render_workflow"]
 
@@ -76,17 +82,7 @@ def _slug(path: str, taken: set[str]) -> str:
 
 
 def _read(path: str) -> dict[str, Any]:
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidArgument(f"could not read {path}: {exc.strerror or exc}") from None
-    try:
-        document = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        language = "JSON" if path.endswith(".json") else "YAML"
-        raise InvalidArgument(f"{path} is not valid {language}: {exc}") from None
+    document = read_document(path)[1]
     if isinstance(document, dict) and document.get("kind") == "ChaosEngine":
         if document.get("apiVersion") != "litmuschaos.io/v1alpha1":
             raise InvalidArgument(f"{path}: a ChaosEngine must be litmuschaos.io/v1alpha1")
@@ -188,14 +184,18 @@ def _engine_ref(engine: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _templates(steps: list[Step], name: str, namespace: str, image: str, parallel: bool,
-               fail_on: Sequence[str]) -> list[dict[str, Any]]:
+               fail_on: Sequence[str], control_file: tuple[str, str] | None) -> list[dict[str, Any]]:
     slo_files = _ship_slo_files(steps)
+    controls: dict[str, str] = {}
+    if control_file is not None:
+        controls[control_file_key(control_file[0], {s.key for s in steps} | set(slo_files))] = control_file[1]
+    control_args = [arg for key in controls for arg in ("--control-file", f"{EXPERIMENTS}/{key}")]
     config_map = {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": f"{name}-experiments", "namespace": namespace,
                      "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
         "data": {**{s.key: json.dumps(s.document, indent=2) for s in steps if not s.is_engine},
-                 **slo_files},
+                 **slo_files, **controls},
     }  # fmt: skip
     runs = [{"name": f"run-{s.slug}", "template": f"run-{s.slug}", "continueOn": {"failed": True}}
             for s in steps]
@@ -215,7 +215,7 @@ def _templates(steps: list[Step], name: str, namespace: str, image: str, paralle
                     "jsonPath": "{.status.experiments[0].verdict}"}}]}})  # fmt: skip
         else:
             templates.append({"name": f"run-{step.slug}", "container": _container(
-                image, ["chaos", "run", "--journal-path", f"{JOURNALS}/{step.slug}.json",
+                image, ["chaos", "run", "--journal-path", f"{JOURNALS}/{step.slug}.json", *control_args,
                         f"{EXPERIMENTS}/{step.key}"])})
     templates.append({"name": "validate", "container": _container(
         image, ["chaosllm", "report", JOURNALS, "--format", "md,junit,json,litmus", "--out",
@@ -243,9 +243,11 @@ def render_workflow(
     fail_on: Sequence[str] = DEFAULT_FAIL_ON,
     volume_size: str = "1Gi",
     policy: Mapping[str, Any] | None = None,
+    control_file: str | None = None,
 ) -> dict[str, Any]:
     """The pipeline of the experiments (or ChaosEngines) in ``paths``: a Workflow, or a
-    CronWorkflow on ``schedule`` (cron syntax); checked against the blast-radius policy."""
+    CronWorkflow on ``schedule`` (cron syntax); checked against the blast-radius policy.
+    ``control_file``: a Chaos Toolkit control file every ``chaos run`` step is given."""
     for label, value in (("name", name), ("namespace", namespace), ("service account", service_account)):
         if len(value) > 52 or not _NAME.match(value):
             raise InvalidArgument(f"{label} {value!r} is not a Kubernetes name of at most 52 characters "
@@ -256,6 +258,7 @@ def render_workflow(
         raise InvalidArgument(f"image {image!r} is not an image reference such as 'chaosllm:0.1.0'")
     if not re.fullmatch(r"\d+(Mi|Gi|Ti)", volume_size):
         raise InvalidArgument(f"volume size {volume_size!r} must be a quantity such as '1Gi'")
+    controls = None if control_file is None else (control_file, read_control_file(control_file))
     steps = load_steps(paths)
     _check_policy(steps, namespace, policy)
     labels = {MANAGED_BY[0]: MANAGED_BY[1]}
@@ -269,7 +272,7 @@ def render_workflow(
             # Parallel runs write from several pods at once, possibly on several nodes.
             "spec": {"accessModes": ["ReadWriteMany" if parallel else "ReadWriteOnce"],
                      "resources": {"requests": {"storage": volume_size}}}}],
-        "templates": _templates(steps, name, namespace, image, parallel, fail_on),
+        "templates": _templates(steps, name, namespace, image, parallel, fail_on, controls),
     }  # fmt: skip
     if schedule is not None:
         return {"apiVersion": API_VERSION, "kind": "CronWorkflow",

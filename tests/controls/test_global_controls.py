@@ -228,3 +228,52 @@ def test_the_shipped_sample_is_a_control_file_of_valid_chaosllm_controls() -> No
         "chaosllm.controls.redact"}  # fmt: skip
     for name, control in declared.items():
         check_declaration({**control, "name": name})
+
+
+K8S_CONTROLS = ROOT / "experiments" / "settings" / "k8s-controls.yaml"
+
+
+def _blast_radius_only(workdir: Path, slo_file: Path) -> dict[str, Any]:
+    """A harmless experiment declaring only the blast-radius control, as the Kubernetes scenarios do."""
+    return _experiment(workdir, 0, configuration={"prometheus_base_url": UNREACHABLE,
+                                                  "slo_file": str(slo_file)},
+                       controls=[{"name": "blast-radius", "provider": {
+                           "type": "python", "module": "chaosllm.controls.blast_radius"}}])  # fmt: skip
+
+
+def test_an_slo_file_guard_list_without_a_guard_control_refuses_the_run_before_its_first_activity(
+    tmp_path: Path,
+) -> None:
+    slo_file = _slo_file(tmp_path)
+    proc, journal = run_experiment(_blast_radius_only(tmp_path, slo_file), tmp_path)
+    assert not (tmp_path / "ran").exists(), proc.stderr
+    assert proc.returncode != 0
+    assert journal["status"] == "interrupted" and journal["run"] == []
+    expected = (f"experiment 'every run': its SLO file {slo_file} declares guard conditions, but no "
+                f"guard control runs: add --control-file experiments/settings/k8s-controls.yaml (or "
+                f"declare chaosllm.controls.guard in the experiment)")  # fmt: skip
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    failures = _extension(journal, "chaosllm-failclosed")["failures"]
+    assert [f["control"] for f in failures] == ["chaosllm-blast-radius"]
+    assert expected in failures[0]["error"]
+
+
+def test_the_k8s_control_file_brings_the_guard_and_the_run_goes_ahead(tmp_path: Path) -> None:
+    proc, journal = run_experiment(_blast_radius_only(tmp_path, _slo_file(tmp_path)), tmp_path,
+                                   extra_args=("--control-file", str(K8S_CONTROLS)))  # fmt: skip
+    assert journal["status"] == "completed", proc.stderr
+    assert (tmp_path / "ran").exists() and "declares guard conditions" not in proc.stderr
+    guard = _extension(journal, "chaosllm-guard")
+    assert guard["aborted"] is False and guard["conditions"][0]["slo"] == "errors"
+    assert [s["name"] for s in _extension(journal, "chaosllm-metrics")["series"]] == ["error ratio", "up"]
+
+
+def test_an_slo_file_without_a_guard_list_needs_no_guard(tmp_path: Path) -> None:
+    slo_file = _slo_file(tmp_path)
+    data = yaml.safe_load(slo_file.read_text())
+    del data["guard"]
+    slo_file.write_text(yaml.safe_dump(data))
+    proc, journal = run_experiment(_blast_radius_only(tmp_path, slo_file), tmp_path)
+    assert journal["status"] == "completed", proc.stderr
+    assert (tmp_path / "ran").exists() and (tmp_path / "rolled-back").exists()
+    assert "chaosllm-failclosed" not in {e.get("name") for e in journal.get("extensions", [])}

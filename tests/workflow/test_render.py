@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.chaosmesh.fake_k8s import Crd, load_crds, schema_errors
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "experiments" / "scenarios" / "k8s"
 ENGINE = REPO / "tests" / "fixtures" / "litmus" / "faults" / "pod-delete" / "engine.yaml"
+K8S_CONTROLS = REPO / "experiments" / "settings" / "k8s-controls.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +126,62 @@ def test_the_slo_file_the_environment_names_is_shipped_and_an_unreadable_one_ref
         render_workflow([scenario])
 
 
+def test_a_control_file_ships_with_the_experiments_and_every_chaos_run_gets_it(
+    argo: dict[str, Crd], engine: Path
+) -> None:
+    scenarios = [str(SCENARIOS / f"{n}.json") for n in ("01-service-degradation", "05-cascading-failure")]
+    doc = render_workflow([*scenarios, str(engine)], control_file=str(K8S_CONTROLS), parallel=True)
+    assert valid(argo, doc) == []
+    templates = _templates(doc)
+    data = yaml.safe_load(templates["install"]["resource"]["manifest"])["data"]
+    assert sorted(data) == ["01-service-degradation.json", "05-cascading-failure.json", "k8s-controls.yaml",
+                            "llm-marketplace-k8s.yaml"]  # fmt: skip
+    assert data["k8s-controls.yaml"] == K8S_CONTROLS.read_text()
+    for slug in ("01-service-degradation", "05-cascading-failure"):
+        run = templates[f"run-{slug}"]["container"]
+        assert run["args"] == ["run", "--journal-path", f"/journals/{slug}.json", "--control-file",
+                               "/experiments/k8s-controls.yaml", f"/experiments/{slug}.json"]
+    # the ChaosEngine step runs no chaos command
+    assert "container" not in templates["run-pod-delete-engine"]
+
+
+def test_the_control_files_key_keeps_clear_of_the_other_files_and_reads_as_yaml(tmp_path: Path) -> None:
+    scenario = str(SCENARIOS / "03-resource-exhaustion.json")
+    clash = tmp_path / "llm-marketplace-k8s.yaml"  # the name of the SLO file the scenario ships
+    clash.write_text(K8S_CONTROLS.read_text())
+    doc = render_workflow([scenario], control_file=str(clash))
+    data = yaml.safe_load(_templates(doc)["install"]["resource"]["manifest"])["data"]
+    assert data["2-llm-marketplace-k8s.yaml"] == clash.read_text()
+    slos = REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml"
+    assert data["llm-marketplace-k8s.yaml"] == slos.read_text()
+    # chaos run reads a control file by its extension: another one is shipped as .yaml
+    odd = tmp_path / "my controls.conf"
+    odd.write_text(json.dumps(yaml.safe_load(K8S_CONTROLS.read_text())))
+    run = _templates(render_workflow([scenario], control_file=str(odd)))["run-03-resource-exhaustion"]
+    assert run["container"]["args"][3:5] == ["--control-file", "/experiments/my-controls.conf.yaml"]
+
+
+@pytest.mark.parametrize(("text", "name", "message"), [
+    (None, "absent.yaml", "could not read the control file {path}: No such file or directory"),
+    ("a: [1\n", "broken.yaml", "the control file {path} is not valid YAML: "),
+    ("{'a': 1}", "quoted.json", "the control file {path} is not valid JSON: "),
+    ("- chaosllm-guard\n", "list.yaml", "the control file {path} must be a mapping of control names to "
+                                          "controls .*, got list"),
+    ("", "empty.yaml", "the control file {path} must be a mapping .*, got NoneType"),
+    ("{}", "none.yaml", "the control file {path} declares no control"),
+    ("guard: chaosllm.controls.guard\n", "flat.yaml",
+     "the control file {path}: control 'guard' must be a mapping with a 'provider' mapping"),
+])  # fmt: skip
+def test_a_control_file_that_is_no_mapping_of_controls_is_refused_naming_it(
+    tmp_path: Path, text: str | None, name: str, message: str
+) -> None:
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(InvalidArgument, match=message.format(path=re.escape(str(path)))):
+        render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")], control_file=str(path))
+
+
 def test_parallel_runs_share_one_step_group_and_a_read_write_many_volume(argo: dict[str, Crd]) -> None:
     paths = sorted(str(p) for p in SCENARIOS.glob("*.json"))
     doc = render_workflow(paths, parallel=True, fail_on=["failed"])
@@ -186,11 +244,19 @@ def test_the_command_writes_the_workflow(tmp_path: Path, engine: Path, argo: dic
     out = tmp_path / "pipeline.yaml"
     proc = subprocess.run(
         [sys.executable, "-m", "chaosllm.cli", "workflow", str(SCENARIOS / "04-network-partition.json"),
-         str(engine), "--parallel", "--namespace", "shop", "-o", str(out)],
+         str(engine), "--parallel", "--namespace", "shop", "-o", str(out),
+         "--control-file", "experiments/settings/k8s-controls.yaml"],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stderr and "Workflow, 2 step(s)" in proc.stderr
-    assert valid(argo, yaml.safe_load(out.read_text())) == []
+    written = yaml.safe_load(out.read_text())
+    assert valid(argo, written) == []
+    assert "--control-file" in _templates(written)["run-04-network-partition"]["container"]["args"]
+    unreadable = subprocess.run(
+        [sys.executable, "-m", "chaosllm.cli", "workflow", str(engine), "--control-file", "absent.yaml"],
+        capture_output=True, text=True, timeout=120)
+    assert unreadable.returncode == 1
+    assert "could not read the control file absent.yaml: No such file or directory" in unreadable.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "chaosllm.cli", "workflow", str(engine), "--fail-on", "bogus"],
         capture_output=True, text=True, timeout=120)
