@@ -30,7 +30,10 @@ A run step that fails (a deviated experiment) does not stop the pipeline
 rendered, each experiment's activities are checked against the blast-radius
 policy (:func:`chaosllm.controls.blast_radius.check_experiment`) and each
 ChaosEngine against it too; an input that breaks it, or that is neither an
-experiment nor a ChaosEngine, is an error naming the file.
+experiment nor a ChaosEngine, is an error naming the file. So is an
+experiment whose SLO file declares guard conditions when neither it nor the
+control file declares the guard: it would run unguarded, or be refused in the
+cluster.
 """
 
 from __future__ import annotations
@@ -115,6 +118,36 @@ def _configuration(experiment: Mapping[str, Any]) -> dict[str, Any]:
         except ChaosException:
             continue
     return resolved
+
+
+def _check_guarded(steps: list[Step], controls: tuple[str, str] | None) -> None:
+    """Refuse an experiment that would run unguarded in the cluster: its SLO file declares
+    guard conditions, and neither it nor the control file declares the guard."""
+    import yaml
+    from chaoslib.control import get_controls
+
+    from chaosllm.controls._guard_required import CONTROL_FILE, GUARD_MODULE
+    from chaosllm.slo.spec import load_slo_file
+
+    def guards(declared: Any) -> bool:
+        return any(isinstance(c, Mapping) and isinstance(c.get("provider"), Mapping)
+                   and c["provider"].get("module") == GUARD_MODULE for c in declared)  # fmt: skip
+
+    if controls is not None and guards(dict(yaml.safe_load(controls[1])).values()):
+        return
+    for step in steps:
+        if step.is_engine or guards(get_controls(step.document)):
+            continue
+        path = _configuration({"configuration": {
+            "slo_file": (step.document.get("configuration") or {}).get("slo_file")}}).get("slo_file")
+        try:
+            guarded = bool(path) and bool(load_slo_file(str(path)).guard)
+        except ChaosLLMError:
+            continue  # an SLO file that cannot be read: refused when it is shipped
+        if guarded:
+            raise InvalidArgument(f"{step.path}: its SLO file {path} declares guard conditions, but no "
+                                  f"guard control would run it in the cluster: give --control-file "
+                                  f"{CONTROL_FILE} (or declare {GUARD_MODULE} in the experiment)")
 
 
 def _ship_slo_files(steps: list[Step]) -> dict[str, str]:
@@ -261,6 +294,7 @@ def render_workflow(
     controls = None if control_file is None else (control_file, read_control_file(control_file))
     steps = load_steps(paths)
     _check_policy(steps, namespace, policy)
+    _check_guarded(steps, controls)
     labels = {MANAGED_BY[0]: MANAGED_BY[1]}
     spec: dict[str, Any] = {
         "entrypoint": "pipeline",

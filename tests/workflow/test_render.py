@@ -67,7 +67,8 @@ def _no_policy(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: dict[str, Crd],
                                                                       engine: Path) -> None:
     scenarios = [str(SCENARIOS / f"{n}.json") for n in ("01-service-degradation", "02-pod-crash-recovery")]
-    doc = render_workflow([*scenarios, str(engine)], namespace="shop", image="chaosllm:test")
+    doc = render_workflow([*scenarios, str(engine)], namespace="shop", image="chaosllm:test",
+                          control_file=str(K8S_CONTROLS))
     assert valid(argo, doc) == []
     assert doc["kind"] == "Workflow" and doc["spec"]["onExit"] == "cleanup"
     templates = _templates(doc)
@@ -78,7 +79,8 @@ def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: di
     assert all(s["continueOn"] == {"failed": True} for group in steps[1:-1] for s in group)
     config_map = yaml.safe_load(templates["install"]["resource"]["manifest"])
     assert config_map["kind"] == "ConfigMap" and sorted(config_map["data"]) == [
-        "01-service-degradation.json", "02-pod-crash-recovery.json", "llm-marketplace-k8s.yaml"]
+        "01-service-degradation.json", "02-pod-crash-recovery.json", "k8s-controls.yaml",
+        "llm-marketplace-k8s.yaml"]
     # The SLO file the scenarios read ships with them, and they read the copy.
     assert config_map["data"]["llm-marketplace-k8s.yaml"] == (
         REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
@@ -89,7 +91,7 @@ def test_a_serial_pipeline_installs_runs_validates_and_always_cleans_up(argo: di
     assert run["image"] == "chaosllm:test"
     assert [run["command"][0], *run["args"]] == [
         "chaos", "run", "--journal-path", "/journals/01-service-degradation.json",
-        "/experiments/01-service-degradation.json"]
+        "--control-file", "/experiments/k8s-controls.yaml", "/experiments/01-service-degradation.json"]
     assert {"name": "CHAOSLLM_STATE_DIR", "value": "/journals/state"} in run["env"]
     litmus = templates["run-pod-delete-engine"]["resource"]
     created = yaml.safe_load(litmus["manifest"])
@@ -114,9 +116,11 @@ def test_the_slo_file_the_environment_names_is_shipped_and_an_unreadable_one_ref
     mine.write_text((REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
                     .replace('app="graphql-gateway"', 'job="edge"'))
     monkeypatch.setenv("CHAOSLLM_SLO_FILE", str(mine))
-    doc = render_workflow([scenario, str(SCENARIOS / "05-cascading-failure.json")])
+    doc = render_workflow([scenario, str(SCENARIOS / "05-cascading-failure.json")],
+                          control_file=str(K8S_CONTROLS))
     data = yaml.safe_load(_templates(doc)["install"]["resource"]["manifest"])["data"]
-    assert sorted(data) == ["04-network-partition.json", "05-cascading-failure.json", "staging-slos.yaml"]
+    assert sorted(data) == ["04-network-partition.json", "05-cascading-failure.json", "k8s-controls.yaml",
+                            "staging-slos.yaml"]
     assert data["staging-slos.yaml"] == mine.read_text()
     assert {json.loads(data[key])["configuration"]["slo_file"]["default"]
             for key in data if key.endswith(".json")} == {"/experiments/staging-slos.yaml"}
@@ -182,9 +186,38 @@ def test_a_control_file_that_is_no_mapping_of_controls_is_refused_naming_it(
         render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")], control_file=str(path))
 
 
+def test_an_experiment_that_would_run_unguarded_in_the_cluster_is_refused(tmp_path: Path) -> None:
+    """Its SLO file declares guard conditions and nothing would run the guard: refused, naming
+    the fix; the control file's guard, or the experiment's own, is enough."""
+    scenario = str(SCENARIOS / "02-pod-crash-recovery.json")
+    with pytest.raises(InvalidArgument, match=f"{scenario}: its SLO file .*llm-marketplace-k8s.yaml "
+                                              "declares guard conditions.*--control-file"):
+        render_workflow([scenario])
+    unguarded = tmp_path / "no-guard.yaml"
+    unguarded.write_text(K8S_CONTROLS.read_text().replace("chaosllm.controls.guard", "chaosllm.controls.audit"))
+    with pytest.raises(InvalidArgument, match="declares guard conditions"):
+        render_workflow([scenario], control_file=str(unguarded))
+    render_workflow([scenario], control_file=str(K8S_CONTROLS))
+    guarded = json.loads(Path(scenario).read_text())
+    guarded["controls"].append({"name": "guard", "provider": {"type": "python",
+                                                              "module": "chaosllm.controls.guard"}})
+    mine = tmp_path / "guarded.json"
+    mine.write_text(json.dumps(guarded))
+    render_workflow([str(mine)])
+    # An SLO file without guard conditions asks for no guard.
+    plain = tmp_path / "plain.json"
+    without = dict(guarded, controls=guarded["controls"][:1])
+    slos = yaml.safe_load((REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text())
+    slos.pop("guard")
+    (tmp_path / "slos.yaml").write_text(yaml.safe_dump(slos))
+    without["configuration"] = dict(without["configuration"], slo_file=str(tmp_path / "slos.yaml"))
+    plain.write_text(json.dumps(without))
+    render_workflow([str(plain)])
+
+
 def test_parallel_runs_share_one_step_group_and_a_read_write_many_volume(argo: dict[str, Crd]) -> None:
     paths = sorted(str(p) for p in SCENARIOS.glob("*.json"))
-    doc = render_workflow(paths, parallel=True, fail_on=["failed"])
+    doc = render_workflow(paths, parallel=True, fail_on=["failed"], control_file=str(K8S_CONTROLS))
     assert valid(argo, doc) == []
     steps = _templates(doc)["pipeline"]["steps"]
     assert len(steps) == 3 and len(steps[1]) == len(paths) >= 5
@@ -193,7 +226,7 @@ def test_parallel_runs_share_one_step_group_and_a_read_write_many_volume(argo: d
 
 def test_a_schedule_renders_a_cron_workflow_valid_against_argo(argo: dict[str, Crd], engine: Path) -> None:
     doc = render_workflow([str(SCENARIOS / "03-resource-exhaustion.json"), str(engine)],
-                          schedule="0 3 * * *", name="nightly")
+                          schedule="0 3 * * *", name="nightly", control_file=str(K8S_CONTROLS))
     assert valid(argo, doc) == []
     assert doc["kind"] == "CronWorkflow" and doc["metadata"]["name"] == "nightly"
     assert doc["spec"]["schedules"] == ["0 3 * * *"] and doc["spec"]["concurrencyPolicy"] == "Forbid"
@@ -201,7 +234,7 @@ def test_a_schedule_renders_a_cron_workflow_valid_against_argo(argo: dict[str, C
 
 
 def test_the_schema_check_catches_a_malformed_workflow(argo: dict[str, Crd]) -> None:
-    doc = render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")])
+    doc = render_workflow([str(SCENARIOS / "03-resource-exhaustion.json")], control_file=str(K8S_CONTROLS))
     doc["spec"]["templates"][0]["steps"][0][0]["continueOnFail"] = True  # not an Argo field
     assert any("continueOnFail" in error for error in valid(argo, doc))
 
