@@ -194,7 +194,7 @@ def test_an_experiment_that_would_run_unguarded_in_the_cluster_is_refused(tmp_pa
                                               "declares guard conditions.*--control-file"):
         render_workflow([scenario])
     unguarded = tmp_path / "no-guard.yaml"
-    unguarded.write_text(K8S_CONTROLS.read_text().replace("chaosllm.controls.guard", "chaosllm.controls.audit"))
+    unguarded.write_text(K8S_CONTROLS.read_text().replace("controls.guard", "controls.audit"))
     with pytest.raises(InvalidArgument, match="declares guard conditions"):
         render_workflow([scenario], control_file=str(unguarded))
     render_workflow([scenario], control_file=str(K8S_CONTROLS))
