@@ -303,14 +303,6 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
     method[0]["pauses"] = {"after": 5}
     method[1]["pauses"] = {"after": 1}
     method[1]["provider"]["arguments"]["step"] = "1s"
-    # The controls of the scenarios' control file (experiments/settings/k8s-controls.yaml), quicker.
-    control_file = tmp_path / "controls.yaml"
-    controls = {"guard": {"interval": "5s", "for": "30s", "on_no_data": "ignore"}, "metrics": {"step": "1s"},
-                "rollbacks": {}, "redact": {}}
-    control_file.write_text(yaml.safe_dump({
-        f"chaosllm-{name}": {"provider": {"type": "python", "module": f"chaosllm.controls.{name}",
-                                          "arguments": arguments}}
-        for name, arguments in controls.items()}))
     # The target's own metric names: an SLO file of its own, as CHAOSLLM_SLO_FILE retargets a cluster.
     slos = yaml.safe_load((REPO / "experiments" / "slo" / "llm-marketplace-k8s.yaml").read_text()
                           .replace('app="graphql-gateway"', 'job="app"'))
@@ -333,6 +325,8 @@ def test_the_partition_scenario_passes_only_when_the_breaker_opened_during_it(
 
     if breaker_opens:
         threading.Thread(target=open_breaker_once_partitioned, daemon=True).start()
+    # With the scenarios' control file: guard, metrics, rollbacks and redact.
+    control_file = REPO / "experiments" / "settings" / "k8s-controls.yaml"
     proc, journal = run_experiment(experiment, tmp_path, env,
                                    extra_args=("--control-file", str(control_file)))
     runs = {run["activity"]["name"]: run for run in journal.get("run", [])}
