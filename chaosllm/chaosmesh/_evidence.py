@@ -6,14 +6,17 @@ first ``Apply`` that succeeded on a selected container and ends at the last
 metric is then judged over exactly that window with one range query, and a
 rise against the same stretch of time before it, so that a criterion about the
 fault period is never judged on a cluster where the fault did not bite, nor on
-a window with no samples (no traffic).
+a window with no samples (no traffic). Several checks (:class:`Check`) are
+judged over one reading of the window, and a miss names every check that
+missed.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +25,15 @@ from chaosllm.errors import CriterionNotMet, InvalidArgument, NotInjected
 from chaosllm.faults.effects import iso_at
 from chaosllm.journal_keys import EVIDENCE_KEY
 
-__all__ = ["AGGREGATES", "Criteria", "fault_window", "injected_pods", "judge_metric", "window_fields"]
+__all__ = ["AGGREGATES", "BOUNDS", "CHECK_KEYS", "Check", "Criteria", "fault_window", "injected_pods",
+           "judge_checks", "judge_metric", "parse_checks", "window_fields", "window_reader"]
 
 AGGREGATES = ("max", "min", "mean")
+BOUNDS = ("at_least", "at_most", "rise_at_least", "ratio_at_most")
+# The keys of one of metric_during_fault's checks.
+CHECK_KEYS = ("name", "series", "query", "aggregate", *BOUNDS)
+# (query, with the baseline before the window) -> (samples in the window, samples before or None)
+Reader = Callable[[str, bool], tuple[list[Any], list[Any] | None]]
 
 
 def _epoch(text: Any) -> float | None:
@@ -103,7 +112,7 @@ class Criteria:
                   "ratio_at_most": ratio_at_most}  # fmt: skip
         self.bounds = {key: parse_threshold(value, key) for key, value in bounds.items() if value is not None}
         if not self.bounds:
-            raise InvalidArgument("give at least one of at_least, at_most, rise_at_least, ratio_at_most")
+            raise InvalidArgument(f"give at least one of {', '.join(BOUNDS)}")
 
     @property
     def needs_baseline(self) -> bool:
@@ -163,6 +172,95 @@ def judge_metric(
     return out
 
 
+def window_reader(prom: Any, start: float, end: float, every: float) -> Reader:
+    """Reads a query over the window and, when asked, over as long just before it; each once."""
+    length = end - start
+    read: dict[tuple[str, bool], list[Any]] = {}
+
+    def samples(promql: str, before: bool) -> list[Any]:
+        if (promql, before) not in read:
+            span = (start - length, start) if before else (start, end)
+            read[(promql, before)] = prom.query_range(promql, *span, every)
+        return read[(promql, before)]
+
+    return lambda promql, baseline: (samples(promql, False), samples(promql, True) if baseline else None)
+
+
 def window_fields(start: float, end: float, ended: str) -> dict[str, Any]:
     return {"window_start": iso_at(start), "window_end": iso_at(end),
             "window_seconds": round(end - start, 3), "window": ended}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Check:
+    """One of ``metric_during_fault``'s ``checks``: a query (or a series to resolve) and its bounds."""
+
+    path: str  # "checks[2]", for errors
+    name: str
+    criteria: Criteria
+    query: str | None
+    series: str | None
+
+    def resolved(self, series_query: Callable[[str], str]) -> Check:
+        """The check with its series' query; errors name the check."""
+        if self.query is not None or self.series is None:
+            return self
+        try:
+            return replace(self, query=series_query(self.series))
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{self.path}: {exc}") from None
+
+
+def parse_checks(checks: Any) -> list[Check]:
+    """Every check validated (keys, one query or series, bounds) before anything is read."""
+    if not isinstance(checks, list | tuple) or not checks:
+        raise InvalidArgument(f"checks must be a list of one check or more, got {checks!r}")
+    return [_parse_check(raw, f"checks[{index}]", index) for index, raw in enumerate(checks)]
+
+
+def _parse_check(raw: Any, path: str, index: int) -> Check:
+    if not isinstance(raw, Mapping):
+        raise InvalidArgument(f"{path}: a check must be a mapping, got {raw!r}")
+    unknown = [key for key in raw if key not in CHECK_KEYS]
+    if unknown:
+        raise InvalidArgument(f"{path}: unknown key{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(repr(k) for k in unknown)} (a check takes "
+                              f"{', '.join(CHECK_KEYS)})")  # fmt: skip
+    for key in ("name", "series", "query"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidArgument(f"{path}: {key} must be a non-empty string, got {value!r}")
+    if (raw.get("query") is None) == (raw.get("series") is None):
+        raise InvalidArgument(f"{path}: give exactly one of 'query' (PromQL) and 'series' (a series of "
+                              "the SLO file's 'metrics' list)")  # fmt: skip
+    aggregate = "max" if raw.get("aggregate") is None else raw["aggregate"]
+    try:
+        criteria = Criteria(aggregate, *(raw.get(key) for key in BOUNDS))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{path}: {exc}") from None
+    name = raw.get("name") or raw.get("series") or f"check {index + 1}"
+    return Check(path, name, criteria, raw.get("query"), raw.get("series"))
+
+
+def judge_checks(checks: Sequence[Check], read: Reader, where: str) -> list[dict[str, Any]]:
+    """Each check's result over the window; CriterionNotMet naming every check that missed."""
+    results: list[dict[str, Any]] = []
+    misses: list[str] = []
+    for check in checks:
+        if check.query is None:
+            raise ValueError(f"{check.path}: series {check.series!r} not resolved")
+        during, before = read(check.query, check.criteria.needs_baseline)
+        entry: dict[str, Any] = {"name": check.name, "query": check.query,
+                                 **({"series": check.series} if check.series is not None else {})}
+        try:
+            entry.update(judge_metric(check.criteria, during, before, repr(check.name)))
+        except CriterionNotMet as miss:
+            misses.append(str(miss))
+            entry.update(met=False, miss=str(miss))
+        except InvalidArgument as exc:  # several series: the check must be fixed
+            raise InvalidArgument(f"{where}, {check.path}: {exc}") from None
+        results.append(entry)
+    if misses:
+        raise CriterionNotMet(f"{where}: {len(misses)} of {len(checks)} checks missed: "
+                              + " | ".join(misses))  # fmt: skip
+    return results
