@@ -29,7 +29,8 @@ ARGUMENTS: dict[str, Any] = {
     "metric": "http_server_request_duration_seconds",
 }  # fmt: skip
 EXTRA: dict[str, dict[str, Any]] = {"metric_during_fault": {"at_most": 1, "query": "up"},
-                                     "terminate_backends": {"application_name": "x"}}
+                                     "terminate_backends": {"application_name": "x"},
+                                     "slo_status": {"names": ["gateway_error_ratio"]}}
 MARKETPLACE_SLOS = Path(__file__).resolve().parents[2] / "experiments" / "slo" / "marketplace.yaml"
 
 
@@ -68,11 +69,9 @@ def test_an_activity_with_no_target_is_refused_naming_the_setting_and_its_four_p
         monkeypatch.delenv(variable, raising=False)  # libpq's own defaults must not be used
     func = getattr(importlib.import_module(mod), name)
     arguments = {**ARGUMENTS, "slo_file": str(MARKETPLACE_SLOS)}
-    if name == "slo_status":
-        arguments["name"] = "gateway_error_ratio"
     required = {p: arguments.get(p)
                 for p, param in inspect.signature(func).parameters.items()
-                if param.default is inspect.Parameter.empty}  # fmt: skip
+                if param.default is inspect.Parameter.empty or (name, p) == ("slo_status", "slo_file")}
     assert None not in required.values(), f"no plausible value for {required}"
     with pytest.raises(ConfigurationError) as info:
         func(**required, **EXTRA.get(name, {}))
