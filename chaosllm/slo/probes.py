@@ -7,6 +7,7 @@ JSONPath. "No data" (an empty answer, or NaN such as 0/0) is ``null``, never 0.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from chaosllm._clients.prometheus import prometheus_api
@@ -27,6 +28,8 @@ from chaosllm.slo.promql import (
     query_number,
 )
 from chaosllm.slo.spec import SLO
+
+logger = logging.getLogger("chaostoolkit")
 
 __all__ = [
     "query_value",
@@ -204,6 +207,10 @@ def slo_status(
         return results[0]
     statuses = {r["status"] for r in results}
     overall = "missed" if "missed" in statuses else "no data" if "no data" in statuses else "met"
+    for result in results:  # the console names the SLO at fault, not only the probe
+        if result["status"] != "met":
+            logger.warning(f"SLO {result['name']}: {result['status']} (value {result['value']}, "
+                           f"objective {result['comparison']} {result['objective']:g})")
     return {"status": overall, "met": {"met": True, "missed": False}.get(overall), "slos": results}
 
 

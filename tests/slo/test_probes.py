@@ -139,7 +139,8 @@ def test_slo_file_status_burn_rate_and_no_data(stack: dict[str, Any], tmp_path: 
 
 
 def test_slo_status_of_several_slos_from_the_setting(stack: dict[str, Any], tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     from chaoslib.hypothesis import within_tolerance
 
     slo_file = tmp_path / "slos.yaml"
@@ -162,6 +163,12 @@ def test_slo_status_of_several_slos_from_the_setting(stack: dict[str, Any], tmp_
     both = probes.slo_status(names=["latency", "strict_latency", "ghost"], window="1m", configuration=cfg)
     assert [s["status"] for s in both["slos"]] == ["met", "missed", "no data"]
     assert (both["status"], both["met"]) == ("missed", False)
+    # The console names the SLOs at fault.
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SLO ")]
+    assert any(w.startswith("SLO strict_latency: missed (value ") and "objective <= 0.001" in w
+               for w in warned), warned
+    assert any(w.startswith("SLO ghost: no data") for w in warned) and not any("SLO latency:" in w
+                                                                            for w in warned)
     empty = probes.slo_status(names=["ghost", "latency"], configuration=cfg)
     assert (empty["status"], empty["met"]) == ("no data", None)
     assert [within_tolerance(["met"], r) for r in (met, both, empty)] == [True, False, False]
