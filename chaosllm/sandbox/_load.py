@@ -167,8 +167,7 @@ def requests_flow(
                   "func": "requests_flow", "arguments": {"above": 14, "window": "10s"}}}
     ```
     """
-    seconds = parse_duration(window, "window")
-    rate = loadrun.throughput(read_results(run_dir(configuration, secrets), name, window), seconds)
+    rate = load_throughput(name, window, configuration, secrets)
     return criterion(rate > above, per_second=rate, above=above)
 
 
@@ -194,6 +193,5 @@ def latency_degrades_less_than(
                   "arguments": {"factor": 2.0, "baseline": "10s", "window": "20s"}}}
     ```
     """
-    rows = read_results(run_dir(configuration, secrets), name)
-    ratio = loadrun.degradation(rows, quantile, baseline, window, floor)
+    ratio = latency_degradation(name, quantile, baseline, window, floor, configuration, secrets)
     return criterion(ratio is not None and ratio < factor, degradation=ratio, factor=factor)
