@@ -188,7 +188,8 @@ def slo_status(
                   "arguments": {"names": ["api_availability", "api_latency_p95"]}}}
     ```
     """
-    from chaosllm.slo.refs import SETTING, slo_file_setting
+    from chaosllm.settings import require_setting
+    from chaosllm.slo.refs import SETTING
     from chaosllm.slo.spec import load_slo_file
 
     if (name is None) == (names is None):
@@ -196,11 +197,7 @@ def slo_status(
     wanted = [name] if name is not None else list(names or [])
     if not wanted or len(set(wanted)) != len(wanted):
         raise InvalidArgument(f"names must list each SLO once, and at least one, got {names!r}")
-    path = slo_file_setting({SETTING: slo_file}, configuration, secrets)
-    if not path:
-        raise InvalidArgument("no SLO file is given: set the argument 'slo_file' or the setting "
-                              "slo_file ($CHAOSLLM_SLO_FILE)")
-    loaded = load_slo_file(str(path))
+    loaded = load_slo_file(str(require_setting(SETTING, slo_file, configuration, secrets)))
     slos = [loaded.slo(each) for each in wanted]  # an unknown name fails before any query
     results = [_slo_result(slo, window, prometheus_base_url, configuration, secrets) for slo in slos]
     if name is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chaosllm.sandbox.app._resilience import CircuitBreaker, Dependency, Unavailable
-from chaosllm.sandbox.app.demo import summary_table, verdict
+from chaosllm.sandbox.app.demo import judged, summary_table, verdict
 from chaosllm.sandbox.app.loadrun import quantile, summarise
 
 # These tests start the sandbox services as processes.
@@ -98,6 +98,17 @@ def test_demo_verdict_is_the_reports_verdict() -> None:
     assert verdict(read("guard-aborted.json"))[0] == "ABORTED"
     assert verdict(read("plain-interrupted.json"))[0] == "INTERRUPTED"
     assert verdict({"status": "completed"})[0] == "ERROR"
+    # The criteria counted in the same reading: the hypothesis after the method, one per SLO of a
+    # probe over several SLOs.
+    deviated = read("plain-deviated.json")
+    assert {k: judged(deviated)[k] for k in ("result", "met", "total", "failed")} == {
+        "result": "FAILED", "met": 0, "total": 1, "failed": ["marker-exists"]}
+    probe = deviated["steady_states"]["after"]["probes"][0]
+    probe.update(tolerance_met=False, output={"status": "missed", "slos": [
+        {"name": "traffic", "status": "met"}, {"name": "errors", "status": "missed"}]})
+    probe["activity"]["tolerance"] = ["met"]
+    assert {k: judged(deviated)[k] for k in ("met", "total", "failed")} == {
+        "met": 1, "total": 2, "failed": ["marker-exists: errors"]}
     table = summary_table([{"index": 1, "name": "x", "result": "FAILED", "met": 3, "total": 4,
                             "seconds": 41.2, "failed": ["p95"], "load": {"p95": 0.25}},
                            {"index": 2, "name": "y", "result": "INCONCLUSIVE", "met": 4, "total": 4,

@@ -184,7 +184,7 @@ def test_slo_status_of_several_slos_from_the_setting(stack: dict[str, Any], tmp_
     with pytest.raises(InvalidArgument, match="each SLO once"):
         probes.slo_status(names=[], configuration=cfg)
     monkeypatch.delenv("CHAOSLLM_SLO_FILE", raising=False)
-    with pytest.raises(InvalidArgument, match="no SLO file is given"):
+    with pytest.raises(ConfigurationError, match="setting 'slo_file' is not set.*CHAOSLLM_SLO_FILE"):
         probes.slo_status(name="latency", configuration=stack["configuration"])
 
 

@@ -41,8 +41,10 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def verdict(journal: dict[str, Any]) -> tuple[str, list[str]]:
-    """The report's verdict of a journal, in capitals, and its reasons.
+def judged(journal: dict[str, Any]) -> dict[str, Any]:
+    """The report's verdict of a journal, in capitals, its reasons, and the criteria of the
+    hypothesis after the method (before, when it never ran): ``met``, ``total`` and the
+    names of the ``failed``; a probe judging several SLOs is one criterion per SLO.
 
     The demo reads no criterion itself: a run whose faults had no observed
     effect is INCONCLUSIVE here as in its report, and a failed method
@@ -52,22 +54,17 @@ def verdict(journal: dict[str, Any]) -> tuple[str, list[str]]:
     try:
         model = parse_journal(journal, detail=False)
     except JournalError as exc:
-        return "ERROR", [str(exc)]
-    return model.verdict.upper(), list(model.verdict_reasons)
-
-
-def _criteria(journal: dict[str, Any]) -> tuple[int, int, list[str]]:
-    """Criteria of the hypothesis after the method (before, when it never ran): met, total,
-    names of the failed; a probe judging several SLOs is one criterion per SLO."""
-    from chaosllm.report.model import JournalError, parse_journal
-
-    try:
-        model = parse_journal(journal, detail=False)
-    except JournalError:
-        return 0, 0, []
+        return {"result": "ERROR", "reasons": [str(exc)], "met": 0, "total": 0, "failed": []}
     runs = model.after or model.before
     failed = [run.name for run in runs if not run.passed]
-    return len(runs) - len(failed), len(runs), failed
+    return {"result": model.verdict.upper(), "reasons": list(model.verdict_reasons),
+            "met": len(runs) - len(failed), "total": len(runs), "failed": failed}
+
+
+def verdict(journal: dict[str, Any]) -> tuple[str, list[str]]:
+    """The report's verdict of a journal, in capitals, and its reasons."""
+    found = judged(journal)
+    return found["result"], found["reasons"]
 
 
 def _load_summary(journal: dict[str, Any]) -> dict[str, Any]:
@@ -259,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             if journal_path.exists():
                 journal = json.loads(journal_path.read_text())
                 journal_files.append(journal_path)
-                met, total, failed = _criteria(journal)
-                outcome, reasons = verdict(journal)
-                row.update(result=outcome, met=met, total=total, failed=failed,
-                           load=_load_summary(journal), reasons=reasons)  # fmt: skip
+                row.update(judged(journal), load=_load_summary(journal))
             else:
                 row.update(result="ERROR", met=0, total=0, failed=[], note="no journal written")
             rows.append(row)
